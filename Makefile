@@ -1,0 +1,43 @@
+# Use the go on PATH, else the toolchain at /usr/local/go.
+ifeq ($(origin GO),undefined)
+GO := $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+endif
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+# Extra flags for `go test`, e.g. make test GOTESTFLAGS='-race -run TestFoo'.
+GOTESTFLAGS ?=
+FUZZTIME ?= 30s
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+.PHONY: test run bench pg-test lint fuzz
+
+test:
+	$(GO) test -count=1 -timeout 30m $(GOTESTFLAGS) ./...
+
+run:
+	$(GO) run ./cmd/authz serve
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# `make test` against a throwaway PostgreSQL that is removed afterwards, even
+# when the tests fail or are interrupted.
+pg-test:
+	@set -e; \
+	dir=$$(mktemp -d /tmp/authz-pg.XXXXXX); \
+	trap '"$(ROOT)/.ci/pg.sh" stop "$$dir" || true' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	if [ "$$(id -u)" = 0 ]; then chown postgres: "$$dir"; fi; \
+	url=$$("$(ROOT)/.ci/pg.sh" start "$$dir"); \
+	echo "AUTHZ_TEST_POSTGRES_URL=$$url"; \
+	AUTHZ_TEST_POSTGRES_URL="$$url" $(MAKE) --no-print-directory test
+
+lint:
+	$(GO) vet ./...
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './vendor/*'); \
+	if [ -z "$$files" ]; then exit 0; fi; \
+	bad=$$($(GOFMT) -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
+
+fuzz:
+	$(GO) test ./jwtkeys -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)

@@ -1,0 +1,195 @@
+// Command authz is an OAuth 2.0 client-credentials authorization server.
+//
+// Usage: authz <command> [flags]; run `authz help` for the list.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/authz/authz/models"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "authz:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// Main is the program, with its environment as fields so tests run it
+// in-process.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Listening, when set, is told the address serve listens on.
+	Listening func(addr string)
+}
+
+// NewMain returns a Main wired to the process's environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+const usage = `authz: an OAuth 2.0 client-credentials authorization server
+
+Usage: authz <command> [flags]
+
+Commands:
+  serve                    run the server (migrates first)
+  migrate                  apply database migrations
+  users create|list|disable|enable|set-permissions
+  clients create|list|show|revoke
+  keys list
+
+Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
+postgres://...; default sqlite:authz.db) and --json. Run a command with -h
+for its flags.
+`
+
+// Run runs one command.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return m.serve(ctx, rest)
+	case "migrate":
+		return m.migrate(ctx, rest)
+	case "users":
+		return m.users(ctx, rest)
+	case "clients":
+		return m.clients(ctx, rest)
+	case "keys":
+		return m.keys(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// common holds the flags every command takes.
+type common struct {
+	db      string
+	keyFile string
+	json    bool
+}
+
+func (m *Main) flags(name string, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet("authz "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&c.db, "db", m.env("AUTHZ_DATABASE_URL", models.DefaultURL), "database URL: sqlite:PATH or postgres://... (env AUTHZ_DATABASE_URL)")
+	fs.StringVar(&c.keyFile, "key-file", m.env("AUTHZ_KEY_FILE", ""), "development key file (key-encryption key and secret pepper) used when AUTHZ_KEK and AUTHZ_PEPPER are unset; default: authz.key beside the SQLite database (env AUTHZ_KEY_FILE)")
+	fs.BoolVar(&c.json, "json", false, "machine-readable JSON output")
+	return fs
+}
+
+func (m *Main) env(name, def string) string {
+	if v := m.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (m *Main) logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens and migrates (or checks) the database.
+func (m *Main) openStore(ctx context.Context, c *common, log *slog.Logger, migrate bool) (*models.Store, error) {
+	store, err := models.Open(ctx, c.db, log)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if _, err := store.Migrate(ctx); err != nil {
+			store.Close()
+			return nil, err
+		}
+	} else if err := store.CheckSchema(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+func (m *Main) migrate(ctx context.Context, args []string) error {
+	var c common
+	fs := m.flags("migrate", &c)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := models.Open(ctx, c.db, m.logger(slog.LevelWarn))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if applied == nil {
+			applied = []int{}
+		}
+		return m.printJSON(map[string]any{"applied": applied, "version": v})
+	}
+	fmt.Fprintf(m.Stdout, "schema at version %d (%d migrations applied now)\n", v, len(applied))
+	return nil
+}
+
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (m *Main) table(header string, rows [][]string) {
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}

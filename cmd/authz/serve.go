@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
+)
+
+type serveConfig struct {
+	common
+	addr           string
+	issuer         string
+	alg            string
+	audience       string
+	tokenTTL       time.Duration
+	maxTokenTTL    time.Duration
+	trustedProxies string
+	usageFlush     time.Duration
+	logLevel       string
+}
+
+func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
+	fs := m.flags("serve", &cfg.common)
+	fs.StringVar(&cfg.addr, "addr", m.env("AUTHZ_ADDR", "127.0.0.1:8080"), "listen address host:port (env AUTHZ_ADDR)")
+	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
+	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
+	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
+	fs.DurationVar(&cfg.tokenTTL, "token-ttl", envDuration(m, "AUTHZ_TOKEN_TTL", oauth.DefaultTokenTTL), "default token lifetime (env AUTHZ_TOKEN_TTL)")
+	fs.DurationVar(&cfg.maxTokenTTL, "max-token-ttl", envDuration(m, "AUTHZ_MAX_TOKEN_TTL", oauth.DefaultMaxTTL), "cap on every client's token lifetime (env AUTHZ_MAX_TOKEN_TTL)")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
+	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
+	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return cfg.validate()
+}
+
+func envDuration(m *Main, name string, def time.Duration) time.Duration {
+	if v := m.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// validate checks the configuration and says what to fix.
+func (cfg *serveConfig) validate() error {
+	var problems []string
+	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+		problems = append(problems, fmt.Sprintf("--addr %q: want host:port, e.g. 127.0.0.1:8080 or :8080", cfg.addr))
+	}
+	if cfg.issuer != "" && !strings.HasPrefix(cfg.issuer, "https://") && !strings.HasPrefix(cfg.issuer, "http://") {
+		problems = append(problems, fmt.Sprintf("--issuer %q: want an http(s) URL", cfg.issuer))
+	}
+	if !jwtkeys.ValidAlg(cfg.alg) {
+		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
+	}
+	if cfg.tokenTTL < 30*time.Second || cfg.tokenTTL > cfg.maxTokenTTL {
+		problems = append(problems, fmt.Sprintf("--token-ttl %s: want between 30s and --max-token-ttl (%s)", cfg.tokenTTL, cfg.maxTokenTTL))
+	}
+	if cfg.maxTokenTTL > 24*time.Hour {
+		problems = append(problems, fmt.Sprintf("--max-token-ttl %s: access tokens are short-lived; want at most 24h", cfg.maxTokenTTL))
+	}
+	if cfg.usageFlush < 100*time.Millisecond {
+		problems = append(problems, "--usage-flush: want at least 100ms")
+	}
+	if _, err := oauth.ParsePrefixes(splitList(cfg.trustedProxies)); err != nil {
+		problems = append(problems, "--trusted-proxies: "+strings.TrimPrefix(err.Error(), "invalid: "))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		problems = append(problems, fmt.Sprintf("--log-level %q: want debug, info, warn or error", cfg.logLevel))
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	var cfg serveConfig
+	if err := m.serveFlags(&cfg, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.logLevel))
+	log := m.logger(level)
+
+	store, err := m.openStore(ctx, &cfg.common, log, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	km, err := m.loadKeyMaterial(ctx, &cfg.common, store, log)
+	if err != nil {
+		return err
+	}
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, KEK: km.kek, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := keyring.Load(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	issuer := cfg.issuer
+	if issuer == "" {
+		issuer = "http://" + displayAddr(ln.Addr().String())
+	}
+	proxies, _ := oauth.ParsePrefixes(splitList(cfg.trustedProxies))
+	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
+	tokens, err := oauth.NewServer(oauth.Config{
+		Issuer:          issuer,
+		DefaultAudience: cfg.audience,
+		DefaultTokenTTL: cfg.tokenTTL,
+		MaxTokenTTL:     cfg.maxTokenTTL,
+		TrustedProxies:  proxies,
+		Logger:          log,
+	}, store, km.hasher, keyring, usage)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler := web.New(web.Config{Issuer: issuer, Logger: log}, tokens, keyring, store)
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // exits when stopBG is called, after a final flush
+		defer wg.Done()
+		usage.Run(bg)
+	}()
+
+	kid, alg := keyring.ActiveKID()
+	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg)
+	if m.Listening != nil {
+		m.Listening(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = srv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// displayAddr turns a listen address into one a client can dial.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,608 @@
+package jwtkeys
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Errors returned by [Verifier.Verify]. Every error Verify returns wraps
+// exactly one of them, so callers can branch with [errors.Is]; the rest of the
+// message is detail meant for logs, not for clients.
+//
+// A typical resource server answers ErrJWKSUnavailable with 503 and every
+// other error with 401 (RFC 6750 error="invalid_token").
+var (
+	// ErrTokenMalformed: the token is not a well-formed JWS compact
+	// serialization with JSON header and claims, lacks a "kid" header, has a
+	// "crit" header, or is longer than the maximum accepted size.
+	ErrTokenMalformed = errors.New("jwtkeys: malformed token")
+	// ErrTokenExpired: the "exp" claim is in the past (beyond the leeway).
+	ErrTokenExpired = errors.New("jwtkeys: token expired")
+	// ErrTokenNotYetValid: the "nbf" or "iat" claim is in the future (beyond
+	// the leeway).
+	ErrTokenNotYetValid = errors.New("jwtkeys: token not yet valid")
+	// ErrUnknownKey: no key with the token's "kid" is known, even after a
+	// JWKS refetch (or a refetch was not allowed yet, see
+	// [VerifierConfig.RefreshCooldown]).
+	ErrUnknownKey = errors.New("jwtkeys: unknown signing key")
+	// ErrInvalidSignature: the signature does not verify, or the token's "alg"
+	// is unsupported ("none", HS*, ...) or differs from the "alg" of its key.
+	ErrInvalidSignature = errors.New("jwtkeys: invalid token signature")
+	// ErrInvalidClaims: wrong "typ" header, wrong "iss", "aud" not containing
+	// the expected audience, or a required claim ("exp", "iss", "aud", "sub",
+	// "client_id") missing or of the wrong type.
+	ErrInvalidClaims = errors.New("jwtkeys: invalid token claims")
+	// ErrJWKSUnavailable: no usable key set could be obtained from the JWKS
+	// endpoint (network error, non-200 status, oversized or invalid
+	// document), or ctx ended while waiting for a fetch.
+	ErrJWKSUnavailable = errors.New("jwtkeys: JWKS unavailable")
+)
+
+// Defaults and limits of [Verifier].
+const (
+	verifierDefaultHTTPTimeout = 10 * time.Second
+	verifierDefaultCooldown    = time.Minute
+	verifierDefaultCacheTTL    = 5 * time.Minute
+	verifierDefaultLeeway      = 30 * time.Second
+	verifierMinMaxAge          = time.Minute
+	verifierMaxMaxAge          = 24 * time.Hour
+	verifierMaxJWKSBytes       = 1 << 20
+	// verifierMaxTokenBytes bounds the work an unauthenticated caller can
+	// cause: authz tokens are well under 2 KiB.
+	verifierMaxTokenBytes = 16 << 10
+)
+
+// verifierAlgs are the only token algorithms ever considered; each key
+// further restricts this to its own alg.
+var verifierAlgs = []string{jwkAlgES256, jwkAlgEdDSA, jwkAlgRS256}
+
+// VerifierConfig configures a [Verifier] that fetches its keys from a JWKS
+// endpoint. Zero durations select the documented defaults; negative ones are
+// an error.
+type VerifierConfig struct {
+	// JWKSURL is the absolute http(s) URL of the issuer's key set, e.g.
+	// https://authz.example/.well-known/jwks.json. Required.
+	JWKSURL string
+	// Issuer must exactly equal the token's "iss" claim. Required.
+	Issuer string
+	// Audience must appear in the token's "aud" claim. Required.
+	Audience string
+	// HTTPClient fetches the JWKS. Default: a client with a 10s timeout.
+	// A fetch is also bounded by the client's Timeout, or 10s if it has none.
+	HTTPClient *http.Client
+	// RefreshCooldown is the minimum time between two JWKS refetches
+	// triggered by tokens with an unknown "kid", and between retries after
+	// a failed fetch. Default: 1 minute.
+	RefreshCooldown time.Duration
+	// CacheTTL is how long a fetched JWKS is used before the next Verify
+	// refetches it. Default: 5 minutes. If the JWKS response carries
+	// Cache-Control max-age, that value is used instead, clamped to
+	// [1 minute, 24 hours].
+	CacheTTL time.Duration
+	// Leeway is the clock-skew allowance for "exp", "nbf" and "iat".
+	// Default: 30 seconds.
+	Leeway time.Duration
+	// Now is the clock used for every time decision (claim validation, cache
+	// expiry, cooldowns). Default: time.Now.
+	Now func() time.Time
+}
+
+// Verifier verifies RFC 9068 JWT access tokens issued by authz. It is safe for
+// concurrent use by many goroutines; create one per issuer/audience pair and
+// share it.
+//
+// A Verifier created by [NewVerifier] fetches the issuer's JWKS lazily on the
+// first Verify and keeps the parsed keys in memory. Verify refetches it when
+// the cache TTL has passed, and when a token names a "kid" that is not in the
+// cached set (at most once per RefreshCooldown, however many goroutines ask).
+// Concurrent callers that need a fetch share a single HTTP request. If a
+// TTL refetch fails, the previous keys stay in use and the fetch is retried
+// at most once per RefreshCooldown. No background goroutines outlive a fetch.
+//
+// A Verifier created by [NewStaticVerifier] uses a fixed key set and never
+// makes network requests.
+//
+// Only the "kid" header selects a key: "jku", "jwk", "x5u" and "x5c" headers
+// are ignored, so a token can never supply its own key.
+type Verifier struct {
+	issuer   string
+	audience string
+	now      func() time.Time
+	parser   *jwt.Parser
+	keyfunc  jwt.Keyfunc // v.keyFor, bound once so Verify does not allocate it
+	keys     atomic.Pointer[verifierKeySet]
+
+	// Remote key set; jwksURL is "" for static verifiers.
+	jwksURL      string
+	client       *http.Client
+	fetchTimeout time.Duration
+	cooldown     time.Duration
+	cacheTTL     time.Duration
+
+	mu             sync.Mutex // guards the fields below and publishes fetched keys
+	inflight       *verifierFetch
+	attempted      bool      // a fetch has been started at least once
+	lastAttempt    time.Time // start of the latest fetch
+	lastErr        error     // result of the latest completed fetch
+	kidRefreshed   bool      // an unknown-kid refetch has been started
+	lastKidRefresh time.Time // start of the latest unknown-kid refetch
+}
+
+// verifierKey is one parsed public key and the only alg it may verify.
+type verifierKey struct {
+	alg string
+	key crypto.PublicKey
+}
+
+// verifierKeySet is an immutable snapshot of the usable keys.
+type verifierKeySet struct {
+	keys    map[string]verifierKey
+	expires time.Time // zero for static sets (never expire)
+}
+
+// verifierFetch is one in-flight JWKS fetch that callers can wait on.
+type verifierFetch struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// verifierKeyfuncError carries an error from keyFor through golang-jwt so
+// that Verify can return it unchanged.
+type verifierKeyfuncError struct{ err error }
+
+func (e *verifierKeyfuncError) Error() string { return e.err.Error() }
+func (e *verifierKeyfuncError) Unwrap() error { return e.err }
+
+// NewVerifier returns a Verifier that fetches keys from cfg.JWKSURL. It makes
+// no network request: the JWKS is fetched by the first Verify. It returns an
+// error if JWKSURL is not an absolute http(s) URL, if Issuer or Audience is
+// empty, or if a duration is negative.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.JWKSURL == "" {
+		return nil, errors.New("jwtkeys: VerifierConfig.JWKSURL is required")
+	}
+	u, err := url.Parse(cfg.JWKSURL)
+	if err != nil {
+		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL %q must be an absolute http(s) URL", cfg.JWKSURL)
+	}
+	if cfg.Issuer == "" {
+		return nil, errors.New("jwtkeys: VerifierConfig.Issuer is required")
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("jwtkeys: VerifierConfig.Audience is required")
+	}
+	for _, d := range []struct {
+		name string
+		val  *time.Duration
+		def  time.Duration
+	}{
+		{"RefreshCooldown", &cfg.RefreshCooldown, verifierDefaultCooldown},
+		{"CacheTTL", &cfg.CacheTTL, verifierDefaultCacheTTL},
+		{"Leeway", &cfg.Leeway, verifierDefaultLeeway},
+	} {
+		if *d.val < 0 {
+			return nil, fmt.Errorf("jwtkeys: VerifierConfig.%s must not be negative, got %v", d.name, *d.val)
+		}
+		if *d.val == 0 {
+			*d.val = d.def
+		}
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: verifierDefaultHTTPTimeout}
+	}
+	fetchTimeout := client.Timeout
+	if fetchTimeout <= 0 {
+		fetchTimeout = verifierDefaultHTTPTimeout
+	}
+	v := newVerifier(cfg.Issuer, cfg.Audience, cfg.Leeway, cfg.Now)
+	v.jwksURL = cfg.JWKSURL
+	v.client = client
+	v.fetchTimeout = fetchTimeout
+	v.cooldown = cfg.RefreshCooldown
+	v.cacheTTL = cfg.CacheTTL
+	return v, nil
+}
+
+// NewStaticVerifier returns a Verifier that uses exactly the keys in keys and
+// never fetches. Keys whose Use is neither "" nor "sig" are ignored; any other
+// key that is invalid (see [JWK.PublicKey]), lacks a kid or repeats a kid is
+// an error, as is a set with no usable key. Unlike [VerifierConfig.Leeway],
+// leeway is used as given (0 means no clock-skew allowance). A nil now means
+// time.Now.
+func NewStaticVerifier(keys JWKS, issuer, audience string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
+	if issuer == "" {
+		return nil, errors.New("jwtkeys: NewStaticVerifier: issuer is required")
+	}
+	if audience == "" {
+		return nil, errors.New("jwtkeys: NewStaticVerifier: audience is required")
+	}
+	if leeway < 0 {
+		return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: leeway must not be negative, got %v", leeway)
+	}
+	set := &verifierKeySet{keys: make(map[string]verifierKey, len(keys.Keys))}
+	for i, k := range keys.Keys {
+		if k.Use != "" && k.Use != "sig" {
+			continue
+		}
+		if k.Kid == "" {
+			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %d has no kid", i)
+		}
+		if _, dup := set.keys[k.Kid]; dup {
+			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: duplicate kid %q", k.Kid)
+		}
+		pub, err := k.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %q: %w", k.Kid, err)
+		}
+		set.keys[k.Kid] = verifierKey{alg: k.Alg, key: pub}
+	}
+	if len(set.keys) == 0 {
+		return nil, errors.New("jwtkeys: NewStaticVerifier: no usable signing key")
+	}
+	v := newVerifier(issuer, audience, leeway, now)
+	v.keys.Store(set)
+	return v, nil
+}
+
+func newVerifier(issuer, audience string, leeway time.Duration, now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{issuer: issuer, audience: audience, now: now}
+	v.keyfunc = v.keyFor
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(verifierAlgs),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	)
+	return v
+}
+
+// Verify checks token, a compact-serialized JWT access token, and returns its
+// claims if it is valid. ctx bounds only the wait for a JWKS fetch; once keys
+// are cached Verify does no I/O.
+//
+// A token is valid when all of the following hold (RFC 9068 §4):
+//   - its "typ" header is "at+jwt" or "application/at+jwt" (case-insensitive);
+//   - its "kid" header names a known key, and its "alg" header equals that
+//     key's "alg" (ES256, EdDSA or RS256; "none" and HS* are never accepted);
+//   - the signature verifies with that key;
+//   - "iss" equals the configured issuer and "aud" contains the audience;
+//   - "exp" is present and not in the past, and "nbf" and "iat", if present,
+//     are not in the future, each with the configured leeway;
+//   - "sub" and "client_id" are present and non-empty.
+//
+// The returned error wraps one of the Err* values of this package.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > verifierMaxTokenBytes {
+		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrTokenMalformed, len(token), verifierMaxTokenBytes)
+	}
+	if v.jwksURL != "" {
+		if err := v.ensureKeys(ctx); err != nil {
+			return nil, err
+		}
+	}
+	claims, kid, err := v.verify(token)
+	if err == nil || v.jwksURL == "" || !errors.Is(err, ErrUnknownKey) {
+		return claims, err
+	}
+	found, ferr := v.refreshForKid(ctx, kid)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if !found {
+		return nil, err
+	}
+	claims, _, err = v.verify(token)
+	return claims, err
+}
+
+// verify parses and checks token against the current key set. kid is the
+// token's kid header if it could be read.
+func (v *Verifier) verify(token string) (claims *Claims, kid string, err error) {
+	claims = new(Claims)
+	t, err := v.parser.ParseWithClaims(token, claims, v.keyfunc)
+	if err != nil {
+		if t != nil {
+			kid, _ = t.Header["kid"].(string)
+		}
+		return nil, kid, verifierMapError(err)
+	}
+	if claims.Subject == "" {
+		return nil, "", fmt.Errorf("%w: sub claim is required", ErrInvalidClaims)
+	}
+	if claims.ClientID == "" {
+		return nil, "", fmt.Errorf("%w: client_id claim is required", ErrInvalidClaims)
+	}
+	return claims, "", nil
+}
+
+// keyFor is the jwt.Keyfunc: it checks the header and returns the key bound
+// to the token's kid, provided its alg matches.
+func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+	typ, _ := t.Header["typ"].(string)
+	if !strings.EqualFold(typ, TokenType) && !strings.EqualFold(typ, "application/"+TokenType) {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: typ header is %q, want %q", ErrInvalidClaims, typ, TokenType)}
+	}
+	if _, ok := t.Header["crit"]; ok {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: unsupported crit header", ErrTokenMalformed)}
+	}
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: kid header is required", ErrTokenMalformed)}
+	}
+	set := v.keys.Load()
+	if set == nil {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)}
+	}
+	k, ok := set.keys[kid]
+	if !ok {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)}
+	}
+	if alg := t.Method.Alg(); alg != k.alg {
+		return nil, &verifierKeyfuncError{fmt.Errorf("%w: token alg %q does not match alg %q of key %q", ErrInvalidSignature, alg, k.alg, kid)}
+	}
+	return k.key, nil
+}
+
+// verifierMapError translates a golang-jwt error into this package's errors.
+func verifierMapError(err error) error {
+	var kfe *verifierKeyfuncError
+	if errors.As(err, &kfe) {
+		return kfe.err
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		switch {
+		case errors.Is(err, jwt.ErrTokenInvalidIssuer),
+			errors.Is(err, jwt.ErrTokenInvalidAudience),
+			errors.Is(err, jwt.ErrTokenRequiredClaimMissing),
+			errors.Is(err, jwt.ErrInvalidType):
+			return fmt.Errorf("%w: %v", ErrInvalidClaims, err)
+		case errors.Is(err, jwt.ErrTokenExpired):
+			return fmt.Errorf("%w: %v", ErrTokenExpired, err)
+		case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+			return fmt.Errorf("%w: %v", ErrTokenNotYetValid, err)
+		default:
+			return fmt.Errorf("%w: %v", ErrInvalidClaims, err)
+		}
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return fmt.Errorf("%w: %v", ErrTokenMalformed, err)
+	default:
+		// jwt.ErrTokenSignatureInvalid (bad signature or alg not allowed)
+		// and jwt.ErrTokenUnverifiable (alg missing or unknown).
+		return fmt.Errorf("%w: %v", ErrInvalidSignature, err)
+	}
+}
+
+// ensureKeys makes sure a key set is loaded and, if its TTL has passed,
+// refetches it. With stale keys available a failed refetch is not an error.
+func (v *Verifier) ensureKeys(ctx context.Context) error {
+	now := v.now()
+	set := v.keys.Load()
+	if set != nil && now.Before(set.expires) {
+		return nil // cached path
+	}
+	v.mu.Lock()
+	set = v.keys.Load()
+	if set != nil && now.Before(set.expires) {
+		v.mu.Unlock()
+		return nil
+	}
+	call := v.inflight
+	if call == nil {
+		// First fetch, TTL expiry after a successful fetch, or a retry
+		// after a failure once the cooldown has passed.
+		if v.attempted && v.lastErr != nil && now.Sub(v.lastAttempt) < v.cooldown {
+			err := v.lastErr
+			v.mu.Unlock()
+			if set != nil {
+				return nil // keep using the stale keys
+			}
+			return err
+		}
+		call = v.startFetchLocked(ctx, now)
+	}
+	v.mu.Unlock()
+	if err := v.wait(ctx, call); err != nil && set == nil {
+		return err
+	}
+	return nil
+}
+
+// refreshForKid refetches the JWKS because a token named an unknown kid,
+// unless a refetch for that reason happened within the cooldown. It joins a
+// fetch already in flight. found reports whether kid is known afterwards.
+func (v *Verifier) refreshForKid(ctx context.Context, kid string) (found bool, err error) {
+	if kid == "" {
+		return false, nil
+	}
+	v.mu.Lock()
+	if v.hasKid(kid) { // a concurrent fetch brought it in meanwhile
+		v.mu.Unlock()
+		return true, nil
+	}
+	call := v.inflight
+	if call == nil {
+		now := v.now()
+		if v.kidRefreshed && now.Sub(v.lastKidRefresh) < v.cooldown {
+			v.mu.Unlock()
+			return false, nil
+		}
+		v.kidRefreshed = true
+		v.lastKidRefresh = now
+		call = v.startFetchLocked(ctx, now)
+	}
+	v.mu.Unlock()
+	if err := v.wait(ctx, call); err != nil {
+		return false, err
+	}
+	return v.hasKid(kid), nil
+}
+
+func (v *Verifier) hasKid(kid string) bool {
+	set := v.keys.Load()
+	if set == nil {
+		return false
+	}
+	_, ok := set.keys[kid]
+	return ok
+}
+
+// startFetchLocked starts a JWKS fetch in a goroutine that ends with the
+// fetch. The fetch is detached from ctx's cancellation so that one caller
+// giving up does not fail the others; it is bounded by v.fetchTimeout.
+// v.mu must be held.
+func (v *Verifier) startFetchLocked(ctx context.Context, now time.Time) *verifierFetch {
+	call := &verifierFetch{done: make(chan struct{})}
+	v.inflight = call
+	v.attempted = true
+	v.lastAttempt = now
+	fctx := context.WithoutCancel(ctx)
+	go func() {
+		set, err := v.fetch(fctx)
+		v.mu.Lock()
+		if err == nil {
+			v.keys.Store(set)
+		}
+		v.lastErr = err
+		v.inflight = nil
+		call.err = err
+		v.mu.Unlock()
+		close(call.done)
+	}()
+	return call
+}
+
+// wait blocks until call finishes or ctx is done.
+func (v *Verifier) wait(ctx context.Context, call *verifierFetch) error {
+	select {
+	case <-call.done:
+		return call.err
+	default:
+	}
+	select {
+	case <-call.done:
+		return call.err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for JWKS fetch: %w", ErrJWKSUnavailable, context.Cause(ctx))
+	}
+}
+
+// fetch GETs and parses the JWKS. Errors wrap ErrJWKSUnavailable.
+func (v *Verifier) fetch(ctx context.Context) (*verifierKeySet, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.jwksURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // allow connection reuse
+		return nil, fmt.Errorf("%w: GET %s: status %s", ErrJWKSUnavailable, v.jwksURL, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, verifierMaxJWKSBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: GET %s: reading body: %w", ErrJWKSUnavailable, v.jwksURL, err)
+	}
+	if len(body) > verifierMaxJWKSBytes {
+		return nil, fmt.Errorf("%w: GET %s: body exceeds %d bytes", ErrJWKSUnavailable, v.jwksURL, verifierMaxJWKSBytes)
+	}
+	set, err := verifierParseJWKS(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GET %s: %w", ErrJWKSUnavailable, v.jwksURL, err)
+	}
+	ttl := v.cacheTTL
+	if maxAge, ok := verifierMaxAge(resp.Header); ok {
+		ttl = min(max(maxAge, verifierMinMaxAge), verifierMaxMaxAge)
+	}
+	set.expires = v.now().Add(ttl)
+	return set, nil
+}
+
+// verifierParseJWKS parses a fetched JWKS document. Keys that fail to parse,
+// have no kid, are not for signatures, or contain private key material are
+// skipped; of keys sharing a kid the first one wins. A document without a
+// "keys" array is an error; an empty array is a valid, empty set.
+func verifierParseJWKS(body []byte) (*verifierKeySet, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("decoding JWKS: %w", err)
+	}
+	if doc.Keys == nil {
+		return nil, errors.New(`JWKS has no "keys" array`)
+	}
+	set := &verifierKeySet{keys: make(map[string]verifierKey, len(doc.Keys))}
+	for _, raw := range doc.Keys {
+		var k struct {
+			JWK
+			D string `json:"d"` // private member of EC, OKP and RSA keys
+		}
+		if err := json.Unmarshal(raw, &k); err != nil {
+			continue
+		}
+		if k.Kid == "" || (k.Use != "" && k.Use != "sig") || k.D != "" {
+			continue
+		}
+		if _, dup := set.keys[k.Kid]; dup {
+			continue
+		}
+		pub, err := k.JWK.PublicKey()
+		if err != nil {
+			continue
+		}
+		set.keys[k.Kid] = verifierKey{alg: k.Alg, key: pub}
+	}
+	return set, nil
+}
+
+// verifierMaxAge returns the max-age directive of the Cache-Control header.
+func verifierMaxAge(h http.Header) (time.Duration, bool) {
+	for _, line := range h.Values("Cache-Control") {
+		for _, dir := range strings.Split(line, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(dir), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "max-age") {
+				continue
+			}
+			secs, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(val), `"`), 10, 32)
+			if err != nil {
+				if errors.Is(err, strconv.ErrRange) {
+					return verifierMaxMaxAge, true
+				}
+				continue
+			}
+			return time.Duration(secs) * time.Second, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,210 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// migration is one versioned schema change. The SQL is portable between
+// SQLite and PostgreSQL except for the type placeholders {{ts}} and {{bytes}}.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are applied in order and never edited once released: add a new
+// one instead.
+var migrations = []migration{
+	{1, "core", `
+CREATE TABLE users (
+	id TEXT PRIMARY KEY,
+	email TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL,
+	role TEXT NOT NULL,
+	permissions TEXT NOT NULL DEFAULT '[]',
+	status TEXT NOT NULL,
+	may_create_clients BOOLEAN NOT NULL DEFAULT FALSE,
+	password_hash TEXT NOT NULL DEFAULT '',
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL
+);
+CREATE TABLE clients (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	owner_id TEXT NOT NULL REFERENCES users(id),
+	created_by TEXT NOT NULL DEFAULT '',
+	scopes TEXT NOT NULL DEFAULT '[]',
+	audiences TEXT NOT NULL DEFAULT '[]',
+	token_ttl BIGINT NOT NULL DEFAULT 0,
+	ip_allowlist TEXT NOT NULL DEFAULT '[]',
+	expires_at {{ts}},
+	status TEXT NOT NULL,
+	revoked_at {{ts}},
+	last_used_at {{ts}},
+	last_used_ip TEXT NOT NULL DEFAULT '',
+	last_user_agent TEXT NOT NULL DEFAULT '',
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL
+);
+CREATE INDEX clients_owner_status ON clients (owner_id, status);
+CREATE TABLE client_secrets (
+	id TEXT PRIMARY KEY,
+	client_id TEXT NOT NULL REFERENCES clients(id),
+	hash {{bytes}} NOT NULL,
+	prefix TEXT NOT NULL,
+	last4 TEXT NOT NULL,
+	created_at {{ts}} NOT NULL,
+	expires_at {{ts}},
+	revoked_at {{ts}},
+	last_used_at {{ts}}
+);
+CREATE INDEX client_secrets_client ON client_secrets (client_id);
+CREATE TABLE signing_keys (
+	kid TEXT PRIMARY KEY,
+	generation BIGINT NOT NULL UNIQUE,
+	alg TEXT NOT NULL,
+	public_key {{bytes}} NOT NULL,
+	private_key_enc {{bytes}} NOT NULL,
+	state TEXT NOT NULL,
+	created_at {{ts}} NOT NULL,
+	activated_at {{ts}},
+	retired_at {{ts}}
+);
+CREATE TABLE settings (
+	name TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`},
+}
+
+func (s *Store) ddl(sql string) string {
+	ts, bytes := "DATETIME", "BLOB"
+	if s.dialect == "postgres" {
+		ts, bytes = "TIMESTAMPTZ", "BYTEA"
+	}
+	return strings.NewReplacer("{{ts}}", ts, "{{bytes}}", bytes).Replace(sql)
+}
+
+// SchemaVersion returns the newest applied migration, 0 for an empty database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	if !s.db.WithContext(ctx).Migrator().HasTable("schema_migrations") {
+		return 0, nil
+	}
+	var v int
+	err := s.db.WithContext(ctx).Raw("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v).Error
+	return v, translate(err, "schema version")
+}
+
+// LatestSchemaVersion is the version Migrate brings a database to.
+func LatestSchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// Migrate applies the pending migrations, each in its own transaction with
+// its version row, so several instances starting at once apply each exactly
+// once: the loser of a race fails on the version's primary key, rolls back
+// and finds the migration done.
+func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
+	err = s.db.WithContext(ctx).Exec(s.ddl(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at {{ts}} NOT NULL)`)).Error
+	if err != nil {
+		return nil, translate(err, "create schema_migrations")
+	}
+	for _, m := range migrations {
+		done, err := s.migrationApplied(ctx, m.version)
+		if err != nil {
+			return applied, err
+		}
+		if done {
+			continue
+		}
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now()).Error; err != nil {
+				return err
+			}
+			for _, stmt := range splitStatements(s.ddl(m.sql)) {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return fmt.Errorf("%s: %w", firstLine(stmt), err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if done, err2 := s.migrationApplied(ctx, m.version); err2 == nil && done {
+				continue // another instance applied it first
+			}
+			return applied, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+		applied = append(applied, m.version)
+	}
+	return applied, nil
+}
+
+func (s *Store) migrationApplied(ctx context.Context, version int) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", version).Scan(&n).Error
+	if err != nil {
+		return false, translate(err, "read schema_migrations")
+	}
+	return n > 0, nil
+}
+
+// CheckSchema returns an error unless the database is fully migrated.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if want := LatestSchemaVersion(); v != want {
+		if v > want {
+			return fmt.Errorf("database schema is at version %d, newer than this binary's %d: upgrade authz", v, want)
+		}
+		return fmt.Errorf("database schema is at version %d, want %d: run `authz migrate`", v, want)
+	}
+	return nil
+}
+
+func splitStatements(sql string) []string {
+	var out []string
+	for _, stmt := range strings.Split(sql, ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// Setting reads a named setting.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var value string
+	res := s.db.WithContext(ctx).Raw("SELECT value FROM settings WHERE name = ?", name).Scan(&value)
+	if res.Error != nil {
+		return "", translate(res.Error, "read setting")
+	}
+	if res.RowsAffected == 0 {
+		return "", fmt.Errorf("setting %s: %w", name, ErrNotFound)
+	}
+	return value, nil
+}
+
+// SetSettingOnce stores a setting unless it exists, and returns the stored
+// value (the existing one if another writer came first).
+func (s *Store) SetSettingOnce(ctx context.Context, name, value string) (string, error) {
+	err := s.db.WithContext(ctx).Exec("INSERT INTO settings (name, value) VALUES (?, ?)", name, value).Error
+	if err != nil && !errors.Is(translate(err, ""), ErrConflict) {
+		return "", translate(err, "write setting")
+	}
+	return s.Setting(ctx, name)
+}
+

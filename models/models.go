@@ -1,0 +1,222 @@
+package models
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Roles of a user.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Statuses of users and clients.
+const (
+	StatusActive   = "active"
+	StatusDisabled = "disabled"
+	StatusRevoked  = "revoked"
+)
+
+// Signing key states: a key is published while next, signs while active and
+// stays published while retired.
+const (
+	KeyNext    = "next"
+	KeyActive  = "active"
+	KeyRetired = "retired"
+)
+
+// Set is a sorted set of strings (permissions, scopes, audiences, CIDRs),
+// stored as a JSON array.
+type Set []string
+
+// NewSet returns the sorted, de-duplicated set of the non-empty items.
+func NewSet(items ...string) Set {
+	s := make(Set, 0, len(items))
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			s = append(s, it)
+		}
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// ParseSet splits a comma- or space-separated list into a Set.
+func ParseSet(list string) Set {
+	return NewSet(strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' })...)
+}
+
+// Has reports whether item is in the set.
+func (s Set) Has(item string) bool {
+	_, ok := slices.BinarySearch(s, item)
+	return ok
+}
+
+// Intersect returns the items present in both sets.
+func (s Set) Intersect(o Set) Set {
+	out := make(Set, 0, min(len(s), len(o)))
+	for _, it := range s {
+		if o.Has(it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Missing returns the items of s that are not in o.
+func (s Set) Missing(o Set) Set {
+	var out Set
+	for _, it := range s {
+		if !o.Has(it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// String joins the set with spaces (the OAuth scope syntax).
+func (s Set) String() string { return strings.Join(s, " ") }
+
+// Value implements driver.Valuer.
+func (s Set) Value() (driver.Value, error) {
+	if s == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(s))
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (s *Set) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+		*s = Set{}
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("models: cannot scan %T into Set", v)
+	}
+	var items []string
+	if err := json.Unmarshal(b, &items); err != nil {
+		return fmt.Errorf("models: scan set: %w", err)
+	}
+	*s = NewSet(items...)
+	return nil
+}
+
+// User is a person of the organization; clients act with (a subset of) their
+// owner's current permissions.
+type User struct {
+	ID               string `gorm:"primaryKey"`
+	Email            string
+	Name             string
+	Role             string
+	Permissions      Set
+	Status           string
+	MayCreateClients bool
+	PasswordHash     string `json:"-"`
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Active reports whether the user is enabled.
+func (u *User) Active() bool { return u.Status == StatusActive }
+
+// Client is a machine-to-machine application registered by an admin.
+type Client struct {
+	ID          string `gorm:"primaryKey"` // the public client_id
+	Name        string
+	Description string
+	OwnerID     string
+	CreatedBy   string
+	// Scopes are the ceiling of what the client may be granted; its tokens
+	// carry Scopes ∩ the owner's current permissions ∩ the requested scope.
+	Scopes        Set
+	Audiences     Set
+	TokenTTL      time.Duration
+	IPAllowlist   Set `gorm:"column:ip_allowlist"`
+	ExpiresAt     *time.Time
+	Status        string
+	RevokedAt     *time.Time
+	LastUsedAt    *time.Time
+	LastUsedIP    string `gorm:"column:last_used_ip"`
+	LastUserAgent string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+
+	Owner   *User          `gorm:"foreignKey:OwnerID"`
+	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`
+}
+
+// ClientSecret is one secret of a client; only its hash is stored. Several may
+// be live at once during a rotation.
+type ClientSecret struct {
+	ID         string `gorm:"primaryKey"`
+	ClientID   string
+	Hash       []byte `json:"-"`
+	Prefix     string // the non-secret leading characters, for display
+	Last4      string `gorm:"column:last4"` // the last characters, for display
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// Live reports whether the secret may authenticate at time now.
+func (s *ClientSecret) Live(now time.Time) bool {
+	return len(s.Hash) > 0 && s.RevokedAt == nil && (s.ExpiresAt == nil || now.Before(*s.ExpiresAt))
+}
+
+// SigningKey is a token signing key. The private key is stored encrypted.
+type SigningKey struct {
+	KID           string `gorm:"column:kid;primaryKey"`
+	Generation    int64  // unique: concurrent creators of the same generation conflict
+	Alg           string
+	PublicKey     []byte // PKIX DER
+	PrivateKeyEnc []byte // AES-256-GCM sealed PKCS#8 DER
+	State         string
+	CreatedAt     time.Time
+	ActivatedAt   *time.Time
+	RetiredAt     *time.Time
+}
+
+// Usage is one observed use of a client, recorded off the hot path.
+type Usage struct {
+	ClientID  string
+	SecretID  string
+	At        time.Time
+	IP        string
+	UserAgent string
+}
+
+// Display statuses of a client, as shown in lists: what would happen to a
+// token request now.
+const (
+	ClientActive          = "active"
+	ClientRevoked         = "revoked"
+	ClientExpired         = "expired"
+	ClientDisabledByOwner = "disabled_by_owner"
+)
+
+// DisplayStatus is the client's status at time now, owner included. The
+// Owner must be loaded.
+func (c *Client) DisplayStatus(now time.Time) string {
+	switch {
+	case c.Status == StatusRevoked:
+		return ClientRevoked
+	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
+		return ClientExpired
+	case c.Owner != nil && (!c.Owner.Active() || (len(c.Scopes) > 0 && len(c.Scopes.Intersect(c.Owner.Permissions)) == 0)):
+		return ClientDisabledByOwner
+	}
+	return ClientActive
+}

@@ -1,0 +1,168 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Errors returned by the Store. Database errors that are not one of these are
+// wrapped and must be treated as internal.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// Store persists the domain in SQLite or PostgreSQL.
+type Store struct {
+	db      *gorm.DB
+	dialect string // "sqlite" or "postgres"
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// DefaultURL is the database used when none is configured: an SQLite file in
+// the working directory.
+const DefaultURL = "sqlite:authz.db"
+
+// Open connects to the database named by rawURL: "sqlite:PATH",
+// "sqlite:///ABS/PATH" or a "postgres://" URL. It does not migrate.
+func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dialector, dialect, err := dialectorFor(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		Logger:                 gormLogger{log: log},
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if dialect == "postgres" {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+	} else {
+		// WAL lets readers run beside the single writer.
+		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	return &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}, nil
+}
+
+func dialectorFor(rawURL string) (gorm.Dialector, string, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, "", fmt.Errorf("database URL: %w", err)
+		}
+		return postgres.Open(rawURL), "postgres", nil
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(rawURL, "sqlite:")
+		if strings.HasPrefix(path, "//") { // sqlite:///abs/path
+			path = strings.TrimPrefix(path, "//")
+		}
+		if path == "" {
+			return nil, "", errors.New(`database URL: "sqlite:" needs a file path, e.g. sqlite:authz.db`)
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, "", fmt.Errorf("database directory: %w", err)
+			}
+		}
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		return sqlite.Open(dsn), "sqlite", nil
+	default:
+		return nil, "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://...", redactURL(rawURL))
+	}
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+func (s *Store) now() time.Time { return s.Now().UTC() }
+
+// translate maps database errors onto the package's sentinel errors.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: %w", what, ErrConflict)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// gormLogger sends gorm's errors to slog; SQL text is never logged because
+// it can carry secrets' hashes.
+type gormLogger struct{ log *slog.Logger }
+
+func (l gormLogger) LogMode(logger.LogLevel) logger.Interface      { return l }
+func (l gormLogger) Info(context.Context, string, ...interface{})  {}
+func (l gormLogger) Warn(context.Context, string, ...interface{})  {}
+func (l gormLogger) Error(context.Context, string, ...interface{}) {}
+func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err == nil || errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, context.Canceled) {
+		return
+	}
+	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(begin)))
+}

@@ -1,0 +1,81 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+)
+
+// Error is an RFC 6749 §5.2 error response. The values below are
+// immutable; With returns a copy carrying a description.
+type Error struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	// Status is the HTTP status of the response.
+	Status int `json:"-"`
+	// RetryAfter, when set, is sent as a Retry-After header (seconds).
+	RetryAfter int `json:"-"`
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// Is matches errors by code, so errors.Is(err, ErrInvalidScope) holds for
+// every invalid_scope error whatever its description.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// With returns a copy of e with the given description.
+func (e *Error) With(description string) *Error {
+	c := *e
+	c.Description = description
+	return &c
+}
+
+// RFC 6749 §5.2, RFC 8707 §2 and RFC 6749 §4.1.2.1 error values.
+var (
+	ErrInvalidRequest          = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
+	ErrInvalidClient           = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
+	ErrInvalidGrant            = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
+	ErrUnauthorizedClient      = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
+	ErrUnsupportedGrantType    = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
+	ErrInvalidScope            = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrInvalidTarget           = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
+	ErrServerError             = &Error{Code: "server_error", Status: http.StatusInternalServerError}
+	ErrTemporarilyUnavailable  = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+	ErrUnsupportedTokenType    = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+	errUnknownClientOrSecret   = ErrInvalidClient.With("client authentication failed")
+	errMethodNotAllowed        = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "the token endpoint accepts POST only"}
+	errUnsupportedMediaType    = &Error{Code: "invalid_request", Status: http.StatusUnsupportedMediaType, Description: "the body must be application/x-www-form-urlencoded"}
+	errServerErrorDescription  = "internal error; it has been logged"
+	errTemporarilyUnavailDescr = "the authorization server cannot reach its database; retry later"
+)
+
+// fromLibrary maps go-oauth2's error values, whose status codes are not
+// RFC 6749's, onto ours.
+func fromLibrary(err error) (*Error, bool) {
+	var ours *Error
+	if errors.As(err, &ours) {
+		return ours, true
+	}
+	switch {
+	case errors.Is(err, oerrors.ErrInvalidClient):
+		return errUnknownClientOrSecret, true
+	case errors.Is(err, oerrors.ErrUnsupportedGrantType):
+		return ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported"), true
+	case errors.Is(err, oerrors.ErrUnauthorizedClient):
+		return ErrUnauthorizedClient.With("the client may use only grant_type=client_credentials"), true
+	case errors.Is(err, oerrors.ErrInvalidScope):
+		return ErrInvalidScope, true
+	case errors.Is(err, oerrors.ErrInvalidRequest):
+		return ErrInvalidRequest, true
+	}
+	return nil, false
+}

@@ -1,0 +1,139 @@
+package oauth
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Limits on a token request; each breach gets its own clear error.
+const (
+	maxBodyBytes   = 16 << 10
+	maxParams      = 16
+	maxParamLength = 4096
+)
+
+// tokenRequest is a parsed, syntactically valid token request.
+type tokenRequest struct {
+	form         url.Values
+	clientID     string
+	clientSecret string
+	basic        bool // credentials came in the Authorization header
+	scope        string
+	resource     string
+}
+
+// parseTokenRequest applies RFC 6749 §3.2 and §2.3.1 strictly: POST only, a
+// form body only, nothing in the query string, no repeated parameter, and
+// exactly one client authentication method.
+func parseTokenRequest(r *http.Request) (*tokenRequest, *Error) {
+	if r.Method != http.MethodPost {
+		return nil, ErrInvalidRequest.With("the token endpoint accepts POST only")
+	}
+	if r.URL.RawQuery != "" {
+		return nil, ErrInvalidRequest.With("parameters and credentials must be sent in the request body, not the query string")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, ErrInvalidRequest.With("the request body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, ErrInvalidRequest.With("the request body could not be read")
+	}
+	if len(body) > maxBodyBytes {
+		return nil, ErrInvalidRequest.With("the request body is larger than 16 KiB")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, ErrInvalidRequest.With("the request body is not valid form encoding")
+	}
+	if len(form) > maxParams {
+		return nil, ErrInvalidRequest.With("too many parameters")
+	}
+	for name, values := range form {
+		if len(values) > 1 {
+			if name == "resource" {
+				return nil, ErrInvalidTarget.With("request one resource per token")
+			}
+			return nil, ErrInvalidRequest.With("parameter " + safeName(name) + " is repeated")
+		}
+		if len(values[0]) > maxParamLength || len(name) > 64 {
+			return nil, ErrInvalidRequest.With("parameter " + safeName(name) + " is too long")
+		}
+	}
+	// RFC 6749 §3.2: the server makes the request body the parsed form, so
+	// that go-oauth2's FormValue calls see exactly what we checked.
+	r.PostForm, r.Form = form, form
+
+	tr := &tokenRequest{form: form, scope: form.Get("scope"), resource: form.Get("resource")}
+	if form.Get("grant_type") == "" {
+		return nil, ErrInvalidRequest.With("grant_type is required")
+	}
+	if tr.resource != "" {
+		if u, err := url.Parse(tr.resource); err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, ErrInvalidTarget.With("resource must be an absolute URI without a fragment")
+		}
+	}
+
+	_, hasBodyID := form["client_id"]
+	_, hasBodySecret := form["client_secret"]
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, creds, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return nil, ErrInvalidClient.With("unsupported client authentication scheme; use Basic or client_secret_post")
+		}
+		if hasBodyID || hasBodySecret {
+			return nil, ErrInvalidRequest.With("use one client authentication method: Basic or body parameters, not both")
+		}
+		id, secret, err := decodeBasic(strings.TrimSpace(creds))
+		if err != nil {
+			return nil, ErrInvalidRequest.With("malformed Basic credentials: " + err.Error())
+		}
+		tr.clientID, tr.clientSecret, tr.basic = id, secret, true
+	} else {
+		tr.clientID, tr.clientSecret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if tr.clientID == "" || tr.clientSecret == "" {
+		return nil, ErrInvalidClient.With("client authentication required: send client_id and client_secret with Basic or in the body")
+	}
+	return tr, nil
+}
+
+// decodeBasic decodes RFC 6749 §2.3.1 Basic credentials: base64, then the
+// id and the secret each form-URL-decoded.
+func decodeBasic(creds string) (id, secret string, err error) {
+	raw, err := base64.StdEncoding.DecodeString(creds)
+	if err != nil {
+		return "", "", errors.New("not base64")
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", errors.New("no ':' between id and secret")
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", errors.New("client id is not form-URL-encoded")
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", errors.New("client secret is not form-URL-encoded")
+	}
+	return id, secret, nil
+}
+
+// safeName quotes a parameter name for an error description, cut short and
+// reduced to printable ASCII.
+func safeName(name string) string {
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, `"`+name+`"`)
+}

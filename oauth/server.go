@@ -1,0 +1,367 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/models"
+	oauth2 "github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/go-oauth2/oauth2/v4/manage"
+	"github.com/go-oauth2/oauth2/v4/server"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Config configures the token endpoint.
+type Config struct {
+	// Issuer is the iss of every token, an https URL in production.
+	Issuer string
+	// DefaultAudience is the aud of tokens for clients that name no audience.
+	DefaultAudience string
+	// DefaultTokenTTL is the lifetime of tokens of clients without their own.
+	DefaultTokenTTL time.Duration
+	// MaxTokenTTL caps every client's token lifetime.
+	MaxTokenTTL time.Duration
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTokenTTL = 15 * time.Minute
+	DefaultMaxTTL   = time.Hour
+)
+
+// Store is what the token endpoint reads.
+type Store interface {
+	ClientByID(ctx context.Context, id string) (*models.Client, error)
+}
+
+// Signer mints signed access tokens.
+type Signer interface {
+	Sign(claims *jwtkeys.Claims) (string, error)
+}
+
+// UsageSink receives each successful client authentication.
+type UsageSink interface {
+	Record(u models.Usage)
+}
+
+// Server is the client-credentials token endpoint. It drives go-oauth2's
+// server through its extension points and replaces its defaults where they
+// are wrong for us: authentication happens first (in the ClientInfoHandler),
+// secrets are compared in constant time (ClientPasswordVerifier), scopes are
+// the owner's current permissions (ClientScopeHandler), tokens are RFC 9068
+// JWTs (AccessGenerate) and no token is stored (a TokenStore that keeps
+// nothing).
+type Server struct {
+	cfg    Config
+	store  Store
+	hasher *Hasher
+	signer Signer
+	usage  UsageSink
+	lib    *server.Server
+}
+
+// NewServer returns a token endpoint.
+func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage UsageSink) (*Server, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("oauth: issuer is required")
+	}
+	if cfg.DefaultAudience == "" {
+		cfg.DefaultAudience = cfg.Issuer
+	}
+	if cfg.DefaultTokenTTL <= 0 {
+		cfg.DefaultTokenTTL = DefaultTokenTTL
+	}
+	if cfg.MaxTokenTTL <= 0 {
+		cfg.MaxTokenTTL = DefaultMaxTTL
+	}
+	if cfg.DefaultTokenTTL > cfg.MaxTokenTTL {
+		return nil, fmt.Errorf("oauth: default token TTL %s exceeds the maximum %s", cfg.DefaultTokenTTL, cfg.MaxTokenTTL)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage}
+
+	m := manage.NewManager()
+	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: cfg.DefaultTokenTTL, IsGenerateRefresh: false})
+	m.MapClientStorage(authenticatedClients{hasher: hasher})
+	m.MapTokenStorage(noTokenStore{})
+	m.MapAccessGenerate(jwtGenerator{s})
+	lib := server.NewServer(&server.Config{
+		TokenType:         "Bearer",
+		AllowedGrantTypes: []oauth2.GrantType{oauth2.ClientCredentials},
+	}, m)
+	lib.SetClientInfoHandler(s.authenticate)
+	lib.SetClientScopeHandler(s.authorize)
+	s.lib = lib
+	return s, nil
+}
+
+// TokenResponse is the RFC 6749 §5.1 success body.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// grant carries one request's decisions between go-oauth2's callbacks.
+type grant struct {
+	req      *tokenRequest
+	ip       netip.Addr
+	client   *models.Client
+	secret   *models.ClientSecret
+	audience string
+	ttl      time.Duration
+}
+
+type grantKey struct{}
+
+func grantFrom(ctx context.Context) *grant {
+	g, _ := ctx.Value(grantKey{}).(*grant)
+	return g
+}
+
+// Token handles a token request. Every error is an *Error whose Status is
+// the HTTP status to answer with.
+func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
+	req, oerr := parseTokenRequest(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	g := &grant{req: req, ip: ClientIP(r, s.cfg.TrustedProxies)}
+	ctx := context.WithValue(r.Context(), grantKey{}, g)
+	r = r.WithContext(ctx)
+
+	gt, tgr, err := s.lib.ValidationTokenRequest(r)
+	if err != nil {
+		return nil, s.toError(ctx, err)
+	}
+	ti, err := s.lib.GetAccessToken(ctx, gt, tgr)
+	if err != nil {
+		return nil, s.toError(ctx, err)
+	}
+	if s.usage != nil {
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent()})
+	}
+	data := s.lib.GetTokenData(ti)
+	resp := &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second)}
+	if scope, ok := data["scope"].(string); ok {
+		resp.Scope = scope
+	}
+	return resp, nil
+}
+
+// toError turns any error from the flow into an RFC 6749 error; anything
+// unexpected is logged and answered without its text.
+func (s *Server) toError(ctx context.Context, err error) *Error {
+	if e, ok := fromLibrary(err); ok {
+		return e
+	}
+	if errors.Is(err, errStoreUnavailable) {
+		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
+	}
+	s.cfg.Logger.ErrorContext(ctx, "token request failed", "error", err)
+	return ErrServerError.With("internal error; it has been logged")
+}
+
+var errStoreUnavailable = errors.New("store unavailable")
+
+// authenticate is go-oauth2's ClientInfoHandler. It runs before any grant
+// type or scope decision, and answers an unknown client and a wrong secret
+// identically.
+func (s *Server) authenticate(r *http.Request) (string, string, error) {
+	g := grantFrom(r.Context())
+	id, secret := g.req.clientID, g.req.clientSecret
+	if !ValidClientID(id) || !ValidSecret(secret) {
+		// Generated credentials carry a checksum: a mistyped one is refused
+		// without a database lookup.
+		return "", "", errUnknownClientOrSecret
+	}
+	c, err := s.store.ClientByID(r.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.hasher.Hash(secret) // spend the same time as a wrong secret
+		return "", "", errUnknownClientOrSecret
+	}
+	if err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "client lookup failed", "error", err)
+		return "", "", fmt.Errorf("%w: %v", errStoreUnavailable, err)
+	}
+	now := s.cfg.Now()
+	sum := s.hasher.Hash(secret)
+	for i := range c.Secrets {
+		cs := &c.Secrets[i]
+		if cs.Live(now) && equalHash(sum, cs.Hash) {
+			g.secret = cs
+		}
+	}
+	if g.secret == nil {
+		return "", "", errUnknownClientOrSecret
+	}
+	g.client = c
+	switch {
+	case c.Status == models.StatusRevoked:
+		return "", "", ErrInvalidClient.With("the client has been revoked")
+	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
+		return "", "", ErrInvalidClient.With("the client expired on " + c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return id, secret, nil
+}
+
+// authorize is go-oauth2's ClientScopeHandler: it runs after authentication
+// and sets the granted scope to the owner's current permissions ∩ the
+// client's granted scopes ∩ the requested scope.
+func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
+	g := grantFrom(tgr.Request.Context())
+	c, owner := g.client, g.client.Owner
+	if owner == nil || !owner.Active() {
+		return false, ErrUnauthorizedClient.With("the client's owner is disabled")
+	}
+	if len(c.IPAllowlist) > 0 && !allowed(g.ip, c.IPAllowlist) {
+		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are not allowed for this client")
+	}
+	effective := c.Scopes.Intersect(owner.Permissions)
+	if len(c.Scopes) > 0 && len(effective) == 0 {
+		return false, ErrUnauthorizedClient.With("the client's owner no longer holds any of the client's permissions")
+	}
+	granted := effective
+	if g.req.scope != "" {
+		requested := models.NewSet(strings.Split(g.req.scope, " ")...)
+		for _, p := range requested {
+			if models.ValidScopeToken(p) != nil {
+				return false, ErrInvalidScope.With("scope is not a space-separated list of permissions")
+			}
+		}
+		if missing := requested.Missing(effective); len(missing) > 0 {
+			lost := missing.Intersect(c.Scopes)
+			if len(lost) == len(missing) {
+				return false, ErrInvalidScope.With("the client's owner no longer holds: " + lost.String())
+			}
+			return false, ErrInvalidScope.With("not granted to this client: " + missing.Missing(c.Scopes).String())
+		}
+		granted = requested
+	}
+	audiences := c.Audiences
+	if len(audiences) == 0 {
+		audiences = models.NewSet(s.cfg.DefaultAudience)
+	}
+	switch {
+	case g.req.resource != "":
+		if !audiences.Has(g.req.resource) {
+			return false, ErrInvalidTarget.With("the client may not request tokens for " + g.req.resource)
+		}
+		g.audience = g.req.resource
+	case len(audiences) == 1:
+		g.audience = audiences[0]
+	default:
+		return false, ErrInvalidTarget.With("the client has several audiences; name one with the resource parameter")
+	}
+	g.ttl = s.cfg.DefaultTokenTTL
+	if c.TokenTTL > 0 {
+		g.ttl = c.TokenTTL
+	}
+	g.ttl = min(g.ttl, s.cfg.MaxTokenTTL)
+	tgr.AccessTokenExp = g.ttl
+	tgr.Scope = granted.String()
+	return true, nil
+}
+
+func equalHash(a, b []byte) bool {
+	return len(b) > 0 && subtleEqual(string(a), string(b))
+}
+
+// authenticatedClients is the go-oauth2 ClientStore: it returns only the
+// client this request has already authenticated.
+type authenticatedClients struct{ hasher *Hasher }
+
+func (a authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
+	g := grantFrom(ctx)
+	if g == nil || g.client == nil || g.client.ID != id {
+		return nil, oerrors.ErrInvalidClient
+	}
+	return clientInfo{g: g, hasher: a.hasher}, nil
+}
+
+// clientInfo adapts an authenticated client to go-oauth2. GetSecret returns
+// nothing, so go-oauth2's plain comparison can never run; VerifyPassword
+// compares against the secret that authenticated this request.
+type clientInfo struct {
+	g      *grant
+	hasher *Hasher
+}
+
+func (c clientInfo) GetID() string     { return c.g.client.ID }
+func (c clientInfo) GetSecret() string { return "" }
+func (c clientInfo) GetDomain() string { return "" }
+func (c clientInfo) IsPublic() bool    { return false }
+func (c clientInfo) GetUserID() string { return c.g.client.OwnerID }
+
+// VerifyPassword implements oauth2.ClientPasswordVerifier in constant time.
+func (c clientInfo) VerifyPassword(secret string) bool {
+	return c.g.secret != nil && c.hasher.Verify(secret, c.g.secret.Hash)
+}
+
+// jwtGenerator is go-oauth2's AccessGenerate: an RFC 9068 JWT.
+type jwtGenerator struct{ s *Server }
+
+func (j jwtGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
+	g := grantFrom(ctx)
+	now := j.s.cfg.Now()
+	claims := &jwtkeys.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    j.s.cfg.Issuer,
+			Subject:   g.client.ID,
+			Audience:  jwt.ClaimStrings{g.audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(g.ttl)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ID:        newJTI(),
+		},
+		ClientID: g.client.ID,
+		Scope:    data.TokenInfo.GetScope(),
+		OwnerID:  g.client.OwnerID,
+	}
+	tok, err := j.s.signer.Sign(claims)
+	return tok, "", err
+}
+
+func newJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// noTokenStore is go-oauth2's TokenStore: JWTs are self-contained, so
+// nothing is written per token.
+type noTokenStore struct{}
+
+func (noTokenStore) Create(context.Context, oauth2.TokenInfo) error { return nil }
+func (noTokenStore) RemoveByCode(context.Context, string) error     { return nil }
+func (noTokenStore) RemoveByAccess(context.Context, string) error   { return nil }
+func (noTokenStore) RemoveByRefresh(context.Context, string) error  { return nil }
+func (noTokenStore) GetByCode(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, oerrors.ErrInvalidAuthorizeCode
+}
+func (noTokenStore) GetByAccess(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, oerrors.ErrInvalidAccessToken
+}
+func (noTokenStore) GetByRefresh(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, oerrors.ErrInvalidRefreshToken
+}

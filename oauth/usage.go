@@ -1,0 +1,91 @@
+package oauth
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/authz/authz/models"
+)
+
+// UsageStore persists batches of usage.
+type UsageStore interface {
+	RecordUsage(ctx context.Context, usages []models.Usage) error
+}
+
+// UsageRecorder keeps the latest use of each client in memory and writes
+// them in one batch per interval, so the token endpoint never waits on a
+// write. The stored last-use time is therefore at most one interval (plus
+// the write's duration) stale; a crash loses at most one interval.
+type UsageRecorder struct {
+	store    UsageStore
+	interval time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]models.Usage
+}
+
+// NewUsageRecorder returns a recorder flushing every interval once Run runs.
+func NewUsageRecorder(store UsageStore, interval time.Duration, log *slog.Logger) *UsageRecorder {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &UsageRecorder{store: store, interval: interval, log: log, pending: map[string]models.Usage{}}
+}
+
+// Record notes a use; it never blocks on I/O.
+func (u *UsageRecorder) Record(use models.Usage) {
+	u.mu.Lock()
+	if prev, ok := u.pending[use.ClientID]; !ok || !use.At.Before(prev.At) {
+		u.pending[use.ClientID] = use
+	}
+	u.mu.Unlock()
+}
+
+// Flush writes what is pending. On failure the batch is put back, unless a
+// newer use has been recorded since.
+func (u *UsageRecorder) Flush(ctx context.Context) error {
+	u.mu.Lock()
+	if len(u.pending) == 0 {
+		u.mu.Unlock()
+		return nil
+	}
+	batch := make([]models.Usage, 0, len(u.pending))
+	for _, use := range u.pending {
+		batch = append(batch, use)
+	}
+	u.pending = make(map[string]models.Usage, len(batch))
+	u.mu.Unlock()
+
+	if err := u.store.RecordUsage(ctx, batch); err != nil {
+		for _, use := range batch {
+			u.Record(use)
+		}
+		return err
+	}
+	return nil
+}
+
+// Run flushes every interval until ctx is done, then flushes once more
+// (with its own short deadline) and returns.
+func (u *UsageRecorder) Run(ctx context.Context) {
+	t := time.NewTicker(u.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := u.Flush(final); err != nil {
+				u.log.Warn("final usage flush failed", "error", err)
+			}
+			return
+		case <-t.C:
+			if err := u.Flush(ctx); err != nil {
+				u.log.Warn("usage flush failed; will retry", "error", err)
+			}
+		}
+	}
+}

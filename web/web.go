@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// Tokens is the token endpoint's logic.
+type Tokens interface {
+	Token(r *http.Request) (*oauth.TokenResponse, *oauth.Error)
+}
+
+// Keys publishes the public signing keys.
+type Keys interface {
+	JWKSJSON() []byte
+	ActiveKID() (kid, alg string)
+}
+
+// Pinger checks that the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config configures the HTTP surface.
+type Config struct {
+	Issuer string
+	// JWKSMaxAge is how long clients may cache the JWKS.
+	JWKSMaxAge time.Duration
+	Logger     *slog.Logger
+}
+
+// Server is the HTTP surface of authz.
+type Server struct {
+	cfg    Config
+	echo   *echo.Echo
+	tokens Tokens
+	keys   Keys
+	db     Pinger
+}
+
+// New returns the HTTP handler with every route mounted.
+func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JWKSMaxAge <= 0 {
+		cfg.JWKSMaxAge = 5 * time.Minute
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestLog)
+
+	// Every method reaches the token handler so that a GET gets an RFC 6749
+	// error body rather than a bare 405.
+	e.Any("/oauth2/token", s.token)
+	e.GET("/.well-known/jwks.json", s.jwks)
+	e.GET("/.well-known/oauth-authorization-server", s.metadata)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) token(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	resp, oerr := s.tokens.Token(c.Request())
+	if oerr != nil {
+		if oerr.Status == http.StatusUnauthorized {
+			h.Set("WWW-Authenticate", `Basic realm="authz", charset="UTF-8"`)
+		}
+		if oerr.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
+		}
+		c.Set(logOutcomeKey, oerr.Code)
+		return c.JSON(oerr.Status, oerr)
+	}
+	c.Set(logOutcomeKey, "issued")
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) jwks(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
+	return c.Blob(http.StatusOK, "application/jwk-set+json", s.keys.JWKSJSON())
+}
+
+// Metadata is the RFC 8414 authorization server metadata.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+func (s *Server) metadata(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.JSON(http.StatusOK, Metadata{
+		Issuer:                            s.cfg.Issuer,
+		TokenEndpoint:                     s.cfg.Issuer + "/oauth2/token",
+		JWKSURI:                           s.cfg.Issuer + "/.well-known/jwks.json",
+		GrantTypesSupported:               []string{"client_credentials"},
+		ResponseTypesSupported:            []string{},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "signing_key": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
+		checks["database"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	if kid, _ := s.keys.ActiveKID(); kid == "" {
+		checks["signing_key"], status = "missing", http.StatusServiceUnavailable
+	}
+	return c.JSON(status, checks)
+}
+
+// apiError is the JSON error body of every non-OAuth endpoint.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// handleError renders errors that escaped a handler: routing errors keep
+// their status, anything else is logged and reported as an internal error.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code := map[int]string{
+			http.StatusNotFound:         "not_found",
+			http.StatusMethodNotAllowed: "method_not_allowed",
+			http.StatusBadRequest:       "bad_request",
+		}[he.Code]
+		if code == "" {
+			code = strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
+		}
+		_ = c.JSON(he.Code, apiError{Code: code, Message: strings.ToLower(http.StatusText(he.Code))})
+		return
+	}
+	s.cfg.Logger.ErrorContext(c.Request().Context(), "request failed", "error", err, "path", c.Path())
+	_ = c.JSON(http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error"})
+}
+
+const logOutcomeKey = "outcome"
+
+// requestLog writes one line per request: never a body, a query string or
+// an Authorization header, so never a secret.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		attrs := []slog.Attr{
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", c.Response().Status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", c.Request().RemoteAddr),
+		}
+		if outcome, ok := c.Get(logOutcomeKey).(string); ok {
+			attrs = append(attrs, slog.String("outcome", outcome))
+		}
+		s.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		return nil
+	}
+}
