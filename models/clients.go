@@ -15,6 +15,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	if c.Status == "" {
 		c.Status = StatusActive
 	}
+	if c.Format == "" {
+		c.Format = FormatCurrent
+	}
 	for _, set := range []*Set{&c.Scopes, &c.Audiences, &c.IPAllowlist} {
 		if *set == nil {
 			*set = Set{}
@@ -119,4 +122,3 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "")
 }
-

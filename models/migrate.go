@@ -45,6 +45,7 @@ CREATE TABLE clients (
 	ip_allowlist TEXT NOT NULL DEFAULT '[]',
 	expires_at {{ts}},
 	status TEXT NOT NULL,
+	format TEXT NOT NULL DEFAULT 'current',
 	revoked_at {{ts}},
 	last_used_at {{ts}},
 	last_used_ip TEXT NOT NULL DEFAULT '',
@@ -207,4 +208,3 @@ func (s *Store) SetSettingOnce(ctx context.Context, name, value string) (string,
 	}
 	return s.Setting(ctx, name)
 }
-

@@ -190,9 +190,9 @@ var errStoreUnavailable = errors.New("store unavailable")
 func (s *Server) authenticate(r *http.Request) (string, string, error) {
 	g := grantFrom(r.Context())
 	id, secret := g.req.clientID, g.req.clientSecret
-	if !ValidClientID(id) || !ValidSecret(secret) {
+	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
 		// Generated credentials carry a checksum: a mistyped one is refused
-		// without a database lookup.
+		// without a database lookup. Other ids may be imported (legacy).
 		return "", "", errUnknownClientOrSecret
 	}
 	c, err := s.store.ClientByID(r.Context(), id)
