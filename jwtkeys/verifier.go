@@ -415,7 +415,7 @@ func (v *Verifier) ensureKeys(ctx context.Context) error {
 	if call == nil {
 		// First fetch, TTL expiry after a successful fetch, or a retry
 		// after a failure once the cooldown has passed.
-		if false && now.Sub(v.lastAttempt) < v.cooldown {
+		if v.attempted && v.lastErr != nil && now.Sub(v.lastAttempt) < v.cooldown {
 			err := v.lastErr
 			v.mu.Unlock()
 			if set != nil {

@@ -401,6 +401,36 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestVerifyAlgBoundToKey checks that the alg check happens explicitly
+// against the JWK's alg, before any signature verification, rather than
+// relying on the key type happening not to fit the token's algorithm.
+func TestVerifyAlgBoundToKey(t *testing.T) {
+	s := vtSignerSet()
+	keys := jwkTestKeyMaterial()
+	v, err := NewStaticVerifier(JWKS{Keys: []JWK{s.ec.jwk, s.ed.jwk, s.rs.jwk}}, vtIssuer, vtAudience, 0, func() time.Time { return vtBaseTime })
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := vtClaims(vtBaseTime)
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"RS256 token, ES256 key", vtMintWith(t, jwt.SigningMethodRS256, keys.rsa, s.ec.kid, nil, claims)},
+		{"ES256 token, EdDSA key", vtMintWith(t, jwt.SigningMethodES256, keys.ec, s.ed.kid, nil, claims)},
+		{"EdDSA token, RS256 key", vtMintWith(t, jwt.SigningMethodEdDSA, keys.ed, s.rs.kid, nil, claims)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), tt.token)
+			vtCheckErr(t, err, ErrInvalidSignature)
+			if !strings.Contains(err.Error(), "does not match alg") {
+				t.Errorf("got error %q, want the alg-mismatch error", err)
+			}
+		})
+	}
+}
+
 func TestVerifyUnknownKidRefetch(t *testing.T) {
 	s := vtSignerSet()
 	clock := newVTClock()

@@ -222,6 +222,10 @@ func (s *Server) authenticate(r *http.Request) (string, string, error) {
 	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
 		return "", "", ErrInvalidClient.With("the client expired on " + c.ExpiresAt.UTC().Format(time.RFC3339))
 	}
+	if gt := g.req.form.Get("grant_type"); gt != string(oauth2.ClientCredentials) {
+		// Decided only now that the client is authenticated.
+		return "", "", ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported")
+	}
 	return id, secret, nil
 }
 
