@@ -2,8 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/go-oauth2/oauth2/v4/manage"
 	"github.com/go-oauth2/oauth2/v4/server"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Config configures the token endpoint.
@@ -50,7 +47,7 @@ type Store interface {
 
 // Signer mints signed access tokens.
 type Signer interface {
-	Sign(claims *jwtkeys.Claims) (string, error)
+	Mint(t jwtkeys.AccessToken) (string, error)
 }
 
 // UsageSink receives each successful client authentication.
@@ -327,29 +324,16 @@ type jwtGenerator struct{ s *Server }
 
 func (j jwtGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
 	g := grantFrom(ctx)
-	now := j.s.cfg.Now()
-	claims := &jwtkeys.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    j.s.cfg.Issuer,
-			Subject:   g.client.ID,
-			Audience:  jwt.ClaimStrings{g.audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(g.ttl)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ID:        newJTI(),
-		},
+	tok, err := j.s.signer.Mint(jwtkeys.AccessToken{
+		Issuer:   j.s.cfg.Issuer,
 		ClientID: g.client.ID,
-		Scope:    data.TokenInfo.GetScope(),
 		OwnerID:  g.client.OwnerID,
-	}
-	tok, err := j.s.signer.Sign(claims)
+		Audience: g.audience,
+		Scope:    data.TokenInfo.GetScope(),
+		IssuedAt: j.s.cfg.Now(),
+		TTL:      g.ttl,
+	})
 	return tok, "", err
-}
-
-func newJTI() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // noTokenStore is go-oauth2's TokenStore: JWTs are self-contained, so
