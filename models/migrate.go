@@ -45,7 +45,6 @@ CREATE TABLE clients (
 	ip_allowlist TEXT NOT NULL DEFAULT '[]',
 	expires_at {{ts}},
 	status TEXT NOT NULL,
-	format TEXT NOT NULL DEFAULT 'current',
 	revoked_at {{ts}},
 	last_used_at {{ts}},
 	last_used_ip TEXT NOT NULL DEFAULT '',
@@ -80,6 +79,73 @@ CREATE TABLE signing_keys (
 CREATE TABLE settings (
 	name TEXT PRIMARY KEY,
 	value TEXT NOT NULL
+);
+`},
+	{2, "governance", `
+ALTER TABLE client_secrets ADD COLUMN format TEXT NOT NULL DEFAULT 'current';
+ALTER TABLE client_secrets ADD COLUMN last_used_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE client_secrets ADD COLUMN last_user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE client_secrets ADD COLUMN token_count BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN token_count BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN resource_server BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX clients_expires_at ON clients (expires_at);
+CREATE TABLE policies (
+	id INTEGER PRIMARY KEY,
+	max_credential_lifetime BIGINT NOT NULL,
+	default_credential_lifetime BIGINT NOT NULL,
+	default_token_ttl BIGINT NOT NULL,
+	max_token_ttl BIGINT NOT NULL,
+	max_clients_per_owner INTEGER NOT NULL,
+	creation_restricted BOOLEAN NOT NULL,
+	ip_allowlist TEXT NOT NULL DEFAULT '[]',
+	rotation_grace BIGINT NOT NULL,
+	reminder_webhook_url TEXT NOT NULL DEFAULT '',
+	legacy_sunset {{ts}},
+	updated_at {{ts}} NOT NULL,
+	updated_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE audit_events (
+	id TEXT PRIMARY KEY,
+	at {{ts}} NOT NULL,
+	actor TEXT NOT NULL,
+	action TEXT NOT NULL,
+	client_id TEXT NOT NULL DEFAULT '',
+	user_id TEXT NOT NULL DEFAULT '',
+	ip TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE INDEX audit_events_client_at ON audit_events (client_id, at);
+CREATE TABLE revoked_tokens (
+	jti TEXT PRIMARY KEY,
+	client_id TEXT NOT NULL,
+	expires_at {{ts}} NOT NULL
+);
+CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at);
+CREATE TABLE sessions (
+	id TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL REFERENCES users(id),
+	created_at {{ts}} NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	ip TEXT NOT NULL DEFAULT '',
+	user_agent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE TABLE reminders (
+	client_id TEXT NOT NULL REFERENCES clients(id),
+	days INTEGER NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	claimed_by TEXT NOT NULL DEFAULT '',
+	claimed_until {{ts}},
+	attempts INTEGER NOT NULL DEFAULT 0,
+	sent_at {{ts}},
+	last_error TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (client_id, days, expires_at)
+);
+CREATE TABLE leases (
+	name TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	until {{ts}} NOT NULL
 );
 `},
 }

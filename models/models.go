@@ -159,8 +159,11 @@ type Client struct {
 	LastUsedAt    *time.Time
 	LastUsedIP    string `gorm:"column:last_used_ip"`
 	LastUserAgent string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TokenCount    int64
+	// ResourceServer clients may introspect any token, not only their own.
+	ResourceServer bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`
@@ -169,15 +172,21 @@ type Client struct {
 // ClientSecret is one secret of a client; only its hash is stored. Several may
 // be live at once during a rotation.
 type ClientSecret struct {
-	ID         string `gorm:"primaryKey"`
-	ClientID   string
-	Hash       []byte `json:"-"`
-	Prefix     string // the non-secret leading characters, for display
-	Last4      string `gorm:"column:last4"` // the last characters, for display
-	CreatedAt  time.Time
-	ExpiresAt  *time.Time
-	RevokedAt  *time.Time
-	LastUsedAt *time.Time
+	ID       string `gorm:"primaryKey"`
+	ClientID string
+	Hash     []byte `json:"-"`
+	Prefix   string // the non-secret leading characters, for display
+	Last4    string `gorm:"column:last4"` // the last characters, for display
+	// Format is FormatCurrent for generated secrets and FormatLegacy for
+	// secrets imported from another system.
+	Format        string
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	LastUsedAt    *time.Time
+	LastUsedIP    string `gorm:"column:last_used_ip"`
+	LastUserAgent string
+	TokenCount    int64
 }
 
 // Live reports whether the secret may authenticate at time now.
@@ -198,13 +207,15 @@ type SigningKey struct {
 	RetiredAt     *time.Time
 }
 
-// Usage is one observed use of a client, recorded off the hot path.
+// Usage is the latest observed use of a client secret and how many tokens
+// it obtained since the last record, written off the hot path.
 type Usage struct {
 	ClientID  string
 	SecretID  string
 	At        time.Time
 	IP        string
 	UserAgent string
+	Count     int64
 }
 
 // Display statuses of a client, as shown in lists: what would happen to a

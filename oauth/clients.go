@@ -123,7 +123,6 @@ func (r *Registry) register(ctx context.Context, in NewClient, clientID, secret,
 	}
 	c := &models.Client{
 		ID:          clientID,
-		Format:      format,
 		Name:        name,
 		Description: in.Description,
 		OwnerID:     owner.ID,
@@ -135,7 +134,7 @@ func (r *Registry) register(ctx context.Context, in NewClient, clientID, secret,
 		Status:      models.StatusActive,
 	}
 	prefix, last := SecretDisplay(secret)
-	cs := &models.ClientSecret{ID: uuid.NewString(), Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last}
+	cs := &models.ClientSecret{ID: uuid.NewString(), Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
 	if err := r.store.CreateClient(ctx, c, cs); err != nil {
 		return nil, err
 	}

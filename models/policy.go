@@ -1,0 +1,121 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Policy is the organization-wide credential policy (one row).
+type Policy struct {
+	ID int `gorm:"primaryKey"`
+	// MaxCredentialLifetime caps every client's lifetime counted from its
+	// creation date, retroactively: shortening it expires old clients at
+	// once, lengthening it brings them back. Zero means no cap.
+	MaxCredentialLifetime time.Duration
+	// DefaultCredentialLifetime is the expiry given to new clients.
+	DefaultCredentialLifetime time.Duration
+	DefaultTokenTTL           time.Duration `gorm:"column:default_token_ttl"`
+	MaxTokenTTL               time.Duration `gorm:"column:max_token_ttl"`
+	MaxClientsPerOwner        int
+	// CreationRestricted: only admins and members allowed by an admin may
+	// create clients. When false every member may create their own.
+	CreationRestricted bool
+	// IPAllowlist, when not empty, is where every client may call from.
+	IPAllowlist Set `gorm:"column:ip_allowlist"`
+	// RotationGrace is how long an old secret keeps working after a rotation.
+	RotationGrace      time.Duration
+	ReminderWebhookURL string `gorm:"column:reminder_webhook_url"`
+	// LegacySunset is when imported (legacy) secrets stop working.
+	LegacySunset *time.Time
+	UpdatedAt    time.Time
+	UpdatedBy    string
+}
+
+// DefaultPolicy is the policy of a new organization.
+func DefaultPolicy() Policy {
+	return Policy{
+		ID:                        1,
+		DefaultCredentialLifetime: 365 * 24 * time.Hour,
+		DefaultTokenTTL:           15 * time.Minute,
+		MaxTokenTTL:               time.Hour,
+		MaxClientsPerOwner:        5,
+		CreationRestricted:        true,
+		IPAllowlist:               Set{},
+		RotationGrace:             24 * time.Hour,
+	}
+}
+
+// Validate checks the policy's fields.
+func (p *Policy) Validate() error {
+	switch {
+	case p.MaxCredentialLifetime < 0:
+		return Invalidf("invalid_policy", "max credential lifetime must not be negative (0 means no cap)")
+	case p.DefaultCredentialLifetime < time.Hour:
+		return Invalidf("invalid_policy", "default credential lifetime must be at least 1h")
+	case p.MaxCredentialLifetime > 0 && p.DefaultCredentialLifetime > p.MaxCredentialLifetime:
+		return Invalidf("invalid_policy", "default credential lifetime exceeds the maximum")
+	case p.DefaultTokenTTL < 30*time.Second || p.DefaultTokenTTL > p.MaxTokenTTL:
+		return Invalidf("invalid_policy", "default token TTL must be between 30s and the max token TTL")
+	case p.MaxTokenTTL > 24*time.Hour:
+		return Invalidf("invalid_policy", "max token TTL must be at most 24h: access tokens are short-lived")
+	case p.MaxClientsPerOwner < 1 || p.MaxClientsPerOwner > 10000:
+		return Invalidf("invalid_policy", "max clients per owner must be between 1 and 10000")
+	case p.RotationGrace < 0 || p.RotationGrace > 30*24*time.Hour:
+		return Invalidf("invalid_policy", "rotation grace must be between 0 (now) and 30 days")
+	}
+	return nil
+}
+
+// Policy returns the organization policy, the default when none was saved.
+func (s *Store) Policy(ctx context.Context) (*Policy, error) {
+	var p Policy
+	err := s.db.WithContext(ctx).Where("id = 1").Take(&p).Error
+	if err != nil {
+		if errors.Is(translate(err, ""), ErrNotFound) {
+			d := DefaultPolicy()
+			return &d, nil
+		}
+		return nil, translate(err, "read policy")
+	}
+	if p.IPAllowlist == nil {
+		p.IPAllowlist = Set{}
+	}
+	return &p, nil
+}
+
+// SavePolicy validates and stores the policy.
+func (s *Store) SavePolicy(ctx context.Context, p *Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	p.ID = 1
+	p.UpdatedAt = s.now()
+	if p.IPAllowlist == nil {
+		p.IPAllowlist = Set{}
+	}
+	return translate(s.db.WithContext(ctx).Save(p).Error, "save policy")
+}
+
+// EffectiveExpiry is when the client stops working: its own expiry, or its
+// creation date plus the policy's maximum lifetime, whichever is earlier.
+func (c *Client) EffectiveExpiry(p *Policy) *time.Time {
+	exp := c.ExpiresAt
+	if p != nil && p.MaxCredentialLifetime > 0 {
+		capAt := c.CreatedAt.Add(p.MaxCredentialLifetime)
+		if exp == nil || capAt.Before(*exp) {
+			exp = &capAt
+		}
+	}
+	return exp
+}
+
+// CountActiveClients counts the owner's clients that are not revoked.
+func (s *Store) CountActiveClients(ctx context.Context, ownerID string) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Client{}).Where("owner_id = ? AND status = ?", ownerID, StatusActive).Count(&n).Error
+	if err != nil {
+		return 0, translate(err, "count clients")
+	}
+	return int(n), nil
+}

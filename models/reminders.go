@@ -1,0 +1,84 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// ExpiringClients returns active clients whose effective expiry (under the
+// policy) falls before horizon, with owners loaded.
+func (s *Store) ExpiringClients(ctx context.Context, p *Policy, horizon time.Time) ([]Client, error) {
+	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets").Where("clients.status = ?", StatusActive)
+	if p.MaxCredentialLifetime > 0 {
+		q = q.Where("(clients.expires_at IS NOT NULL AND clients.expires_at <= ?) OR clients.created_at <= ?", horizon.UTC(), horizon.Add(-p.MaxCredentialLifetime).UTC())
+	} else {
+		q = q.Where("clients.expires_at IS NOT NULL AND clients.expires_at <= ?", horizon.UTC())
+	}
+	var cs []Client
+	return cs, translate(q.Order("clients.expires_at, clients.id").Find(&cs).Error, "list expiring clients")
+}
+
+// Reminder is one expiry reminder of a client: sent at most once for each
+// (client, days before, expiry) even with several instances running.
+type Reminder struct {
+	ClientID     string    `gorm:"primaryKey"`
+	Days         int       `gorm:"primaryKey"`
+	ExpiresAt    time.Time `gorm:"primaryKey"`
+	ClaimedBy    string
+	ClaimedUntil *time.Time
+	Attempts     int
+	SentAt       *time.Time
+	LastError    string
+}
+
+// ClaimReminder reserves a reminder for holder until now+ttl. It returns
+// false if the reminder was sent or another holder's claim is still valid.
+func (s *Store) ClaimReminder(ctx context.Context, r Reminder, holder string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	until := now.Add(ttl)
+	r.ExpiresAt = r.ExpiresAt.UTC()
+	r.ClaimedBy, r.ClaimedUntil = holder, &until
+	db := s.db.WithContext(ctx)
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
+	if res.Error != nil {
+		return false, translate(res.Error, "claim reminder")
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	res = db.Model(&Reminder{}).
+		Where("client_id = ? AND days = ? AND expires_at = ? AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", r.ClientID, r.Days, r.ExpiresAt, now).
+		Updates(map[string]any{"claimed_by": holder, "claimed_until": until})
+	if res.Error != nil {
+		return false, translate(res.Error, "claim reminder")
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// FinishReminder records the outcome of a claimed reminder: sent, or failed
+// with an error (released for a retry).
+func (s *Store) FinishReminder(ctx context.Context, r Reminder, sendErr error) error {
+	updates := map[string]any{"attempts": r.Attempts + 1, "claimed_until": nil, "claimed_by": ""}
+	if sendErr == nil {
+		now := s.now()
+		updates["sent_at"] = now
+		updates["last_error"] = ""
+	} else {
+		updates["last_error"] = truncate(sendErr.Error(), 500)
+	}
+	err := s.db.WithContext(ctx).Model(&Reminder{}).
+		Where("client_id = ? AND days = ? AND expires_at = ?", r.ClientID, r.Days, r.ExpiresAt.UTC()).Updates(updates).Error
+	return translate(err, "finish reminder")
+}
+
+// Reminders returns the reminders of a client (all clients when empty).
+func (s *Store) Reminders(ctx context.Context, clientID string) ([]Reminder, error) {
+	q := s.db.WithContext(ctx).Order("expires_at, days DESC")
+	if clientID != "" {
+		q = q.Where("client_id = ?", clientID)
+	}
+	var rs []Reminder
+	return rs, translate(q.Find(&rs).Error, "list reminders")
+}
