@@ -146,15 +146,12 @@ type Client struct {
 	CreatedBy   string
 	// Scopes are the ceiling of what the client may be granted; its tokens
 	// carry Scopes ∩ the owner's current permissions ∩ the requested scope.
-	Scopes      Set
-	Audiences   Set
-	TokenTTL    time.Duration
-	IPAllowlist Set `gorm:"column:ip_allowlist"`
-	ExpiresAt   *time.Time
-	Status      string
-	// Format is FormatCurrent for generated credentials and FormatLegacy
-	// for credentials imported from another system.
-	Format        string
+	Scopes        Set
+	Audiences     Set
+	TokenTTL      time.Duration
+	IPAllowlist   Set `gorm:"column:ip_allowlist"`
+	ExpiresAt     *time.Time
+	Status        string
 	RevokedAt     *time.Time
 	LastUsedAt    *time.Time
 	LastUsedIP    string `gorm:"column:last_used_ip"`

@@ -1,0 +1,427 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/models"
+)
+
+// fakeUsageStore is an in-memory UsageStore sink that records every batch.
+type fakeUsageStore struct {
+	mu      sync.Mutex
+	batches [][]models.Usage
+	calls   int
+	// fail, when set, decides whether call n (from 1) fails.
+	fail func(n int) error
+	// during, when set, runs inside RecordUsage before it returns.
+	during func(ctx context.Context)
+	// ctxErrs and deadlines record each call's context.
+	ctxErrs   []error
+	deadlines []bool
+	// notify, when set, receives each successful batch.
+	notify chan []models.Usage
+}
+
+func (f *fakeUsageStore) RecordUsage(ctx context.Context, usages []models.Usage) error {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.ctxErrs = append(f.ctxErrs, ctx.Err())
+	_, ok := ctx.Deadline()
+	f.deadlines = append(f.deadlines, ok)
+	fail, during := f.fail, f.during
+	f.mu.Unlock()
+
+	if during != nil {
+		during(ctx)
+	}
+	if fail != nil {
+		if err := fail(n); err != nil {
+			return err
+		}
+	}
+	batch := slices.Clone(usages)
+	f.mu.Lock()
+	f.batches = append(f.batches, batch)
+	notify := f.notify
+	f.mu.Unlock()
+	if notify != nil {
+		notify <- batch
+	}
+	return nil
+}
+
+func (f *fakeUsageStore) snapshot() (batches [][]models.Usage, calls int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches), f.calls
+}
+
+// pending returns a copy of what the recorder holds.
+func pending(u *UsageRecorder) map[string]models.Usage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return maps.Clone(u.pending)
+}
+
+func byClient(batch []models.Usage) map[string]models.Usage {
+	m := make(map[string]models.Usage, len(batch))
+	for _, u := range batch {
+		m[u.ClientID] = u
+	}
+	return m
+}
+
+var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func use(client, secret string, sec int) models.Usage {
+	return models.Usage{ClientID: client, SecretID: secret, At: t0.Add(time.Duration(sec) * time.Second), IP: "192.0.2.1", UserAgent: "test"}
+}
+
+func checkUsages(t *testing.T, what string, got map[string]models.Usage, want ...models.Usage) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: got %d clients %v, want %d", what, len(got), got, len(want))
+	}
+	for _, w := range want {
+		g, ok := got[w.ClientID]
+		if !ok {
+			t.Errorf("%s: got no usage for %s, want %+v", what, w.ClientID, w)
+			continue
+		}
+		if g != w {
+			t.Errorf("%s: %s: got %+v, want %+v", what, w.ClientID, g, w)
+		}
+	}
+}
+
+func TestUsageRecorderRecord(t *testing.T) {
+	tests := []struct {
+		name string
+		uses []models.Usage
+		want []models.Usage
+	}{
+		{"one", []models.Usage{use("a", "s1", 1)}, []models.Usage{use("a", "s1", 1)}},
+		{"newer replaces", []models.Usage{use("a", "s1", 1), use("a", "s2", 2)}, []models.Usage{use("a", "s2", 2)}},
+		{"older ignored", []models.Usage{use("a", "s2", 2), use("a", "s1", 1)}, []models.Usage{use("a", "s2", 2)}},
+		{"same time, last wins", []models.Usage{use("a", "s1", 1), use("a", "s2", 1)}, []models.Usage{use("a", "s2", 1)}},
+		{
+			"clients kept apart",
+			[]models.Usage{use("a", "s1", 3), use("b", "s9", 1), use("a", "s1", 2), use("b", "s9", 4)},
+			[]models.Usage{use("a", "s1", 3), use("b", "s9", 4)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := NewUsageRecorder(&fakeUsageStore{}, time.Hour, nil)
+			for _, x := range tc.uses {
+				u.Record(x)
+			}
+			checkUsages(t, "pending", pending(u), tc.want...)
+		})
+	}
+}
+
+func TestUsageRecorderFlush(t *testing.T) {
+	store := &fakeUsageStore{}
+	u := NewUsageRecorder(store, time.Hour, nil)
+	ctx := t.Context()
+
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("empty Flush: got %v, want nil", err)
+	}
+	if _, calls := store.snapshot(); calls != 0 {
+		t.Errorf("empty Flush: got %d store calls, want 0", calls)
+	}
+
+	u.Record(use("a", "s1", 1))
+	u.Record(use("a", "s1", 2))
+	u.Record(use("b", "s2", 1))
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("Flush: got %v, want nil", err)
+	}
+	batches, calls := store.snapshot()
+	if calls != 1 || len(batches) != 1 {
+		t.Fatalf("got %d calls, %d batches; want 1, 1", calls, len(batches))
+	}
+	if len(batches[0]) != 2 {
+		t.Errorf("got batch of %d, want 2: %+v", len(batches[0]), batches[0])
+	}
+	checkUsages(t, "batch", byClient(batches[0]), use("a", "s1", 2), use("b", "s2", 1))
+	checkUsages(t, "pending after Flush", pending(u))
+
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("second Flush: got %v, want nil", err)
+	}
+	if _, calls := store.snapshot(); calls != 1 {
+		t.Errorf("second Flush with nothing pending: got %d store calls, want 1", calls)
+	}
+}
+
+func TestUsageRecorderFlushFailure(t *testing.T) {
+	errDown := errors.New("database down")
+	store := &fakeUsageStore{}
+	u := NewUsageRecorder(store, time.Hour, nil)
+	// The first write fails, and while it is in flight the token endpoint
+	// records a newer use of client a and a first use of client c.
+	store.fail = func(n int) error {
+		if n == 1 {
+			return errDown
+		}
+		return nil
+	}
+	store.during = func(context.Context) {
+		store.mu.Lock()
+		first := store.calls == 1
+		store.mu.Unlock()
+		if first {
+			u.Record(use("a", "s-new", 10))
+			u.Record(use("c", "s3", 5))
+		}
+	}
+	u.Record(use("a", "s-old", 1))
+	u.Record(use("b", "s2", 2))
+
+	if err := u.Flush(t.Context()); !errors.Is(err, errDown) {
+		t.Fatalf("Flush: got %v, want %v", err, errDown)
+	}
+	checkUsages(t, "pending after failed Flush", pending(u), use("a", "s-new", 10), use("b", "s2", 2), use("c", "s3", 5))
+
+	if err := u.Flush(t.Context()); err != nil {
+		t.Fatalf("retry Flush: got %v, want nil", err)
+	}
+	batches, _ := store.snapshot()
+	if len(batches) != 1 {
+		t.Fatalf("got %d successful batches, want 1", len(batches))
+	}
+	checkUsages(t, "retried batch", byClient(batches[0]), use("a", "s-new", 10), use("b", "s2", 2), use("c", "s3", 5))
+	checkUsages(t, "pending after retry", pending(u))
+}
+
+func TestUsageRecorderFlushFailureKeepsAll(t *testing.T) {
+	store := &fakeUsageStore{fail: func(int) error { return errors.New("down") }}
+	u := NewUsageRecorder(store, time.Hour, nil)
+	want := []models.Usage{use("a", "s1", 1), use("b", "s2", 2), use("c", "s3", 3)}
+	for _, x := range want {
+		u.Record(x)
+	}
+	for range 3 {
+		if err := u.Flush(t.Context()); err == nil {
+			t.Fatalf("Flush: got nil, want an error")
+		}
+		checkUsages(t, "pending", pending(u), want...)
+	}
+}
+
+func TestUsageRecorderRunTicks(t *testing.T) {
+	store := &fakeUsageStore{notify: make(chan []models.Usage, 16)}
+	u := NewUsageRecorder(store, 5*time.Millisecond, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	u.Record(use("a", "s1", 1))
+	select {
+	case b := <-store.notify:
+		checkUsages(t, "first tick", byClient(b), use("a", "s1", 1))
+	case <-time.After(10 * time.Second):
+		t.Fatal("got no flush within 10s of a 5ms interval")
+	}
+	u.Record(use("b", "s2", 2))
+	select {
+	case b := <-store.notify:
+		checkUsages(t, "later tick", byClient(b), use("b", "s2", 2))
+	case <-time.After(10 * time.Second):
+		t.Fatal("got no second flush within 10s of a 5ms interval")
+	}
+	store.mu.Lock()
+	for i, err := range store.ctxErrs {
+		if err != nil {
+			t.Errorf("tick flush %d: got context error %v, want nil", i, err)
+		}
+	}
+	store.mu.Unlock()
+}
+
+func TestUsageRecorderRunRetriesAfterFailure(t *testing.T) {
+	store := &fakeUsageStore{notify: make(chan []models.Usage, 16)}
+	store.fail = func(n int) error {
+		if n <= 2 {
+			return fmt.Errorf("attempt %d failed", n)
+		}
+		return nil
+	}
+	var logs safeBuffer
+	u := NewUsageRecorder(store, 5*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	u.Record(use("a", "s1", 1))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	select {
+	case b := <-store.notify:
+		checkUsages(t, "batch after retries", byClient(b), use("a", "s1", 1))
+	case <-time.After(10 * time.Second):
+		t.Fatal("got no successful flush within 10s")
+	}
+	if _, calls := store.snapshot(); calls < 3 {
+		t.Errorf("got %d store calls, want ≥ 3", calls)
+	}
+	if got := logs.String(); !bytes.Contains([]byte(got), []byte("usage flush failed")) {
+		t.Errorf("got log %q, want a warning about the failed flush", got)
+	}
+}
+
+func TestUsageRecorderRunFinalFlush(t *testing.T) {
+	store := &fakeUsageStore{}
+	// An interval no test run reaches: any flush is the final one.
+	u := NewUsageRecorder(store, time.Hour, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(ctx) }()
+
+	u.Record(use("a", "s1", 1))
+	u.Record(use("b", "s2", 2))
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of cancellation")
+	}
+	batches, calls := store.snapshot()
+	if calls != 1 || len(batches) != 1 {
+		t.Fatalf("got %d calls, %d batches; want 1 final flush", calls, len(batches))
+	}
+	checkUsages(t, "final batch", byClient(batches[0]), use("a", "s1", 1), use("b", "s2", 2))
+	checkUsages(t, "pending after Run", pending(u))
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.ctxErrs[0] != nil {
+		t.Errorf("final flush: got context error %v, want a live context", store.ctxErrs[0])
+	}
+	if !store.deadlines[0] {
+		t.Errorf("final flush: got a context without deadline, want one")
+	}
+}
+
+func TestUsageRecorderRunFinalFlushNothingPending(t *testing.T) {
+	store := &fakeUsageStore{}
+	u := NewUsageRecorder(store, time.Hour, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of cancellation")
+	}
+	if _, calls := store.snapshot(); calls != 0 {
+		t.Errorf("got %d store calls, want 0", calls)
+	}
+}
+
+func TestUsageRecorderRunFinalFlushFailureLogged(t *testing.T) {
+	store := &fakeUsageStore{fail: func(int) error { return errors.New("database down") }}
+	var logs safeBuffer
+	u := NewUsageRecorder(store, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
+	u.Record(use("a", "s1", 1))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	u.Run(ctx) // returns after its final flush
+	if got := logs.String(); !bytes.Contains([]byte(got), []byte("final usage flush failed")) || !bytes.Contains([]byte(got), []byte("database down")) {
+		t.Errorf("got log %q, want the final flush failure", got)
+	}
+	checkUsages(t, "pending after failed final flush", pending(u), use("a", "s1", 1))
+}
+
+// TestUsageRecorderConcurrent records from many goroutines while Run flushes,
+// then checks that the latest use of every client reached the store. Run it
+// under -race.
+func TestUsageRecorderConcurrent(t *testing.T) {
+	store := &fakeUsageStore{}
+	// Every fourth write fails, to exercise the put-back path concurrently.
+	store.fail = func(n int) error {
+		if n%4 == 0 {
+			return errors.New("flaky")
+		}
+		return nil
+	}
+	u := NewUsageRecorder(store, time.Millisecond, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(ctx) }()
+
+	const clients, perClient = 8, 200
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i := range perClient {
+				u.Record(use(fmt.Sprintf("c%d", c), "s", i))
+				if i%50 == 0 {
+					_ = u.Flush(ctx) // an extra flusher racing Run's
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Make sure the final flush does not fail: only calls with n%4 == 0 fail,
+	// so retry until a success empties the recorder.
+	cancel()
+	<-done
+	for i := 0; len(pending(u)) > 0 && i < 10; i++ {
+		_ = u.Flush(t.Context())
+	}
+	if p := pending(u); len(p) > 0 {
+		t.Fatalf("got %d clients still pending, want 0", len(p))
+	}
+
+	latest := map[string]models.Usage{}
+	batches, _ := store.snapshot()
+	for _, b := range batches {
+		seen := map[string]bool{}
+		for _, x := range b {
+			if seen[x.ClientID] {
+				t.Errorf("got client %s twice in one batch", x.ClientID)
+			}
+			seen[x.ClientID] = true
+			if prev, ok := latest[x.ClientID]; !ok || x.At.After(prev.At) {
+				latest[x.ClientID] = x
+			}
+		}
+	}
+	var want []models.Usage
+	for c := range clients {
+		want = append(want, use(fmt.Sprintf("c%d", c), "s", perClient-1))
+	}
+	checkUsages(t, "latest stored", latest, want...)
+}
+
+// safeBuffer is a bytes.Buffer safe for a logger in another goroutine.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
