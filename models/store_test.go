@@ -569,15 +569,13 @@ func TestListClients(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		ctx := t.Context()
 		s := storetest.Open(t, backend)
-		clock := &fakeClock{t: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Second}
-		s.Now = clock.Now
-
 		alice := mustCreateUser(t, s, "alice@example.com", "a")
 		bob := mustCreateUser(t, s, "bob@example.com", "b")
-		a1, _ := mustCreateClient(t, s, &models.Client{ID: "a1", OwnerID: alice.ID})
-		a2, _ := mustCreateClient(t, s, &models.Client{ID: "a2", OwnerID: alice.ID})
+		// Created out of id order.
 		b1, _ := mustCreateClient(t, s, &models.Client{ID: "b1", OwnerID: bob.ID})
 		a3, _ := mustCreateClient(t, s, &models.Client{ID: "a3", OwnerID: alice.ID})
+		a1, _ := mustCreateClient(t, s, &models.Client{ID: "a1", OwnerID: alice.ID})
+		a2, _ := mustCreateClient(t, s, &models.Client{ID: "a2", OwnerID: alice.ID})
 		if _, err := s.RevokeClient(ctx, a2.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -585,14 +583,14 @@ func TestListClients(t *testing.T) {
 		for _, tc := range []struct {
 			name   string
 			filter models.ClientFilter
-			want   []string // newest first
+			want   []string // ordered by client id
 		}{
-			{"all", models.ClientFilter{}, []string{a3.ID, b1.ID, a2.ID, a1.ID}},
-			{"owner alice", models.ClientFilter{OwnerID: alice.ID}, []string{a3.ID, a2.ID, a1.ID}},
+			{"all", models.ClientFilter{}, []string{a1.ID, a2.ID, a3.ID, b1.ID}},
+			{"owner alice", models.ClientFilter{OwnerID: alice.ID}, []string{a1.ID, a2.ID, a3.ID}},
 			{"owner bob", models.ClientFilter{OwnerID: bob.ID}, []string{b1.ID}},
 			{"revoked", models.ClientFilter{Status: models.StatusRevoked}, []string{a2.ID}},
-			{"active", models.ClientFilter{Status: models.StatusActive}, []string{a3.ID, b1.ID, a1.ID}},
-			{"alice active", models.ClientFilter{OwnerID: alice.ID, Status: models.StatusActive}, []string{a3.ID, a1.ID}},
+			{"active", models.ClientFilter{Status: models.StatusActive}, []string{a1.ID, a3.ID, b1.ID}},
+			{"alice active", models.ClientFilter{OwnerID: alice.ID, Status: models.StatusActive}, []string{a1.ID, a3.ID}},
 			{"bob revoked", models.ClientFilter{OwnerID: bob.ID, Status: models.StatusRevoked}, nil},
 			{"unknown owner", models.ClientFilter{OwnerID: "nobody"}, nil},
 		} {

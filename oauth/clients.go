@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -14,49 +16,98 @@ import (
 // RegistryStore is what the Registry reads and writes.
 type RegistryStore interface {
 	UserByEmail(ctx context.Context, email string) (*models.User, error)
+	CreateUser(ctx context.Context, u *models.User) error
+	UpdateUser(ctx context.Context, u *models.User) error
+	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret) error
+	UpdateClient(ctx context.Context, c *models.Client) error
+	RevokeClient(ctx context.Context, id string) (*models.Client, error)
+	AddSecret(ctx context.Context, s *models.ClientSecret, graceUntil time.Time) error
+	RevokeSecret(ctx context.Context, clientID, secretID string) error
+	CountActiveClients(ctx context.Context, ownerID string) (int, error)
+	Policy(ctx context.Context) (*models.Policy, error)
+	SavePolicy(ctx context.Context, p *models.Policy) error
+	AddAudit(ctx context.Context, events ...models.AuditEvent) error
 }
 
-// Registry registers clients: it enforces the rules of creation and makes
-// the secret, which it returns once and stores only as a hash.
-type Registry struct {
-	store       RegistryStore
-	hasher      *Hasher
-	maxTokenTTL time.Duration
+// Actor is who performs an administrative action: a signed-in user, or the
+// operator at the CLI (User nil), who works directly on the database and
+// may do anything. A client is never an actor: no credential can create,
+// rotate or revoke credentials.
+type Actor struct {
+	User *models.User
+	IP   string
 }
 
-// NewRegistry returns a Registry.
-func NewRegistry(store RegistryStore, hasher *Hasher, maxTokenTTL time.Duration) *Registry {
-	if maxTokenTTL <= 0 {
-		maxTokenTTL = DefaultMaxTTL
+// CLI is the operator at the command line.
+var CLI = Actor{}
+
+// Name is how the actor appears in the audit log and as a creator.
+func (a Actor) Name() string {
+	if a.User == nil {
+		return "cli"
 	}
-	return &Registry{store: store, hasher: hasher, maxTokenTTL: maxTokenTTL}
+	return a.User.Email
+}
+
+func (a Actor) isAdmin() bool { return a.User == nil || a.User.Role == models.RoleAdmin }
+
+// canManage reports whether the actor may rotate or revoke the client:
+// admins and the CLI any client, members their own.
+func (a Actor) canManage(c *models.Client) bool {
+	return a.isAdmin() || (a.User.Active() && a.User.ID == c.OwnerID)
+}
+
+// Registry carries out administrative actions: it enforces the rules of
+// the organization policy, makes secrets (returned once, stored as hashes)
+// and writes the audit log.
+type Registry struct {
+	store  RegistryStore
+	hasher *Hasher
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewRegistry returns a Registry; now is the clock (nil: time.Now).
+func NewRegistry(store RegistryStore, hasher *Hasher, now func() time.Time, log *slog.Logger) *Registry {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{store: store, hasher: hasher, now: now, log: log}
 }
 
 // NewClient describes a client to register.
 type NewClient struct {
-	OwnerEmail  string
-	CreatedBy   string // who registers it: a user's email or "cli"
-	Name        string
-	Description string
-	Scopes      []string
-	Audiences   []string
-	IPAllowlist []string
-	TokenTTL    time.Duration
+	OwnerEmail     string
+	Name           string
+	Description    string
+	Scopes         []string
+	Audiences      []string
+	IPAllowlist    []string
+	TokenTTL       time.Duration
+	ExpiresAt      *time.Time // default: now + the policy's default credential lifetime
+	ResourceServer bool
 }
 
 // Create registers a client and returns it with its secret, which is not
 // stored and cannot be shown again.
-func (r *Registry) Create(ctx context.Context, in NewClient) (*models.Client, string, error) {
+func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*models.Client, string, error) {
 	secret := NewSecret()
-	c, err := r.register(ctx, in, NewClientID(), secret, models.FormatCurrent)
-	return c, secret, err
+	c, err := r.register(ctx, actor, in, NewClientID(), secret, models.FormatCurrent)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
 }
 
 // Import registers a credential issued by another system, keeping its
-// client_id and secret. It is marked legacy: such credentials carry no
-// checksum and cannot be recognised by secret scanners.
-func (r *Registry) Import(ctx context.Context, in NewClient, clientID, secret string) (*models.Client, error) {
+// client_id and secret. Its secret is marked legacy: it carries no checksum
+// a scanner could recognise, and it stops working at the policy's legacy
+// sunset date; rotating it issues a current-format secret.
+func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, clientID, secret string) (*models.Client, error) {
 	if len(clientID) < 4 || len(clientID) > 128 || !printable(clientID) {
 		return nil, models.Invalidf("invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
 	}
@@ -66,7 +117,7 @@ func (r *Registry) Import(ctx context.Context, in NewClient, clientID, secret st
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
 		return nil, models.Invalidf("weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
 	}
-	return r.register(ctx, in, clientID, secret, models.FormatLegacy)
+	return r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
 }
 
 func printable(s string) bool {
@@ -78,7 +129,11 @@ func printable(s string) bool {
 	return true
 }
 
-func (r *Registry) register(ctx context.Context, in NewClient, clientID, secret, format string) (*models.Client, error) {
+func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clientID, secret, format string) (*models.Client, error) {
+	policy, err := r.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 100 {
 		return nil, models.Invalidf("invalid_name", "name is required, at most 100 characters")
@@ -92,6 +147,14 @@ func (r *Registry) register(ctx context.Context, in NewClient, clientID, secret,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !actor.isAdmin() {
+		if !actor.User.Active() || (policy.CreationRestricted && !actor.User.MayCreateClients) {
+			return nil, models.Forbiddenf("not_allowed_to_create", "%s may not create clients: ask an admin", actor.User.Email)
+		}
+		if actor.User.ID != owner.ID {
+			return nil, models.Forbiddenf("owner_must_be_self", "members may create clients only for themselves")
+		}
 	}
 	if !owner.Active() {
 		return nil, models.Invalidf("owner_disabled", "owner %s is disabled", owner.Email)
@@ -111,33 +174,213 @@ func (r *Registry) register(ctx context.Context, in NewClient, clientID, secret,
 			return nil, models.Invalidf("invalid_audience", "audience %q must be an absolute URI without a fragment", a)
 		}
 	}
-	if _, err := ParsePrefixes(in.IPAllowlist); err != nil {
-		return nil, models.Invalidf("invalid_ip_allowlist", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+	allowlist, err := normalizeAllowlist(in.IPAllowlist)
+	if err != nil {
+		return nil, err
 	}
-	if in.TokenTTL < 0 || in.TokenTTL > r.maxTokenTTL || (in.TokenTTL > 0 && in.TokenTTL < 30*time.Second) {
-		return nil, models.Invalidf("invalid_token_ttl", "token TTL must be between 30s and %s", r.maxTokenTTL)
+	if in.TokenTTL < 0 || in.TokenTTL > policy.MaxTokenTTL || (in.TokenTTL > 0 && in.TokenTTL < 30*time.Second) {
+		return nil, models.Invalidf("invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
 	}
-	createdBy := in.CreatedBy
-	if createdBy == "" {
-		createdBy = "cli"
+	now := r.now().UTC()
+	expires := now.Add(policy.DefaultCredentialLifetime)
+	if in.ExpiresAt != nil {
+		expires = in.ExpiresAt.UTC()
+		if !expires.After(now) {
+			return nil, models.Invalidf("invalid_expiry", "expiry must be in the future")
+		}
 	}
+	if policy.MaxCredentialLifetime > 0 && expires.After(now.Add(policy.MaxCredentialLifetime)) {
+		return nil, models.Invalidf("invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
+	}
+	n, err := r.store.CountActiveClients(ctx, owner.ID)
+	if err != nil {
+		return nil, err
+	}
+	if n >= policy.MaxClientsPerOwner {
+		return nil, models.Conflictf("client_limit_reached", "owner %s already holds %d active clients, the policy's maximum", owner.Email, n)
+	}
+
 	c := &models.Client{
-		ID:          clientID,
-		Name:        name,
-		Description: in.Description,
-		OwnerID:     owner.ID,
-		CreatedBy:   createdBy,
-		Scopes:      scopes,
-		Audiences:   audiences,
-		IPAllowlist: models.NewSet(in.IPAllowlist...),
-		TokenTTL:    in.TokenTTL,
-		Status:      models.StatusActive,
+		ID:             clientID,
+		Name:           name,
+		Description:    in.Description,
+		OwnerID:        owner.ID,
+		CreatedBy:      actor.Name(),
+		Scopes:         scopes,
+		Audiences:      audiences,
+		IPAllowlist:    allowlist,
+		TokenTTL:       in.TokenTTL,
+		ExpiresAt:      &expires,
+		Status:         models.StatusActive,
+		ResourceServer: in.ResourceServer,
 	}
-	prefix, last := SecretDisplay(secret)
-	cs := &models.ClientSecret{ID: uuid.NewString(), Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
+	cs := r.newSecretRow(clientID, secret, format)
 	if err := r.store.CreateClient(ctx, c, cs); err != nil {
+		if errors.Is(err, models.ErrConflict) {
+			return nil, models.Conflictf("client_id_taken", "client_id %s is already registered", clientID)
+		}
 		return nil, err
 	}
 	c.Owner = owner
+	action := models.AuditClientCreated
+	if format == models.FormatLegacy {
+		action = models.AuditClientImported
+	}
+	r.audit(ctx, actor, action, c.ID, owner.ID, map[string]any{"name": c.Name, "owner": owner.Email, "scopes": c.Scopes, "expires_at": expires})
 	return c, nil
+}
+
+func normalizeAllowlist(list []string) (models.Set, error) {
+	prefixes, err := ParsePrefixes(list)
+	if err != nil {
+		return nil, models.Invalidf("invalid_ip_allowlist", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+	}
+	out := make([]string, 0, len(prefixes))
+	for _, p := range prefixes {
+		out = append(out, p.String())
+	}
+	return models.NewSet(out...), nil
+}
+
+func (r *Registry) newSecretRow(clientID, secret, format string) *models.ClientSecret {
+	prefix, last := SecretDisplay(secret)
+	return &models.ClientSecret{ID: uuid.NewString(), ClientID: clientID, Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
+}
+
+// audit writes an event. The action has happened by then, so a failed
+// write is logged loudly rather than reported as the action's failure.
+// Detail is JSON and never holds a secret.
+func (r *Registry) audit(ctx context.Context, actor Actor, action, clientID, userID string, detail map[string]any) {
+	var d []byte
+	if detail != nil {
+		d, _ = json.Marshal(detail)
+	}
+	err := r.store.AddAudit(ctx, models.AuditEvent{At: r.now(), Actor: actor.Name(), Action: action, ClientID: clientID, UserID: userID, IP: actor.IP, Detail: string(d)})
+	if err != nil {
+		r.log.Error("audit event not written", "action", action, "client_id", clientID, "user_id", userID, "actor", actor.Name(), "error", err)
+	}
+}
+
+func (r *Registry) manageable(ctx context.Context, actor Actor, clientID string) (*models.Client, error) {
+	c, err := r.store.ClientByID(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.canManage(c) {
+		return nil, models.Forbiddenf("not_client_owner", "only admins and the client's owner may change client %s", clientID)
+	}
+	return c, nil
+}
+
+// Rotate adds a new secret to a client and gives its other live secrets a
+// grace period (nil: the policy's; 0: they stop now). It returns the new
+// secret, shown once.
+func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, grace *time.Duration) (string, *models.ClientSecret, error) {
+	c, err := r.manageable(ctx, actor, clientID)
+	if err != nil {
+		return "", nil, err
+	}
+	if c.Status == models.StatusRevoked {
+		return "", nil, models.Conflictf("client_revoked", "client %s is revoked; create a new one", clientID)
+	}
+	policy, err := r.store.Policy(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	g := policy.RotationGrace
+	if grace != nil {
+		g = *grace
+	}
+	if g < 0 || g > 30*24*time.Hour {
+		return "", nil, models.Invalidf("invalid_grace", "grace period must be between 0 (now) and 30 days")
+	}
+	secret := NewSecret()
+	row := r.newSecretRow(clientID, secret, models.FormatCurrent)
+	if err := r.store.AddSecret(ctx, row, r.now().Add(g)); err != nil {
+		return "", nil, err
+	}
+	r.audit(ctx, actor, models.AuditSecretRotated, clientID, c.OwnerID, map[string]any{"new_secret_id": row.ID, "grace": g.String()})
+	return secret, row, nil
+}
+
+// RevokeSecret revokes one secret of a client; the others keep working.
+func (r *Registry) RevokeSecret(ctx context.Context, actor Actor, clientID, secretID string) error {
+	c, err := r.manageable(ctx, actor, clientID)
+	if err != nil {
+		return err
+	}
+	if err := r.store.RevokeSecret(ctx, clientID, secretID); err != nil {
+		return err
+	}
+	r.audit(ctx, actor, models.AuditSecretRevoked, clientID, c.OwnerID, map[string]any{"secret_id": secretID})
+	return nil
+}
+
+// Revoke revokes a client: it is refused from its next request on.
+func (r *Registry) Revoke(ctx context.Context, actor Actor, clientID string) (*models.Client, error) {
+	if _, err := r.manageable(ctx, actor, clientID); err != nil {
+		return nil, err
+	}
+	c, err := r.store.RevokeClient(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	r.audit(ctx, actor, models.AuditClientRevoked, clientID, c.OwnerID, nil)
+	return c, nil
+}
+
+// CreateUser adds a user; only admins (and the CLI) may.
+func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) error {
+	if !actor.isAdmin() {
+		return models.Forbiddenf("admin_required", "only admins may create users")
+	}
+	if err := r.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, models.ErrConflict) {
+			return models.Conflictf("email_taken", "a user with email %s exists", u.Email)
+		}
+		return err
+	}
+	r.audit(ctx, actor, models.AuditUserCreated, "", u.ID, map[string]any{"email": u.Email, "role": u.Role, "permissions": u.Permissions})
+	return nil
+}
+
+// UpdateUser saves a user's changes (permissions, status, role, creation
+// right); only admins (and the CLI) may. The change holds at the user's
+// clients' next token request.
+func (r *Registry) UpdateUser(ctx context.Context, actor Actor, u *models.User, change string) error {
+	if !actor.isAdmin() {
+		return models.Forbiddenf("admin_required", "only admins may change users")
+	}
+	if err := r.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	r.audit(ctx, actor, models.AuditUserUpdated, "", u.ID, map[string]any{"email": u.Email, "change": change, "status": u.Status, "role": u.Role, "permissions": u.Permissions, "may_create_clients": u.MayCreateClients})
+	return nil
+}
+
+// SavePolicy changes the organization policy; only admins (and the CLI)
+// may. Lifetime changes apply retroactively from each client's creation.
+func (r *Registry) SavePolicy(ctx context.Context, actor Actor, p *models.Policy) error {
+	if !actor.isAdmin() {
+		return models.Forbiddenf("admin_required", "only admins may change the policy")
+	}
+	if _, err := normalizeAllowlist(p.IPAllowlist); err != nil {
+		return err
+	}
+	if p.ReminderWebhookURL != "" {
+		if u, err := url.Parse(p.ReminderWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return models.Invalidf("invalid_webhook_url", "reminder webhook must be an http(s) URL")
+		}
+	}
+	p.UpdatedBy = actor.Name()
+	if err := r.store.SavePolicy(ctx, p); err != nil {
+		return err
+	}
+	r.audit(ctx, actor, models.AuditPolicyUpdated, "", "", map[string]any{
+		"max_credential_lifetime": p.MaxCredentialLifetime.String(), "default_credential_lifetime": p.DefaultCredentialLifetime.String(),
+		"default_token_ttl": p.DefaultTokenTTL.String(), "max_token_ttl": p.MaxTokenTTL.String(), "max_clients_per_owner": p.MaxClientsPerOwner,
+		"creation_restricted": p.CreationRestricted, "ip_allowlist": p.IPAllowlist, "rotation_grace": p.RotationGrace.String(),
+		"reminder_webhook_url": p.ReminderWebhookURL, "legacy_sunset": p.LegacySunset,
+	})
+	return nil
 }

@@ -24,25 +24,21 @@ type Config struct {
 	Issuer string
 	// DefaultAudience is the aud of tokens for clients that name no audience.
 	DefaultAudience string
-	// DefaultTokenTTL is the lifetime of tokens of clients without their own.
-	DefaultTokenTTL time.Duration
-	// MaxTokenTTL caps every client's token lifetime.
-	MaxTokenTTL time.Duration
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Now            func() time.Time
 	Logger         *slog.Logger
 }
 
-// Defaults of Config.
-const (
-	DefaultTokenTTL = 15 * time.Minute
-	DefaultMaxTTL   = time.Hour
-)
-
 // Store is what the token endpoint reads.
 type Store interface {
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
+	Policy(ctx context.Context) (*models.Policy, error)
+}
+
+// AuditSink receives audit events from the token endpoint without blocking.
+type AuditSink interface {
+	Record(e models.AuditEvent)
 }
 
 // Signer mints signed access tokens.
@@ -68,25 +64,17 @@ type Server struct {
 	hasher *Hasher
 	signer Signer
 	usage  UsageSink
+	audit  AuditSink
 	lib    *server.Server
 }
 
-// NewServer returns a token endpoint.
-func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage UsageSink) (*Server, error) {
+// NewServer returns a token endpoint. usage and audit may be nil.
+func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage UsageSink, audit AuditSink) (*Server, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("oauth: issuer is required")
 	}
 	if cfg.DefaultAudience == "" {
 		cfg.DefaultAudience = cfg.Issuer
-	}
-	if cfg.DefaultTokenTTL <= 0 {
-		cfg.DefaultTokenTTL = DefaultTokenTTL
-	}
-	if cfg.MaxTokenTTL <= 0 {
-		cfg.MaxTokenTTL = DefaultMaxTTL
-	}
-	if cfg.DefaultTokenTTL > cfg.MaxTokenTTL {
-		return nil, fmt.Errorf("oauth: default token TTL %s exceeds the maximum %s", cfg.DefaultTokenTTL, cfg.MaxTokenTTL)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -94,10 +82,12 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage}
+	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit}
 
 	m := manage.NewManager()
-	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: cfg.DefaultTokenTTL, IsGenerateRefresh: false})
+	// Every request sets its own lifetime (tgr.AccessTokenExp) from the
+	// client and the policy; this default is never used.
+	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: models.DefaultPolicy().DefaultTokenTTL, IsGenerateRefresh: false})
 	m.MapClientStorage(authenticatedClients{hasher: hasher})
 	m.MapTokenStorage(noTokenStore{})
 	m.MapAccessGenerate(jwtGenerator{s})
@@ -123,10 +113,13 @@ type TokenResponse struct {
 type grant struct {
 	req      *tokenRequest
 	ip       netip.Addr
+	policy   *models.Policy
 	client   *models.Client
 	secret   *models.ClientSecret
 	audience string
 	ttl      time.Duration
+	// failure names why authentication failed, for the audit log.
+	failure string
 }
 
 type grantKey struct{}
@@ -149,6 +142,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 
 	gt, tgr, err := s.lib.ValidationTokenRequest(r)
 	if err != nil {
+		s.auditFailure(g)
 		return nil, s.toError(ctx, err)
 	}
 	ti, err := s.lib.GetAccessToken(ctx, gt, tgr)
@@ -156,7 +150,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent()})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent(), Count: 1})
 	}
 	data := s.lib.GetTokenData(ti)
 	resp := &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second)}
@@ -173,6 +167,7 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 		return e
 	}
 	if errors.Is(err, errStoreUnavailable) {
+		s.cfg.Logger.WarnContext(ctx, "token request: database unavailable", "error", err)
 		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
 	}
 	s.cfg.Logger.ErrorContext(ctx, "token request failed", "error", err)
@@ -180,6 +175,26 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 }
 
 var errStoreUnavailable = errors.New("store unavailable")
+
+// auditFailure records a failed client authentication: the client_id as
+// sent (cut short), why, and from where; never the secret.
+func (s *Server) auditFailure(g *grant) {
+	if s.audit == nil || g.failure == "" {
+		return
+	}
+	e := models.AuditEvent{At: s.cfg.Now(), Actor: truncateID(g.req.clientID), Action: models.AuditAuthFailed, IP: g.ip.String(), Detail: `{"reason":"` + g.failure + `"}`}
+	if g.client != nil {
+		e.ClientID, e.UserID = g.client.ID, g.client.OwnerID
+	}
+	s.audit.Record(e)
+}
+
+func truncateID(id string) string {
+	if len(id) > 128 {
+		id = id[:128]
+	}
+	return strings.ToValidUTF8(id, "?")
+}
 
 // authenticate is go-oauth2's ClientInfoHandler. It runs before any grant
 // type or scope decision, and answers an unknown client and a wrong secret
@@ -190,16 +205,21 @@ func (s *Server) authenticate(r *http.Request) (string, string, error) {
 	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
 		// Generated credentials carry a checksum: a mistyped one is refused
 		// without a database lookup. Other ids may be imported (legacy).
+		g.failure = "malformed_credentials"
 		return "", "", errUnknownClientOrSecret
 	}
-	c, err := s.store.ClientByID(r.Context(), id)
+	ctx := r.Context()
+	c, err := s.store.ClientByID(ctx, id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.hasher.Hash(secret) // spend the same time as a wrong secret
+		g.failure = "unknown_client"
 		return "", "", errUnknownClientOrSecret
 	}
 	if err != nil {
-		s.cfg.Logger.WarnContext(r.Context(), "client lookup failed", "error", err)
-		return "", "", fmt.Errorf("%w: %v", errStoreUnavailable, err)
+		return "", "", fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
+	}
+	if g.policy, err = s.store.Policy(ctx); err != nil {
+		return "", "", fmt.Errorf("%w: policy: %v", errStoreUnavailable, err)
 	}
 	now := s.cfg.Now()
 	sum := s.hasher.Hash(secret)
@@ -210,14 +230,22 @@ func (s *Server) authenticate(r *http.Request) (string, string, error) {
 		}
 	}
 	if g.secret == nil {
+		g.failure = "wrong_secret"
+		g.client = c
 		return "", "", errUnknownClientOrSecret
 	}
 	g.client = c
-	switch {
-	case c.Status == models.StatusRevoked:
+	if c.Status == models.StatusRevoked {
+		g.failure = "revoked"
 		return "", "", ErrInvalidClient.With("the client has been revoked")
-	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
-		return "", "", ErrInvalidClient.With("the client expired on " + c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
+		g.failure = "expired"
+		return "", "", ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; create or rotate to a new credential")
+	}
+	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
+		g.failure = "deprecated_format"
+		return "", "", ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
 	}
 	if gt := g.req.form.Get("grant_type"); gt != string(oauth2.ClientCredentials) {
 		// Decided only now that the client is authenticated.
@@ -235,8 +263,11 @@ func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	if owner == nil || !owner.Active() {
 		return false, ErrUnauthorizedClient.With("the client's owner is disabled")
 	}
+	if len(g.policy.IPAllowlist) > 0 && !allowed(g.ip, g.policy.IPAllowlist) {
+		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside the organization's IP allowlist")
+	}
 	if len(c.IPAllowlist) > 0 && !allowed(g.ip, c.IPAllowlist) {
-		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are not allowed for this client")
+		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside this client's IP allowlist")
 	}
 	effective := c.Scopes.Intersect(owner.Permissions)
 	if len(c.Scopes) > 0 && len(effective) == 0 {
@@ -274,11 +305,11 @@ func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	default:
 		return false, ErrInvalidTarget.With("the client has several audiences; name one with the resource parameter")
 	}
-	g.ttl = s.cfg.DefaultTokenTTL
+	g.ttl = g.policy.DefaultTokenTTL
 	if c.TokenTTL > 0 {
 		g.ttl = c.TokenTTL
 	}
-	g.ttl = min(g.ttl, s.cfg.MaxTokenTTL)
+	g.ttl = min(g.ttl, g.policy.MaxTokenTTL)
 	tgr.AccessTokenExp = g.ttl
 	tgr.Scope = granted.String()
 	return true, nil

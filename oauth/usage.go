@@ -14,10 +14,11 @@ type UsageStore interface {
 	RecordUsage(ctx context.Context, usages []models.Usage) error
 }
 
-// UsageRecorder keeps the latest use of each client in memory and writes
-// them in one batch per interval, so the token endpoint never waits on a
-// write. The stored last-use time is therefore at most one interval (plus
-// the write's duration) stale; a crash loses at most one interval.
+// UsageRecorder keeps, for each client secret, the latest use and the number
+// of tokens issued since the last write, and writes them in one batch per
+// interval, so the token endpoint never waits on a write. Stored last-use
+// times and token counts are therefore at most one interval (plus the
+// write's duration) stale; a crash loses at most one interval of them.
 type UsageRecorder struct {
 	store    UsageStore
 	interval time.Duration
@@ -35,12 +36,19 @@ func NewUsageRecorder(store UsageStore, interval time.Duration, log *slog.Logger
 	return &UsageRecorder{store: store, interval: interval, log: log, pending: map[string]models.Usage{}}
 }
 
-// Record notes a use; it never blocks on I/O.
+// Record notes a use; it never blocks on I/O. Uses of the same secret
+// merge: the latest time, IP and user agent win and counts add up.
 func (u *UsageRecorder) Record(use models.Usage) {
+	key := use.ClientID + "\x00" + use.SecretID
 	u.mu.Lock()
-	if prev, ok := u.pending[use.ClientID]; !ok || !use.At.Before(prev.At) {
-		u.pending[use.ClientID] = use
+	if prev, ok := u.pending[key]; ok {
+		count := prev.Count + use.Count
+		if use.At.Before(prev.At) {
+			use = prev
+		}
+		use.Count = count
 	}
+	u.pending[key] = use
 	u.mu.Unlock()
 }
 

@@ -60,7 +60,7 @@ func newEnv(t *testing.T, backend string) *env {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	tokens, err := oauth.NewServer(oauth.Config{Issuer: srv.URL}, store, hasher, keyring, nil)
+	tokens, err := oauth.NewServer(oauth.Config{Issuer: srv.URL}, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func newEnv(t *testing.T, backend string) *env {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: srv.URL, store: store, registry: oauth.NewRegistry(store, hasher, 0), keyring: keyring, owner: owner}
+	return &env{t: t, url: srv.URL, store: store, registry: oauth.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
 }
 
 func (e *env) client(in oauth.NewClient) (id, secret string) {
@@ -81,7 +81,7 @@ func (e *env) client(in oauth.NewClient) (id, secret string) {
 	if in.Name == "" {
 		in.Name = "test client"
 	}
-	c, secret, err := e.registry.Create(context.Background(), in)
+	c, secret, err := e.registry.Create(context.Background(), oauth.CLI, in)
 	if err != nil {
 		e.t.Fatalf("create client: %v", err)
 	}
@@ -160,7 +160,7 @@ func TestBasicCredentialsAreFormURLDecoded(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		const id, secret = "legacy:client/one+two", "s3cr+t/with=signs%and:colon+plus=="
-		if _, err := e.registry.Import(context.Background(), oauth.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
+		if _, err := e.registry.Import(context.Background(), oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
 			t.Fatal(err)
 		}
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
@@ -296,7 +296,7 @@ func TestTokenEndpointRejections(t *testing.T) {
 			{"revoked client", "POST", "/oauth2/token", form, cc, basic(revokedID, revokedSecret), 401, "invalid_client", "revoked"},
 			{"revoked client, wrong secret", "POST", "/oauth2/token", form, cc, basic(revokedID, wrongSecret), 401, "invalid_client", "client authentication failed"},
 			{"disabled owner", "POST", "/oauth2/token", form, cc, basic(bobID, bobSecret), 400, "unauthorized_client", "owner is disabled"},
-			{"IP outside the allowlist", "POST", "/oauth2/token", form, cc, basic(fencedID, fencedSecret), 400, "unauthorized_client", "127.0.0.1"},
+			{"IP outside the allowlist", "POST", "/oauth2/token", form, cc, basic(fencedID, fencedSecret), 400, "unauthorized_client", "127.0.0.1 are outside this client"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

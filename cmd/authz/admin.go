@@ -168,7 +168,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return errors.New("clients create: --owner and --name are required")
 		}
 		in.Scopes, in.Audiences, in.IPAllowlist = splitList(scopes), splitList(audiences), splitList(ips)
-		client, secret, err := oauth.NewRegistry(store, km.hasher, 0).Create(ctx, in)
+		client, secret, err := oauth.NewRegistry(store, km.hasher, nil, log).Create(ctx, oauth.CLI, in)
 		if err != nil {
 			return err
 		}

@@ -22,8 +22,6 @@ type serveConfig struct {
 	issuer         string
 	alg            string
 	audience       string
-	tokenTTL       time.Duration
-	maxTokenTTL    time.Duration
 	trustedProxies string
 	usageFlush     time.Duration
 	logLevel       string
@@ -35,8 +33,6 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
-	fs.DurationVar(&cfg.tokenTTL, "token-ttl", envDuration(m, "AUTHZ_TOKEN_TTL", oauth.DefaultTokenTTL), "default token lifetime (env AUTHZ_TOKEN_TTL)")
-	fs.DurationVar(&cfg.maxTokenTTL, "max-token-ttl", envDuration(m, "AUTHZ_MAX_TOKEN_TTL", oauth.DefaultMaxTTL), "cap on every client's token lifetime (env AUTHZ_MAX_TOKEN_TTL)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
@@ -66,12 +62,6 @@ func (cfg *serveConfig) validate() error {
 	}
 	if !jwtkeys.ValidAlg(cfg.alg) {
 		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
-	}
-	if cfg.tokenTTL < 30*time.Second || cfg.tokenTTL > cfg.maxTokenTTL {
-		problems = append(problems, fmt.Sprintf("--token-ttl %s: want between 30s and --max-token-ttl (%s)", cfg.tokenTTL, cfg.maxTokenTTL))
-	}
-	if cfg.maxTokenTTL > 24*time.Hour {
-		problems = append(problems, fmt.Sprintf("--max-token-ttl %s: access tokens are short-lived; want at most 24h", cfg.maxTokenTTL))
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
@@ -135,14 +125,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	proxies, _ := oauth.ParsePrefixes(splitList(cfg.trustedProxies))
 	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
+	audit := oauth.NewAuditWriter(store, 4096, log)
 	tokens, err := oauth.NewServer(oauth.Config{
 		Issuer:          issuer,
 		DefaultAudience: cfg.audience,
-		DefaultTokenTTL: cfg.tokenTTL,
-		MaxTokenTTL:     cfg.maxTokenTTL,
 		TrustedProxies:  proxies,
 		Logger:          log,
-	}, store, km.hasher, keyring, usage)
+	}, store, km.hasher, keyring, usage, audit)
 	if err != nil {
 		ln.Close()
 		return err
@@ -160,10 +149,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { // exits when stopBG is called, after a final flush
 		defer wg.Done()
 		usage.Run(bg)
+	}()
+	go func() { // exits when stopBG is called, after writing what is queued
+		defer wg.Done()
+		audit.Run(bg, time.Second)
 	}()
 
 	kid, alg := keyring.ActiveKID()
