@@ -26,16 +26,18 @@ type KeyStore interface {
 // Keyring holds the decrypted signing keys: the active one signs, and every
 // published one is in the JWKS. It is safe for concurrent use.
 type Keyring struct {
-	store KeyStore
-	kek   *KEK
-	alg   string
-	now   func() time.Time
-	log   *slog.Logger
+	store  KeyStore
+	kek    *KEK
+	alg    string
+	issuer string
+	now    func() time.Time
+	log    *slog.Logger
 
 	mu       sync.RWMutex
 	active   *signer
 	jwks     JWKS
 	jwksJSON []byte
+	own      *Verifier // checks this server's tokens against the published keys
 }
 
 type signer struct {
@@ -47,7 +49,9 @@ type signer struct {
 
 // KeyringConfig configures a Keyring.
 type KeyringConfig struct {
-	Alg    string // algorithm of newly generated keys; default ES256
+	Alg string // algorithm of newly generated keys; default ES256
+	// Issuer is the iss of this server's tokens, which VerifyOwn checks.
+	Issuer string
 	KEK    *KEK
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -70,7 +74,7 @@ func NewKeyring(store KeyStore, cfg KeyringConfig) (*Keyring, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Keyring{store: store, kek: cfg.KEK, alg: cfg.Alg, now: cfg.Now, log: cfg.Logger}, nil
+	return &Keyring{store: store, kek: cfg.KEK, alg: cfg.Alg, issuer: cfg.Issuer, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // Load reads the keys from the store, generating the first one when the
@@ -188,8 +192,21 @@ func (k *Keyring) install(keys []models.SigningKey) error {
 	if err != nil {
 		return err
 	}
+	var own *Verifier
+	if k.issuer != "" {
+		own = newVerifier(k.issuer, "", ownLeeway, k.now)
+		keys := &verifierKeySet{keys: make(map[string]verifierKey, len(set.Keys))}
+		for _, jwk := range set.Keys {
+			pub, err := jwk.PublicKey()
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w", jwk.Kid, err)
+			}
+			keys.keys[jwk.Kid] = verifierKey{alg: jwk.Alg, key: pub}
+		}
+		own.keys.Store(keys)
+	}
 	k.mu.Lock()
-	k.active, k.jwks, k.jwksJSON = active, set, body
+	k.active, k.jwks, k.jwksJSON, k.own = active, set, body, own
 	k.mu.Unlock()
 	return nil
 }
@@ -243,6 +260,24 @@ func (k *Keyring) Sign(claims *Claims) (string, error) {
 	tok.Header["typ"] = TokenType
 	tok.Header["kid"] = s.kid
 	return tok.SignedString(s.key)
+}
+
+// ownLeeway absorbs clock skew between instances sharing a database.
+const ownLeeway = 5 * time.Second
+
+// VerifyOwn checks a token this server issued, for any audience: a
+// published key's signature, typ, iss (the configured Issuer), exp, nbf and
+// iat. It returns an error wrapping ErrUnknownKey for a token signed by a
+// key that is not published.
+func (k *Keyring) VerifyOwn(token string) (*Claims, error) {
+	k.mu.RLock()
+	own := k.own
+	k.mu.RUnlock()
+	if own == nil {
+		return nil, errors.New("keyring: no issuer configured or keys not loaded")
+	}
+	claims, _, err := own.verify(token)
+	return claims, err
 }
 
 // JWKS returns the published public keys.

@@ -267,16 +267,19 @@ func newVerifier(issuer, audience string, leeway time.Duration, now func() time.
 	}
 	v := &Verifier{issuer: issuer, audience: audience, now: now}
 	v.keyfunc = v.keyFor
-	v.parser = jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(verifierAlgs),
 		jwt.WithIssuer(issuer),
-		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(now),
 		jwt.WithStrictDecoding(),
-	)
+	}
+	if audience != "" { // empty only for the server's own any-audience checks
+		opts = append(opts, jwt.WithAudience(audience))
+	}
+	v.parser = jwt.NewParser(opts...)
 	return v
 }
 

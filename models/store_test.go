@@ -1012,6 +1012,42 @@ func TestTimeRoundTrip(t *testing.T) {
 	})
 }
 
+// TestTimeRoundTripCallerZone checks that times handed in by callers in
+// another zone are stored as UTC: on SQLite times are text, and SQL
+// comparisons such as "expires_at > ?" are only right if every value has
+// the same offset.
+func TestTimeRoundTripCallerZone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		s := storetest.Open(t, backend)
+		owner := mustCreateUser(t, s, "zone@example.com")
+		east := time.Date(2035, 6, 1, 8, 0, 0, 0, time.FixedZone("UTC+14", 14*3600))  // 2035-05-31 18:00Z
+		west := time.Date(2035, 6, 1, 8, 0, 0, 0, time.FixedZone("UTC-12", -12*3600)) // 2035-06-01 20:00Z
+		c := &models.Client{ID: randomID("cli"), Name: "zone", OwnerID: owner.ID, ExpiresAt: &east}
+		sec := newSecret(t)
+		sec.ExpiresAt = &west
+		if err := s.CreateClient(t.Context(), c, sec); err != nil {
+			t.Fatalf("CreateClient: %v", err)
+		}
+		got := mustClient(t, s, c.ID)
+		for _, tc := range []struct {
+			name string
+			got  *time.Time
+			want time.Time
+		}{
+			{"client expires_at", got.ExpiresAt, east},
+			{"secret expires_at", got.Secrets[0].ExpiresAt, west},
+		} {
+			if tc.got == nil || !sameInstant(*tc.got, tc.want) {
+				t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want.UTC())
+				continue
+			}
+			if _, off := tc.got.Zone(); off != 0 {
+				t.Errorf("%s given as %v: read back as %v, want it stored and read in UTC", tc.name, tc.want, *tc.got)
+			}
+		}
+	})
+}
+
 // ---- database URLs ----
 
 func TestOpenSQLiteAbsoluteURL(t *testing.T) {

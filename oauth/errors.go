@@ -41,21 +41,17 @@ func (e *Error) With(description string) *Error {
 
 // RFC 6749 §5.2, RFC 8707 §2 and RFC 6749 §4.1.2.1 error values.
 var (
-	ErrInvalidRequest          = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
-	ErrInvalidClient           = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
-	ErrInvalidGrant            = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
-	ErrUnauthorizedClient      = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
-	ErrUnsupportedGrantType    = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
-	ErrInvalidScope            = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
-	ErrInvalidTarget           = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
-	ErrServerError             = &Error{Code: "server_error", Status: http.StatusInternalServerError}
-	ErrTemporarilyUnavailable  = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
-	ErrUnsupportedTokenType    = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
-	errUnknownClientOrSecret   = ErrInvalidClient.With("client authentication failed")
-	errMethodNotAllowed        = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "the token endpoint accepts POST only"}
-	errUnsupportedMediaType    = &Error{Code: "invalid_request", Status: http.StatusUnsupportedMediaType, Description: "the body must be application/x-www-form-urlencoded"}
-	errServerErrorDescription  = "internal error; it has been logged"
-	errTemporarilyUnavailDescr = "the authorization server cannot reach its database; retry later"
+	ErrInvalidRequest         = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
+	ErrInvalidClient          = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
+	ErrInvalidGrant           = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
+	ErrUnauthorizedClient     = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
+	ErrUnsupportedGrantType   = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
+	ErrInvalidScope           = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrInvalidTarget          = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
+	ErrServerError            = &Error{Code: "server_error", Status: http.StatusInternalServerError}
+	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
 )
 
 // fromLibrary maps go-oauth2's error values, whose status codes are not

@@ -74,6 +74,9 @@ func parsePrefix(item string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%w: IP range %q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", models.ErrInvalid, item)
 		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("%w: IP range %q is IPv4-mapped IPv6: write it as an IPv4 range", models.ErrInvalid, item)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(item)

@@ -27,12 +27,31 @@ type tokenRequest struct {
 	resource     string
 }
 
-// parseTokenRequest applies RFC 6749 §3.2 and §2.3.1 strictly: POST only, a
-// form body only, nothing in the query string, no repeated parameter, and
-// exactly one client authentication method.
+// parseTokenRequest parses a token request: a client request (see
+// parseClientRequest) with a grant_type and at most one absolute resource.
 func parseTokenRequest(r *http.Request) (*tokenRequest, *Error) {
+	tr, oerr := parseClientRequest(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if tr.form.Get("grant_type") == "" {
+		return nil, ErrInvalidRequest.With("grant_type is required")
+	}
+	if tr.resource != "" {
+		if u, err := url.Parse(tr.resource); err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, ErrInvalidTarget.With("resource must be an absolute URI without a fragment")
+		}
+	}
+	return tr, nil
+}
+
+// parseClientRequest applies RFC 6749 §3.2 and §2.3.1 strictly to a request
+// from an authenticating client (token, introspection, revocation): POST
+// only, a form body only, nothing in the query string, no repeated
+// parameter, and exactly one client authentication method.
+func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	if r.Method != http.MethodPost {
-		return nil, ErrInvalidRequest.With("the token endpoint accepts POST only")
+		return nil, ErrInvalidRequest.With("this endpoint accepts POST only")
 	}
 	if r.URL.RawQuery != "" {
 		return nil, ErrInvalidRequest.With("parameters and credentials must be sent in the request body, not the query string")
@@ -71,14 +90,6 @@ func parseTokenRequest(r *http.Request) (*tokenRequest, *Error) {
 	r.PostForm, r.Form = form, form
 
 	tr := &tokenRequest{form: form, scope: form.Get("scope"), resource: form.Get("resource")}
-	if form.Get("grant_type") == "" {
-		return nil, ErrInvalidRequest.With("grant_type is required")
-	}
-	if tr.resource != "" {
-		if u, err := url.Parse(tr.resource); err != nil || !u.IsAbs() || u.Fragment != "" {
-			return nil, ErrInvalidTarget.With("resource must be an absolute URI without a fragment")
-		}
-	}
 
 	_, hasBodyID := form["client_id"]
 	_, hasBodySecret := form["client_secret"]

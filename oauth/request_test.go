@@ -105,7 +105,7 @@ func TestParseTokenRequest(t *testing.T) {
 		{name: "semicolon separator", body: credsBody + ";scope=a", want: invalidRequest},
 		{name: "missing grant_type", body: "client_id=azc_id&client_secret=azs_secret", want: invalidRequest},
 		{name: "empty grant_type", body: "grant_type=&client_id=azc_id&client_secret=azs_secret", want: invalidRequest},
-		{name: "empty body", body: "", want: invalidRequest},
+		{name: "empty body (no credentials is reported first)", body: "", want: invalidClient},
 		{
 			name: "Basic only with special characters", body: grantBody, auth: basicAuth(specialID, specialSecret),
 			want: reqWant{clientID: specialID, secret: specialSecret, basic: true},

@@ -59,13 +59,21 @@ type UsageSink interface {
 // JWTs (AccessGenerate) and no token is stored (a TokenStore that keeps
 // nothing).
 type Server struct {
-	cfg    Config
-	store  Store
-	hasher *Hasher
-	signer Signer
-	usage  UsageSink
-	audit  AuditSink
-	lib    *server.Server
+	cfg         Config
+	store       Store
+	hasher      *Hasher
+	signer      Signer
+	usage       UsageSink
+	audit       AuditSink
+	checker     TokenChecker
+	revocations RevocationStore
+	lib         *server.Server
+}
+
+// EnableIntrospection turns on Introspect and Revoke, which check tokens
+// with checker and keep revocations in store.
+func (s *Server) EnableIntrospection(checker TokenChecker, store RevocationStore) {
+	s.checker, s.revocations = checker, store
 }
 
 // NewServer returns a token endpoint. usage and audit may be nil.
@@ -201,25 +209,37 @@ func truncateID(id string) string {
 // identically.
 func (s *Server) authenticate(r *http.Request) (string, string, error) {
 	g := grantFrom(r.Context())
+	if err := s.authenticateClient(r.Context(), g); err != nil {
+		return "", "", err
+	}
+	if gt := g.req.form.Get("grant_type"); gt != string(oauth2.ClientCredentials) {
+		// Decided only now that the client is authenticated.
+		return "", "", ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported")
+	}
+	return g.req.clientID, g.req.clientSecret, nil
+}
+
+// authenticateClient authenticates the client of any client request and
+// refuses revoked, expired and sunset credentials, saying which.
+func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	id, secret := g.req.clientID, g.req.clientSecret
 	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
 		// Generated credentials carry a checksum: a mistyped one is refused
 		// without a database lookup. Other ids may be imported (legacy).
 		g.failure = "malformed_credentials"
-		return "", "", errUnknownClientOrSecret
+		return errUnknownClientOrSecret
 	}
-	ctx := r.Context()
 	c, err := s.store.ClientByID(ctx, id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.hasher.Hash(secret) // spend the same time as a wrong secret
 		g.failure = "unknown_client"
-		return "", "", errUnknownClientOrSecret
+		return errUnknownClientOrSecret
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
+		return fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
 	}
 	if g.policy, err = s.store.Policy(ctx); err != nil {
-		return "", "", fmt.Errorf("%w: policy: %v", errStoreUnavailable, err)
+		return fmt.Errorf("%w: policy: %v", errStoreUnavailable, err)
 	}
 	now := s.cfg.Now()
 	sum := s.hasher.Hash(secret)
@@ -232,26 +252,22 @@ func (s *Server) authenticate(r *http.Request) (string, string, error) {
 	if g.secret == nil {
 		g.failure = "wrong_secret"
 		g.client = c
-		return "", "", errUnknownClientOrSecret
+		return errUnknownClientOrSecret
 	}
 	g.client = c
 	if c.Status == models.StatusRevoked {
 		g.failure = "revoked"
-		return "", "", ErrInvalidClient.With("the client has been revoked")
+		return ErrInvalidClient.With("the client has been revoked")
 	}
 	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
 		g.failure = "expired"
-		return "", "", ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; create or rotate to a new credential")
+		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; create or rotate to a new credential")
 	}
 	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
 		g.failure = "deprecated_format"
-		return "", "", ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
+		return ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
 	}
-	if gt := g.req.form.Get("grant_type"); gt != string(oauth2.ClientCredentials) {
-		// Decided only now that the client is authenticated.
-		return "", "", ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported")
-	}
-	return id, secret, nil
+	return nil
 }
 
 // authorize is go-oauth2's ClientScopeHandler: it runs after authentication

@@ -50,20 +50,21 @@ func newEnv(t *testing.T, backend string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek})
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := keyring.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var handler http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
 	tokens, err := oauth.NewServer(oauth.Config{Issuer: srv.URL}, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens.EnableIntrospection(keyring, store)
 	handler = web.New(web.Config{Issuer: srv.URL}, tokens, keyring, store)
 
 	owner := &models.User{Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet(readScope, createScope, configScope)}

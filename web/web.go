@@ -13,9 +13,12 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Tokens is the token endpoint's logic.
+// Tokens is the logic of the token, introspection and revocation
+// endpoints.
 type Tokens interface {
 	Token(r *http.Request) (*oauth.TokenResponse, *oauth.Error)
+	Introspect(r *http.Request) (*oauth.Introspection, *oauth.Error)
+	Revoke(r *http.Request) *oauth.Error
 }
 
 // Keys publishes the public signing keys.
@@ -64,6 +67,8 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	// Every method reaches the token handler so that a GET gets an RFC 6749
 	// error body rather than a bare 405.
 	e.Any("/oauth2/token", s.token)
+	e.Any("/oauth2/introspect", s.introspect)
+	e.Any("/oauth2/revoke", s.revoke)
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 	e.GET("/healthz", s.healthz)
@@ -80,17 +85,46 @@ func (s *Server) token(c echo.Context) error {
 	h.Set("Pragma", "no-cache")
 	resp, oerr := s.tokens.Token(c.Request())
 	if oerr != nil {
-		if oerr.Status == http.StatusUnauthorized {
-			h.Set("WWW-Authenticate", `Basic realm="authz", charset="UTF-8"`)
-		}
-		if oerr.RetryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
-		}
-		c.Set(logOutcomeKey, oerr.Code)
-		return c.JSON(oerr.Status, oerr)
+		return s.oauthError(c, oerr)
 	}
 	c.Set(logOutcomeKey, "issued")
 	return c.JSON(http.StatusOK, resp)
+}
+
+// introspect serves RFC 7662 token introspection.
+func (s *Server) introspect(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	resp, oerr := s.tokens.Introspect(c.Request())
+	if oerr != nil {
+		return s.oauthError(c, oerr)
+	}
+	c.Set(logOutcomeKey, "introspected")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// revoke serves RFC 7009 token revocation: 200 with an empty body.
+func (s *Server) revoke(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if oerr := s.tokens.Revoke(c.Request()); oerr != nil {
+		return s.oauthError(c, oerr)
+	}
+	c.Set(logOutcomeKey, "revoked")
+	return c.NoContent(http.StatusOK)
+}
+
+// oauthError renders an RFC 6749 §5.2 error with its headers.
+func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if oerr.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="authz", charset="UTF-8"`)
+	}
+	if oerr.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
+	}
+	c.Set(logOutcomeKey, oerr.Code)
+	return c.JSON(oerr.Status, oerr)
 }
 
 func (s *Server) jwks(c echo.Context) error {
@@ -106,7 +140,13 @@ type Metadata struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 }
+
+var authMethods = []string{"client_secret_basic", "client_secret_post"}
 
 func (s *Server) metadata(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
@@ -116,7 +156,11 @@ func (s *Server) metadata(c echo.Context) error {
 		JWKSURI:                           s.cfg.Issuer + "/.well-known/jwks.json",
 		GrantTypesSupported:               []string{"client_credentials"},
 		ResponseTypesSupported:            []string{},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		TokenEndpointAuthMethodsSupported: authMethods,
+		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
+		IntrospectionAuthMethodsSupported: authMethods,
+		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
+		RevocationAuthMethodsSupported:    authMethods,
 	})
 }
 

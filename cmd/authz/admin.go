@@ -160,12 +160,12 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 
 	switch args[0] {
 	case "create":
+		if in.OwnerEmail == "" || in.Name == "" {
+			return errors.New("clients create: --owner and --name are required")
+		}
 		km, err := m.loadKeyMaterial(ctx, &c, store, log)
 		if err != nil {
 			return err
-		}
-		if in.OwnerEmail == "" || in.Name == "" {
-			return errors.New("clients create: --owner and --name are required")
 		}
 		in.Scopes, in.Audiences, in.IPAllowlist = splitList(scopes), splitList(audiences), splitList(ips)
 		client, secret, err := oauth.NewRegistry(store, km.hasher, nil, log).Create(ctx, oauth.CLI, in)

@@ -135,9 +135,6 @@ func TestImportRules(t *testing.T) {
 		prefixes []string
 		allowed  []string // module-relative packages; each covers its subpackages
 		why      string
-		// known are violations in today's code, by importing package: they
-		// still fail, with what to change.
-		known map[string]string
 	}{
 		{
 			name: "gorm and database drivers",
@@ -152,13 +149,8 @@ func TestImportRules(t *testing.T) {
 			name:     "golang-jwt",
 			prefixes: []string{"github.com/golang-jwt/jwt"},
 			allowed:  []string{"jwtkeys"},
-			why:      "jwtkeys is the only importer of golang-jwt",
-			known: map[string]string{
-				"oauth": "KNOWN VIOLATION, fix the code: oauth/server.go (jwtGenerator.Token) builds jwt.RegisteredClaims and " +
-					"jwt.NewNumericDate itself; make oauth.Signer `Mint(jwtkeys.AccessToken) (string, error)` and pass " +
-					"jwtkeys.AccessToken{Issuer, ClientID, OwnerID, Audience, Scope, IssuedAt, TTL} (Keyring.Mint exists), " +
-					"so that oauth never names a golang-jwt type",
-			},
+			why: "jwtkeys is the only importer of golang-jwt; other packages mint through jwtkeys.AccessToken and " +
+				"Keyring.Mint and verify through jwtkeys.Verifier, never naming a golang-jwt type",
 		},
 	}
 	for _, rule := range thirdParty {
@@ -171,11 +163,7 @@ func TestImportRules(t *testing.T) {
 					if !slices.ContainsFunc(rule.prefixes, func(p string) bool { return under(imp, p) }) {
 						continue
 					}
-					if known, ok := rule.known[rel]; ok {
-						t.Errorf("%s imports %s: %s (DESIGN.md). %s", g.pkgs[rel].ImportPath, imp, rule.why, known)
-					} else {
-						t.Errorf("%s imports %s: %s (DESIGN.md)", g.pkgs[rel].ImportPath, imp, rule.why)
-					}
+					t.Errorf("%s imports %s: %s (DESIGN.md)", g.pkgs[rel].ImportPath, imp, rule.why)
 				}
 			}
 		})

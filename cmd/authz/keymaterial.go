@@ -81,14 +81,14 @@ func sqlitePath(dbURL string) string {
 func readOrCreateKeyFile(path string, log *slog.Logger) (kek, pepper string, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		kek, pepper = random32(), random32()
-		body := "# authz development key material: keep secret, back it up with the database.\n" +
-			"# In production set AUTHZ_KEK and AUTHZ_PEPPER instead.\nkek=" + kek + "\npepper=" + pepper + "\n"
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			return "", "", fmt.Errorf("create key file: %w", err)
+		created, cerr := createKeyFile(path)
+		if cerr != nil {
+			return "", "", cerr
 		}
-		log.Warn("generated a development key file; in production set AUTHZ_KEK and AUTHZ_PEPPER", "path", path)
-		return kek, pepper, nil
+		if created {
+			log.Warn("generated a development key file; in production set AUTHZ_KEK and AUTHZ_PEPPER", "path", path)
+		}
+		f, err = os.Open(path)
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("key file: %w", err)
@@ -115,6 +115,41 @@ func readOrCreateKeyFile(path string, log *slog.Logger) (kek, pepper string, err
 		return "", "", fmt.Errorf("key file %s: want a kek= and a pepper= line", path)
 	}
 	return kek, pepper, nil
+}
+
+// createKeyFile writes fresh key material to a temporary file and links it
+// into place, so concurrent first starts agree on one file and no reader
+// ever sees a half-written one. It reports false if another process won.
+func createKeyFile(path string) (bool, error) {
+	body := "# authz development key material: keep secret, back it up with the database.\n" +
+		"# In production set AUTHZ_KEK and AUTHZ_PEPPER instead.\nkek=" + random32() + "\npepper=" + random32() + "\n"
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".authz-key-*")
+	if err != nil {
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	if _, err := tmp.WriteString(body); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	return true, nil
 }
 
 func random32() string {

@@ -25,6 +25,7 @@ type serveConfig struct {
 	trustedProxies string
 	usageFlush     time.Duration
 	logLevel       string
+	envProblems    []string
 }
 
 func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
@@ -34,7 +35,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
-	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
+	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second, &cfg.envProblems), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -42,18 +43,24 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	return cfg.validate()
 }
 
-func envDuration(m *Main, name string, def time.Duration) time.Duration {
-	if v := m.Getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+// envDuration reads a duration from the environment. A value that does not
+// parse is an error reported by validate, never silently the default.
+func envDuration(m *Main, name string, def time.Duration, problems *[]string) time.Duration {
+	v := m.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		*problems = append(*problems, fmt.Sprintf("%s=%q: want a duration such as 5s or 10m", name, v))
+		return def
+	}
+	return d
 }
 
 // validate checks the configuration and says what to fix.
 func (cfg *serveConfig) validate() error {
-	var problems []string
+	problems := cfg.envProblems
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q: want host:port, e.g. 127.0.0.1:8080 or :8080", cfg.addr))
 	}
@@ -107,21 +114,21 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, KEK: km.kek, Logger: log})
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	issuer := cfg.issuer
+	if issuer == "" {
+		issuer = "http://" + displayAddr(ln.Addr().String())
+	}
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, Issuer: issuer, KEK: km.kek, Logger: log})
 	if err != nil {
 		return err
 	}
 	if err := keyring.Load(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	issuer := cfg.issuer
-	if issuer == "" {
-		issuer = "http://" + displayAddr(ln.Addr().String())
 	}
 	proxies, _ := oauth.ParsePrefixes(splitList(cfg.trustedProxies))
 	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
@@ -133,9 +140,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Logger:          log,
 	}, store, km.hasher, keyring, usage, audit)
 	if err != nil {
-		ln.Close()
 		return err
 	}
+	tokens.EnableIntrospection(keyring, store)
 	handler := web.New(web.Config{Issuer: issuer, Logger: log}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,

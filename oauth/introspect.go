@@ -1,0 +1,156 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/models"
+)
+
+// TokenChecker verifies tokens this server issued.
+type TokenChecker interface {
+	VerifyOwn(token string) (*jwtkeys.Claims, error)
+}
+
+// RevocationStore records and reads revoked tokens.
+type RevocationStore interface {
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	RevokeToken(ctx context.Context, t models.RevokedToken) error
+}
+
+// Introspection is the RFC 7662 §2.2 response. An inactive token carries
+// only Active=false.
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	Audience  string `json:"aud,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	ExpiresAt int64  `json:"exp,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	JTI       string `json:"jti,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	OwnerID   string `json:"owner_id,omitempty"`
+}
+
+var inactive = &Introspection{}
+
+// Introspect answers an RFC 7662 request. The caller authenticates as a
+// client; it may introspect its own tokens, and any token if it is
+// registered as a resource server. A token is inactive when it is
+// malformed, foreign, signed by an unknown key, expired, revoked, or when
+// its client is revoked or expired or its owner disabled; a token the
+// caller may not introspect is reported inactive too (RFC 7662 §2.2).
+func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
+	caller, token, oerr := s.clientRequest(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	claims, err := s.checker.VerifyOwn(token)
+	if err != nil {
+		return inactive, nil
+	}
+	if !caller.ResourceServer && claims.ClientID != caller.ID {
+		return inactive, nil
+	}
+	ctx := r.Context()
+	revoked, err := s.revocations.TokenRevoked(ctx, claims.ID)
+	if err != nil {
+		return nil, s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
+	}
+	if revoked {
+		return inactive, nil
+	}
+	c, err := s.store.ClientByID(ctx, claims.ClientID)
+	if errors.Is(err, models.ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
+	}
+	now := s.cfg.Now()
+	if c.Status == models.StatusRevoked || c.Owner == nil || !c.Owner.Active() {
+		return inactive, nil
+	}
+	if exp := c.EffectiveExpiry(policy); exp != nil && !now.Before(*exp) {
+		return inactive, nil
+	}
+	out := &Introspection{
+		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
+		Issuer: claims.Issuer, JTI: claims.ID, TokenType: "Bearer", OwnerID: claims.OwnerID,
+		Audience: strings.Join(claims.Audience, " "),
+	}
+	if claims.ExpiresAt != nil {
+		out.ExpiresAt = claims.ExpiresAt.Unix()
+	}
+	if claims.IssuedAt != nil {
+		out.IssuedAt = claims.IssuedAt.Unix()
+	}
+	if claims.NotBefore != nil {
+		out.NotBefore = claims.NotBefore.Unix()
+	}
+	return out, nil
+}
+
+// Revoke answers an RFC 7009 request: the caller revokes one of its own
+// access tokens, which stays revoked (by jti) until it would have expired.
+// An invalid, expired or unknown token is answered 200 like a revoked one;
+// a token of another client is refused.
+func (s *Server) Revoke(r *http.Request) *Error {
+	caller, token, oerr := s.clientRequest(r)
+	if oerr != nil {
+		return oerr
+	}
+	if hint := r.PostForm.Get("token_type_hint"); hint == "refresh_token" {
+		return ErrUnsupportedTokenType.With("authz issues no refresh tokens")
+	}
+	claims, err := s.checker.VerifyOwn(token)
+	if err != nil {
+		return nil // RFC 7009 §2.2: invalid tokens need no revocation
+	}
+	if claims.ClientID != caller.ID {
+		return ErrUnauthorizedClient.With("the token was not issued to this client")
+	}
+	ctx := r.Context()
+	exp := claims.ExpiresAt.Time
+	if err := s.revocations.RevokeToken(ctx, models.RevokedToken{JTI: claims.ID, ClientID: caller.ID, ExpiresAt: exp.Add(time.Minute)}); err != nil {
+		return s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
+	}
+	if s.audit != nil {
+		s.audit.Record(models.AuditEvent{At: s.cfg.Now(), Actor: caller.ID, Action: models.AuditTokenRevoked, ClientID: caller.ID, UserID: caller.OwnerID, IP: ClientIP(r, s.cfg.TrustedProxies).String(), Detail: `{"jti":"` + claims.ID + `"}`})
+	}
+	return nil
+}
+
+// clientRequest parses and authenticates an introspection or revocation
+// request and returns the caller and its token parameter.
+func (s *Server) clientRequest(r *http.Request) (*models.Client, string, *Error) {
+	if s.checker == nil || s.revocations == nil {
+		return nil, "", ErrServerError.With("introspection and revocation are not configured")
+	}
+	req, oerr := parseClientRequest(r)
+	if oerr != nil {
+		return nil, "", oerr
+	}
+	g := &grant{req: req, ip: ClientIP(r, s.cfg.TrustedProxies)}
+	if err := s.authenticateClient(r.Context(), g); err != nil {
+		s.auditFailure(g)
+		return nil, "", s.toError(r.Context(), err)
+	}
+	token := req.form.Get("token")
+	if token == "" {
+		return nil, "", ErrInvalidRequest.With("the token parameter is required")
+	}
+	return g.client, token, nil
+}
