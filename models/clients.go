@@ -21,6 +21,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 			*set = Set{}
 		}
 	}
+	c.ExpiresAt, secret.ExpiresAt = utcPtr(c.ExpiresAt), utcPtr(secret.ExpiresAt)
 	secret.ClientID = c.ID
 	if secret.Format == "" {
 		secret.Format = FormatCurrent
@@ -146,6 +147,7 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) error {
 func (s *Store) AddSecret(ctx context.Context, secret *ClientSecret, graceUntil time.Time) error {
 	now := s.now()
 	secret.CreatedAt = now
+	secret.ExpiresAt = utcPtr(secret.ExpiresAt)
 	if secret.Format == "" {
 		secret.Format = FormatCurrent
 	}
@@ -179,6 +181,7 @@ func (s *Store) RevokeSecret(ctx context.Context, clientID, secretID string) err
 // UpdateClient saves a client's mutable fields.
 func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	c.UpdatedAt = s.now()
+	c.ExpiresAt = utcPtr(c.ExpiresAt)
 	res := s.db.WithContext(ctx).Model(&Client{}).Where("id = ?", c.ID).Updates(map[string]any{
 		"name": c.Name, "description": c.Description, "scopes": c.Scopes, "audiences": c.Audiences,
 		"ip_allowlist": c.IPAllowlist, "token_ttl": c.TokenTTL, "expires_at": c.ExpiresAt,
@@ -191,6 +194,16 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 		return fmt.Errorf("client %s: %w", c.ID, ErrNotFound)
 	}
 	return nil
+}
+
+// utcPtr returns t in UTC: SQLite stores times as text and compares them
+// as text, so every stored time must be in one zone.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func truncate(s string, n int) string {

@@ -180,7 +180,8 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 	version INTEGER PRIMARY KEY,
 	name TEXT NOT NULL,
 	applied_at {{ts}} NOT NULL)`)).Error
-	if err != nil {
+	// Instances starting at once may race on this CREATE; losing is fine.
+	if err != nil && !s.db.WithContext(ctx).Migrator().HasTable("schema_migrations") {
 		return nil, translate(err, "create schema_migrations")
 	}
 	for _, m := range migrations {

@@ -224,13 +224,14 @@ const (
 	ClientDisabledByOwner = "disabled_by_owner"
 )
 
-// DisplayStatus is the client's status at time now, owner included. The
-// Owner must be loaded.
-func (c *Client) DisplayStatus(now time.Time) string {
+// DisplayStatus is the client's status at time now under policy p (nil:
+// no policy cap), owner included. The Owner must be loaded.
+func (c *Client) DisplayStatus(p *Policy, now time.Time) string {
+	exp := c.EffectiveExpiry(p)
 	switch {
 	case c.Status == StatusRevoked:
 		return ClientRevoked
-	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
+	case exp != nil && !now.Before(*exp):
 		return ClientExpired
 	case c.Owner != nil && (!c.Owner.Active() || (len(c.Scopes) > 0 && len(c.Scopes.Intersect(c.Owner.Permissions)) == 0)):
 		return ClientDisabledByOwner

@@ -91,6 +91,7 @@ func (s *Store) SavePolicy(ctx context.Context, p *Policy) error {
 	}
 	p.ID = 1
 	p.UpdatedAt = s.now()
+	p.LegacySunset = utcPtr(p.LegacySunset)
 	if p.IPAllowlist == nil {
 		p.IPAllowlist = Set{}
 	}

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -81,10 +84,16 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 func dialectorFor(rawURL string) (gorm.Dialector, string, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		if _, err := url.Parse(rawURL); err != nil {
-			return nil, "", fmt.Errorf("database URL: %w", err)
+		cfg, err := pgx.ParseConfig(rawURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("database URL %s: %w", redactURL(rawURL), errors.Unwrap(err))
 		}
-		return postgres.Open(rawURL), "postgres", nil
+		// pgx reads timestamptz in the machine's zone; read UTC everywhere.
+		db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+			c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID, Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+			return nil
+		}))
+		return postgres.New(postgres.Config{Conn: db}), "postgres", nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(rawURL, "sqlite:")
 		if strings.HasPrefix(path, "//") { // sqlite:///abs/path

@@ -659,7 +659,7 @@ func TestDisplayStatus(t *testing.T) {
 					}
 				}
 				got := mustClient(t, s, c.ID)
-				if st := got.DisplayStatus(now); st != tc.want {
+				if st := got.DisplayStatus(nil, now); st != tc.want {
 					t.Errorf("DisplayStatus: got %q, want %q", st, tc.want)
 				}
 				listed, err := s.ListClients(ctx, models.ClientFilter{OwnerID: tc.owner.ID})
@@ -670,7 +670,7 @@ func TestDisplayStatus(t *testing.T) {
 				if i < 0 {
 					t.Fatalf("ListClients: client %s missing", c.ID)
 				}
-				if st := listed[i].DisplayStatus(now); st != tc.want {
+				if st := listed[i].DisplayStatus(nil, now); st != tc.want {
 					t.Errorf("DisplayStatus from ListClients: got %q, want %q", st, tc.want)
 				}
 			})
@@ -1085,16 +1085,17 @@ func TestOpenSQLiteAbsoluteURL(t *testing.T) {
 
 func TestOpenBadURL(t *testing.T) {
 	for _, tc := range []struct {
+		name     string
 		url      string
 		contains []string
 		absent   string
 	}{
-		{"sqlite:", []string{"needs a file path", "sqlite:authz.db"}, ""},
-		{"mysql://x", []string{`"mysql://x"`, "sqlite:PATH", "postgres://"}, ""},
-		{"mysql://root:hunter2@db/authz", []string{"sqlite:PATH", "postgres://"}, "hunter2"},
-		{"", []string{"sqlite:PATH", "postgres://"}, ""},
+		{"sqlite without path", "sqlite:", []string{"needs a file path", "sqlite:authz.db"}, ""},
+		{"mysql", "mysql://x", []string{`"mysql://x"`, "sqlite:PATH", "postgres://"}, ""},
+		{"mysql with password", "mysql://root:hunter2@db/authz", []string{"sqlite:PATH", "postgres://"}, "hunter2"},
+		{"empty", "", []string{"sqlite:PATH", "postgres://"}, ""},
 	} {
-		t.Run(tc.url, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			s, err := models.Open(t.Context(), tc.url, nil)
 			if err == nil {
 				s.Close()

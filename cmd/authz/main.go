@@ -35,6 +35,7 @@ func main() {
 // Main is the program, with its environment as fields so tests run it
 // in-process.
 type Main struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -44,7 +45,7 @@ type Main struct {
 
 // NewMain returns a Main wired to the process's environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 }
 
 const usage = `authz: an OAuth 2.0 client-credentials authorization server
@@ -54,8 +55,10 @@ Usage: authz <command> [flags]
 Commands:
   serve                    run the server (migrates first)
   migrate                  apply database migrations
-  users create|list|disable|enable|set-permissions
-  clients create|list|show|revoke
+  users create|list|disable|enable|set-permissions|set-role|allow-create|deny-create|set-password
+  clients create|import|list|show|rotate|revoke|revoke-secret|expiring
+  policy show|set          the organization's credential policy
+  audit                    the audit log
   keys list
 
 Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
@@ -81,6 +84,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.clients(ctx, rest)
 	case "keys":
 		return m.keys(ctx, rest)
+	case "policy":
+		return m.policy(ctx, rest)
+	case "audit":
+		return m.audit(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
+)
+
+// clientFlags are the fields of a new client, for create and import.
+type clientFlags struct {
+	in        oauth.NewClient
+	scopes    string
+	audiences string
+	ips       string
+	expires   string
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.in.OwnerEmail, "owner", "", "owner's email (required); the client acts with part of the owner's permissions")
+	fs.StringVar(&f.in.Name, "name", "", "name (required)")
+	fs.StringVar(&f.in.Description, "description", "", "what the client is for")
+	fs.StringVar(&f.scopes, "scopes", "", "comma-separated granted scopes, a subset of the owner's permissions")
+	fs.StringVar(&f.audiences, "audience", "", "comma-separated allowed audiences (resource URIs); default the server's")
+	fs.StringVar(&f.ips, "ip-allowlist", "", "comma-separated IPs/CIDRs the client may call from; default anywhere")
+	fs.DurationVar(&f.in.TokenTTL, "ttl", 0, "token lifetime, e.g. 10m; default the policy's")
+	fs.StringVar(&f.expires, "expires-in", "", "credential lifetime from now, e.g. 90d; default the policy's")
+	fs.BoolVar(&f.in.ResourceServer, "resource-server", false, "the client may introspect any token (a resource server)")
+}
+
+func (f *clientFlags) build(now time.Time) (oauth.NewClient, error) {
+	if f.in.OwnerEmail == "" || f.in.Name == "" {
+		return f.in, errors.New("--owner and --name are required")
+	}
+	f.in.Scopes, f.in.Audiences, f.in.IPAllowlist = splitList(f.scopes), splitList(f.audiences), splitList(f.ips)
+	if f.expires != "" {
+		d, err := models.ParseDuration(f.expires)
+		if err != nil {
+			return f.in, fmt.Errorf("--expires-in: %w", err)
+		}
+		at := now.Add(d)
+		f.in.ExpiresAt = &at
+	}
+	return f.in, nil
+}
+
+func (m *Main) clients(ctx context.Context, args []string) error {
+	const want = "clients: want create, import, list, show, rotate, revoke, revoke-secret or expiring"
+	if len(args) == 0 {
+		return errors.New(want)
+	}
+	var c common
+	fs := m.flags("clients "+args[0], &c)
+	var nc clientFlags
+	var owner, status, grace, within, importID string
+	var legacy bool
+	switch args[0] {
+	case "create":
+		nc.register(fs)
+	case "import":
+		nc.register(fs)
+		fs.StringVar(&importID, "client-id", "", "the existing client_id (required); the existing secret is read from standard input")
+	case "list":
+		fs.StringVar(&owner, "owner", "", "only clients of this owner's email")
+		fs.StringVar(&status, "status", "", "only clients in this status: active, expired, revoked or disabled_by_owner")
+		fs.BoolVar(&legacy, "legacy", false, "only clients with a live secret in a deprecated (imported) format")
+	case "rotate":
+		fs.StringVar(&grace, "grace", "", "how long the old secrets keep working, e.g. 24h, 7d or 0s (now); default the policy's")
+	case "expiring":
+		fs.StringVar(&within, "within", "30d", "list clients whose credential expires within this period")
+	case "show", "revoke", "revoke-secret":
+	default:
+		return errors.New(want)
+	}
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	log := m.logger(slog.LevelWarn)
+	store, err := m.openStore(ctx, &c, log, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := time.Now()
+	policy, err := store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	// registry opens the key material only for commands that hash secrets.
+	registry := func() (*oauth.Registry, error) {
+		km, err := m.loadKeyMaterial(ctx, &c, store, log)
+		if err != nil {
+			return nil, err
+		}
+		return oauth.NewRegistry(store, km.hasher, nil, log), nil
+	}
+
+	switch args[0] {
+	case "create", "import":
+		in, err := nc.build(now)
+		if err != nil {
+			return fmt.Errorf("clients %s: %w", args[0], err)
+		}
+		var client *models.Client
+		var secret string
+		if args[0] == "import" {
+			if importID == "" {
+				return errors.New("clients import: --client-id is required")
+			}
+			if secret, err = readSecretLine(m.Stdin); err != nil {
+				return fmt.Errorf("clients import: read the existing secret from standard input: %w", err)
+			}
+		}
+		reg, err := registry()
+		if err != nil {
+			return err
+		}
+		if args[0] == "import" {
+			client, err = reg.Import(ctx, oauth.CLI, in, importID, secret)
+			secret = "" // the caller has it; never echo it
+		} else {
+			client, secret, err = reg.Create(ctx, oauth.CLI, in)
+		}
+		if err != nil {
+			return err
+		}
+		return m.printNewSecret(&c, client.ID, secret, viewClient(client, policy, now))
+	case "list":
+		return m.listClients(ctx, &c, store, policy, owner, status, legacy, now)
+	case "expiring":
+		d, err := models.ParseDuration(within)
+		if err != nil {
+			return fmt.Errorf("--within: %w", err)
+		}
+		list, err := store.ExpiringClients(ctx, policy, now.Add(d))
+		if err != nil {
+			return err
+		}
+		return m.printClients(&c, list, policy, now, func(v clientView) bool {
+			return v.Status != models.ClientExpired && v.Status != models.ClientRevoked
+		})
+	}
+	if len(pos) < 1 {
+		return fmt.Errorf("clients %s: want the client_id", args[0])
+	}
+	id := pos[0]
+	switch args[0] {
+	case "rotate":
+		var g *time.Duration
+		if grace != "" {
+			d, err := models.ParseDuration(grace)
+			if err != nil {
+				return fmt.Errorf("--grace: %w", err)
+			}
+			g = &d
+		}
+		reg, err := registry()
+		if err != nil {
+			return err
+		}
+		secret, _, err := reg.Rotate(ctx, oauth.CLI, id, g)
+		if err != nil {
+			return err
+		}
+		client, err := store.ClientByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return m.printNewSecret(&c, id, secret, viewClient(client, policy, time.Now()))
+	case "revoke":
+		if _, err := oauth.NewRegistry(store, nil, nil, log).Revoke(ctx, oauth.CLI, id); err != nil {
+			return err
+		}
+	case "revoke-secret":
+		if len(pos) != 2 {
+			return errors.New("clients revoke-secret: want CLIENT_ID SECRET_ID (see clients show)")
+		}
+		if err := oauth.NewRegistry(store, nil, nil, log).RevokeSecret(ctx, oauth.CLI, id, pos[1]); err != nil {
+			return err
+		}
+	}
+	client, err := store.ClientByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return m.printClient(&c, viewClient(client, policy, time.Now()))
+}
+
+func (m *Main) printNewSecret(c *common, id, secret string, v clientView) error {
+	if c.json {
+		out := struct {
+			ClientSecret string `json:"client_secret,omitempty"`
+			clientView
+		}{secret, v}
+		return m.printJSON(out)
+	}
+	if secret == "" {
+		fmt.Fprintf(m.Stdout, "client_id: %s (imported)\n", id)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "client_id:     %s\nclient_secret: %s\n\nThe secret is shown only this once: store it now.\n", id, secret)
+	return nil
+}
+
+func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, policy *models.Policy, owner, status string, legacy bool, now time.Time) error {
+	var f models.ClientFilter
+	if owner != "" {
+		u, err := store.UserByEmail(ctx, owner)
+		if err != nil {
+			return err
+		}
+		f.OwnerID = u.ID
+	}
+	switch status {
+	case "", models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner:
+	default:
+		return fmt.Errorf("--status %q: want active, expired, revoked or disabled_by_owner", status)
+	}
+	f.Legacy = legacy
+	list, err := store.ListClients(ctx, f)
+	if err != nil {
+		return err
+	}
+	return m.printClients(c, list, policy, now, func(v clientView) bool { return status == "" || v.Status == status })
+}
+
+func (m *Main) printClients(c *common, list []models.Client, policy *models.Policy, now time.Time, keep func(clientView) bool) error {
+	views := make([]clientView, 0, len(list))
+	for i := range list {
+		if v := viewClient(&list[i], policy, now); keep(v) {
+			views = append(views, v)
+		}
+	}
+	if c.json {
+		return m.printJSON(views)
+	}
+	rows := make([][]string, 0, len(views))
+	for _, v := range views {
+		rows = append(rows, []string{v.ClientID, v.Name, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, ","), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), timeOrDash(v.ExpiresAt)})
+	}
+	m.table("CLIENT_ID\tNAME\tOWNER\tCREATED_BY\tSTATUS\tSCOPES\tLAST_USED\tLAST_IP\tEXPIRES", rows)
+	return nil
+}
+
+func (m *Main) printClient(c *common, v clientView) error {
+	if c.json {
+		return m.printJSON(v)
+	}
+	fmt.Fprintf(m.Stdout, "client_id:       %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
+		v.ClientID, v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
+		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
+	for _, s := range v.Secrets {
+		fmt.Fprintf(m.Stdout, "secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
+)
+
+type policyView struct {
+	MaxCredentialLifetime     string     `json:"max_credential_lifetime"`
+	DefaultCredentialLifetime string     `json:"default_credential_lifetime"`
+	DefaultTokenTTL           string     `json:"default_token_ttl"`
+	MaxTokenTTL               string     `json:"max_token_ttl"`
+	MaxClientsPerOwner        int        `json:"max_clients_per_owner"`
+	CreationRestricted        bool       `json:"creation_restricted"`
+	IPAllowlist               []string   `json:"ip_allowlist"`
+	RotationGrace             string     `json:"rotation_grace"`
+	ReminderWebhookURL        string     `json:"reminder_webhook_url"`
+	LegacySunset              *time.Time `json:"legacy_sunset"`
+	UpdatedAt                 time.Time  `json:"updated_at"`
+	UpdatedBy                 string     `json:"updated_by"`
+}
+
+func viewPolicy(p *models.Policy) policyView {
+	maxLife := "none"
+	if p.MaxCredentialLifetime > 0 {
+		maxLife = models.FormatDuration(p.MaxCredentialLifetime)
+	}
+	return policyView{
+		MaxCredentialLifetime: maxLife, DefaultCredentialLifetime: models.FormatDuration(p.DefaultCredentialLifetime),
+		DefaultTokenTTL: p.DefaultTokenTTL.String(), MaxTokenTTL: p.MaxTokenTTL.String(), MaxClientsPerOwner: p.MaxClientsPerOwner,
+		CreationRestricted: p.CreationRestricted, IPAllowlist: nonNil(p.IPAllowlist), RotationGrace: models.FormatDuration(p.RotationGrace),
+		ReminderWebhookURL: p.ReminderWebhookURL, LegacySunset: p.LegacySunset, UpdatedAt: p.UpdatedAt, UpdatedBy: p.UpdatedBy,
+	}
+}
+
+func (m *Main) policy(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
+		return errors.New("policy: want show or set")
+	}
+	var c common
+	fs := m.flags("policy "+args[0], &c)
+	var maxLife, defLife, defTTL, maxTTL, grace, allowlist, webhook, sunset string
+	var maxClients int
+	var restricted string
+	if args[0] == "set" {
+		fs.StringVar(&maxLife, "max-credential-lifetime", "", "cap on every client's lifetime from its creation, applied retroactively (e.g. 90d; 0 = none)")
+		fs.StringVar(&defLife, "default-credential-lifetime", "", "expiry given to new clients (e.g. 365d)")
+		fs.StringVar(&defTTL, "default-token-ttl", "", "token lifetime for clients without their own (e.g. 15m)")
+		fs.StringVar(&maxTTL, "max-token-ttl", "", "cap on every token's lifetime (at most 24h)")
+		fs.IntVar(&maxClients, "max-clients-per-owner", 0, "active clients an owner may hold")
+		fs.StringVar(&restricted, "creation-restricted", "", "true: only admins and allowed members create clients; false: every member may create their own")
+		fs.StringVar(&allowlist, "ip-allowlist", "", `organization-wide IPs/CIDRs clients may call from ("" keeps it, "none" clears it)`)
+		fs.StringVar(&grace, "rotation-grace", "", "how long old secrets keep working after a rotation by default (e.g. 24h)")
+		fs.StringVar(&webhook, "reminder-webhook", "", `URL that receives signed expiry reminders ("none" clears it)`)
+		fs.StringVar(&sunset, "legacy-sunset", "", `RFC 3339 time after which imported secrets stop working ("none" clears it)`)
+	}
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	log := m.logger(slog.LevelWarn)
+	store, err := m.openStore(ctx, &c, log, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p, err := store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	if args[0] == "set" {
+		for _, d := range []struct {
+			flag, value string
+			into        *time.Duration
+		}{{"max-credential-lifetime", maxLife, &p.MaxCredentialLifetime}, {"default-credential-lifetime", defLife, &p.DefaultCredentialLifetime},
+			{"default-token-ttl", defTTL, &p.DefaultTokenTTL}, {"max-token-ttl", maxTTL, &p.MaxTokenTTL}, {"rotation-grace", grace, &p.RotationGrace}} {
+			if d.value == "" {
+				continue
+			}
+			v, err := models.ParseDuration(d.value)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", d.flag, err)
+			}
+			*d.into = v
+		}
+		if maxClients != 0 {
+			p.MaxClientsPerOwner = maxClients
+		}
+		switch restricted {
+		case "":
+		case "true":
+			p.CreationRestricted = true
+		case "false":
+			p.CreationRestricted = false
+		default:
+			return errors.New("--creation-restricted: want true or false")
+		}
+		switch allowlist {
+		case "":
+		case "none":
+			p.IPAllowlist = models.Set{}
+		default:
+			p.IPAllowlist = models.NewSet(splitList(allowlist)...)
+		}
+		switch webhook {
+		case "":
+		case "none":
+			p.ReminderWebhookURL = ""
+		default:
+			p.ReminderWebhookURL = webhook
+		}
+		switch sunset {
+		case "":
+		case "none":
+			p.LegacySunset = nil
+		default:
+			t, err := time.Parse(time.RFC3339, sunset)
+			if err != nil {
+				return errors.New("--legacy-sunset: want an RFC 3339 time such as 2027-06-30T00:00:00Z")
+			}
+			p.LegacySunset = &t
+		}
+		if err := oauth.NewRegistry(store, nil, nil, log).SavePolicy(ctx, oauth.CLI, p); err != nil {
+			return err
+		}
+	}
+	v := viewPolicy(p)
+	if c.json {
+		return m.printJSON(v)
+	}
+	sun := "-"
+	if v.LegacySunset != nil {
+		sun = v.LegacySunset.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(m.Stdout, "max_credential_lifetime:     %s\ndefault_credential_lifetime: %s\ndefault_token_ttl:           %s\nmax_token_ttl:               %s\nmax_clients_per_owner:       %d\ncreation_restricted:         %t\nip_allowlist:                %v\nrotation_grace:              %s\nreminder_webhook_url:        %s\nlegacy_sunset:               %s\n",
+		v.MaxCredentialLifetime, v.DefaultCredentialLifetime, v.DefaultTokenTTL, v.MaxTokenTTL, v.MaxClientsPerOwner, v.CreationRestricted, v.IPAllowlist, v.RotationGrace, dash(v.ReminderWebhookURL), sun)
+	return nil
+}
+
+func (m *Main) audit(ctx context.Context, args []string) error {
+	var c common
+	fs := m.flags("audit", &c)
+	var f models.AuditFilter
+	var since, until, user string
+	fs.StringVar(&f.ClientID, "client", "", "only events about this client_id")
+	fs.StringVar(&user, "user", "", "only events about this user's email")
+	fs.StringVar(&f.Action, "action", "", "only this action, e.g. client.revoked or client.auth_failed")
+	fs.StringVar(&since, "since", "", "from this RFC 3339 time, or a duration ago (e.g. 24h, 7d)")
+	fs.StringVar(&until, "until", "", "before this RFC 3339 time")
+	fs.IntVar(&f.Limit, "limit", 100, "at most this many events (newest first, up to 1000)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if since != "" {
+		if d, err := models.ParseDuration(since); err == nil {
+			f.Since = time.Now().Add(-d)
+		} else if f.Since, err = time.Parse(time.RFC3339, since); err != nil {
+			return errors.New("--since: want an RFC 3339 time or a duration such as 24h")
+		}
+	}
+	if until != "" {
+		t, err := time.Parse(time.RFC3339, until)
+		if err != nil {
+			return errors.New("--until: want an RFC 3339 time")
+		}
+		f.Until = t
+	}
+	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if user != "" {
+		u, err := store.UserByEmail(ctx, user)
+		if err != nil {
+			return err
+		}
+		f.UserID = u.ID
+	}
+	events, err := store.Audit(ctx, f)
+	if err != nil {
+		return err
+	}
+	type eventView struct {
+		ID       string    `json:"id"`
+		At       time.Time `json:"at"`
+		Actor    string    `json:"actor"`
+		Action   string    `json:"action"`
+		ClientID string    `json:"client_id,omitempty"`
+		UserID   string    `json:"user_id,omitempty"`
+		IP       string    `json:"ip,omitempty"`
+		Detail   string    `json:"detail,omitempty"`
+	}
+	views := make([]eventView, 0, len(events))
+	rows := make([][]string, 0, len(events))
+	for _, e := range events {
+		views = append(views, eventView(e))
+		rows = append(rows, []string{e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, dash(e.ClientID), dash(e.IP), e.Detail})
+	}
+	if c.json {
+		return m.printJSON(views)
+	}
+	m.table("AT\tACTOR\tACTION\tCLIENT\tIP\tDETAIL", rows)
+	return nil
+}
+
+func (m *Main) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "list" {
+		return errors.New("keys: want list")
+	}
+	var c common
+	fs := m.flags("keys list", &c)
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	keys, err := store.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	type keyView struct {
+		KID         string     `json:"kid"`
+		Alg         string     `json:"alg"`
+		State       string     `json:"state"`
+		Generation  int64      `json:"generation"`
+		CreatedAt   time.Time  `json:"created_at"`
+		ActivatedAt *time.Time `json:"activated_at"`
+		RetiredAt   *time.Time `json:"retired_at"`
+	}
+	views := make([]keyView, 0, len(keys))
+	rows := make([][]string, 0, len(keys))
+	for _, k := range keys {
+		views = append(views, keyView{k.KID, k.Alg, k.State, k.Generation, k.CreatedAt, k.ActivatedAt, k.RetiredAt})
+		rows = append(rows, []string{k.KID, k.Alg, k.State, k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.ActivatedAt), timeOrDash(k.RetiredAt)})
+	}
+	if c.json {
+		return m.printJSON(views)
+	}
+	m.table("KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED", rows)
+	return nil
+}

@@ -1,0 +1,591 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+)
+
+// ReminderStore is what Reminders reads and writes.
+type ReminderStore interface {
+	Policy(ctx context.Context) (*models.Policy, error)
+	ExpiringClients(ctx context.Context, p *models.Policy, horizon time.Time) ([]models.Client, error)
+	ClaimReminder(ctx context.Context, r models.Reminder, holder string, ttl time.Duration) (bool, error)
+	FinishReminder(ctx context.Context, r models.Reminder, sendErr error) error
+	// Reminders is read after a claim for the reminder's attempt count,
+	// which ClaimReminder does not return and FinishReminder increments.
+	Reminders(ctx context.Context, clientID string) ([]models.Reminder, error)
+	AddAudit(ctx context.Context, events ...models.AuditEvent) error
+}
+
+// ReminderConfig configures Reminders. Zero fields take their defaults.
+type ReminderConfig struct {
+	// WebhookSecret is the HMAC-SHA256 key signing webhook deliveries.
+	// Required when the policy names a webhook URL: no unsigned webhook is
+	// ever sent.
+	WebhookSecret []byte
+	// HTTPClient posts webhooks. Default: a 10s timeout, redirects not
+	// followed (a 3xx answer is a failed delivery).
+	HTTPClient *http.Client
+	// Now is the clock deciding which reminders are due (default
+	// time.Now). Claims and leases use the store's own clock.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Holder identifies this instance in reminder claims. Default: the
+	// host name and a random suffix.
+	Holder string
+	// Thresholds are the days before expiry reminders are sent at.
+	// Default: 30, 7, 1.
+	Thresholds []int
+	// MaxAttempts bounds the deliveries of one reminder. Default: 8.
+	MaxAttempts int
+}
+
+const (
+	// reminderLease is how long a claim keeps other instances off a
+	// reminder while it is being delivered.
+	reminderLease = 2 * time.Minute
+	// webhookDeadline bounds one delivery, whatever the HTTP client's own
+	// timeout, well within reminderLease: a delivery still running when
+	// its claim lapses could be duplicated by another instance.
+	webhookDeadline = reminderLease / 2
+	// recordTimeout bounds recording an outcome, which happens even when
+	// the run's context was cancelled meanwhile.
+	recordTimeout = 10 * time.Second
+	// retryBackoffBase and retryBackoffMax shape the wait after the n-th
+	// failed delivery: min(base·2^(n-1), max).
+	retryBackoffBase = time.Minute
+	retryBackoffMax  = time.Hour
+	// DefaultReminderInterval is Run's interval when none is given.
+	DefaultReminderInterval = 10 * time.Minute
+	// DefaultSignatureTolerance is VerifyWebhookSignature's tolerance
+	// when none is given.
+	DefaultSignatureTolerance = 5 * time.Minute
+	day                       = 24 * time.Hour
+)
+
+// Webhook headers and event type.
+const (
+	WebhookIDHeader        = "Authz-Webhook-Id"
+	WebhookSignatureHeader = "Authz-Signature"
+	WebhookEventExpiring   = "credential.expiring"
+)
+
+// ErrWebhookSignature is returned (wrapped, with the reason) by
+// VerifyWebhookSignature for every rejected delivery.
+var ErrWebhookSignature = errors.New("invalid webhook signature")
+
+// Reminders sends credential expiry reminders and lists expiring
+// credentials.
+//
+// A client's expiry is its effective expiry under the organization policy
+// (models.Client.EffectiveExpiry), so a policy change moves it, both ways,
+// retroactively. A reminder is due Thresholds days (30, 7, 1) before that
+// expiry; when a client enters the window late (created with 5 days left,
+// or a policy shortened its life) only the closest threshold is sent, never
+// a stale earlier one. A reminder is identified by (client, days, expiry
+// to the second): an expiry moved by a policy change brings new reminders,
+// and each reminder is sent once.
+//
+// Every instance may run Reminders at the same time: a reminder is claimed
+// in the database (models.Store.ClaimReminder, a lease of two minutes)
+// before it is sent, and marked sent after, so exactly one instance sends
+// it. Delivery is at least once: an instance dying between the webhook's
+// 2xx answer and recording it makes another one send the reminder again
+// once the lease lapses, with the same Authz-Webhook-Id, by which receivers
+// de-duplicate.
+//
+// A reminder is a log event at WARN level ("credential expiring", written
+// at the first attempt) and, when the policy names a ReminderWebhookURL, a
+// webhook delivery; without a URL the log event alone counts as sent. A
+// failed delivery (transport error or a non-2xx answer) is retried by a
+// later run after a backoff of min(2^(n-1) minutes, 1 hour) following the
+// n-th failure, at most MaxAttempts times in all; then it is abandoned,
+// logged once at ERROR. A sent reminder is recorded in the audit log
+// (models.AuditReminderSent, actor "authz").
+//
+// # Webhook
+//
+// A delivery is an HTTP POST of a JSON body:
+//
+//	{"type":"credential.expiring","id":"<client_id>:<days>:<expiry unix>",
+//	 "client_id":"...","client_name":"...","owner_email":"...","owner_id":"...",
+//	 "days_before":7,"expires_at":"2026-05-01T12:00:00Z","sent_at":"2026-04-24T12:00:00Z"}
+//
+// with the headers
+//
+//	Content-Type: application/json
+//	Authz-Webhook-Id: <id>                  (the same for every retry)
+//	Authz-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//
+// The signature covers the timestamp and the raw body. A receiver checks it
+// before parsing the body, rejects timestamps more than a few minutes from
+// its clock (replays) and ignores an id it has already processed. In Go:
+//
+//	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+//	if err != nil { ... }
+//	err = oauth.VerifyWebhookSignature(secret, r.Header.Get("Authz-Signature"), body, time.Now(), 5*time.Minute)
+//	if err != nil { http.Error(w, "bad signature", http.StatusUnauthorized); return }
+//
+// Elsewhere: split the header on ",", take t and each v1 (there may be more
+// than one), compute HMAC-SHA256 over the bytes "<t>.<body>" with the shared
+// secret, compare its hex form with a v1 in constant time, and check t.
+type Reminders struct {
+	store       ReminderStore
+	secret      []byte
+	client      *http.Client
+	now         func() time.Time
+	log         *slog.Logger
+	holder      string
+	thresholds  []int // ascending, distinct, positive
+	maxAttempts int
+}
+
+// NewReminders returns Reminders reading and writing store.
+func NewReminders(store ReminderStore, cfg ReminderConfig) *Reminders {
+	r := &Reminders{
+		store:       store,
+		secret:      slices.Clone(cfg.WebhookSecret),
+		client:      cfg.HTTPClient,
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		holder:      cfg.Holder,
+		maxAttempts: cfg.MaxAttempts,
+	}
+	if r.client == nil {
+		r.client = &http.Client{
+			Timeout:       10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.holder == "" {
+		r.holder = randomHolder()
+	}
+	for _, d := range cfg.Thresholds {
+		if d > 0 {
+			r.thresholds = append(r.thresholds, d)
+		}
+	}
+	if len(r.thresholds) == 0 {
+		r.thresholds = []int{30, 7, 1}
+	}
+	slices.Sort(r.thresholds)
+	r.thresholds = slices.Compact(r.thresholds)
+	if r.maxAttempts <= 0 {
+		r.maxAttempts = 8
+	}
+	return r
+}
+
+func randomHolder() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "authz"
+	}
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// DueReminder is the reminder that applies to a client now.
+type DueReminder struct {
+	Client *models.Client // with Owner loaded
+	// Days is the threshold: the reminder is the "Days days before
+	// expiry" one.
+	Days int
+	// ExpiresAt is the client's effective expiry, to the second.
+	ExpiresAt time.Time
+}
+
+// ID identifies the reminder: "<client_id>:<days>:<expiry unix>". It is the
+// webhook's id and Authz-Webhook-Id header.
+func (d DueReminder) ID() string {
+	return d.Client.ID + ":" + strconv.Itoa(d.Days) + ":" + strconv.FormatInt(d.ExpiresAt.Unix(), 10)
+}
+
+// Due returns, soonest expiry first, the reminder that applies now to each
+// active client whose effective expiry is in the future and within the
+// largest threshold: the one of the smallest threshold already reached.
+// Whether it was sent already is not considered.
+func (r *Reminders) Due(ctx context.Context) ([]DueReminder, error) {
+	p, err := r.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.due(ctx, p, r.now())
+}
+
+func (r *Reminders) due(ctx context.Context, p *models.Policy, now time.Time) ([]DueReminder, error) {
+	horizon := now.Add(time.Duration(r.thresholds[len(r.thresholds)-1]) * day)
+	cs, err := r.store.ExpiringClients(ctx, p, horizon)
+	if err != nil {
+		return nil, err
+	}
+	var out []DueReminder
+	for i := range cs {
+		c := &cs[i]
+		exp := c.EffectiveExpiry(p)
+		if c.Status != models.StatusActive || exp == nil || !exp.After(now) || exp.After(horizon) {
+			continue
+		}
+		for _, d := range r.thresholds {
+			if !now.Before(exp.Add(-time.Duration(d) * day)) {
+				// Reminders are keyed to the second: the id carries
+				// unix seconds, and databases store sub-second parts
+				// with different precisions.
+				out = append(out, DueReminder{Client: c, Days: d, ExpiresAt: exp.UTC().Truncate(time.Second)})
+				break
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b DueReminder) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Client.ID, b.Client.ID)
+	})
+	return out, nil
+}
+
+// RunOnce sends the due reminders that no instance has sent or is sending.
+// It returns how many it sent (delivered and recorded). Failed webhook
+// deliveries are not errors (they are recorded for a retry and logged);
+// the error reports the store failing, a webhook URL without a secret, or
+// ctx ending.
+func (r *Reminders) RunOnce(ctx context.Context) (sent int, err error) {
+	p, err := r.store.Policy(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if p.ReminderWebhookURL != "" && len(r.secret) == 0 {
+		return 0, errors.New("reminders: the policy names a webhook URL but no webhook secret is configured; no reminder sent")
+	}
+	due, err := r.due(ctx, p, r.now())
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, d := range due {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		ok, err := r.send(ctx, p, d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reminder %s: %w", d.ID(), err))
+		}
+		if ok {
+			sent++
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// send claims, delivers and records one reminder; it reports whether this
+// call sent it.
+func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (bool, error) {
+	key := models.Reminder{ClientID: d.Client.ID, Days: d.Days, ExpiresAt: d.ExpiresAt}
+	claimed, err := r.store.ClaimReminder(ctx, key, r.holder, reminderLease)
+	if err != nil || !claimed {
+		return false, err // sent, being sent, or waiting out a backoff
+	}
+	// From here on the claim is ours. Leaving without FinishReminder lets
+	// it lapse after the lease, and another run tries again.
+	row, err := r.reminder(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	attrs := r.attrs(d)
+	if row.Attempts >= r.maxAttempts {
+		r.log.Debug("credential expiry reminder abandoned earlier; skipped", append(attrs, "attempts", row.Attempts)...)
+		return false, nil
+	}
+	if row.Attempts == 0 {
+		r.log.Warn("credential expiring", attrs...)
+	}
+	var sendErr error
+	if p.ReminderWebhookURL != "" {
+		sendErr = r.post(ctx, p.ReminderWebhookURL, d)
+		if sendErr != nil && ctx.Err() != nil {
+			// Shutting down: not the receiver's failure. The claim
+			// lapses and another run delivers it.
+			return false, ctx.Err()
+		}
+	}
+
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := r.store.FinishReminder(rctx, row, sendErr); err != nil {
+		if sendErr == nil {
+			return false, fmt.Errorf("delivered but not recorded (it will be delivered again with the same id): %w", err)
+		}
+		return false, err
+	}
+	attempts := row.Attempts + 1
+	if sendErr != nil {
+		if attempts >= r.maxAttempts {
+			r.log.Error("credential expiry reminder abandoned: webhook failed too often", append(attrs, "attempts", attempts, "error", sendErr)...)
+			return false, nil
+		}
+		wait := retryBackoff(attempts)
+		r.log.Warn("credential expiry reminder webhook failed; will retry", append(attrs, "attempts", attempts, "retry_in", wait.String(), "error", sendErr)...)
+		// FinishReminder released the claim; holding it again for the
+		// backoff keeps every instance (this one too) from retrying
+		// early. Another instance claiming in between merely retries
+		// sooner: the claim still keeps deliveries one at a time.
+		if _, err := r.store.ClaimReminder(rctx, key, r.holder, wait); err != nil {
+			r.log.Warn("credential expiry reminder backoff not recorded", append(attrs, "error", err)...)
+		}
+		return false, nil
+	}
+	detail, _ := json.Marshal(map[string]any{"days": d.Days, "expires_at": d.ExpiresAt})
+	err = r.store.AddAudit(rctx, models.AuditEvent{
+		At: r.now(), Actor: "authz", Action: models.AuditReminderSent,
+		ClientID: d.Client.ID, UserID: d.Client.OwnerID, Detail: string(detail),
+	})
+	if err != nil {
+		r.log.Error("audit event not written", "action", models.AuditReminderSent, "client_id", d.Client.ID, "user_id", d.Client.OwnerID, "error", err)
+	}
+	return true, nil
+}
+
+// reminder reads the stored row of a claimed reminder.
+func (r *Reminders) reminder(ctx context.Context, key models.Reminder) (models.Reminder, error) {
+	rows, err := r.store.Reminders(ctx, key.ClientID)
+	if err != nil {
+		return models.Reminder{}, err
+	}
+	for _, row := range rows {
+		if row.Days == key.Days && row.ExpiresAt.Equal(key.ExpiresAt) {
+			return row, nil
+		}
+	}
+	return models.Reminder{}, fmt.Errorf("claimed reminder not found: %w", models.ErrNotFound)
+}
+
+func retryBackoff(failures int) time.Duration {
+	if failures < 1 {
+		failures = 1
+	}
+	if failures > 30 {
+		return retryBackoffMax
+	}
+	return min(retryBackoffBase<<(failures-1), retryBackoffMax)
+}
+
+func (r *Reminders) attrs(d DueReminder) []any {
+	return []any{
+		"client_id", d.Client.ID, "name", d.Client.Name, "owner_email", ownerEmail(d.Client),
+		"days", d.Days, "expires_at", d.ExpiresAt.Format(time.RFC3339),
+	}
+}
+
+func ownerEmail(c *models.Client) string {
+	if c.Owner == nil {
+		return ""
+	}
+	return c.Owner.Email
+}
+
+type webhookEvent struct {
+	Type       string `json:"type"`
+	ID         string `json:"id"`
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	OwnerEmail string `json:"owner_email"`
+	OwnerID    string `json:"owner_id"`
+	DaysBefore int    `json:"days_before"`
+	ExpiresAt  string `json:"expires_at"`
+	SentAt     string `json:"sent_at"`
+}
+
+// post delivers one reminder to the webhook: nil on a 2xx answer.
+func (r *Reminders) post(ctx context.Context, url string, d DueReminder) error {
+	now := r.now()
+	body, err := json.Marshal(webhookEvent{
+		Type: WebhookEventExpiring, ID: d.ID(),
+		ClientID: d.Client.ID, ClientName: d.Client.Name, OwnerEmail: ownerEmail(d.Client), OwnerID: d.Client.OwnerID,
+		DaysBefore: d.Days, ExpiresAt: d.ExpiresAt.UTC().Format(time.RFC3339), SentAt: now.UTC().Format(time.RFC3339),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, webhookDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook request: %w", err)
+	}
+	t := strconv.FormatInt(now.Unix(), 10)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "authz-reminders")
+	req.Header.Set(WebhookIDHeader, d.ID())
+	req.Header.Set(WebhookSignatureHeader, "t="+t+",v1="+hex.EncodeToString(webhookMAC(r.secret, t, body)))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}
+
+func webhookMAC(secret []byte, t string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(t))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// VerifyWebhookSignature checks a webhook delivery as a receiver should:
+// header is the Authz-Signature header ("t=<unix>,v1=<hex>", possibly with
+// several v1 values), body the raw request body. It accepts the delivery
+// when a v1 value is HMAC-SHA256(secret, "<t>.<body>") (compared in
+// constant time) and t is within tolerance of now, either way (0: 5
+// minutes). Every rejection wraps ErrWebhookSignature.
+func VerifyWebhookSignature(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	if len(secret) == 0 {
+		return fmt.Errorf("%w: no secret to verify with", ErrWebhookSignature)
+	}
+	if tolerance <= 0 {
+		tolerance = DefaultSignatureTolerance
+	}
+	var (
+		t    string
+		sigs [][]byte
+	)
+	for part := range strings.SplitSeq(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			if t != "" {
+				return fmt.Errorf("%w: more than one timestamp", ErrWebhookSignature)
+			}
+			t = v
+		case "v1":
+			if sig, err := hex.DecodeString(v); err == nil && len(sig) == sha256.Size {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	unix, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || t != strconv.FormatInt(unix, 10) {
+		return fmt.Errorf("%w: missing or malformed timestamp", ErrWebhookSignature)
+	}
+	if len(sigs) == 0 {
+		return fmt.Errorf("%w: no v1 signature", ErrWebhookSignature)
+	}
+	want := webhookMAC(secret, t, body)
+	ok := false
+	for _, sig := range sigs {
+		if hmac.Equal(sig, want) {
+			ok = true
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%w: signature mismatch", ErrWebhookSignature)
+	}
+	if age := now.Unix() - unix; age > int64(tolerance/time.Second) || -age > int64(tolerance/time.Second) {
+		return fmt.Errorf("%w: timestamp %d is outside the %s tolerance", ErrWebhookSignature, unix, tolerance)
+	}
+	return nil
+}
+
+// Run calls RunOnce at once and then every interval (0 or less:
+// DefaultReminderInterval), logging its errors, until ctx is done. It
+// returns once ctx is done and the run in progress, if any, has stopped: a
+// webhook request in flight is cancelled and its reminder retried later,
+// by this or another instance, once its claim lapses.
+func (r *Reminders) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultReminderInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sent, err := r.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			r.log.Error("credential expiry reminders run failed", "sent", sent, "error", err)
+		} else if sent > 0 {
+			r.log.Info("credential expiry reminders sent", "sent", sent)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Expiring is a credential about to expire.
+type Expiring struct {
+	Client    *models.Client // with Owner loaded
+	ExpiresAt time.Time      // the effective expiry under the policy
+	// DaysLeft is the time left rounded up to whole days: 1 for anything
+	// up to 24h, so DaysLeft ≤ d exactly when the d-day reminder is due.
+	DaysLeft int
+}
+
+// Expiring lists the active clients whose effective expiry is within
+// within from now, soonest first; clients already expired are left out.
+func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]Expiring, error) {
+	if within <= 0 {
+		return nil, models.Invalidf("invalid_within", "the expiry window must be positive")
+	}
+	p, err := r.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	horizon := now.Add(within)
+	cs, err := r.store.ExpiringClients(ctx, p, horizon)
+	if err != nil {
+		return nil, err
+	}
+	out := []Expiring{}
+	for i := range cs {
+		c := &cs[i]
+		exp := c.EffectiveExpiry(p)
+		if c.Status != models.StatusActive || exp == nil || !exp.After(now) || exp.After(horizon) {
+			continue
+		}
+		out = append(out, Expiring{Client: c, ExpiresAt: exp.UTC(), DaysLeft: int(math.Ceil(float64(exp.Sub(now)) / float64(day)))})
+	}
+	slices.SortStableFunc(out, func(a, b Expiring) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Client.ID, b.Client.ID)
+	})
+	return out, nil
+}
