@@ -147,4 +147,10 @@ func (h *Hasher) Fingerprint() string {
 	return b.String()
 }
 
+// DeriveKey derives a key for another purpose (such as signing webhooks)
+// from the pepper, so that operators manage one secret.
+func (h *Hasher) DeriveKey(purpose string) []byte {
+	return h.Hash("authz derived key v1: " + purpose)
+}
+
 func subtleEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }

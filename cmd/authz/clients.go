@@ -76,7 +76,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fs.StringVar(&within, "within", "30d", "list clients whose credential expires within this period")
 	case "show", "revoke", "revoke-secret":
 	default:
-		return errors.New(want)
+		return fmt.Errorf("%s: unknown subcommand %q; %s", "clients", args[0], strings.TrimPrefix(want, "clients: "))
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {

@@ -234,6 +234,7 @@ type userOut struct {
 	Permissions      []string  `json:"permissions"`
 	Status           string    `json:"status"`
 	MayCreateClients bool      `json:"may_create_clients"`
+	HasPassword      bool      `json:"has_password"`
 	CreatedAt        time.Time `json:"created_at"`
 }
 
@@ -241,32 +242,40 @@ type secretOut struct {
 	ID         string     `json:"id"`
 	Prefix     string     `json:"prefix"`
 	LastChars  string     `json:"last_chars"`
+	Format     string     `json:"format"`
+	Status     string     `json:"status"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedIP string     `json:"last_used_ip"`
+	TokenCount int64      `json:"token_count"`
 }
 
 type clientOut struct {
-	ClientSecret  string      `json:"client_secret"` // only from clients create
-	ClientID      string      `json:"client_id"`
-	Name          string      `json:"name"`
-	Description   string      `json:"description"`
-	Owner         string      `json:"owner"`
-	OwnerID       string      `json:"owner_id"`
-	CreatedBy     string      `json:"created_by"`
-	Status        string      `json:"status"`
-	Scopes        []string    `json:"scopes"`
-	Audiences     []string    `json:"audiences"`
-	IPAllowlist   []string    `json:"ip_allowlist"`
-	TokenTTL      string      `json:"token_ttl"`
-	ExpiresAt     *time.Time  `json:"expires_at"`
-	RevokedAt     *time.Time  `json:"revoked_at"`
-	LastUsedAt    *time.Time  `json:"last_used_at"`
-	LastUsedIP    string      `json:"last_used_ip"`
-	LastUserAgent string      `json:"last_user_agent"`
-	CreatedAt     time.Time   `json:"created_at"`
-	Secrets       []secretOut `json:"secrets"`
+	ClientSecret    string      `json:"client_secret"` // only from clients create
+	ClientID        string      `json:"client_id"`
+	Name            string      `json:"name"`
+	Description     string      `json:"description"`
+	Owner           string      `json:"owner"`
+	OwnerID         string      `json:"owner_id"`
+	CreatedBy       string      `json:"created_by"`
+	Status          string      `json:"status"`
+	Scopes          []string    `json:"scopes"`
+	EffectiveScopes []string    `json:"effective_scopes"`
+	Audiences       []string    `json:"audiences"`
+	IPAllowlist     []string    `json:"ip_allowlist"`
+	TokenTTL        string      `json:"token_ttl"`
+	ResourceServer  bool        `json:"resource_server"`
+	ExpiresAt       *time.Time  `json:"expires_at"`
+	RevokedAt       *time.Time  `json:"revoked_at"`
+	LastUsedAt      *time.Time  `json:"last_used_at"`
+	LastUsedIP      string      `json:"last_used_ip"`
+	LastUserAgent   string      `json:"last_user_agent"`
+	TokenCount      int64       `json:"token_count"`
+	Legacy          bool        `json:"legacy"`
+	CreatedAt       time.Time   `json:"created_at"`
+	Secrets         []secretOut `json:"secrets"`
 }
 
 type keyOut struct {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -18,14 +20,15 @@ import (
 
 type serveConfig struct {
 	common
-	addr           string
-	issuer         string
-	alg            string
-	audience       string
-	trustedProxies string
-	usageFlush     time.Duration
-	logLevel       string
-	envProblems    []string
+	addr             string
+	issuer           string
+	alg              string
+	audience         string
+	trustedProxies   string
+	usageFlush       time.Duration
+	reminderInterval time.Duration
+	logLevel         string
+	envProblems      []string
 }
 
 func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
@@ -36,6 +39,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second, &cfg.envProblems), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
+	fs.DurationVar(&cfg.reminderInterval, "reminder-interval", envDuration(m, "AUTHZ_REMINDER_INTERVAL", 10*time.Minute, &cfg.envProblems), "how often expiry reminders are checked (env AUTHZ_REMINDER_INTERVAL)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -69,6 +73,9 @@ func (cfg *serveConfig) validate() error {
 	}
 	if !jwtkeys.ValidAlg(cfg.alg) {
 		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
+	}
+	if cfg.reminderInterval < time.Second {
+		problems = append(problems, "--reminder-interval: want at least 1s")
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
@@ -156,15 +163,23 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // exits when stopBG is called, after a final flush
-		defer wg.Done()
-		usage.Run(bg)
-	}()
-	go func() { // exits when stopBG is called, after writing what is queued
-		defer wg.Done()
-		audit.Run(bg, time.Second)
-	}()
+	instance := instanceID()
+	reminders := oauth.NewReminders(store, oauth.ReminderConfig{WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance})
+	janitor := oauth.NewJanitor(store, instance, nil, log)
+	// Each goroutine exits when stopBG is called: the usage recorder and the
+	// audit writer after writing what they hold.
+	for _, job := range []func(){
+		func() { usage.Run(bg) },
+		func() { audit.Run(bg, time.Second) },
+		func() { reminders.Run(bg, cfg.reminderInterval) },
+		func() { janitor.Run(bg, 10*time.Minute) },
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job()
+		}()
+	}
 
 	kid, alg := keyring.ActiveKID()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg)
@@ -188,6 +203,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// instanceID names this process in leases and claims.
+func instanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 // displayAddr turns a listen address into one a client can dial.

@@ -29,7 +29,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		fs.StringVar(&perms, "permissions", "", "comma-separated permissions, e.g. analysis:read,analysis:create")
 	case "list", "disable", "enable", "set-permissions", "set-role", "allow-create", "deny-create", "set-password":
 	default:
-		return errors.New(want)
+		return fmt.Errorf("%s: unknown subcommand %q; %s", "users", args[0], strings.TrimPrefix(want, "users: "))
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
