@@ -39,5 +39,8 @@ lint:
 	bad=$$($(GOFMT) -l $$files); \
 	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
 
+# Each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz:
-	$(GO) test ./jwtkeys -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./jwtkeys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSecretFormat$$' -fuzztime $(FUZZTIME)
