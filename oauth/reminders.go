@@ -386,14 +386,13 @@ func (r *Reminders) reminder(ctx context.Context, key models.Reminder) (models.R
 	return models.Reminder{}, fmt.Errorf("claimed reminder not found: %w", models.ErrNotFound)
 }
 
+// retryBackoff is the wait after the failures-th failed delivery.
 func retryBackoff(failures int) time.Duration {
-	if failures < 1 {
-		failures = 1
+	d := retryBackoffBase
+	for i := 1; i < failures && d < retryBackoffMax; i++ {
+		d *= 2
 	}
-	if failures > 30 {
-		return retryBackoffMax
-	}
-	return min(retryBackoffBase<<(failures-1), retryBackoffMax)
+	return min(d, retryBackoffMax)
 }
 
 func (r *Reminders) attrs(d DueReminder) []any {

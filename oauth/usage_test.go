@@ -73,33 +73,49 @@ func pending(u *UsageRecorder) map[string]models.Usage {
 	return maps.Clone(u.pending)
 }
 
-func byClient(batch []models.Usage) map[string]models.Usage {
+// key is the recorder's pending key: uses merge per client and secret.
+func key(u models.Usage) string { return u.ClientID + "\x00" + u.SecretID }
+
+func byKey(batch []models.Usage) map[string]models.Usage {
 	m := make(map[string]models.Usage, len(batch))
 	for _, u := range batch {
-		m[u.ClientID] = u
+		m[key(u)] = u
 	}
 	return m
 }
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// use is one token issued to a client with a secret, sec seconds after t0.
 func use(client, secret string, sec int) models.Usage {
-	return models.Usage{ClientID: client, SecretID: secret, At: t0.Add(time.Duration(sec) * time.Second), IP: "192.0.2.1", UserAgent: "test"}
+	return models.Usage{ClientID: client, SecretID: secret, At: t0.Add(time.Duration(sec) * time.Second), IP: "192.0.2.1", UserAgent: "test", Count: 1}
+}
+
+// from returns u as seen from another IP and user agent.
+func from(u models.Usage, ip, ua string) models.Usage {
+	u.IP, u.UserAgent = ip, ua
+	return u
+}
+
+// times returns u counting n tokens.
+func times(u models.Usage, n int64) models.Usage {
+	u.Count = n
+	return u
 }
 
 func checkUsages(t *testing.T, what string, got map[string]models.Usage, want ...models.Usage) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("%s: got %d clients %v, want %d", what, len(got), got, len(want))
+		t.Errorf("%s: got %d client secrets %v, want %d", what, len(got), got, len(want))
 	}
 	for _, w := range want {
-		g, ok := got[w.ClientID]
+		g, ok := got[key(w)]
 		if !ok {
-			t.Errorf("%s: got no usage for %s, want %+v", what, w.ClientID, w)
+			t.Errorf("%s: got no usage for %s/%s, want %+v", what, w.ClientID, w.SecretID, w)
 			continue
 		}
 		if g != w {
-			t.Errorf("%s: %s: got %+v, want %+v", what, w.ClientID, g, w)
+			t.Errorf("%s: %s/%s: got %+v, want %+v", what, w.ClientID, w.SecretID, g, w)
 		}
 	}
 }
@@ -111,13 +127,42 @@ func TestUsageRecorderRecord(t *testing.T) {
 		want []models.Usage
 	}{
 		{"one", []models.Usage{use("a", "s1", 1)}, []models.Usage{use("a", "s1", 1)}},
-		{"newer replaces", []models.Usage{use("a", "s1", 1), use("a", "s2", 2)}, []models.Usage{use("a", "s2", 2)}},
-		{"older ignored", []models.Usage{use("a", "s2", 2), use("a", "s1", 1)}, []models.Usage{use("a", "s2", 2)}},
-		{"same time, last wins", []models.Usage{use("a", "s1", 1), use("a", "s2", 1)}, []models.Usage{use("a", "s2", 1)}},
+		{
+			"newer replaces",
+			[]models.Usage{use("a", "s1", 1), from(use("a", "s1", 2), "198.51.100.7", "new")},
+			[]models.Usage{times(from(use("a", "s1", 2), "198.51.100.7", "new"), 2)},
+		},
+		{
+			"older ignored, counted",
+			[]models.Usage{use("a", "s1", 2), from(use("a", "s1", 1), "198.51.100.7", "old")},
+			[]models.Usage{times(use("a", "s1", 2), 2)},
+		},
+		{
+			"same time, last wins",
+			[]models.Usage{use("a", "s1", 1), from(use("a", "s1", 1), "198.51.100.7", "last")},
+			[]models.Usage{times(from(use("a", "s1", 1), "198.51.100.7", "last"), 2)},
+		},
 		{
 			"clients kept apart",
 			[]models.Usage{use("a", "s1", 3), use("b", "s9", 1), use("a", "s1", 2), use("b", "s9", 4)},
-			[]models.Usage{use("a", "s1", 3), use("b", "s9", 4)},
+			[]models.Usage{times(use("a", "s1", 3), 2), times(use("b", "s9", 4), 2)},
+		},
+		{
+			// During a rotation both secrets of a client are in use; each
+			// keeps its own latest use and count.
+			"secrets kept apart",
+			[]models.Usage{use("a", "s1", 1), use("a", "s2", 2), use("a", "s1", 3)},
+			[]models.Usage{times(use("a", "s1", 3), 2), use("a", "s2", 2)},
+		},
+		{
+			"same secret id of other clients kept apart",
+			[]models.Usage{use("a", "s", 1), use("b", "s", 2)},
+			[]models.Usage{use("a", "s", 1), use("b", "s", 2)},
+		},
+		{
+			"counts add up",
+			[]models.Usage{times(use("a", "s1", 1), 3), times(use("a", "s1", 2), 4), times(use("a", "s1", 0), 5)},
+			[]models.Usage{times(use("a", "s1", 2), 12)},
 		},
 	}
 	for _, tc := range tests {
@@ -156,7 +201,7 @@ func TestUsageRecorderFlush(t *testing.T) {
 	if len(batches[0]) != 2 {
 		t.Errorf("got batch of %d, want 2: %+v", len(batches[0]), batches[0])
 	}
-	checkUsages(t, "batch", byClient(batches[0]), use("a", "s1", 2), use("b", "s2", 1))
+	checkUsages(t, "batch", byKey(batches[0]), times(use("a", "s1", 2), 2), use("b", "s2", 1))
 	checkUsages(t, "pending after Flush", pending(u))
 
 	if err := u.Flush(ctx); err != nil {
@@ -165,6 +210,17 @@ func TestUsageRecorderFlush(t *testing.T) {
 	if _, calls := store.snapshot(); calls != 1 {
 		t.Errorf("second Flush with nothing pending: got %d store calls, want 1", calls)
 	}
+
+	// Counts are the tokens issued since the last write: they start over.
+	u.Record(use("a", "s1", 5))
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("third Flush: got %v, want nil", err)
+	}
+	batches, _ = store.snapshot()
+	if len(batches) != 2 {
+		t.Fatalf("got %d batches, want 2", len(batches))
+	}
+	checkUsages(t, "batch after a written one", byKey(batches[1]), use("a", "s1", 5))
 }
 
 func TestUsageRecorderFlushFailure(t *testing.T) {
@@ -172,7 +228,9 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 	store := &fakeUsageStore{}
 	u := NewUsageRecorder(store, time.Hour, nil)
 	// The first write fails, and while it is in flight the token endpoint
-	// records a newer use of client a and a first use of client c.
+	// records a newer use of a/s1 (from elsewhere), an older-stamped use of
+	// b/s2 (a request that started before the batch's), a first use of a
+	// new secret of client a and a first use of client c.
 	store.fail = func(n int) error {
 		if n == 1 {
 			return errDown
@@ -184,17 +242,27 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 		first := store.calls == 1
 		store.mu.Unlock()
 		if first {
-			u.Record(use("a", "s-new", 10))
+			u.Record(from(use("a", "s1", 10), "198.51.100.7", "new"))
+			u.Record(from(use("b", "s2", 0), "198.51.100.8", "old"))
+			u.Record(use("a", "s-new", 7))
 			u.Record(use("c", "s3", 5))
 		}
 	}
-	u.Record(use("a", "s-old", 1))
+	u.Record(use("a", "s1", 1))
 	u.Record(use("b", "s2", 2))
 
 	if err := u.Flush(t.Context()); !errors.Is(err, errDown) {
 		t.Fatalf("Flush: got %v, want %v", err, errDown)
 	}
-	checkUsages(t, "pending after failed Flush", pending(u), use("a", "s-new", 10), use("b", "s2", 2), use("c", "s3", 5))
+	// The batch put back merges with what was recorded meanwhile: the
+	// latest use wins whichever side it is on, and counts add up.
+	want := []models.Usage{
+		times(from(use("a", "s1", 10), "198.51.100.7", "new"), 2),
+		times(use("b", "s2", 2), 2),
+		use("a", "s-new", 7),
+		use("c", "s3", 5),
+	}
+	checkUsages(t, "pending after failed Flush", pending(u), want...)
 
 	if err := u.Flush(t.Context()); err != nil {
 		t.Fatalf("retry Flush: got %v, want nil", err)
@@ -203,23 +271,71 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 	if len(batches) != 1 {
 		t.Fatalf("got %d successful batches, want 1", len(batches))
 	}
-	checkUsages(t, "retried batch", byClient(batches[0]), use("a", "s-new", 10), use("b", "s2", 2), use("c", "s3", 5))
+	checkUsages(t, "retried batch", byKey(batches[0]), want...)
 	checkUsages(t, "pending after retry", pending(u))
 }
 
 func TestUsageRecorderFlushFailureKeepsAll(t *testing.T) {
 	store := &fakeUsageStore{fail: func(int) error { return errors.New("down") }}
 	u := NewUsageRecorder(store, time.Hour, nil)
-	want := []models.Usage{use("a", "s1", 1), use("b", "s2", 2), use("c", "s3", 3)}
+	want := []models.Usage{use("a", "s1", 1), use("a", "s2", 2), use("b", "s2", 2), times(use("c", "s3", 3), 4)}
 	for _, x := range want {
 		u.Record(x)
 	}
+	// Putting a batch back must neither lose nor double a count.
 	for range 3 {
 		if err := u.Flush(t.Context()); err == nil {
 			t.Fatalf("Flush: got nil, want an error")
 		}
 		checkUsages(t, "pending", pending(u), want...)
 	}
+}
+
+// TestUsageRecorderCountsAddUp follows the count of one client secret
+// through Records, failed flushes and a successful one: every token issued
+// is written exactly once.
+func TestUsageRecorderCountsAddUp(t *testing.T) {
+	down := true
+	store := &fakeUsageStore{}
+	store.fail = func(int) error {
+		if down {
+			return errors.New("database down")
+		}
+		return nil
+	}
+	u := NewUsageRecorder(store, time.Hour, nil)
+	ctx := t.Context()
+
+	u.Record(use("a", "s1", 1))
+	u.Record(times(use("a", "s1", 2), 2))
+	u.Record(times(use("a", "s1", 3), 3))
+	u.Record(use("a", "s2", 1))
+	checkUsages(t, "after Records", pending(u), times(use("a", "s1", 3), 6), use("a", "s2", 1))
+
+	if err := u.Flush(ctx); err == nil {
+		t.Fatal("Flush: got nil, want an error")
+	}
+	checkUsages(t, "after a failed Flush", pending(u), times(use("a", "s1", 3), 6), use("a", "s2", 1))
+
+	u.Record(times(use("a", "s1", 4), 4))
+	if err := u.Flush(ctx); err == nil {
+		t.Fatal("second Flush: got nil, want an error")
+	}
+	checkUsages(t, "after a Record and another failed Flush", pending(u), times(use("a", "s1", 4), 10), use("a", "s2", 1))
+
+	down = false
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("Flush: got %v, want nil", err)
+	}
+	batches, calls := store.snapshot()
+	if calls != 3 || len(batches) != 1 {
+		t.Fatalf("got %d calls, %d batches; want 3 calls, 1 batch", calls, len(batches))
+	}
+	if len(batches[0]) != 2 {
+		t.Errorf("got batch of %d, want 2 (one per client secret): %+v", len(batches[0]), batches[0])
+	}
+	checkUsages(t, "written batch", byKey(batches[0]), times(use("a", "s1", 4), 10), use("a", "s2", 1))
+	checkUsages(t, "pending after the write", pending(u))
 }
 
 func TestUsageRecorderRunTicks(t *testing.T) {
@@ -233,14 +349,14 @@ func TestUsageRecorderRunTicks(t *testing.T) {
 	u.Record(use("a", "s1", 1))
 	select {
 	case b := <-store.notify:
-		checkUsages(t, "first tick", byClient(b), use("a", "s1", 1))
+		checkUsages(t, "first tick", byKey(b), use("a", "s1", 1))
 	case <-time.After(10 * time.Second):
 		t.Fatal("got no flush within 10s of a 5ms interval")
 	}
 	u.Record(use("b", "s2", 2))
 	select {
 	case b := <-store.notify:
-		checkUsages(t, "later tick", byClient(b), use("b", "s2", 2))
+		checkUsages(t, "later tick", byKey(b), use("b", "s2", 2))
 	case <-time.After(10 * time.Second):
 		t.Fatal("got no second flush within 10s of a 5ms interval")
 	}
@@ -271,7 +387,7 @@ func TestUsageRecorderRunRetriesAfterFailure(t *testing.T) {
 
 	select {
 	case b := <-store.notify:
-		checkUsages(t, "batch after retries", byClient(b), use("a", "s1", 1))
+		checkUsages(t, "batch after retries", byKey(b), use("a", "s1", 1))
 	case <-time.After(10 * time.Second):
 		t.Fatal("got no successful flush within 10s")
 	}
@@ -303,7 +419,7 @@ func TestUsageRecorderRunFinalFlush(t *testing.T) {
 	if calls != 1 || len(batches) != 1 {
 		t.Fatalf("got %d calls, %d batches; want 1 final flush", calls, len(batches))
 	}
-	checkUsages(t, "final batch", byClient(batches[0]), use("a", "s1", 1), use("b", "s2", 2))
+	checkUsages(t, "final batch", byKey(batches[0]), use("a", "s1", 1), use("b", "s2", 2))
 	checkUsages(t, "pending after Run", pending(u))
 	store.mu.Lock()
 	defer store.mu.Unlock()
@@ -347,8 +463,9 @@ func TestUsageRecorderRunFinalFlushFailureLogged(t *testing.T) {
 }
 
 // TestUsageRecorderConcurrent records from many goroutines while Run flushes,
-// then checks that the latest use of every client reached the store. Run it
-// under -race.
+// then checks that the latest use of every client secret reached the store
+// and that every recorded token was written exactly once. Run it under
+// -race.
 func TestUsageRecorderConcurrent(t *testing.T) {
 	store := &fakeUsageStore{}
 	// Every fourth write fails, to exercise the put-back path concurrently.
@@ -368,7 +485,8 @@ func TestUsageRecorderConcurrent(t *testing.T) {
 	for c := range clients {
 		wg.Go(func() {
 			for i := range perClient {
-				u.Record(use(fmt.Sprintf("c%d", c), "s", i))
+				// Two secrets per client, as during a rotation.
+				u.Record(use(fmt.Sprintf("c%d", c), fmt.Sprintf("s%d", i%2), i))
 				if i%50 == 0 {
 					_ = u.Flush(ctx) // an extra flusher racing Run's
 				}
@@ -384,26 +502,38 @@ func TestUsageRecorderConcurrent(t *testing.T) {
 		_ = u.Flush(t.Context())
 	}
 	if p := pending(u); len(p) > 0 {
-		t.Fatalf("got %d clients still pending, want 0", len(p))
+		t.Fatalf("got %d client secrets still pending, want 0", len(p))
 	}
 
 	latest := map[string]models.Usage{}
+	counts := map[string]int64{}
 	batches, _ := store.snapshot()
 	for _, b := range batches {
 		seen := map[string]bool{}
 		for _, x := range b {
-			if seen[x.ClientID] {
-				t.Errorf("got client %s twice in one batch", x.ClientID)
+			if seen[key(x)] {
+				t.Errorf("got %s/%s twice in one batch", x.ClientID, x.SecretID)
 			}
-			seen[x.ClientID] = true
-			if prev, ok := latest[x.ClientID]; !ok || x.At.After(prev.At) {
-				latest[x.ClientID] = x
+			seen[key(x)] = true
+			counts[key(x)] += x.Count
+			if prev, ok := latest[key(x)]; !ok || x.At.After(prev.At) {
+				latest[key(x)] = x
 			}
 		}
 	}
 	var want []models.Usage
 	for c := range clients {
-		want = append(want, use(fmt.Sprintf("c%d", c), "s", perClient-1))
+		for s := range 2 {
+			last := use(fmt.Sprintf("c%d", c), fmt.Sprintf("s%d", s), perClient-2+s) // the last i with i%2 == s
+			want = append(want, last)
+			if got := counts[key(last)]; got != perClient/2 {
+				t.Errorf("%s/%s: got %d tokens written, want %d", last.ClientID, last.SecretID, got, perClient/2)
+			}
+		}
+	}
+	// Compare At, IP and user agent; the counts were checked above.
+	for k, x := range latest {
+		latest[k] = times(x, 1)
 	}
 	checkUsages(t, "latest stored", latest, want...)
 }

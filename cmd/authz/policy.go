@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,8 +41,8 @@ func viewPolicy(p *models.Policy) policyView {
 }
 
 func (m *Main) policy(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
-		return errors.New("policy: want show or set")
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set" && args[0] != "webhook-secret") {
+		return errors.New("policy: want show, set or webhook-secret")
 	}
 	var c common
 	fs := m.flags("policy "+args[0], &c)
@@ -69,6 +70,19 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if args[0] == "webhook-secret" {
+		// The key reminder webhooks are signed with, for the receiver.
+		km, err := m.loadKeyMaterial(ctx, &c, store, log)
+		if err != nil {
+			return err
+		}
+		key := hex.EncodeToString(km.hasher.DeriveKey("webhook"))
+		if c.json {
+			return m.printJSON(map[string]string{"webhook_secret": key})
+		}
+		fmt.Fprintln(m.Stdout, key)
+		return nil
+	}
 	p, err := store.Policy(ctx)
 	if err != nil {
 		return err
