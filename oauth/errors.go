@@ -16,6 +16,8 @@ type Error struct {
 	Status int `json:"-"`
 	// RetryAfter, when set, is sent as a Retry-After header (seconds).
 	RetryAfter int `json:"-"`
+	// Limit names the limit a 429 applied, for metrics and logs.
+	Limit string `json:"-"`
 }
 
 func (e *Error) Error() string {

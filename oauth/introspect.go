@@ -144,10 +144,14 @@ func (s *Server) clientRequest(r *http.Request) (*models.Client, string, *Error)
 		return nil, "", oerr
 	}
 	g := &grant{req: req, ip: ClientIP(r, s.cfg.TrustedProxies)}
+	if oerr := s.admit(g); oerr != nil {
+		return nil, "", oerr
+	}
 	if err := s.authenticateClient(r.Context(), g); err != nil {
-		s.auditFailure(g)
+		s.authFailed(g)
 		return nil, "", s.toError(r.Context(), err)
 	}
+	s.authSucceeded(g)
 	token := req.form.Get("token")
 	if token == "" {
 		return nil, "", ErrInvalidRequest.With("the token parameter is required")

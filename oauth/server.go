@@ -67,8 +67,13 @@ type Server struct {
 	audit       AuditSink
 	checker     TokenChecker
 	revocations RevocationStore
+	limiter     *Limiter
 	lib         *server.Server
 }
+
+// SetLimiter turns on rate limiting and brute-force protection for every
+// client-authenticating endpoint.
+func (s *Server) SetLimiter(l *Limiter) { s.limiter = l }
 
 // EnableIntrospection turns on Introspect and Revoke, which check tokens
 // with checker and keep revocations in store.
@@ -145,14 +150,18 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, oerr
 	}
 	g := &grant{req: req, ip: ClientIP(r, s.cfg.TrustedProxies)}
+	if oerr := s.admit(g); oerr != nil {
+		return nil, oerr
+	}
 	ctx := context.WithValue(r.Context(), grantKey{}, g)
 	r = r.WithContext(ctx)
 
 	gt, tgr, err := s.lib.ValidationTokenRequest(r)
 	if err != nil {
-		s.auditFailure(g)
+		s.authFailed(g)
 		return nil, s.toError(ctx, err)
 	}
+	s.authSucceeded(g)
 	ti, err := s.lib.GetAccessToken(ctx, gt, tgr)
 	if err != nil {
 		return nil, s.toError(ctx, err)
@@ -184,10 +193,52 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 
 var errStoreUnavailable = errors.New("store unavailable")
 
+// ErrSlowDown answers a request over a rate limit or failure budget
+// (429 with Retry-After). "slow_down" is the registered OAuth error code
+// for "slow down your requests" (RFC 8628 §3.5).
+var ErrSlowDown = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
+
+// admit applies the rate limit and failure budgets before authentication.
+func (s *Server) admit(g *grant) *Error {
+	if s.limiter == nil {
+		return nil
+	}
+	wait, limit := s.limiter.Allow(g.ip, g.req.clientID)
+	if wait <= 0 {
+		return nil
+	}
+	e := ErrSlowDown.With(map[string]string{
+		"ip_rate":         "too many requests from this address",
+		"ip_failures":     "too many failed client authentications from this address",
+		"client_failures": "too many failed authentications of this client from this address",
+	}[limit] + "; retry later")
+	e.RetryAfter = int((wait + time.Second - 1) / time.Second)
+	e.Limit = limit
+	return e
+}
+
+func (s *Server) authSucceeded(g *grant) {
+	if s.limiter != nil && g.secret != nil {
+		s.limiter.Succeeded(g.ip, g.req.clientID)
+	}
+}
+
+// authFailed counts a failed client authentication against the budgets and
+// audits it.
+func (s *Server) authFailed(g *grant) {
+	if g.failure == "" {
+		return // not an authentication failure (e.g. the database is down)
+	}
+	if s.limiter != nil {
+		s.limiter.Failed(g.ip, g.req.clientID)
+	}
+	s.auditFailure(g)
+}
+
 // auditFailure records a failed client authentication: the client_id as
 // sent (cut short), why, and from where; never the secret.
 func (s *Server) auditFailure(g *grant) {
-	if s.audit == nil || g.failure == "" {
+	if s.audit == nil {
 		return
 	}
 	e := models.AuditEvent{At: s.cfg.Now(), Actor: truncateID(g.req.clientID), Action: models.AuditAuthFailed, IP: g.ip.String(), Detail: `{"reason":"` + g.failure + `"}`}

@@ -38,7 +38,10 @@ type env struct {
 	owner    *models.User
 }
 
-func newEnv(t *testing.T, backend string) *env {
+// envOption adjusts the token endpoint's configuration or server.
+type envOption func(cfg *oauth.Config, srv *oauth.Server)
+
+func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	store := storetest.Open(t, backend)
@@ -60,11 +63,18 @@ func newEnv(t *testing.T, backend string) *env {
 	if err := keyring.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := oauth.NewServer(oauth.Config{Issuer: srv.URL}, store, hasher, keyring, nil, nil)
+	cfg := oauth.Config{Issuer: srv.URL}
+	for _, o := range opts {
+		o(&cfg, nil)
+	}
+	tokens, err := oauth.NewServer(cfg, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens.EnableIntrospection(keyring, store)
+	for _, o := range opts {
+		o(nil, tokens)
+	}
 	handler = web.New(web.Config{Issuer: srv.URL}, tokens, keyring, store)
 
 	owner := &models.User{Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet(readScope, createScope, configScope)}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type serveConfig struct {
 	trustedProxies   string
 	usageFlush       time.Duration
 	reminderInterval time.Duration
+	rateLimit        float64
+	authFailures     int
 	logLevel         string
 	envProblems      []string
 }
@@ -40,11 +43,27 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second, &cfg.envProblems), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
 	fs.DurationVar(&cfg.reminderInterval, "reminder-interval", envDuration(m, "AUTHZ_REMINDER_INTERVAL", 10*time.Minute, &cfg.envProblems), "how often expiry reminders are checked (env AUTHZ_REMINDER_INTERVAL)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", envFloat(m, "AUTHZ_RATE_LIMIT", 100, &cfg.envProblems), "requests per second per source IP at the OAuth endpoints, burst twice that (env AUTHZ_RATE_LIMIT)")
+	fs.IntVar(&cfg.authFailures, "auth-failures", int(envFloat(m, "AUTHZ_AUTH_FAILURES", 5, &cfg.envProblems)), "failed authentications of one client from one IP before exponential backoff (env AUTHZ_AUTH_FAILURES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	return cfg.validate()
+}
+
+// envFloat reads a number from the environment, like envDuration.
+func envFloat(m *Main, name string, def float64, problems *[]string) float64 {
+	v := m.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		*problems = append(*problems, fmt.Sprintf("%s=%q: want a number", name, v))
+		return def
+	}
+	return f
 }
 
 // envDuration reads a duration from the environment. A value that does not
@@ -73,6 +92,12 @@ func (cfg *serveConfig) validate() error {
 	}
 	if !jwtkeys.ValidAlg(cfg.alg) {
 		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
+	}
+	if cfg.rateLimit <= 0 {
+		problems = append(problems, "--rate-limit: want a positive number of requests per second")
+	}
+	if cfg.authFailures < 1 {
+		problems = append(problems, "--auth-failures: want at least 1")
 	}
 	if cfg.reminderInterval < time.Second {
 		problems = append(problems, "--reminder-interval: want at least 1s")
@@ -150,6 +175,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	tokens.EnableIntrospection(keyring, store)
+	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: cfg.rateLimit, FailuresPerPair: cfg.authFailures, FailuresPerIP: 4 * cfg.authFailures}))
 	handler := web.New(web.Config{Issuer: issuer, Logger: log}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,
