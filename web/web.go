@@ -38,6 +38,8 @@ type Config struct {
 	// JWKSMaxAge is how long clients may cache the JWKS.
 	JWKSMaxAge time.Duration
 	Logger     *slog.Logger
+	// Admin, when set, mounts the admin JSON API under /admin/api/v1.
+	Admin *Admin
 }
 
 // Server is the HTTP surface of authz.
@@ -73,6 +75,7 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	s.mountAdmin()
 	return s
 }
 

@@ -176,7 +176,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	tokens.EnableIntrospection(keyring, store)
 	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: cfg.rateLimit, FailuresPerPair: cfg.authFailures, FailuresPerIP: 4 * cfg.authFailures}))
-	handler := web.New(web.Config{Issuer: issuer, Logger: log}, tokens, keyring, store)
+	admin := &web.Admin{
+		Store:          store,
+		Registry:       oauth.NewRegistry(store, km.hasher, nil, log),
+		SecureCookies:  !strings.HasPrefix(issuer, "http://"),
+		TrustedProxies: proxies,
+	}
+	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

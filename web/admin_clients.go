@@ -1,0 +1,492 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// clientView is a client as the admin API shows it: the CLI's fields
+// (`authz clients list --json`) plus what a reviewer needs. Status and
+// expires_at are under the current policy; no hash and no secret, ever.
+type clientView struct {
+	ClientID        string       `json:"client_id"`
+	Name            string       `json:"name"`
+	Description     string       `json:"description"`
+	Owner           string       `json:"owner"`
+	OwnerID         string       `json:"owner_id"`
+	CreatedBy       string       `json:"created_by"`
+	Status          string       `json:"status"`
+	Scopes          []string     `json:"scopes"`
+	EffectiveScopes []string     `json:"effective_scopes"`
+	Audiences       []string     `json:"audiences"`
+	IPAllowlist     []string     `json:"ip_allowlist"`
+	TokenTTL        string       `json:"token_ttl,omitempty"`
+	ResourceServer  bool         `json:"resource_server"`
+	ExpiresAt       *time.Time   `json:"expires_at"`
+	RevokedAt       *time.Time   `json:"revoked_at,omitempty"`
+	LastUsedAt      *time.Time   `json:"last_used_at"`
+	LastUsedIP      string       `json:"last_used_ip"`
+	LastUserAgent   string       `json:"last_user_agent"`
+	TokenCount      int64        `json:"token_count"`
+	Legacy          bool         `json:"legacy"`
+	CreatedAt       time.Time    `json:"created_at"`
+	Secrets         []secretView `json:"secrets"`
+}
+
+type secretView struct {
+	ID         string     `json:"id"`
+	Prefix     string     `json:"prefix"`
+	Last       string     `json:"last_chars"`
+	Format     string     `json:"format"`
+	Status     string     `json:"status"` // active, expired or revoked
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedIP string     `json:"last_used_ip"`
+	TokenCount int64      `json:"token_count"`
+}
+
+func secretStatus(s *models.ClientSecret, p *models.Policy, now time.Time) string {
+	switch {
+	case s.RevokedAt != nil || len(s.Hash) == 0:
+		return "revoked"
+	case s.ExpiresAt != nil && !now.Before(*s.ExpiresAt):
+		return "expired"
+	case s.Format == models.FormatLegacy && p.LegacySunset != nil && !now.Before(*p.LegacySunset):
+		return "expired"
+	}
+	return "active"
+}
+
+func viewClient(c *models.Client, p *models.Policy, now time.Time) clientView {
+	v := clientView{
+		ClientID: c.ID, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
+		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
+		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
+		ExpiresAt: utc(c.EffectiveExpiry(p)), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
+		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
+		CreatedAt: c.CreatedAt.UTC(), Secrets: []secretView{},
+	}
+	if c.TokenTTL > 0 {
+		v.TokenTTL = c.TokenTTL.String()
+	}
+	if c.Owner != nil {
+		v.Owner = c.Owner.Email
+		v.EffectiveScopes = nonNil(c.Scopes.Intersect(c.Owner.Permissions))
+	}
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		if s.Format == models.FormatLegacy && s.Live(now) {
+			v.Legacy = true
+		}
+		v.Secrets = append(v.Secrets, secretView{
+			ID: s.ID, Prefix: s.Prefix, Last: s.Last4, Format: s.Format, Status: secretStatus(s, p, now),
+			CreatedAt: s.CreatedAt.UTC(), ExpiresAt: utc(s.ExpiresAt), RevokedAt: utc(s.RevokedAt),
+			LastUsedAt: utc(s.LastUsedAt), LastUsedIP: s.LastUsedIP, TokenCount: s.TokenCount,
+		})
+	}
+	return v
+}
+
+var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner}
+
+// ownerFilter resolves the owner parameter (an email) for a list. Members
+// see only their own clients.
+func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) (string, error) {
+	if !p.isAdmin() {
+		if owner != "" && models.NormalizeEmail(owner) != p.user.Email {
+			return "", problem(http.StatusForbidden, "admin_required", "members may list only their own clients")
+		}
+		return p.user.ID, nil
+	}
+	if owner == "" {
+		return "", nil
+	}
+	u, err := a.Store.UserByEmail(ctx, owner)
+	if errors.Is(err, models.ErrNotFound) {
+		return "", problem(http.StatusBadRequest, "owner_not_found", "no user with email %q", models.NormalizeEmail(owner))
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// listClients is GET /clients?owner=&status=&legacy=true&limit=&cursor=,
+// ordered by client_id. The database knows only the stored statuses
+// (active, revoked); expired and disabled_by_owner depend on the policy,
+// the clock and the owner, so for those the list pages through the active
+// clients and keeps the matching ones.
+func (a *adminAPI) listClients(c echo.Context, p *principal) error {
+	q, err := query(c, "owner", "status", "legacy", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	limit, err := pageLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(q)
+	if err != nil {
+		return err
+	}
+	status := q.Get("status")
+	if status != "" && !slices.Contains(clientStatuses, status) {
+		return invalidParam("status must be one of active, expired, revoked, disabled_by_owner")
+	}
+	var legacy bool
+	switch q.Get("legacy") {
+	case "", "false":
+	case "true":
+		legacy = true
+	default:
+		return invalidParam("legacy must be true or false")
+	}
+	ctx := c.Request().Context()
+	ownerID, err := a.ownerFilter(ctx, p, q.Get("owner"))
+	if err != nil {
+		return err
+	}
+	policy, err := a.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	f := models.ClientFilter{OwnerID: ownerID, Legacy: legacy, After: after}
+	switch status {
+	case models.ClientRevoked:
+		f.Status = models.StatusRevoked
+	case "":
+	default:
+		f.Status = models.StatusActive
+	}
+	// Read batches until limit+1 matches (one more tells that a next page
+	// exists) or the end.
+	batch := max(limit+1, 100)
+	var matched []models.Client
+	for len(matched) <= limit {
+		f.Limit = batch
+		list, err := a.Store.ListClients(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range list {
+			if status == "" || list[i].DisplayStatus(policy, now) == status {
+				matched = append(matched, list[i])
+			}
+		}
+		if len(list) < batch {
+			break
+		}
+		f.After = list[len(list)-1].ID
+	}
+	out := page[clientView]{Items: []clientView{}}
+	if len(matched) > limit {
+		matched = matched[:limit]
+		out.NextCursor = encodeCursor(matched[limit-1].ID)
+	}
+	for i := range matched {
+		out.Items = append(out.Items, viewClient(&matched[i], policy, now))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// expiringClients is GET /clients/expiring?within=30d&owner=: active clients
+// whose effective expiry (their own, or creation + the policy's maximum
+// lifetime) falls within the window, soonest first. Members see their own.
+func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
+	q, err := query(c, "within", "owner")
+	if err != nil {
+		return err
+	}
+	within := 30 * 24 * time.Hour
+	if v := q.Get("within"); v != "" {
+		if within, err = models.ParseDuration(v); err != nil || within <= 0 || within > 3650*24*time.Hour {
+			return invalidParam("within must be a duration from 1s to 3650d, e.g. 30d")
+		}
+	}
+	ctx := c.Request().Context()
+	ownerID, err := a.ownerFilter(ctx, p, q.Get("owner"))
+	if err != nil {
+		return err
+	}
+	policy, err := a.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	list, err := a.Store.ExpiringClients(ctx, policy, now.Add(within))
+	if err != nil {
+		return err
+	}
+	type expiring struct {
+		c   *models.Client
+		exp time.Time
+	}
+	var keep []expiring
+	for i := range list {
+		cl := &list[i]
+		exp := cl.EffectiveExpiry(policy)
+		if exp == nil || !exp.After(now) || (ownerID != "" && cl.OwnerID != ownerID) {
+			continue // already expired (see status=expired), or not theirs
+		}
+		keep = append(keep, expiring{cl, *exp})
+	}
+	slices.SortFunc(keep, func(x, y expiring) int {
+		if d := x.exp.Compare(y.exp); d != 0 {
+			return d
+		}
+		return compareStrings(x.c.ID, y.c.ID)
+	})
+	out := struct {
+		Items   []clientView `json:"items"`
+		Within  string       `json:"within"`
+		Horizon time.Time    `json:"horizon"`
+	}{Items: []clientView{}, Within: models.FormatDuration(within), Horizon: now.Add(within).UTC()}
+	for _, e := range keep {
+		out.Items = append(out.Items, viewClient(e.c, policy, now))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, error) {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	cl, err := a.Store.ClientByID(c.Request().Context(), id)
+	if err != nil {
+		return nil, notFound(err, "client_not_found", "client")
+	}
+	if !p.isAdmin() && cl.OwnerID != p.user.ID {
+		return nil, problem(http.StatusForbidden, "not_client_owner", "only admins and the client's owner may see client %s", id)
+	}
+	return cl, nil
+}
+
+// getClient is GET /clients/{id}.
+func (a *adminAPI) getClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	cl, err := a.clientByParam(c, p)
+	if err != nil {
+		return err
+	}
+	return a.writeClient(c, http.StatusOK, cl, "", "")
+}
+
+// writeClient answers with a client's view, and with a new secret when one
+// was just made (the only time it is ever shown).
+func (a *adminAPI) writeClient(c echo.Context, status int, cl *models.Client, secret, secretID string) error {
+	policy, err := a.Store.Policy(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	v := viewClient(cl, policy, a.Now())
+	if secret == "" {
+		return c.JSON(status, v)
+	}
+	return c.JSON(status, struct {
+		ClientSecret string `json:"client_secret"`
+		SecretID     string `json:"secret_id"`
+		clientView
+	}{secret, secretID, v})
+}
+
+type clientInput struct {
+	Owner          string   `json:"owner"`
+	Name           string   `json:"name"`
+	Description    string   `json:"description"`
+	Scopes         []string `json:"scopes"`
+	Audiences      []string `json:"audiences"`
+	IPAllowlist    []string `json:"ip_allowlist"`
+	TokenTTL       *string  `json:"token_ttl"`
+	ExpiresAt      *string  `json:"expires_at"`
+	ResourceServer bool     `json:"resource_server"`
+}
+
+func (in *clientInput) newClient(p *principal) (oauth.NewClient, error) {
+	out := oauth.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
+	if out.OwnerEmail == "" {
+		out.OwnerEmail = p.user.Email
+	}
+	var err error
+	if out.TokenTTL, err = durationField("token_ttl", in.TokenTTL); err != nil {
+		return out, err
+	}
+	if in.ExpiresAt != nil && *in.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
+		if err != nil {
+			return out, problem(http.StatusBadRequest, "invalid_expiry", "expires_at must be an RFC 3339 time such as 2030-01-31T00:00:00Z")
+		}
+		out.ExpiresAt = &t
+	}
+	// A resource server may introspect every token: granting that is an
+	// admin's decision.
+	if in.ResourceServer && !p.isAdmin() {
+		return out, problem(http.StatusForbidden, "admin_required", "only admins may create resource-server clients")
+	}
+	return out, nil
+}
+
+// createClient is POST /clients: 201 with the client and its secret, shown
+// this once. The owner defaults to the caller; the Registry decides who may
+// create what.
+func (a *adminAPI) createClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in clientInput
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	nc, err := in.newClient(p)
+	if err != nil {
+		return err
+	}
+	cl, secret, err := a.Registry.Create(c.Request().Context(), p.actor(), nc)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", AdminPrefix+"/clients/"+url.PathEscape(cl.ID))
+	secretID := ""
+	if len(cl.Secrets) > 0 {
+		secretID = cl.Secrets[0].ID
+	}
+	return a.writeClient(c, http.StatusCreated, cl, secret, secretID)
+}
+
+// importClient is POST /clients/import: an admin registers a credential
+// issued by another system, keeping its client_id and secret (marked
+// legacy). The secret is not echoed back.
+func (a *adminAPI) importClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		clientInput
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	nc, err := in.newClient(p)
+	if err != nil {
+		return err
+	}
+	cl, err := a.Registry.Import(c.Request().Context(), p.actor(), nc, in.ClientID, in.ClientSecret)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", AdminPrefix+"/clients/"+url.PathEscape(cl.ID))
+	return a.writeClient(c, http.StatusCreated, cl, "", "")
+}
+
+// revokeClient is POST /clients/{id}/revoke: refused from its next token
+// request on.
+func (a *adminAPI) revokeClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &struct{}{}, false); err != nil {
+		return err
+	}
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	cl, err := a.Registry.Revoke(c.Request().Context(), p.actor(), id)
+	var de *models.Error
+	if errors.Is(err, models.ErrConflict) && !errors.As(err, &de) {
+		return problem(http.StatusConflict, "client_revoked", "client %s is already revoked", id)
+	}
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	return a.writeClient(c, http.StatusOK, cl, "", "")
+}
+
+// rotateClient is POST /clients/{id}/rotate {"grace":"24h"}: a new secret,
+// shown this once; the old ones keep working for the grace period (absent:
+// the policy's; "0s": they stop now).
+func (a *adminAPI) rotateClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		Grace *string `json:"grace"`
+	}
+	if err := decodeJSON(c, &in, false); err != nil {
+		return err
+	}
+	var grace *time.Duration
+	if in.Grace != nil {
+		g, err := models.ParseDuration(*in.Grace)
+		if err != nil {
+			return problem(http.StatusBadRequest, "invalid_grace", "grace: %s", durationMessage(err))
+		}
+		grace = &g
+	}
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	secret, row, err := a.Registry.Rotate(ctx, p.actor(), id, grace)
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	cl, err := a.Store.ClientByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.writeClient(c, http.StatusOK, cl, secret, row.ID)
+}
+
+// revokeSecret is DELETE /clients/{id}/secrets/{secret_id}: that secret
+// stops working; the client's other secrets keep working.
+func (a *adminAPI) revokeSecret(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &struct{}{}, false); err != nil {
+		return err
+	}
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	secretID, err := pathParam(c, "secret_id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := a.clientByParam(c, p); err != nil {
+		return err
+	}
+	if err := a.Registry.RevokeSecret(ctx, p.actor(), id, secretID); err != nil {
+		return notFound(err, "secret_not_found", "live secret")
+	}
+	return c.NoContent(http.StatusNoContent)
+}

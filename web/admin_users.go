@@ -1,0 +1,207 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/labstack/echo/v4"
+)
+
+// userView is a user as the admin API shows it: the CLI's fields
+// (`authz users list --json`) and whether a password is set, never its hash.
+type userView struct {
+	ID               string    `json:"id"`
+	Email            string    `json:"email"`
+	Name             string    `json:"name"`
+	Role             string    `json:"role"`
+	Permissions      []string  `json:"permissions"`
+	Status           string    `json:"status"`
+	MayCreateClients bool      `json:"may_create_clients"`
+	HasPassword      bool      `json:"has_password"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+func viewUser(u *models.User) userView {
+	return userView{
+		ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Permissions: nonNil(u.Permissions), Status: u.Status,
+		MayCreateClients: u.MayCreateClients, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC(),
+	}
+}
+
+// listUsers is GET /users?role=&status=&limit=&cursor=, ordered by email.
+func (a *adminAPI) listUsers(c echo.Context, _ *principal) error {
+	q, err := query(c, "role", "status", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	limit, err := pageLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(q)
+	if err != nil {
+		return err
+	}
+	role, status := q.Get("role"), q.Get("status")
+	if role != "" && role != models.RoleAdmin && role != models.RoleMember {
+		return invalidParam("role must be admin or member")
+	}
+	if status != "" && status != models.StatusActive && status != models.StatusDisabled {
+		return invalidParam("status must be active or disabled")
+	}
+	users, err := a.Store.ListUsers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := page[userView]{Items: []userView{}}
+	for i := range users {
+		u := &users[i]
+		if (after != "" && u.Email <= after) || (role != "" && u.Role != role) || (status != "" && u.Status != status) {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.NextCursor = encodeCursor(out.Items[limit-1].Email)
+			break
+		}
+		out.Items = append(out.Items, viewUser(u))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+type userInput struct {
+	Email            *string   `json:"email"`
+	Name             *string   `json:"name"`
+	Role             *string   `json:"role"`
+	Permissions      *[]string `json:"permissions"`
+	Status           *string   `json:"status"`
+	MayCreateClients *bool     `json:"may_create_clients"`
+}
+
+// createUser is POST /users.
+func (a *adminAPI) createUser(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in userInput
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	u := &models.User{Role: models.RoleMember, Status: models.StatusActive, Permissions: models.Set{}}
+	if in.Email != nil {
+		u.Email = *in.Email
+	}
+	applyUser(u, &in)
+	if err := a.Registry.CreateUser(c.Request().Context(), p.actor(), u); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", AdminPrefix+"/users/"+u.ID)
+	return c.JSON(http.StatusCreated, viewUser(u))
+}
+
+func applyUser(u *models.User, in *userInput) []string {
+	var changed []string
+	if in.Name != nil {
+		u.Name, changed = strings.TrimSpace(*in.Name), append(changed, "name")
+	}
+	if in.Role != nil {
+		u.Role, changed = *in.Role, append(changed, "role")
+	}
+	if in.Permissions != nil {
+		u.Permissions, changed = models.NewSet(*in.Permissions...), append(changed, "permissions")
+	}
+	if in.Status != nil {
+		u.Status, changed = *in.Status, append(changed, "status")
+	}
+	if in.MayCreateClients != nil {
+		u.MayCreateClients, changed = *in.MayCreateClients, append(changed, "may_create_clients")
+	}
+	return changed
+}
+
+func (a *adminAPI) userByParam(c echo.Context) (*models.User, error) {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.Store.UserByID(c.Request().Context(), id)
+	return u, notFound(err, "user_not_found", "user")
+}
+
+// getUser is GET /users/{id}: admins any user, members themselves.
+func (a *adminAPI) getUser(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if !p.isAdmin() && id != p.user.ID {
+		return errAdminRequired
+	}
+	u, err := a.userByParam(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, viewUser(u))
+}
+
+// updateUser is PATCH /users/{id}: name, role, permissions, status and
+// may_create_clients; absent fields keep their values, email is fixed. A
+// change holds at the user's clients' next token request.
+func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in userInput
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	if in.Email != nil {
+		return problem(http.StatusBadRequest, "email_immutable", "a user's email cannot be changed; create a new user")
+	}
+	u, err := a.userByParam(c)
+	if err != nil {
+		return err
+	}
+	changed := applyUser(u, &in)
+	if len(changed) == 0 {
+		return problem(http.StatusBadRequest, "invalid_request", "nothing to change: send name, role, permissions, status or may_create_clients")
+	}
+	// An admin who demotes or disables themselves could leave nobody able
+	// to administer the server from the API.
+	if u.ID == p.user.ID && (u.Role != models.RoleAdmin || u.Status != models.StatusActive) {
+		return problem(http.StatusConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+	}
+	if err := a.Registry.UpdateUser(c.Request().Context(), p.actor(), u, strings.Join(changed, ",")); err != nil {
+		return notFound(err, "user_not_found", "user")
+	}
+	return c.JSON(http.StatusOK, viewUser(u))
+}
+
+// setPassword is PUT /users/{id}/password {"password"}: admins set any
+// user's admin-API password (12 to 256 characters).
+func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		Password *string `json:"password"`
+	}
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	if in.Password == nil {
+		return problem(http.StatusBadRequest, "invalid_json", "field \"password\" is required")
+	}
+	u, err := a.userByParam(c)
+	if err != nil {
+		return err
+	}
+	if err := a.Registry.SetPassword(c.Request().Context(), p.actor(), u.Email, *in.Password); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
