@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,15 +47,38 @@ func (s *Store) AddAudit(ctx context.Context, events ...AuditEvent) error {
 	}
 	now := s.now()
 	for i := range events {
-		if events[i].ID == "" {
-			events[i].ID = uuid.Must(uuid.NewV7()).String()
-		}
 		if events[i].At.IsZero() {
 			events[i].At = now
+		}
+		if events[i].ID == "" {
+			events[i].ID = timeOrderedID(events[i].At)
 		}
 		events[i].At = events[i].At.UTC()
 	}
 	return translate(s.db.WithContext(ctx).Create(&events).Error, "write audit events")
+}
+
+// auditSeq orders events of the same millisecond in the order this
+// process wrote them.
+var auditSeq atomic.Uint32
+
+// timeOrderedID is a UUIDv7 whose timestamp is t, not the time of writing,
+// so that ids sort by event time even when events are written in batches.
+// The 26 bits after the version hold a per-process sequence number, so
+// events of one millisecond keep their order; the rest is random.
+func timeOrderedID(t time.Time) string {
+	u := uuid.New()
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	seq := auditSeq.Add(1) & (1<<26 - 1)
+	u[6] = 0x70 | byte(seq>>22)&0x0f // version 7 + 4 bits
+	u[7] = byte(seq >> 14)
+	u[8] = 0x80 | byte(seq>>8)&0x3f // RFC 9562 variant + 6 bits
+	u[9] = byte(seq)
+	return u.String()
 }
 
 // AuditFilter narrows Audit. Zero fields match everything.

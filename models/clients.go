@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,7 +11,10 @@ import (
 )
 
 // CreateClient inserts a client and its first secret in one transaction.
-func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecret) error {
+// When maxPerOwner > 0 the owner's active clients are counted in the same
+// transaction, serialised per owner (a row lock on PostgreSQL; SQLite's
+// write transactions are serial), so concurrent creates cannot exceed it.
+func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecret, maxPerOwner int) error {
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt = now, now
 	if c.Status == "" {
@@ -30,11 +34,29 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 		secret.CreatedAt = now
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if maxPerOwner > 0 {
+			if s.dialect == "postgres" {
+				if err := tx.Exec("SELECT id FROM users WHERE id = ? FOR UPDATE", c.OwnerID).Error; err != nil {
+					return err
+				}
+			}
+			var n int64
+			if err := tx.Model(&Client{}).Where("owner_id = ? AND status = ?", c.OwnerID, StatusActive).Count(&n).Error; err != nil {
+				return err
+			}
+			if int(n) >= maxPerOwner {
+				return Conflictf("client_limit_reached", "the owner already holds %d active clients, the policy's maximum", n)
+			}
+		}
 		if err := tx.Omit("Owner", "Secrets").Create(c).Error; err != nil {
 			return err
 		}
 		return tx.Create(secret).Error
 	})
+	var domain *Error
+	if errors.As(err, &domain) {
+		return err
+	}
 	if err != nil {
 		return translate(err, "create client")
 	}
@@ -129,11 +151,11 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) error {
 					continue
 				}
 				if u.Count > 0 {
-					if err := tx.Model(target.model).Where("id = ?", target.id).Update("token_count", gorm.Expr("token_count + ?", u.Count)).Error; err != nil {
+					if err := tx.Model(target.model).Where("id = ?", target.id).UpdateColumn("token_count", gorm.Expr("token_count + ?", u.Count)).Error; err != nil {
 						return err
 					}
 				}
-				if err := tx.Model(target.model).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", target.id, at).Updates(last).Error; err != nil {
+				if err := tx.Model(target.model).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", target.id, at).UpdateColumns(last).Error; err != nil {
 					return err
 				}
 			}

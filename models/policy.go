@@ -110,13 +110,3 @@ func (c *Client) EffectiveExpiry(p *Policy) *time.Time {
 	}
 	return exp
 }
-
-// CountActiveClients counts the owner's clients that are not revoked.
-func (s *Store) CountActiveClients(ctx context.Context, ownerID string) (int, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&Client{}).Where("owner_id = ? AND status = ?", ownerID, StatusActive).Count(&n).Error
-	if err != nil {
-		return 0, translate(err, "count clients")
-	}
-	return int(n), nil
-}

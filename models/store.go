@@ -49,12 +49,14 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
+	st := &Store{dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
 		Logger:                 gormLogger{log: log},
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// gorm's own timestamps follow the store's (replaceable) clock.
+		NowFunc: func() time.Time { return st.Now().UTC() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
@@ -78,7 +80,8 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	return &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}, nil
+	st.db = db
+	return st, nil
 }
 
 func dialectorFor(rawURL string) (gorm.Dialector, string, error) {

@@ -101,7 +101,7 @@ func mustCreateClient(t *testing.T, s *models.Store, c *models.Client) (*models.
 		c.Name = "client " + c.ID
 	}
 	sec := newSecret(t)
-	if err := s.CreateClient(t.Context(), c, sec); err != nil {
+	if err := s.CreateClient(t.Context(), c, sec, 0); err != nil {
 		t.Fatalf("CreateClient(%s): got error %v, want nil", c.ID, err)
 	}
 	return c, sec
@@ -449,7 +449,7 @@ func TestClients(t *testing.T) {
 				TokenTTL: 15 * time.Minute, IPAllowlist: models.NewSet("10.0.0.0/8"),
 			}
 			sec := newSecret(t)
-			if err := s.CreateClient(ctx, c, sec); err != nil {
+			if err := s.CreateClient(ctx, c, sec, 0); err != nil {
 				t.Fatalf("CreateClient: got error %v, want nil", err)
 			}
 			got := mustClient(t, s, c.ID)
@@ -512,7 +512,7 @@ func TestClients(t *testing.T) {
 
 		t.Run("UnknownOwner", func(t *testing.T) {
 			c := &models.Client{ID: randomID("cli"), Name: "orphan", OwnerID: "no-such-user"}
-			err := s.CreateClient(ctx, c, newSecret(t))
+			err := s.CreateClient(ctx, c, newSecret(t), 0)
 			if !errors.Is(err, models.ErrNotFound) {
 				t.Fatalf("CreateClient with an unknown owner: got %v, want ErrNotFound (foreign key)", err)
 			}
@@ -523,7 +523,7 @@ func TestClients(t *testing.T) {
 
 		t.Run("DuplicateID", func(t *testing.T) {
 			c, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
-			err := s.CreateClient(ctx, &models.Client{ID: c.ID, Name: "again", OwnerID: owner.ID}, newSecret(t))
+			err := s.CreateClient(ctx, &models.Client{ID: c.ID, Name: "again", OwnerID: owner.ID}, newSecret(t), 0)
 			if !errors.Is(err, models.ErrConflict) {
 				t.Errorf("CreateClient with a taken id: got %v, want ErrConflict", err)
 			}
@@ -1025,7 +1025,7 @@ func TestTimeRoundTripCallerZone(t *testing.T) {
 		c := &models.Client{ID: randomID("cli"), Name: "zone", OwnerID: owner.ID, ExpiresAt: &east}
 		sec := newSecret(t)
 		sec.ExpiresAt = &west
-		if err := s.CreateClient(t.Context(), c, sec); err != nil {
+		if err := s.CreateClient(t.Context(), c, sec, 0); err != nil {
 			t.Fatalf("CreateClient: %v", err)
 		}
 		got := mustClient(t, s, c.ID)

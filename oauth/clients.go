@@ -19,12 +19,11 @@ type RegistryStore interface {
 	CreateUser(ctx context.Context, u *models.User) error
 	UpdateUser(ctx context.Context, u *models.User) error
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
-	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret) error
+	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret, maxPerOwner int) error
 	UpdateClient(ctx context.Context, c *models.Client) error
 	RevokeClient(ctx context.Context, id string) (*models.Client, error)
 	AddSecret(ctx context.Context, s *models.ClientSecret, graceUntil time.Time) error
 	RevokeSecret(ctx context.Context, clientID, secretID string) error
-	CountActiveClients(ctx context.Context, ownerID string) (int, error)
 	Policy(ctx context.Context) (*models.Policy, error)
 	SavePolicy(ctx context.Context, p *models.Policy) error
 	AddAudit(ctx context.Context, events ...models.AuditEvent) error
@@ -192,12 +191,11 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if policy.MaxCredentialLifetime > 0 && expires.After(now.Add(policy.MaxCredentialLifetime)) {
 		return nil, models.Invalidf("invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
 	}
-	n, err := r.store.CountActiveClients(ctx, owner.ID)
-	if err != nil {
-		return nil, err
+	if in.ResourceServer && !actor.isAdmin() {
+		return nil, models.Forbiddenf("admin_required", "only admins may register resource servers, which may introspect every token")
 	}
-	if n >= policy.MaxClientsPerOwner {
-		return nil, models.Conflictf("client_limit_reached", "owner %s already holds %d active clients, the policy's maximum", owner.Email, n)
+	if format == models.FormatLegacy && policy.LegacySunset != nil && !r.now().Before(*policy.LegacySunset) {
+		return nil, models.Invalidf("legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
 	}
 
 	c := &models.Client{
@@ -215,7 +213,11 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		ResourceServer: in.ResourceServer,
 	}
 	cs := r.newSecretRow(clientID, secret, format)
-	if err := r.store.CreateClient(ctx, c, cs); err != nil {
+	if err := r.store.CreateClient(ctx, c, cs, policy.MaxClientsPerOwner); err != nil {
+		var domain *models.Error
+		if errors.As(err, &domain) {
+			return nil, err
+		}
 		if errors.Is(err, models.ErrConflict) {
 			return nil, models.Conflictf("client_id_taken", "client_id %s is already registered", clientID)
 		}
@@ -286,6 +288,9 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	policy, err := r.store.Policy(ctx)
 	if err != nil {
 		return "", nil, err
+	}
+	if exp := c.EffectiveExpiry(policy); exp != nil && !r.now().Before(*exp) {
+		return "", nil, models.Conflictf("client_expired", "client %s expired on %s; a new secret would not work: create a new client", clientID, exp.UTC().Format(time.RFC3339))
 	}
 	g := policy.RotationGrace
 	if grace != nil {

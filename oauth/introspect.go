@@ -152,6 +152,9 @@ func (s *Server) clientRequest(r *http.Request) (*models.Client, string, *Error)
 		return nil, "", s.toError(r.Context(), err)
 	}
 	s.authSucceeded(g)
+	if oerr := checkOwnerAndNetwork(g); oerr != nil {
+		return nil, "", oerr
+	}
 	token := req.form.Get("token")
 	if token == "" {
 		return nil, "", ErrInvalidRequest.With("the token parameter is required")

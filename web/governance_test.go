@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -518,6 +519,29 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 		if len(listed) != 6 {
 			t.Errorf("bob's clients: got %d, want 6 (5 active, 1 revoked)", len(listed))
 		}
+
+		// Concurrent creates cannot exceed the limit: the count and the
+		// insert are one serialised transaction.
+		carol := e.user(t, "carol@example.com", models.RoleMember, readScope)
+		var wg sync.WaitGroup
+		var created atomic.Int32
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := e.registry.Create(e.ctx, oauth.CLI, oauth.NewClient{OwnerEmail: carol.Email, Name: "carol's", Scopes: []string{readScope}})
+				switch {
+				case err == nil:
+					created.Add(1)
+				case !errors.Is(err, models.ErrConflict):
+					t.Errorf("concurrent create: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got, want := int(created.Load()), models.DefaultPolicy().MaxClientsPerOwner; got != want {
+			t.Errorf("20 concurrent creates: got %d clients, want exactly %d", got, want)
+		}
 	})
 }
 
@@ -822,6 +846,7 @@ func TestGovernanceAudit(t *testing.T) {
 		unknownID, unknownSecret, wrongSecret := oauth.NewClientID(), oauth.NewSecret(), oauth.NewSecret()
 		wantOAuthError(t, "unknown client", e.token(t, unknownID, unknownSecret), 401, "invalid_client", "client authentication failed")
 		wantOAuthError(t, "wrong secret", e.token(t, c.ID, wrongSecret), 401, "invalid_client", "client authentication failed")
+		wantOAuthError(t, "id and secret swapped", e.token(t, rotated, c.ID), 401, "invalid_client", "client authentication failed")
 		access := e.mustToken(t, c.ID, rotated)
 		if r := revokeAs(t, e.url, c.ID, rotated, access, nil); r.status != 200 {
 			t.Fatalf("revoke token: %s", r)
@@ -847,6 +872,7 @@ func TestGovernanceAudit(t *testing.T) {
 			{models.AuditUserUpdated, e.admin.Email, "", e.owner.ID, "", `"change":"permissions"`, at(4)},
 			{models.AuditAuthFailed, unknownID, "", "", "127.0.0.1", `"reason":"unknown_client"`, at(5)},
 			{models.AuditAuthFailed, c.ID, c.ID, e.owner.ID, "127.0.0.1", `"reason":"wrong_secret"`, at(5)},
+			{models.AuditAuthFailed, oauth.SecretPrefix + "…" + rotated[len(rotated)-4:] + " (a secret sent as client_id; redacted)", "", "", "127.0.0.1", `"reason":"unknown_client"`, at(5)},
 			{models.AuditTokenRevoked, c.ID, c.ID, e.owner.ID, "127.0.0.1", `"jti"`, at(5)},
 			{models.AuditClientRevoked, e.admin.Email, c.ID, e.owner.ID, admin.IP, "", at(6)},
 		}
@@ -871,8 +897,8 @@ func TestGovernanceAudit(t *testing.T) {
 			want   []string
 		}{
 			{models.AuditFilter{Since: at(2), Until: at(4)}, []string{models.AuditSecretRotated, models.AuditPolicyUpdated}},
-			{models.AuditFilter{Since: at(5)}, []string{models.AuditAuthFailed, models.AuditAuthFailed, models.AuditTokenRevoked, models.AuditClientRevoked}},
-			{models.AuditFilter{Since: at(5), Until: at(6)}, []string{models.AuditAuthFailed, models.AuditAuthFailed, models.AuditTokenRevoked}},
+			{models.AuditFilter{Since: at(5)}, []string{models.AuditAuthFailed, models.AuditAuthFailed, models.AuditAuthFailed, models.AuditTokenRevoked, models.AuditClientRevoked}},
+			{models.AuditFilter{Since: at(5), Until: at(6)}, []string{models.AuditAuthFailed, models.AuditAuthFailed, models.AuditAuthFailed, models.AuditTokenRevoked}},
 			{models.AuditFilter{Until: at(2)}, []string{models.AuditClientCreated}},
 			{models.AuditFilter{Since: at(3), Until: at(3).Add(time.Second)}, []string{models.AuditPolicyUpdated}},
 			{models.AuditFilter{Since: at(7)}, nil},

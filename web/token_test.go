@@ -263,7 +263,7 @@ func TestTokenEndpointRejections(t *testing.T) {
 		}
 		// A client whose stored hash is empty must never authenticate.
 		emptyID := oauth.NewClientID()
-		if err := e.store.CreateClient(ctx, &models.Client{ID: emptyID, Name: "empty", OwnerID: e.owner.ID, Scopes: models.NewSet(readScope)}, &models.ClientSecret{ID: "empty-secret", Hash: []byte{}}); err != nil {
+		if err := e.store.CreateClient(ctx, &models.Client{ID: emptyID, Name: "empty", OwnerID: e.owner.ID, Scopes: models.NewSet(readScope)}, &models.ClientSecret{ID: "empty-secret", Hash: []byte{}}, 0); err != nil {
 			t.Fatal(err)
 		}
 		wrongSecret := oauth.NewSecret()
