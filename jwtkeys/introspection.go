@@ -1,0 +1,497 @@
+package jwtkeys
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Errors of [IntrospectionVerifier.Verify], in addition to those of
+// [Verifier.Verify] (ErrInvalidClaims, ErrTokenExpired, ErrTokenMalformed,
+// and whatever the local pre-check returns).
+var (
+	// ErrTokenInactive: the authorization server answered "active": false
+	// (RFC 7662 §2.2): the token is revoked, expired, unknown, or its
+	// client is revoked or its owner disabled. The middleware answers 401
+	// invalid_token.
+	ErrTokenInactive = errors.New("jwtkeys: token is not active")
+	// ErrIntrospectionUnavailable: the introspection endpoint could not be
+	// asked or gave no usable answer (network error, timeout, non-200
+	// status, e.g. because the resource server's own credentials were
+	// refused, or an invalid body), or ctx ended while waiting for it. The
+	// middleware answers 503.
+	ErrIntrospectionUnavailable = errors.New("jwtkeys: introspection unavailable")
+)
+
+// Defaults of [IntrospectionConfig].
+const (
+	introspectDefaultTimeout    = 5 * time.Second
+	introspectDefaultCacheTTL   = 30 * time.Second
+	introspectDefaultMaxEntries = 10_000
+	introspectMaxBodyBytes      = 64 << 10
+)
+
+// IntrospectionConfig configures an [IntrospectionVerifier]. Zero durations
+// and sizes select the documented defaults; negative ones are an error.
+type IntrospectionConfig struct {
+	// URL is the absolute http(s) URL of the RFC 7662 endpoint, e.g.
+	// https://authz.example/oauth2/introspect. Required.
+	URL string
+	// ClientID and ClientSecret are the resource server's own credentials:
+	// a client registered as a resource server, which may introspect any
+	// client's tokens. They are sent with HTTP Basic authentication, each
+	// form-URL-encoded first (RFC 6749 §2.3.1). Required.
+	ClientID     string
+	ClientSecret string
+	// Issuer must equal the "iss" of the introspection answer. Required.
+	Issuer string
+	// Audience must appear in the "aud" of the introspection answer (a
+	// space-separated string or a JSON array). Required.
+	Audience string
+
+	// Local, if set, checks each token offline before the endpoint is
+	// asked, typically a [*Verifier] for the same issuer and audience. A
+	// token it rejects is refused without a call, so garbage, expired and
+	// foreign tokens cost the authorization server nothing. If it fails
+	// with ErrJWKSUnavailable, the endpoint is asked anyway: it is the
+	// authority.
+	Local TokenVerifier
+
+	// CacheTTL bounds how long an "active" answer is reused without
+	// asking again, and so how long a revoked token can still be accepted.
+	// A cached answer also ends at the token's "exp", whatever CacheTTL
+	// says: a cache entry never outlives its token. Default: 30 seconds.
+	CacheTTL time.Duration
+	// CacheInactive is how long an "active": false answer is reused.
+	// Default 0: inactive answers are not cached, so a token that becomes
+	// active again (its owner re-enabled) works at once, and strings that
+	// were never tokens cannot crowd valid entries out of the cache. When
+	// set, only inactive answers for tokens that passed Local are cached
+	// (with no Local nothing negative is cached): this spares the server a
+	// client that keeps retrying a revoked token, and cannot be flooded
+	// with made-up tokens.
+	CacheInactive time.Duration
+	// MaxEntries bounds the cache; the least recently used entry is
+	// evicted first. Default: 10000 (a few MB at most).
+	MaxEntries int
+	// DisableCache makes every Verify ask the endpoint (concurrent Verify
+	// calls for the same token still share one request).
+	DisableCache bool
+
+	// HTTPClient calls the endpoint. Default: a client with a 5s timeout.
+	// A call is also bounded by the client's Timeout, or 5s if it has none.
+	HTTPClient *http.Client
+	// Now is the clock for every time decision (cache expiry, "exp").
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+// IntrospectionVerifier is a [TokenVerifier] that asks the authorization
+// server whether a token is active (RFC 7662), so that revocation, a revoked
+// client or a disabled owner take effect before the token's "exp". Use it
+// for services where that matters; [Verifier] is faster and needs no call.
+//
+// Answers are kept in a bounded in-memory LRU cache keyed by the SHA-256 of
+// the token (the token itself is not kept), each until min(token "exp",
+// now+CacheTTL): a revocation is seen at most CacheTTL late, and a cached
+// "active" never outlives the token. Concurrent Verify calls for the same
+// uncached token share one request. It is safe for concurrent use; create
+// one per issuer/audience pair and share it.
+//
+// An "active" answer is accepted only if its "iss" is the configured
+// issuer, its "aud" contains the configured audience, it carries "exp"
+// (in the future, with no leeway), "sub" and "client_id", and its
+// "token_type", if any, is Bearer. The returned claims are built from the
+// answer.
+type IntrospectionVerifier struct {
+	endpoint      string
+	authorization string // precomputed Basic header value
+	issuer        string
+	audience      string
+	local         TokenVerifier
+	cacheTTL      time.Duration
+	cacheInactive time.Duration
+	noCache       bool
+	client        *http.Client
+	timeout       time.Duration
+	now           func() time.Time
+
+	cache *introspectionCache
+
+	mu       sync.Mutex
+	inflight map[[sha256.Size]byte]*introspectionCall
+}
+
+// introspectionCall is one in-flight request that callers can wait on.
+type introspectionCall struct {
+	done   chan struct{}
+	claims *Claims // nil with err == nil never happens
+	err    error
+}
+
+// NewIntrospectionVerifier returns an IntrospectionVerifier. It makes no
+// network request. It returns an error if URL is not an absolute http(s)
+// URL, if ClientID, ClientSecret, Issuer or Audience is empty, or if a
+// duration or MaxEntries is negative.
+//
+//	v, err := jwtkeys.NewIntrospectionVerifier(jwtkeys.IntrospectionConfig{
+//		URL:          "https://authz.example/oauth2/introspect",
+//		ClientID:     "azc_...",
+//		ClientSecret: os.Getenv("RS_CLIENT_SECRET"),
+//		Issuer:       "https://authz.example",
+//		Audience:     "https://analyses.example",
+//		Local:        jwksVerifier, // optional offline pre-check
+//		CacheTTL:     15 * time.Second,
+//	})
+func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("jwtkeys: IntrospectionConfig.URL is required")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL %q must be an absolute http(s) URL", cfg.URL)
+	}
+	for _, f := range []struct{ name, val string }{
+		{"ClientID", cfg.ClientID}, {"ClientSecret", cfg.ClientSecret}, {"Issuer", cfg.Issuer}, {"Audience", cfg.Audience},
+	} {
+		if f.val == "" {
+			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s is required", f.name)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		val  *time.Duration
+		def  time.Duration
+	}{
+		{"CacheTTL", &cfg.CacheTTL, introspectDefaultCacheTTL},
+		{"CacheInactive", &cfg.CacheInactive, 0},
+	} {
+		if *d.val < 0 {
+			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s must not be negative, got %v", d.name, *d.val)
+		}
+		if *d.val == 0 {
+			*d.val = d.def
+		}
+	}
+	if cfg.MaxEntries < 0 {
+		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.MaxEntries must not be negative, got %d", cfg.MaxEntries)
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = introspectDefaultMaxEntries
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: introspectDefaultTimeout}
+	}
+	timeout := client.Timeout
+	if timeout <= 0 {
+		timeout = introspectDefaultTimeout
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	basic := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
+	return &IntrospectionVerifier{
+		endpoint:      cfg.URL,
+		authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(basic)),
+		issuer:        cfg.Issuer,
+		audience:      cfg.Audience,
+		local:         cfg.Local,
+		cacheTTL:      cfg.CacheTTL,
+		cacheInactive: cfg.CacheInactive,
+		noCache:       cfg.DisableCache,
+		client:        client,
+		timeout:       timeout,
+		now:           now,
+		cache:         newIntrospectionCache(cfg.MaxEntries),
+		inflight:      map[[sha256.Size]byte]*introspectionCall{},
+	}, nil
+}
+
+// Verify returns the claims of token if the authorization server says it
+// is active (from the cache if a fresh answer is there). ctx bounds the
+// wait for the endpoint; the request itself is bounded by the HTTP
+// client's timeout and shared with concurrent callers.
+//
+// The returned error wraps ErrTokenInactive, ErrIntrospectionUnavailable,
+// ErrTokenMalformed (empty or oversized token), ErrInvalidClaims (the answer
+// is for another issuer or audience, or lacks a required member),
+// ErrTokenExpired, or an error of the Local pre-check.
+func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrTokenMalformed)
+	}
+	if len(token) > verifierMaxTokenBytes {
+		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrTokenMalformed, len(token), verifierMaxTokenBytes)
+	}
+	key := sha256.Sum256([]byte(token))
+	now := v.now()
+	if !v.noCache {
+		if claims, hit := v.cache.get(key, now); hit {
+			if claims == nil {
+				return nil, fmt.Errorf("%w (cached answer)", ErrTokenInactive)
+			}
+			return copyClaims(claims), nil
+		}
+	}
+	prechecked := false
+	if v.local != nil {
+		if _, err := v.local.Verify(ctx, token); err != nil {
+			if !errors.Is(err, ErrJWKSUnavailable) {
+				return nil, err
+			}
+		} else {
+			prechecked = true
+		}
+	}
+
+	v.mu.Lock()
+	call := v.inflight[key]
+	if call == nil {
+		call = &introspectionCall{done: make(chan struct{})}
+		v.inflight[key] = call
+		go v.run(context.WithoutCancel(ctx), key, token, prechecked, call)
+	}
+	v.mu.Unlock()
+
+	select {
+	case <-call.done:
+	default:
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: waiting for the introspection endpoint: %w", ErrIntrospectionUnavailable, context.Cause(ctx))
+		}
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	return copyClaims(call.claims), nil
+}
+
+// run asks the endpoint, caches the answer and completes call.
+func (v *IntrospectionVerifier) run(ctx context.Context, key [sha256.Size]byte, token string, prechecked bool, call *introspectionCall) {
+	claims, err := v.introspect(ctx, token)
+	now := v.now()
+	if !v.noCache {
+		switch {
+		case err == nil:
+			// The entry ends at min(exp, now+CacheTTL): never after the token.
+			expires := now.Add(v.cacheTTL)
+			if exp := claims.ExpiresAt.Time; exp.Before(expires) {
+				expires = exp
+			}
+			if now.Before(expires) {
+				v.cache.put(key, claims, expires)
+			}
+		case errors.Is(err, ErrTokenInactive) && prechecked && v.cacheInactive > 0:
+			v.cache.put(key, nil, now.Add(v.cacheInactive))
+		}
+	}
+	v.mu.Lock()
+	delete(v.inflight, key)
+	call.claims, call.err = claims, err
+	v.mu.Unlock()
+	close(call.done)
+}
+
+// introspectionResponse is the part of an RFC 7662 §2.2 answer that is read.
+type introspectionResponse struct {
+	Active    *bool           `json:"active"`
+	Scope     string          `json:"scope"`
+	ClientID  string          `json:"client_id"`
+	Subject   string          `json:"sub"`
+	Audience  json.RawMessage `json:"aud"`
+	Issuer    string          `json:"iss"`
+	ExpiresAt int64           `json:"exp"`
+	IssuedAt  int64           `json:"iat"`
+	NotBefore int64           `json:"nbf"`
+	JTI       string          `json:"jti"`
+	TokenType string          `json:"token_type"`
+	OwnerID   string          `json:"owner_id"`
+}
+
+// introspect makes one request and validates the answer.
+func (v *IntrospectionVerifier) introspect(ctx context.Context, token string) (*Claims, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	body := "token=" + url.QueryEscape(token) + "&token_type_hint=access_token"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.endpoint, strings.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIntrospectionUnavailable, err)
+	}
+	req.Header.Set("Authorization", v.authorization)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIntrospectionUnavailable, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // allow connection reuse
+		return nil, fmt.Errorf("%w: POST %s: status %s", ErrIntrospectionUnavailable, v.endpoint, resp.Status)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, introspectMaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: POST %s: reading body: %w", ErrIntrospectionUnavailable, v.endpoint, err)
+	}
+	if len(raw) > introspectMaxBodyBytes {
+		return nil, fmt.Errorf("%w: POST %s: body exceeds %d bytes", ErrIntrospectionUnavailable, v.endpoint, introspectMaxBodyBytes)
+	}
+	var ir introspectionResponse
+	if err := json.Unmarshal(raw, &ir); err != nil {
+		return nil, fmt.Errorf("%w: POST %s: decoding answer: %w", ErrIntrospectionUnavailable, v.endpoint, err)
+	}
+	if ir.Active == nil {
+		return nil, fmt.Errorf("%w: POST %s: answer has no \"active\" member", ErrIntrospectionUnavailable, v.endpoint)
+	}
+	if !*ir.Active {
+		return nil, ErrTokenInactive
+	}
+	return v.claimsOf(&ir)
+}
+
+// claimsOf checks an active answer and turns it into Claims.
+func (v *IntrospectionVerifier) claimsOf(ir *introspectionResponse) (*Claims, error) {
+	aud, err := introspectionAudience(ir.Audience)
+	if err != nil {
+		return nil, fmt.Errorf("%w: introspection aud: %w", ErrInvalidClaims, err)
+	}
+	switch {
+	case ir.Issuer != v.issuer:
+		return nil, fmt.Errorf("%w: introspection iss is %q, want %q", ErrInvalidClaims, ir.Issuer, v.issuer)
+	case !slices.Contains(aud, v.audience):
+		return nil, fmt.Errorf("%w: introspection aud %q does not contain %q", ErrInvalidClaims, aud, v.audience)
+	case ir.ExpiresAt == 0:
+		return nil, fmt.Errorf("%w: introspection answer has no exp", ErrInvalidClaims)
+	case ir.Subject == "" || ir.ClientID == "":
+		return nil, fmt.Errorf("%w: introspection answer lacks sub or client_id", ErrInvalidClaims)
+	case ir.TokenType != "" && !strings.EqualFold(ir.TokenType, "Bearer"):
+		return nil, fmt.Errorf("%w: introspection token_type is %q, want Bearer", ErrInvalidClaims, ir.TokenType)
+	}
+	exp := time.Unix(ir.ExpiresAt, 0)
+	if !v.now().Before(exp) {
+		return nil, fmt.Errorf("%w: exp %s has passed", ErrTokenExpired, exp.UTC().Format(time.RFC3339))
+	}
+	c := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    ir.Issuer,
+			Subject:   ir.Subject,
+			Audience:  aud,
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        ir.JTI,
+		},
+		ClientID: ir.ClientID,
+		Scope:    ir.Scope,
+		OwnerID:  ir.OwnerID,
+	}
+	if ir.IssuedAt != 0 {
+		c.IssuedAt = jwt.NewNumericDate(time.Unix(ir.IssuedAt, 0))
+	}
+	if ir.NotBefore != 0 {
+		c.NotBefore = jwt.NewNumericDate(time.Unix(ir.NotBefore, 0))
+	}
+	return c, nil
+}
+
+// introspectionAudience reads "aud" as a JSON array of strings or a string
+// of space-separated audiences (authz joins several with spaces; URIs hold
+// no spaces).
+func introspectionAudience(raw json.RawMessage) (jwt.ClaimStrings, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return strings.Fields(s), nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errors.New("neither a string nor an array of strings")
+	}
+	return list, nil
+}
+
+// copyClaims returns a copy that a caller may modify without touching the
+// cached claims.
+func copyClaims(c *Claims) *Claims {
+	out := *c
+	out.Audience = slices.Clone(c.Audience)
+	return &out
+}
+
+// introspectionCache is a mutex-guarded LRU map from token hash to answer.
+// Expired entries are dropped when looked up, or evicted as least recently
+// used; the number of entries never exceeds max.
+type introspectionCache struct {
+	mu      sync.Mutex
+	max     int
+	entries map[[sha256.Size]byte]*list.Element
+	lru     *list.List // of *introspectionEntry, most recently used first
+}
+
+type introspectionEntry struct {
+	key     [sha256.Size]byte
+	claims  *Claims // nil: inactive
+	expires time.Time
+}
+
+func newIntrospectionCache(max int) *introspectionCache {
+	return &introspectionCache{max: max, entries: make(map[[sha256.Size]byte]*list.Element), lru: list.New()}
+}
+
+// get returns the entry for key if it has not expired at now. claims is nil
+// for a cached inactive answer.
+func (c *introspectionCache) get(key [sha256.Size]byte, now time.Time) (claims *Claims, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(*introspectionEntry)
+	if !now.Before(e.expires) {
+		c.lru.Remove(el)
+		delete(c.entries, key)
+		return nil, false
+	}
+	c.lru.MoveToFront(el)
+	return e.claims, true
+}
+
+// put stores an answer until expires, evicting the least recently used
+// entries beyond max.
+func (c *introspectionCache) put(key [sha256.Size]byte, claims *Claims, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		e := el.Value.(*introspectionEntry)
+		e.claims, e.expires = claims, expires
+		c.lru.MoveToFront(el)
+		return
+	}
+	c.entries[key] = c.lru.PushFront(&introspectionEntry{key: key, claims: claims, expires: expires})
+	for c.lru.Len() > c.max {
+		el := c.lru.Back()
+		c.lru.Remove(el)
+		delete(c.entries, el.Value.(*introspectionEntry).key)
+	}
+}
