@@ -26,8 +26,15 @@ type Config struct {
 	DefaultAudience string
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Observer, when set, is told of every failed client authentication.
+	Observer Observer
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Observer receives events for metrics.
+type Observer interface {
+	AuthFailed(reason string)
 }
 
 // Store is what the token endpoint reads.
@@ -120,6 +127,9 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// ClientID is the client the token was issued to, for logs and
+	// metrics; it is not part of the response body.
+	ClientID string `json:"-"`
 }
 
 // grant carries one request's decisions between go-oauth2's callbacks.
@@ -170,7 +180,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent(), Count: 1})
 	}
 	data := s.lib.GetTokenData(ti)
-	resp := &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second)}
+	resp := &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), ClientID: g.client.ID}
 	if scope, ok := data["scope"].(string); ok {
 		resp.Scope = scope
 	}
@@ -231,6 +241,9 @@ func (s *Server) authFailed(g *grant) {
 	}
 	if s.limiter != nil {
 		s.limiter.Failed(g.ip, g.req.clientID)
+	}
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.AuthFailed(g.failure)
 	}
 	s.auditFailure(g)
 }

@@ -13,12 +13,12 @@ import (
 // Requests arrive through a trusted proxy (loopback) so that the test can
 // speak from several client addresses with X-Forwarded-For.
 func withLimiter(l *oauth.Limiter) envOption {
-	return func(cfg *oauth.Config, srv *oauth.Server) {
-		if cfg != nil {
-			cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	return func(s envSetup) {
+		if s.oauth != nil {
+			s.oauth.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		}
-		if srv != nil {
-			srv.SetLimiter(l)
+		if s.server != nil {
+			s.server.SetLimiter(l)
 		}
 	}
 }

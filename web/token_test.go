@@ -38,8 +38,17 @@ type env struct {
 	owner    *models.User
 }
 
-// envOption adjusts the token endpoint's configuration or server.
-type envOption func(cfg *oauth.Config, srv *oauth.Server)
+// envSetup is what an envOption may adjust: first the token endpoint's
+// configuration, then its server and the HTTP configuration.
+type envSetup struct {
+	oauth  *oauth.Config
+	server *oauth.Server
+	web    *web.Config
+}
+
+// envOption adjusts an env; it is called once per stage, with the other
+// fields nil.
+type envOption func(s envSetup)
 
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
@@ -65,17 +74,18 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	}
 	cfg := oauth.Config{Issuer: srv.URL}
 	for _, o := range opts {
-		o(&cfg, nil)
+		o(envSetup{oauth: &cfg})
 	}
 	tokens, err := oauth.NewServer(cfg, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens.EnableIntrospection(keyring, store)
+	webCfg := web.Config{Issuer: srv.URL}
 	for _, o := range opts {
-		o(nil, tokens)
+		o(envSetup{server: tokens, web: &webCfg})
 	}
-	handler = web.New(web.Config{Issuer: srv.URL}, tokens, keyring, store)
+	handler = web.New(webCfg, tokens, keyring, store)
 
 	owner := &models.User{Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet(readScope, createScope, configScope)}
 	if err := store.CreateUser(ctx, owner); err != nil {

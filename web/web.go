@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -37,7 +39,13 @@ type Config struct {
 	Issuer string
 	// JWKSMaxAge is how long clients may cache the JWKS.
 	JWKSMaxAge time.Duration
-	Logger     *slog.Logger
+	// Metrics, when set, are updated by the OAuth endpoints and served at
+	// /metrics.
+	Metrics *Metrics
+	// OAuthLogLevel is the level of the one log line per OAuth endpoint
+	// request (default info); probes and metrics scrapes log at debug.
+	OAuthLogLevel slog.Level
+	Logger        *slog.Logger
 	// Admin, when set, mounts the admin JSON API under /admin/api/v1.
 	Admin *Admin
 }
@@ -75,6 +83,9 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
+	}
 	s.mountAdmin()
 	return s
 }
@@ -86,21 +97,35 @@ func (s *Server) token(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	start := time.Now()
 	resp, oerr := s.tokens.Token(c.Request())
 	if oerr != nil {
+		s.observe("token", oerr.Code, "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
+	s.observe("token", "issued", resp.ClientID, "", start)
+	c.Set(logClientKey, resp.ClientID)
 	c.Set(logOutcomeKey, "issued")
 	return c.JSON(http.StatusOK, resp)
+}
+
+// observe updates the metrics of an OAuth endpoint request.
+func (s *Server) observe(endpoint, outcome, clientID, limit string, start time.Time) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.oauthRequest(endpoint, outcome, clientID, limit, time.Since(start))
+	}
 }
 
 // introspect serves RFC 7662 token introspection.
 func (s *Server) introspect(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
+	start := time.Now()
 	resp, oerr := s.tokens.Introspect(c.Request())
 	if oerr != nil {
+		s.observe("introspect", oerr.Code, "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
+	s.observe("introspect", "ok", "", "", start)
 	c.Set(logOutcomeKey, "introspected")
 	return c.JSON(http.StatusOK, resp)
 }
@@ -108,9 +133,12 @@ func (s *Server) introspect(c echo.Context) error {
 // revoke serves RFC 7009 token revocation: 200 with an empty body.
 func (s *Server) revoke(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
+	start := time.Now()
 	if oerr := s.tokens.Revoke(c.Request()); oerr != nil {
+		s.observe("revoke", oerr.Code, "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
+	s.observe("revoke", "ok", "", "", start)
 	c.Set(logOutcomeKey, "revoked")
 	return c.NoContent(http.StatusOK)
 }
@@ -215,20 +243,54 @@ func (s *Server) handleError(err error, c echo.Context) {
 	_ = c.JSON(http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error"})
 }
 
-const logOutcomeKey = "outcome"
+// Keys of the request log's fields set by handlers.
+const (
+	logOutcomeKey = "outcome"
+	logClientKey  = "client_id"
+)
 
-// requestLog writes one line per request: never a body, a query string or
-// an Authorization header, so never a secret.
+// requestIDHeader carries a request's id: the caller's when it is a sane
+// token, otherwise a new one; echoed in the response and in the log line.
+const requestIDHeader = "X-Request-Id"
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(requestIDHeader); len(id) >= 8 && len(id) <= 64 && strings.Trim(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") == "" {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestLog gives each request an id and writes one line per request:
+// never a body, a query string or an Authorization header, so never a
+// secret. OAuth endpoints log at cfg.OAuthLogLevel, probes and scrapes at
+// debug, everything else at info.
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		id := requestID(c.Request())
+		c.Response().Header().Set(requestIDHeader, id)
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
+		path := c.Request().URL.Path
+		level := slog.LevelInfo
+		switch {
+		case strings.HasPrefix(path, "/oauth2/"):
+			level = s.cfg.OAuthLogLevel
+		case path == "/healthz" || path == "/readyz" || path == "/metrics":
+			level = slog.LevelDebug
+		}
+		ctx := c.Request().Context()
+		if !s.cfg.Logger.Enabled(ctx, level) {
+			return nil
+		}
 		attrs := []slog.Attr{
+			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path),
+			slog.String("path", path),
 			slog.Int("status", c.Response().Status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", c.Request().RemoteAddr),
@@ -236,7 +298,10 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if outcome, ok := c.Get(logOutcomeKey).(string); ok {
 			attrs = append(attrs, slog.String("outcome", outcome))
 		}
-		s.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		if client, ok := c.Get(logClientKey).(string); ok {
+			attrs = append(attrs, slog.String("client_id", client))
+		}
+		s.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
 		return nil
 	}
 }

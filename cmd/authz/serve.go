@@ -31,6 +31,7 @@ type serveConfig struct {
 	rateLimit        float64
 	authFailures     int
 	logLevel         string
+	oauthLogLevel    string
 	envProblems      []string
 }
 
@@ -46,6 +47,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", envFloat(m, "AUTHZ_RATE_LIMIT", 100, &cfg.envProblems), "requests per second per source IP at the OAuth endpoints, burst twice that (env AUTHZ_RATE_LIMIT)")
 	fs.IntVar(&cfg.authFailures, "auth-failures", int(envFloat(m, "AUTHZ_AUTH_FAILURES", 5, &cfg.envProblems)), "failed authentications of one client from one IP before exponential backoff (env AUTHZ_AUTH_FAILURES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
+	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -108,9 +110,11 @@ func (cfg *serveConfig) validate() error {
 	if _, err := oauth.ParsePrefixes(splitList(cfg.trustedProxies)); err != nil {
 		problems = append(problems, "--trusted-proxies: "+strings.TrimPrefix(err.Error(), "invalid: "))
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		problems = append(problems, fmt.Sprintf("--log-level %q: want debug, info, warn or error", cfg.logLevel))
+	for flag, value := range map[string]string{"log-level": cfg.logLevel, "oauth-log-level": cfg.oauthLogLevel} {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(value)); err != nil {
+			problems = append(problems, fmt.Sprintf("--%s %q: want debug, info, warn or error", flag, value))
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -163,12 +167,29 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	proxies, _ := oauth.ParsePrefixes(splitList(cfg.trustedProxies))
+	metrics := web.NewMetrics(func() []web.KeyAge {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		keys, err := store.SigningKeys(ctx)
+		if err != nil {
+			return nil
+		}
+		ages := make([]web.KeyAge, 0, len(keys))
+		for _, k := range keys {
+			ages = append(ages, web.KeyAge{KID: k.KID, State: k.State, Created: k.CreatedAt})
+		}
+		return ages
+	})
+	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
+		return err
+	}
 	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
 	audit := oauth.NewAuditWriter(store, 4096, log)
 	tokens, err := oauth.NewServer(oauth.Config{
 		Issuer:          issuer,
 		DefaultAudience: cfg.audience,
 		TrustedProxies:  proxies,
+		Observer:        metrics,
 		Logger:          log,
 	}, store, km.hasher, keyring, usage, audit)
 	if err != nil {
@@ -182,7 +203,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		SecureCookies:  !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies: proxies,
 	}
-	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin}, tokens, keyring, store)
+	var oauthLevel slog.Level
+	_ = oauthLevel.UnmarshalText([]byte(cfg.oauthLogLevel))
+	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// KeyAge describes one signing key for the key-age gauge.
+type KeyAge struct {
+	KID     string
+	State   string
+	Created time.Time
+}
+
+// Metrics are the Prometheus metrics of one authz process, served at
+// /metrics. Per-client counters have one series per client that obtained a
+// token, so their number is bounded by the registered clients.
+type Metrics struct {
+	reg           *prometheus.Registry
+	tokenRequests *prometheus.CounterVec
+	clientTokens  *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	authFailures  *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	dbLatency     *prometheus.HistogramVec
+	dbErrors      *prometheus.CounterVec
+}
+
+// NewMetrics registers authz's metrics, the Go runtime's and the process's.
+// keys, when set, is read at each scrape for the key-age gauge.
+func NewMetrics(keys func() []KeyAge) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		tokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_token_requests_total", Help: "Token endpoint requests by outcome: issued or the OAuth error code.",
+		}, []string{"outcome"}),
+		clientTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_client_tokens_issued_total", Help: "Tokens issued, by client.",
+		}, []string{"client_id"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authz_request_duration_seconds", Help: "Latency of the OAuth endpoints.",
+			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1},
+		}, []string{"endpoint"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_client_auth_failures_total", Help: "Failed client authentications by reason.",
+		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_rate_limited_total", Help: "Requests refused with 429, by the limit that applied.",
+		}, []string{"limit"}),
+		dbLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authz_db_query_duration_seconds", Help: "Database statement latency by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op"}),
+		dbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_db_errors_total", Help: "Database statements that failed, by operation.",
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.tokenRequests, m.clientTokens, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if keys != nil {
+		m.reg.MustRegister(keyAgeCollector{keys: keys, desc: prometheus.NewDesc("authz_signing_key_age_seconds",
+			"Age of each published signing key, by state.", []string{"kid", "state"}, nil)})
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// AuthFailed counts a failed client authentication (oauth.Observer).
+func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+// ObserveQuery records one database statement (models.Store hook).
+func (m *Metrics) ObserveQuery(op string, d time.Duration, err error) {
+	m.dbLatency.WithLabelValues(op).Observe(d.Seconds())
+	if err != nil {
+		m.dbErrors.WithLabelValues(op).Inc()
+	}
+}
+
+func (m *Metrics) oauthRequest(endpoint, outcome, clientID, limit string, d time.Duration) {
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+	if endpoint == "token" {
+		m.tokenRequests.WithLabelValues(outcome).Inc()
+		if clientID != "" {
+			m.clientTokens.WithLabelValues(clientID).Inc()
+		}
+	}
+	if limit != "" {
+		m.rateLimited.WithLabelValues(limit).Inc()
+	}
+}
+
+type keyAgeCollector struct {
+	keys func() []KeyAge
+	desc *prometheus.Desc
+}
+
+func (c keyAgeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c keyAgeCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for _, k := range c.keys() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(k.Created).Seconds(), k.KID, k.State)
+	}
+}

@@ -1,0 +1,108 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/models/storetest"
+	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
+)
+
+func withMetrics(m *web.Metrics) envOption {
+	return func(s envSetup) {
+		if s.oauth != nil {
+			s.oauth.Observer = m
+		}
+		if s.web != nil {
+			s.web.Metrics = m
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: got %d", resp.StatusCode)
+	}
+	return string(body)
+}
+
+func TestMetrics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		m := web.NewMetrics(func() []web.KeyAge {
+			return []web.KeyAge{{KID: "k1", State: "active", Created: time.Now().Add(-time.Hour)}}
+		})
+		e := newEnv(t, backend, withMetrics(m), withLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 0.001, Burst: 4})))
+		if err := e.store.ObserveQueries(m.ObserveQuery); err != nil {
+			t.Fatal(err)
+		}
+		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		cc := "grant_type=client_credentials"
+		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, secret)))
+		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, secret)))
+		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, oauth.NewSecret())))
+		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(oauth.NewClientID(), secret)))
+		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, secret))) // over the burst: 429
+
+		body := scrape(t, e.url)
+		for _, want := range []string{
+			`authz_token_requests_total{outcome="issued"} 2`,
+			`authz_token_requests_total{outcome="invalid_client"} 2`,
+			`authz_token_requests_total{outcome="slow_down"} 1`,
+			`authz_client_tokens_issued_total{client_id="` + id + `"} 2`,
+			`authz_client_auth_failures_total{reason="wrong_secret"} 1`,
+			`authz_client_auth_failures_total{reason="unknown_client"} 1`,
+			`authz_rate_limited_total{limit="ip_rate"} 1`,
+			`authz_request_duration_seconds_count{endpoint="token"} 5`,
+			`authz_signing_key_age_seconds{kid="k1",state="active"}`,
+			`go_goroutines`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if !regexp.MustCompile(`authz_db_query_duration_seconds_count\{op="query"\} [1-9]`).MatchString(body) {
+			t.Errorf("/metrics has no database query timings")
+		}
+		if strings.Contains(body, secret) {
+			t.Errorf("/metrics contains a secret")
+		}
+	})
+}
+
+func TestRequestID(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	for _, tc := range []struct{ sent, want string }{
+		{"abcdef0123456789", "abcdef0123456789"},
+		{"", ""},
+		{"bad id with spaces", ""},
+	} {
+		req, _ := http.NewRequest("GET", e.url+"/healthz", nil)
+		if tc.sent != "" {
+			req.Header.Set("X-Request-Id", tc.sent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-Id")
+		if tc.want != "" && got != tc.want {
+			t.Errorf("sent %q: got request id %q, want it echoed", tc.sent, got)
+		}
+		if tc.want == "" && (len(got) != 24 || got == tc.sent) {
+			t.Errorf("sent %q: got request id %q, want a fresh 24-hex-digit id", tc.sent, got)
+		}
+	}
+}
