@@ -106,3 +106,61 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+func withCORS(origins ...string) envOption {
+	return func(s envSetup) {
+		if s.web != nil {
+			s.web.CORSOrigins = origins
+		}
+	}
+}
+
+func TestCORS(t *testing.T) {
+	preflight := func(t *testing.T, url, path, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("OPTIONS", url+path, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	get := func(t *testing.T, url, path, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+path, nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	t.Run("off by default", func(t *testing.T) {
+		e := newEnv(t, "sqlite")
+		for _, path := range []string{"/oauth2/token", "/.well-known/jwks.json"} {
+			if got := get(t, e.url, path, "https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Errorf("%s: Access-Control-Allow-Origin %q without configuration", path, got)
+			}
+		}
+	})
+	t.Run("configured", func(t *testing.T) {
+		e := newEnv(t, "sqlite", withCORS("https://app.example.com"))
+		for _, path := range []string{"/oauth2/token", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server"} {
+			resp := preflight(t, e.url, path, "https://app.example.com")
+			if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+				t.Errorf("%s preflight: got %d, allow-origin %q", path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+		}
+		if got := get(t, e.url, "/.well-known/jwks.json", "https://evil.example.com").Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("another origin allowed: %q", got)
+		}
+		if got := preflight(t, e.url, "/oauth2/introspect", "https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("introspection allows CORS: %q", got)
+		}
+	})
+}

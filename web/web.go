@@ -13,6 +13,7 @@ import (
 
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 )
 
 // Tokens is the logic of the token, introspection and revocation
@@ -39,6 +40,9 @@ type Config struct {
 	Issuer string
 	// JWKSMaxAge is how long clients may cache the JWKS.
 	JWKSMaxAge time.Duration
+	// CORSOrigins are the browser origins allowed to call the token
+	// endpoint and read the discovery documents; none by default.
+	CORSOrigins []string
 	// Metrics, when set, are updated by the OAuth endpoints and served at
 	// /metrics.
 	Metrics *Metrics
@@ -75,12 +79,24 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	e.Use(s.requestLog)
 
 	// Every method reaches the token handler so that a GET gets an RFC 6749
-	// error body rather than a bare 405.
-	e.Any("/oauth2/token", s.token)
+	// error body rather than a bare 405. CORS, when configured, covers the
+	// token endpoint and the discovery documents only.
+	var cors []echo.MiddlewareFunc
+	discovery := []string{http.MethodGet}
+	if len(cfg.CORSOrigins) > 0 {
+		cors = append(cors, middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodPost},
+			AllowHeaders: []string{"Authorization", "Content-Type"},
+			MaxAge:       600,
+		}))
+		discovery = append(discovery, http.MethodOptions)
+	}
+	e.Any("/oauth2/token", s.token, cors...)
 	e.Any("/oauth2/introspect", s.introspect)
 	e.Any("/oauth2/revoke", s.revoke)
-	e.GET("/.well-known/jwks.json", s.jwks)
-	e.GET("/.well-known/oauth-authorization-server", s.metadata)
+	e.Match(discovery, "/.well-known/jwks.json", s.jwks, cors...)
+	e.Match(discovery, "/.well-known/oauth-authorization-server", s.metadata, cors...)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	if cfg.Metrics != nil {

@@ -62,8 +62,9 @@ Commands:
   keys list
 
 Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
-postgres://...; default sqlite:authz.db) and --json. Run a command with -h
-for its flags.
+postgres://...; default sqlite:authz.db), --json, and --config FILE (env
+AUTHZ_CONFIG): a file of AUTHZ_*=value lines, below flags and the
+environment. Run a command with -h for its flags.
 `
 
 // Run runs one command.
@@ -72,7 +73,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage)
 		return errors.New("no command given")
 	}
-	cmd, rest := args[0], args[1:]
+	m, rest, err := m.withConfigFile(args[1:])
+	if err != nil {
+		return err
+	}
+	cmd := args[0]
 	switch cmd {
 	case "serve":
 		return m.serve(ctx, rest)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ type serveConfig struct {
 	alg              string
 	audience         string
 	trustedProxies   string
+	corsOrigins      string
 	usageFlush       time.Duration
 	reminderInterval time.Duration
 	rateLimit        float64
@@ -41,6 +43,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
+	fs.StringVar(&cfg.corsOrigins, "cors-origins", m.env("AUTHZ_CORS_ORIGINS", ""), "comma-separated browser origins (https://app.example) allowed to call the token endpoint and read the discovery documents; none by default (env AUTHZ_CORS_ORIGINS)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second, &cfg.envProblems), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
 	fs.DurationVar(&cfg.reminderInterval, "reminder-interval", envDuration(m, "AUTHZ_REMINDER_INTERVAL", 10*time.Minute, &cfg.envProblems), "how often expiry reminders are checked (env AUTHZ_REMINDER_INTERVAL)")
@@ -106,6 +109,11 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
+	}
+	for _, o := range splitList(cfg.corsOrigins) {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			problems = append(problems, fmt.Sprintf("--cors-origins: %q is not an origin such as https://app.example.com", o))
+		}
 	}
 	if _, err := oauth.ParsePrefixes(splitList(cfg.trustedProxies)); err != nil {
 		problems = append(problems, "--trusted-proxies: "+strings.TrimPrefix(err.Error(), "invalid: "))
@@ -205,7 +213,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	var oauthLevel slog.Level
 	_ = oauthLevel.UnmarshalText([]byte(cfg.oauthLogLevel))
-	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel}, tokens, keyring, store)
+	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel, CORSOrigins: splitList(cfg.corsOrigins)}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fileDB := "sqlite:" + filepath.Join(dir, "from-file.db")
+	envDB := "sqlite:" + filepath.Join(dir, "from-env.db")
+	flagDB := "sqlite:" + filepath.Join(dir, "from-flag.db")
+	good := write("authz.conf", "# comment\n\nAUTHZ_DATABASE_URL="+fileDB+"\nAUTHZ_LOG_LEVEL = warn\n")
+
+	run := func(env map[string]string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }}
+		err := m.Run(context.Background(), args)
+		return out.String() + errOut.String(), err
+	}
+	exists := func(url string) bool {
+		_, err := os.Stat(strings.TrimPrefix(url, "sqlite:"))
+		return err == nil
+	}
+
+	if _, err := run(nil, "migrate", "--config", good); err != nil || !exists(fileDB) {
+		t.Fatalf("file setting: err %v, database created %t", err, exists(fileDB))
+	}
+	if _, err := run(map[string]string{"AUTHZ_DATABASE_URL": envDB, "AUTHZ_CONFIG": good}, "migrate"); err != nil || !exists(envDB) {
+		t.Fatalf("environment over file: err %v, database created %t", err, exists(envDB))
+	}
+	if _, err := run(map[string]string{"AUTHZ_DATABASE_URL": envDB}, "migrate", "--db", flagDB, "--config="+good); err != nil || !exists(flagDB) {
+		t.Fatalf("flag over environment: err %v, database created %t", err, exists(flagDB))
+	}
+
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown setting", "AUTHZ_DATABSE_URL=x\n", "authz.conf:1: unknown setting AUTHZ_DATABSE_URL"},
+		{"no equals sign", "\nAUTHZ_ADDR\n", ":2: want NAME=value"},
+		{"set twice", "AUTHZ_ADDR=a\nAUTHZ_ADDR=b\n", ":2: AUTHZ_ADDR is set twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write("authz.conf", tc.body)
+			if _, err := run(nil, "migrate", "--config", p); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := run(nil, "migrate", "--config", filepath.Join(dir, "missing.conf")); err == nil || !strings.Contains(err.Error(), "missing.conf") {
+		t.Errorf("missing file: got %v, want an error naming it", err)
+	}
+	if _, err := run(nil, "migrate", "--config"); err == nil {
+		t.Errorf("--config without a path: no error")
+	}
+}
