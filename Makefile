@@ -44,3 +44,4 @@ fuzz:
 	$(GO) test ./jwtkeys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSecretFormat$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./web -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)

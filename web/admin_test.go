@@ -65,7 +65,7 @@ var (
 // adminEnv is a running authz server with the admin API, an admin and a
 // member (alice, who may create clients) on a real database.
 type adminEnv struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	host     string
 	store    *models.Store
@@ -78,7 +78,7 @@ type adminEnv struct {
 	secrets []string
 }
 
-func newAdminEnv(t *testing.T, backend string, secure bool) *adminEnv {
+func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	t.Helper()
 	ctx := context.Background()
 	clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
