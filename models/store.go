@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -54,7 +55,7 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
-		Logger:                 gormLogger{log: log},
+		Logger:                 newGormLogger(log),
 		// gorm's own timestamps follow the store's (replaceable) clock.
 		NowFunc: func() time.Time { return st.Now().UTC() },
 	})
@@ -165,8 +166,17 @@ func translate(err error, what string) error {
 }
 
 // gormLogger sends gorm's errors to slog; SQL text is never logged because
-// it can carry secrets' hashes.
-type gormLogger struct{ log *slog.Logger }
+// it can carry secrets' hashes. During an outage every statement fails, so
+// it writes at most one line per second and counts the ones it held back.
+type gormLogger struct {
+	log        *slog.Logger
+	last       *atomic.Int64 // unix nanoseconds of the last line written
+	suppressed *atomic.Int64
+}
+
+func newGormLogger(log *slog.Logger) gormLogger {
+	return gormLogger{log: log, last: new(atomic.Int64), suppressed: new(atomic.Int64)}
+}
 
 func (l gormLogger) LogMode(logger.LogLevel) logger.Interface      { return l }
 func (l gormLogger) Info(context.Context, string, ...interface{})  {}
@@ -176,5 +186,12 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 	if err == nil || errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, context.Canceled) {
 		return
 	}
-	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(begin)))
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	if now-last < int64(time.Second) || !l.last.CompareAndSwap(last, now) {
+		l.suppressed.Add(1)
+		return
+	}
+	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(begin)),
+		slog.Int64("suppressed_since_last", l.suppressed.Swap(0)))
 }

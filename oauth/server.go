@@ -194,10 +194,10 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 		return e
 	}
 	if errors.Is(err, errStoreUnavailable) {
-		s.cfg.Logger.WarnContext(ctx, "token request: database unavailable", "error", err)
+		s.cfg.Logger.WarnContext(ctx, "oauth request: database unavailable", "error", err)
 		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
 	}
-	s.cfg.Logger.ErrorContext(ctx, "token request failed", "error", err)
+	s.cfg.Logger.ErrorContext(ctx, "oauth request failed", "error", err)
 	return ErrServerError.With("internal error; it has been logged")
 }
 
