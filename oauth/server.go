@@ -193,7 +193,7 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 	if e, ok := fromLibrary(err); ok {
 		return e
 	}
-	if errors.Is(err, errStoreUnavailable) {
+	if errors.Is(err, errStoreUnavailable) || errors.Is(err, jwtkeys.ErrStaleKeys) {
 		s.cfg.Logger.WarnContext(ctx, "oauth request: database unavailable", "error", err)
 		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
 	}

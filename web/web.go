@@ -27,7 +27,8 @@ type Tokens interface {
 // Keys publishes the public signing keys.
 type Keys interface {
 	JWKSJSON() []byte
-	ActiveKID() (kid, alg string)
+	// Ready is nil when the keys can sign: loaded and recently reloaded.
+	Ready() error
 }
 
 // Pinger checks that the database answers.
@@ -224,8 +225,9 @@ func (s *Server) readyz(c echo.Context) error {
 		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
 		checks["database"], status = "unreachable", http.StatusServiceUnavailable
 	}
-	if kid, _ := s.keys.ActiveKID(); kid == "" {
-		checks["signing_key"], status = "missing", http.StatusServiceUnavailable
+	if err := s.keys.Ready(); err != nil {
+		s.cfg.Logger.Warn("readiness: signing keys not ready", "error", err)
+		checks["signing_key"], status = "stale", http.StatusServiceUnavailable
 	}
 	return c.JSON(status, checks)
 }

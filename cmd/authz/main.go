@@ -59,7 +59,7 @@ Commands:
   clients create|import|list|show|rotate|revoke|revoke-secret|expiring
   policy show|set          the organization's credential policy
   audit                    the audit log
-  keys list
+  keys list|rotate|rewrap   signing keys
 
 Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
 postgres://...; default sqlite:authz.db), --json, and --config FILE (env

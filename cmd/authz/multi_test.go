@@ -45,7 +45,7 @@ const (
 // a new key within rotationWait, e.g. {"--key-check-interval", "1s"}. nil
 // means serve does not reload its keys yet (the keyring's Run is not wired
 // into serve), and the rotation check is skipped.
-var keyReloadArgs []string
+var keyReloadArgs = []string{"--key-check-interval", "1s"}
 
 // goTool returns the go command that built this test.
 func goTool(t *testing.T) string {

@@ -30,6 +30,8 @@ type serveConfig struct {
 	corsOrigins      string
 	usageFlush       time.Duration
 	reminderInterval time.Duration
+	keyRotateEvery   time.Duration
+	keyCheck         time.Duration
 	rateLimit        float64
 	authFailures     int
 	logLevel         string
@@ -47,6 +49,8 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", m.env("AUTHZ_TRUSTED_PROXIES", ""), "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (env AUTHZ_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", envDuration(m, "AUTHZ_USAGE_FLUSH", 5*time.Second, &cfg.envProblems), "how often last-use data is written (env AUTHZ_USAGE_FLUSH)")
 	fs.DurationVar(&cfg.reminderInterval, "reminder-interval", envDuration(m, "AUTHZ_REMINDER_INTERVAL", 10*time.Minute, &cfg.envProblems), "how often expiry reminders are checked (env AUTHZ_REMINDER_INTERVAL)")
+	fs.DurationVar(&cfg.keyRotateEvery, "key-rotate-every", envDuration(m, "AUTHZ_KEY_ROTATE_EVERY", 30*24*time.Hour, &cfg.envProblems), "age of the signing key at which a scheduled rotation starts (env AUTHZ_KEY_ROTATE_EVERY)")
+	fs.DurationVar(&cfg.keyCheck, "key-check-interval", envDuration(m, "AUTHZ_KEY_CHECK_INTERVAL", time.Minute, &cfg.envProblems), "how often signing keys are reloaded and the rotation schedule advanced (env AUTHZ_KEY_CHECK_INTERVAL)")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", envFloat(m, "AUTHZ_RATE_LIMIT", 100, &cfg.envProblems), "requests per second per source IP at the OAuth endpoints, burst twice that (env AUTHZ_RATE_LIMIT)")
 	fs.IntVar(&cfg.authFailures, "auth-failures", int(envFloat(m, "AUTHZ_AUTH_FAILURES", 5, &cfg.envProblems)), "failed authentications of one client from one IP before exponential backoff (env AUTHZ_AUTH_FAILURES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
@@ -97,6 +101,12 @@ func (cfg *serveConfig) validate() error {
 	}
 	if !jwtkeys.ValidAlg(cfg.alg) {
 		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
+	}
+	if cfg.keyRotateEvery < time.Hour {
+		problems = append(problems, "--key-rotate-every: want at least 1h")
+	}
+	if cfg.keyCheck < time.Second || cfg.keyCheck > 2*time.Minute {
+		problems = append(problems, "--key-check-interval: want between 1s and 2m (keys must be reloaded well within 5 minutes)")
 	}
 	if cfg.rateLimit <= 0 {
 		problems = append(problems, "--rate-limit: want a positive number of requests per second")
@@ -167,7 +177,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if issuer == "" {
 		issuer = "http://" + displayAddr(ln.Addr().String())
 	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, Issuer: issuer, KEK: km.kek, Logger: log})
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, Issuer: issuer, KEK: km.kek, Logger: log,
+		Rotation: jwtkeys.RotationConfig{RotateEvery: cfg.keyRotateEvery}})
 	if err != nil {
 		return err
 	}
@@ -213,7 +224,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	var oauthLevel slog.Level
 	_ = oauthLevel.UnmarshalText([]byte(cfg.oauthLogLevel))
-	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel, CORSOrigins: splitList(cfg.corsOrigins)}, tokens, keyring, store)
+	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel, JWKSMaxAge: keyring.JWKSMaxAge(), CORSOrigins: splitList(cfg.corsOrigins)}, tokens, keyring, store)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -236,6 +247,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		func() { audit.Run(bg, time.Second) },
 		func() { reminders.Run(bg, cfg.reminderInterval) },
 		func() { janitor.Run(bg, 10*time.Minute) },
+		func() { keyring.Run(bg, cfg.keyCheck) },
 	} {
 		wg.Add(1)
 		go func() {
