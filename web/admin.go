@@ -153,6 +153,9 @@ func (a *adminAPI) handler(acc access, h adminHandler) echo.HandlerFunc {
 		hdr := c.Response().Header()
 		hdr.Set("Cache-Control", "no-store")
 		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		hdr.Set("Referrer-Policy", "no-referrer")
 		p, err := a.guard(c, acc)
 		if err == nil {
 			err = h(c, p)

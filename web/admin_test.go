@@ -215,6 +215,9 @@ func (e *adminEnv) call(token, method, path string, body any, header http.Header
 		e.t.Errorf("%s %s: error %d without code and message: %s", method, path, hr.StatusCode, raw)
 	}
 	routing := r.str("code") == "not_found" || r.str("code") == "method_not_allowed" // Echo's own answers
+	if !routing && (hr.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(hr.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || hr.Header.Get("X-Content-Type-Options") != "nosniff") {
+		e.t.Errorf("%s %s: missing security headers: %v", method, path, hr.Header)
+	}
 	if cc := hr.Header.Get("Cache-Control"); path != apiBase+"/openapi.json" && !routing && cc != "no-store" {
 		e.t.Errorf("%s %s: Cache-Control %q, want no-store", method, path, cc)
 	}
