@@ -104,6 +104,7 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	s.mountAdmin()
+	s.mountUI()
 	return s
 }
 

@@ -1,0 +1,515 @@
+// Browser tests of the authz admin console, in headless Chromium (Debian's
+// package) driven by playwright-core. Run by e2e/run.sh, which starts a
+// fresh server and passes AUTHZ_URL, ADMIN_EMAIL and ADMIN_PASSWORD.
+//
+// The steps run in order and share one browser context (one session), as a
+// person would: sign in, add a user, create a client for them, copy its
+// secret and get a token with it, rotate, revoke, change the policy and the
+// owner and watch the table change. Every step checks what is on the page.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = (process.env.AUTHZ_URL || "").replace(/\/$/, "");
+const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(import.meta.dirname ?? ".", "screenshots");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!BASE || !ADMIN_EMAIL || !ADMIN_PASSWORD) {
+  throw new Error("AUTHZ_URL, ADMIN_EMAIL and ADMIN_PASSWORD must be set (use e2e/run.sh)");
+}
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const DEV_EMAIL = "dev@example.com";
+const XSS_NAME = 'Nightly CI <script>window.__xss = 1</script>';
+const SECRET_RE = /^azs_[0-9A-Za-z]{49}$/;
+
+let browser, context, page;
+const cspViolations = [];
+const pageErrors = [];
+// Shared between steps.
+const state = {};
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  // A fresh context: no cookies, no storage.
+  context = await browser.newContext({ viewport: DESKTOP, baseURL: BASE });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on("console", (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+  });
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// --- helpers ---------------------------------------------------------------
+
+async function shot(name, opts = {}) {
+  for (const [label, size] of [["1280", DESKTOP], ["390", PHONE]]) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${label}.png`), fullPage: true, ...opts });
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+async function heading() {
+  return (await page.locator("h1").first().textContent()).trim();
+}
+
+async function notice() {
+  return (await page.locator(".notice").textContent()).trim();
+}
+
+// token asks the token endpoint for a token with client_secret_basic.
+async function token(id, secret) {
+  const basic = Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
+  const res = await fetch(`${BASE}/oauth2/token`, {
+    method: "POST",
+    headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded" },
+    body: "grant_type=client_credentials",
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+// rowOf is the credentials-table row of a client.
+function rowOf(id) {
+  return page.locator(`#clients-table tr[data-client-id="${id}"]`);
+}
+
+async function statusIn(id) {
+  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  return (await rowOf(id).locator(".status").textContent()).trim();
+}
+
+// a11y checks what can be checked without a library: one <h1>, headings
+// in order, every form control labelled, every header cell scoped, lang
+// set, a skip link first, and inputs with errors tied to their message.
+async function a11y(where) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    if (!document.documentElement.lang) out.push("no lang on <html>");
+    const hs = [...document.querySelectorAll("h1,h2,h3,h4,h5,h6")].map((h) => Number(h.tagName[1]));
+    if (hs.filter((l) => l === 1).length !== 1) out.push(`want one h1, got ${hs.filter((l) => l === 1).length}`);
+    for (let i = 1; i < hs.length; i++) if (hs[i] > hs[i - 1] + 1) out.push(`heading level jumps from h${hs[i - 1]} to h${hs[i]}`);
+    for (const el of document.querySelectorAll("input:not([type=hidden]),select,textarea")) {
+      if (!el.labels || el.labels.length === 0) out.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name || el.id}`);
+      if (el.getAttribute("aria-invalid") === "true") {
+        const ids = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+        const described = ids.map((id) => document.getElementById(id)).filter(Boolean);
+        if (!described.some((e) => e.classList.contains("field-error") || e.closest("[role=alert]"))) {
+          out.push(`invalid ${el.name} not described by an error`);
+        }
+      }
+    }
+    for (const th of document.querySelectorAll("table th")) if (!th.getAttribute("scope")) out.push(`th without scope: ${th.textContent.trim()}`);
+    for (const b of document.querySelectorAll("[role=button], a[onclick], div[onclick]")) out.push(`fake button: ${b.outerHTML.slice(0, 60)}`);
+    const skip = document.querySelector("a.skip-link");
+    if (!skip || skip !== document.querySelector("body a")) out.push("the skip link is not the first link");
+    if (!document.querySelector("main#main")) out.push("no <main id=main>");
+    return out;
+  });
+  assert.deepEqual(problems, [], `accessibility problems on ${where}`);
+}
+
+// --- steps -----------------------------------------------------------------
+
+test("no page is reachable without a session", async () => {
+  for (const p of ["/admin/", "/admin/users", "/admin/clients/new", "/admin/policy", "/admin/keys", "/admin/audit"]) {
+    const res = await page.goto(p);
+    assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} did not lead to the sign-in page`);
+    assert.equal(res.status(), 200);
+    assert.equal(await heading(), "Sign in");
+  }
+  // The sign-in page brings us back where we were going.
+  assert.equal(new URL(page.url()).searchParams.get("next"), "/admin/audit");
+  await a11y("sign-in page");
+  await shot("01-login");
+});
+
+test("sign in: a wrong password is refused, the right one opens the console", async () => {
+  await page.goto("/admin/login");
+  await page.getByLabel("Email").fill(ADMIN_EMAIL);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.match(await page.locator("#error-summary").textContent(), /Invalid email or password/);
+  assert.equal(await page.getByLabel("Password").getAttribute("aria-invalid"), "true");
+  await a11y("failed sign-in");
+
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/admin\/$/);
+  assert.equal(await heading(), "Credentials");
+  const cookies = await context.cookies();
+  const sess = cookies.find((c) => c.name === "authz_session");
+  assert.ok(sess, "no session cookie");
+  assert.equal(sess.httpOnly, true);
+  assert.equal(sess.sameSite, "Strict");
+  assert.equal(sess.path, "/admin");
+  // Roughly 24 hours.
+  assert.ok(Math.abs(sess.expires - (Date.now() / 1000 + 86400)) < 120, `session expires at ${sess.expires}`);
+});
+
+test("keyboard: the skip link comes first and moves focus to the content", async () => {
+  await page.goto("/admin/");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), "Skip to main content");
+  assert.equal(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), "solid", "no visible focus style");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "main");
+});
+
+test("create a user (a member with permissions who may create clients)", async () => {
+  await page.goto("/admin/users");
+  assert.equal(await heading(), "Users");
+  await page.getByLabel("Email").fill(DEV_EMAIL);
+  await page.getByLabel("Name").fill("Dana Developer");
+  await page.getByLabel("Role").selectOption("member");
+  await page.getByLabel("Permissions").fill("analysis:read analysis:create");
+  await page.getByLabel("May create clients").check();
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.waitForURL(/notice=user_created/);
+  assert.equal(await notice(), "The user was created.");
+  const row = page.locator(`#users-table tr[data-email="${DEV_EMAIL}"]`);
+  assert.match(await row.textContent(), /Dana Developer/);
+  assert.match(await row.textContent(), /analysis:create\s+analysis:read/);
+  assert.match(await row.locator("[data-label=Status]").textContent(), /active/);
+
+  // The same email again: an error tied to the email field.
+  await page.getByLabel("Email").fill(DEV_EMAIL);
+  await page.getByLabel("Name").fill("Someone else");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
+  assert.match(await page.locator("#f-email-err").textContent(), /exists/);
+  await a11y("users page with an error");
+});
+
+test("create a client for that user: only the owner's permissions, with a live preview", async () => {
+  await page.goto("/admin/clients/new");
+  assert.equal(await heading(), "New client");
+  await a11y("new client form");
+  await page.getByLabel("Owner").selectOption(DEV_EMAIL);
+
+  // The admin holds config:read; the owner does not, so it is not offered.
+  assert.equal(await page.locator('[data-scope="config:read"]').isVisible(), false);
+  assert.equal(await page.getByLabel("analysis:read").isVisible(), true);
+  assert.equal(await page.getByLabel("analysis:create").isVisible(), true);
+  const effective = page.locator("#effective");
+  assert.match(await effective.textContent(), /none/);
+  await page.getByLabel("analysis:read").check();
+  assert.equal((await effective.textContent()).trim(), "analysis:read");
+  await page.getByLabel("analysis:create").check();
+  assert.equal((await effective.textContent()).trim().split(/\s+/).sort().join(" "), "analysis:create analysis:read");
+  await page.getByLabel("analysis:create").uncheck();
+  assert.equal((await effective.textContent()).trim(), "analysis:read");
+  await page.getByLabel("analysis:create").check();
+
+  await page.getByLabel("Name").fill(XSS_NAME);
+  await page.getByLabel("Description").fill("uploads nightly analyses");
+  await page.getByLabel("Token lifetime").fill("10m");
+  await shot("03-new-client");
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#secret-box").waitFor();
+
+  // The user-controlled name is text, not markup.
+  assert.equal(await heading(), XSS_NAME);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+
+  const secret = (await page.locator("#new-secret").textContent()).trim();
+  const id = (await page.locator("#new-client-id").textContent()).trim();
+  assert.match(secret, SECRET_RE);
+  assert.match(id, /^azc_/);
+  assert.match(await page.locator("#secret-box").textContent(), /only time this secret is shown/);
+  // The address bar shows the client's page: a reload is a GET.
+  assert.equal(new URL(page.url()).pathname, `/admin/clients/${id}`);
+
+  // The copy button puts the secret on the clipboard.
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  await page.locator("#copy-status").filter({ hasText: "Copied" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await a11y("client created");
+  await shot("04-client-created", { mask: [page.locator(".secret-value")] });
+  Object.assign(state, { id, secret });
+});
+
+test("the copied secret gets a token at the token endpoint", async () => {
+  const r = await token(state.id, state.secret);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.token_type, "Bearer");
+  assert.equal(r.body.expires_in, 600);
+  assert.deepEqual(r.body.scope.split(" ").sort(), ["analysis:create", "analysis:read"]);
+});
+
+test("reloading the page does not show the secret again; last use appears", async () => {
+  await page.reload();
+  assert.equal(await page.locator("#secret-box").count(), 0);
+  assert.ok(!(await page.content()).includes(state.secret), "the secret is on the page after a reload");
+  const last4 = state.secret.slice(-4);
+  assert.match(await page.locator("#secrets-table tbody").textContent(), new RegExp(`azs_…${last4}`));
+  // Usage is flushed every 200 ms in the e2e server.
+  let used = "";
+  for (let i = 0; i < 30 && !/127\.0\.0\.1/.test(used); i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+    used = await page.locator("#secrets-table tbody [data-label='Last used']").first().textContent();
+  }
+  assert.match(used, /127\.0\.0\.1/);
+  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  const row = rowOf(state.id);
+  assert.match(await row.locator("[data-label='Last IP']").textContent(), /127\.0\.0\.1/);
+  assert.equal((await row.locator(".status").textContent()).trim(), "active");
+  assert.match(await row.locator("[data-label='Created by']").textContent(), new RegExp(ADMIN_EMAIL));
+  assert.match(await row.locator("[data-label='Owner']").textContent(), new RegExp(DEV_EMAIL));
+  assert.ok(!(await page.content()).includes(state.secret));
+});
+
+test("rotate with a grace period: the new secret is shown once, both work", async () => {
+  await page.goto(`/admin/clients/${state.id}`);
+  await page.getByLabel("Old secrets keep working for").selectOption("1d");
+  await page.getByRole("button", { name: "Rotate secret" }).click();
+  await page.locator("#secret-box").waitFor();
+  assert.match(await page.locator("#secret-h").textContent(), /New secret/);
+  const fresh = (await page.locator("#new-secret").textContent()).trim();
+  assert.match(fresh, SECRET_RE);
+  assert.notEqual(fresh, state.secret);
+  assert.equal(new URL(page.url()).pathname, `/admin/clients/${state.id}`);
+  assert.equal(await page.locator("#secrets-table tbody tr").count(), 2);
+
+  assert.equal((await token(state.id, state.secret)).status, 200, "the old secret stopped during its grace period");
+  assert.equal((await token(state.id, fresh)).status, 200, "the new secret does not work");
+
+  await page.reload();
+  assert.equal(await page.locator("#secret-box").count(), 0);
+  assert.ok(!(await page.content()).includes(fresh));
+  const statuses = await page.locator("#secrets-table tbody .status").allTextContents();
+  assert.deepEqual(statuses.map((s) => s.trim()), ["active", "active"]);
+  // The old one now expires (grace), the new one with the client.
+  assert.match(await page.locator("#secrets-table tbody tr").first().locator("[data-label=Expires]").textContent(), /\d{4}-\d\d-\d\d/);
+  state.fresh = fresh;
+});
+
+test("revoke asks first; then the token endpoint refuses the client (401)", async () => {
+  await page.goto(`/admin/clients/${state.id}`);
+  // Dismissed: nothing happens.
+  page.once("dialog", (d) => d.dismiss());
+  await page.getByRole("button", { name: "Revoke client" }).click();
+  await page.waitForTimeout(300);
+  assert.equal((await page.locator("#client-status").textContent()).trim(), "active");
+  assert.equal((await token(state.id, state.fresh)).status, 200);
+
+  let message = "";
+  page.once("dialog", (d) => {
+    message = d.message();
+    assert.equal(d.type(), "confirm");
+    d.accept();
+  });
+  await page.getByRole("button", { name: "Revoke client" }).click();
+  await page.waitForURL(/notice=revoked/);
+  assert.match(message, /Revoke/);
+  assert.match(await notice(), /revoked/);
+  assert.equal((await page.locator("#client-status").textContent()).trim(), "revoked");
+  assert.equal(await page.getByRole("button", { name: "Rotate secret" }).count(), 0);
+
+  for (const s of [state.fresh, state.secret]) {
+    const r = await token(state.id, s);
+    assert.equal(r.status, 401, JSON.stringify(r.body));
+    assert.equal(r.body.error, "invalid_client");
+  }
+  // The audit trail on the client's page tells the story.
+  const trail = await page.locator("table.audit tbody").textContent();
+  for (const action of ["client.created", "secret.rotated", "client.revoked"]) assert.match(trail, new RegExp(action.replace(".", "\\.")));
+  await a11y("revoked client");
+  await shot("05-client-revoked");
+});
+
+test("a second client, then the policy changes what the table shows", async () => {
+  // A second, active client for the same owner.
+  await page.goto("/admin/clients/new");
+  await page.getByLabel("Owner").selectOption(DEV_EMAIL);
+  await page.getByLabel("Name").fill("Reporting job");
+  await page.getByLabel("analysis:read").check();
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#secret-box").waitFor();
+  state.id2 = (await page.locator("#new-client-id").textContent()).trim();
+  state.secret2 = (await page.locator("#new-secret").textContent()).trim();
+  assert.equal((await token(state.id2, state.secret2)).status, 200);
+
+  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  assert.equal(await page.locator("#expiring-h").count(), 0, "nothing should expire soon yet");
+  const before = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
+
+  // An invalid policy: the error is shown next to its field.
+  await page.goto("/admin/policy");
+  await a11y("policy page");
+  await shot("07-policy");
+  await page.getByLabel("Maximum credential lifetime").fill("7d");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.equal(await page.getByLabel("Default credential lifetime").getAttribute("aria-invalid"), "true");
+  assert.match(await page.locator("#f-default_credential_lifetime-err").textContent(), /exceeds the maximum/);
+  await a11y("policy page with an error");
+
+  // A maximum lifetime of 7 days, counted from creation: every credential
+  // now expires within a week, and the banner says so.
+  await page.getByLabel("Default credential lifetime").fill("7d");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.waitForURL(/notice=policy_saved/);
+  assert.equal(await page.getByLabel("Maximum credential lifetime").inputValue(), "7d");
+
+  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  const afterExp = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
+  assert.notEqual(afterExp, before);
+  const in7 = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
+  const in7b = new Date(Date.now() + 7 * 86400_000 - 60_000).toISOString().slice(0, 10);
+  assert.ok(afterExp.includes(in7) || afterExp.includes(in7b), `expiry ${afterExp} is not 7 days from now`);
+  assert.match(await page.locator("#expiring-h").textContent(), /expires? within 30 days/);
+  assert.match(await page.locator("section[aria-labelledby=expiring-h]").textContent(), /Reporting job/);
+
+  // An organization IP allowlist without 127.0.0.1: the token endpoint
+  // refuses; cleared, it serves again.
+  await page.goto("/admin/policy");
+  await page.getByLabel("Organization IP allowlist").fill("10.0.0.0/8\n2001:db8::/32");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.waitForURL(/notice=policy_saved/);
+  let r = await token(state.id2, state.secret2);
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error, "unauthorized_client");
+  await page.getByLabel("Organization IP allowlist").fill("");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.waitForURL(/notice=policy_saved/);
+  assert.equal((await token(state.id2, state.secret2)).status, 200);
+
+  // One client per owner: the owner holds one active client, so another is
+  // refused, with the reason next to the owner field.
+  await page.getByLabel("Clients per owner").fill("1");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.waitForURL(/notice=policy_saved/);
+  await page.goto("/admin/clients/new");
+  await page.getByLabel("Owner").selectOption(DEV_EMAIL);
+  await page.getByLabel("Name").fill("One too many");
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.equal(await page.getByLabel("Owner").getAttribute("aria-invalid"), "true");
+  assert.match(await page.locator("#f-owner-err").textContent(), /already holds 1 active clients/);
+  assert.equal(await page.getByLabel("Name").inputValue(), "One too many", "the form lost what was typed");
+  await a11y("new client form with an error");
+  await shot("03-new-client-error");
+});
+
+test("disabling the owner shows the client as disabled by owner; enabling restores it", async () => {
+  await page.goto("/admin/users");
+  await page.getByRole("button", { name: `Disable ${DEV_EMAIL}` }).click();
+  await page.waitForURL(/notice=user_updated/);
+  assert.match(await page.locator(`#users-table tr[data-email="${DEV_EMAIL}"] [data-label=Status]`).textContent(), /disabled/);
+  assert.equal(await statusIn(state.id2), "disabled by owner");
+  assert.equal(await statusIn(state.id), "revoked");
+  assert.equal((await token(state.id2, state.secret2)).status, 400);
+
+  // The status filter finds it.
+  await page.goto("/admin/");
+  await page.getByLabel("Status").selectOption("disabled_by_owner");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/status=disabled_by_owner/);
+  assert.equal(await page.locator("#clients-table tbody tr[data-client-id]").count(), 1);
+  assert.equal(await rowOf(state.id2).count(), 1);
+
+  await page.goto("/admin/users");
+  await page.getByRole("button", { name: `Enable ${DEV_EMAIL}` }).click();
+  await page.waitForURL(/notice=user_updated/);
+  assert.equal(await statusIn(state.id2), "active");
+  assert.equal((await token(state.id2, state.secret2)).status, 200);
+
+  // Allow/deny client creation.
+  await page.goto("/admin/users");
+  await page.getByRole("button", { name: `Deny creation for ${DEV_EMAIL}` }).click();
+  await page.waitForURL(/notice=user_updated/);
+  assert.match(await page.locator(`#users-table tr[data-email="${DEV_EMAIL}"] [data-label="May create clients"]`).textContent(), /no/);
+  await page.getByRole("button", { name: `Allow creation for ${DEV_EMAIL}` }).click();
+  await page.waitForURL(/notice=user_updated/);
+  assert.match(await page.locator(`#users-table tr[data-email="${DEV_EMAIL}"] [data-label="May create clients"]`).textContent(), /yes/);
+  await a11y("users page");
+  await shot("06-users");
+
+  // A user's page: set permissions.
+  await page.getByRole("link", { name: DEV_EMAIL }).click();
+  await page.getByLabel("Permissions", { exact: true }).fill("analysis:read");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForURL(/notice=user_updated/);
+  assert.equal(await page.getByLabel("Permissions", { exact: true }).inputValue(), "analysis:read");
+  await a11y("user page");
+  await shot("06-user");
+});
+
+test("signing keys and the audit log render, and the filters work", async () => {
+  await page.goto("/admin/keys");
+  assert.equal(await heading(), "Signing keys");
+  const states = await page.locator("#keys-table tbody [data-label=State]").allTextContents();
+  assert.ok(states.map((s) => s.trim()).includes("active"), `key states: ${states}`);
+  await a11y("keys page");
+  await shot("08-keys");
+
+  await page.goto("/admin/audit");
+  assert.equal(await heading(), "Audit log");
+  const all = await page.locator("table.audit tbody tr").count();
+  assert.ok(all >= 8, `only ${all} audit events`);
+  await page.getByLabel("Action").selectOption("client.revoked");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/action=client\.revoked/);
+  const actions = await page.locator("table.audit tbody [data-label=Action]").allTextContents();
+  assert.deepEqual(actions.map((a) => a.trim()), ["client.revoked"]);
+  assert.match(await page.locator("table.audit tbody").textContent(), new RegExp(state.id));
+
+  await page.goto(`/admin/audit?client_id=${encodeURIComponent(state.id2)}`);
+  const forClient = await page.locator("table.audit tbody [data-label=Client]").allTextContents();
+  assert.ok(forClient.length >= 1 && forClient.every((c) => c.trim() === state.id2), `client filter: ${forClient}`);
+  await page.getByLabel("About user").selectOption({ label: DEV_EMAIL });
+  await page.getByLabel("Client ID").fill("");
+  await page.getByLabel("Action").selectOption("user.updated");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/action=user\.updated/);
+  const users = await page.locator("table.audit tbody [data-label=User]").allTextContents();
+  // disable, enable, deny, allow, permissions
+  assert.ok(users.length >= 5 && users.every((u) => u.trim() === DEV_EMAIL), `user filter: ${users}`);
+  await page.goto("/admin/audit");
+  await a11y("audit page");
+  await shot("09-audit");
+});
+
+test("screenshots of the credentials table and a client's page", async () => {
+  await page.goto("/admin/");
+  await a11y("credentials table");
+  await shot("02-credentials");
+  await page.goto(`/admin/clients/${state.id2}`);
+  await a11y("client page");
+  await shot("05-client");
+});
+
+test("sign out ends the session", async () => {
+  await page.goto("/admin/");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/admin\/login$/);
+  assert.equal(await heading(), "Sign in");
+  await page.goto("/admin/");
+  assert.equal(new URL(page.url()).pathname, "/admin/login");
+  assert.equal((await context.cookies()).some((c) => c.name === "authz_session"), false);
+});
+
+test("no Content-Security-Policy violation and no script error on any page", () => {
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(pageErrors, []);
+});

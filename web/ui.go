@@ -1,0 +1,423 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// The admin console: server-rendered HTML pages under /admin/ over the same
+// sessions, Registry and rules as the admin JSON API. Templates and assets
+// are embedded; there is no build step. A little JavaScript (static/app.js)
+// adds copy buttons, confirmation dialogs and the live permission preview;
+// every page works without it.
+//
+// Every page needs a session (the authz_session cookie of the admin API);
+// without one a GET is redirected to the sign-in page and a POST changes
+// nothing. Every form carries a CSRF token bound to the session (see
+// csrfToken), and every state-changing request must also pass the API's
+// same-origin check. Responses carry a strict Content-Security-Policy (no
+// inline script or style), frame-ancestors 'none' and Cache-Control:
+// no-store, since pages show credentials and, once, a secret.
+
+//go:embed ui/templates/*.html ui/static/*
+var uiFiles embed.FS
+
+// UIPrefix is where the admin console is mounted.
+const UIPrefix = "/admin"
+
+const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// maxFormBody bounds a form submission.
+const maxFormBody = 64 << 10
+
+type adminUI struct {
+	*adminAPI
+	issuer    string
+	pages     map[string]*template.Template
+	staticVer string // content hash of the assets, for cache busting
+}
+
+// mountUI mounts the admin console when Config.Admin is set.
+func (s *Server) mountUI() {
+	if s.cfg.Admin == nil {
+		return
+	}
+	api := &adminAPI{Admin: *s.cfg.Admin, log: s.cfg.Logger}
+	if api.Now == nil {
+		api.Now = time.Now
+	}
+	pages, err := parseUITemplates()
+	if err != nil {
+		panic("web: admin console templates: " + err.Error()) // embedded: a build-time mistake
+	}
+	u := &adminUI{adminAPI: api, issuer: s.cfg.Issuer, pages: pages, staticVer: staticVersion()}
+
+	e := s.echo
+	e.GET(UIPrefix, func(c echo.Context) error {
+		uiHeaders(c, u.SecureCookies)
+		return c.Redirect(http.StatusMovedPermanently, UIPrefix+"/")
+	})
+	e.GET(UIPrefix+"/static/:name", u.static)
+	for _, r := range u.routes() {
+		e.Add(r.method, UIPrefix+r.path, u.handle(r.access, r.h))
+	}
+}
+
+type uiRoute struct {
+	method, path string
+	access       access
+	h            uiHandler
+}
+
+func (u *adminUI) routes() []uiRoute {
+	return []uiRoute{
+		{http.MethodGet, "/login", public, u.loginPage},
+		{http.MethodPost, "/login", public, u.loginSubmit},
+		{http.MethodPost, "/logout", signedIn, u.logoutSubmit},
+
+		{http.MethodGet, "/", signedIn, u.clientsPage},
+		{http.MethodGet, "/clients/new", signedIn, u.newClientPage},
+		{http.MethodPost, "/clients", signedIn, u.createClientSubmit},
+		{http.MethodGet, "/clients/:id", signedIn, u.clientPage},
+		{http.MethodPost, "/clients/:id/rotate", signedIn, u.rotateSubmit},
+		{http.MethodPost, "/clients/:id/revoke", signedIn, u.revokeSubmit},
+		{http.MethodPost, "/clients/:id/secrets/:secret_id/revoke", signedIn, u.revokeSecretSubmit},
+
+		{http.MethodGet, "/users", adminOnly, u.usersPage},
+		{http.MethodPost, "/users", adminOnly, u.createUserSubmit},
+		{http.MethodGet, "/users/:id", adminOnly, u.userPage},
+		{http.MethodPost, "/users/:id", adminOnly, u.updateUserSubmit},
+		{http.MethodPost, "/users/:id/password", adminOnly, u.passwordSubmit},
+
+		{http.MethodGet, "/policy", adminOnly, u.policyPage},
+		{http.MethodPost, "/policy", adminOnly, u.policySubmit},
+		{http.MethodGet, "/keys", adminOnly, u.keysPage},
+		{http.MethodGet, "/audit", adminOnly, u.auditPage},
+	}
+}
+
+// uiCtx is one request to the console: who is calling, with the session's
+// CSRF token.
+type uiCtx struct {
+	*principal
+	csrf string
+}
+
+type uiHandler func(c echo.Context, p *uiCtx) error
+
+// uiHeaders sets the security headers of every console response.
+func uiHeaders(c echo.Context, secure bool) {
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", uiCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	if secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+}
+
+// handle wraps a page with the console's rules, in order: security
+// headers; no bearer token or client credential; for a POST a same-origin
+// urlencoded form of at most 64 KiB; a live session (else a redirect to the
+// sign-in page); for a POST the session's CSRF token; the admin role where
+// the page needs it. Errors are rendered as HTML pages.
+func (u *adminUI) handle(acc access, h uiHandler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		uiHeaders(c, u.SecureCookies)
+		c.Response().Header().Set("Cache-Control", "no-store")
+		r := c.Request()
+		p := &uiCtx{principal: &principal{ip: oauth.ClientIP(r, u.TrustedProxies).String()}}
+		q := r.URL.Query()
+		if r.Header.Get("Authorization") != "" || q.Has("access_token") || q.Has("client_secret") {
+			return u.errorPage(c, p, http.StatusUnauthorized, "Credentials are not accepted here",
+				"The admin console accepts only signed-in sessions: no access token or client credential can manage credentials.")
+		}
+		post := r.Method == http.MethodPost
+		if post {
+			if err := checkFormOrigin(r); err != nil {
+				return u.errorPage(c, p, http.StatusForbidden, "Cross-site request refused", "This form was not sent from this site.")
+			}
+			if status, msg := parseForm(c); status != 0 {
+				return u.errorPage(c, p, status, "The form could not be read", msg)
+			}
+		}
+		if acc != public {
+			sess, err := u.session(c)
+			var ap *apiProblem
+			if errors.As(err, &ap) && ap.status == http.StatusUnauthorized {
+				return u.toLogin(c)
+			}
+			if err != nil {
+				return u.fail(c, p, err)
+			}
+			p.session, p.user = sess, sess.User
+			ck, _ := c.Cookie(SessionCookie) // session() validated it
+			p.csrf = csrfToken(ck.Value)
+			if post && !validCSRF(p.csrf, r.PostForm.Get(csrfField)) {
+				return u.errorPage(c, p, http.StatusForbidden, "This form has expired",
+					"The form's security token does not match your session, so nothing was changed. Go back, reload the page and try again.")
+			}
+			if acc == adminOnly && !p.isAdmin() {
+				return u.errorPage(c, p, http.StatusForbidden, "Admins only", "Only admins may open this page.")
+			}
+		}
+		if err := h(c, p); err != nil {
+			return u.fail(c, p, err)
+		}
+		return nil
+	}
+}
+
+// checkFormOrigin is the API's checkSameOrigin for the console's forms.
+// Under Referrer-Policy: no-referrer browsers send "Origin: null" even on a
+// same-origin form post; so does a sandboxed frame of another site, so a
+// null origin is accepted only when the browser vouches for the request
+// with Sec-Fetch-Site: same-origin. (The CSRF token is checked as well.)
+func checkFormOrigin(r *http.Request) error {
+	if r.Header.Get("Origin") == "null" {
+		if r.Header.Get("Sec-Fetch-Site") != "same-origin" {
+			return problem(http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+		}
+		return nil
+	}
+	return checkSameOrigin(r)
+}
+
+// parseForm reads a POST body: an urlencoded form of at most 64 KiB. It
+// returns a status and message when the body is refused.
+func parseForm(c echo.Context) (int, string) {
+	r := c.Request()
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded."
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, "The form is larger than 64 KiB."
+		}
+		return http.StatusBadRequest, "The form is malformed."
+	}
+	return 0, ""
+}
+
+// toLogin sends a caller without a live session to the sign-in page, which
+// brings a GET back to where it was going.
+func (u *adminUI) toLogin(c echo.Context) error {
+	target := UIPrefix + "/login"
+	r := c.Request()
+	if r.Method == http.MethodGet && r.URL.RequestURI() != UIPrefix+"/" {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// safeNext is the page to go to after signing in: a page of this console,
+// never another site (an open redirect) and never the JSON API.
+func safeNext(next string) string {
+	const home = UIPrefix + "/"
+	if !strings.HasPrefix(next, home) || strings.ContainsAny(next, "\\\r\n\t") {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || (u.Path != home && u.Path != path.Clean(u.Path)) || strings.HasPrefix(u.Path, AdminPrefix+"/") || u.Path == UIPrefix+"/login" {
+		return home
+	}
+	return next
+}
+
+// fail renders an error: a known domain error with its message, anything
+// else as an internal error whose text is logged, not shown.
+func (u *adminUI) fail(c echo.Context, p *uiCtx, err error) error {
+	status, body, known := render(err)
+	if !known {
+		u.log.ErrorContext(c.Request().Context(), "admin console request failed", "error", err, "method", c.Request().Method, "path", c.Path())
+		return u.errorPage(c, p, status, "Something went wrong", "The server could not complete the request; the error has been logged.")
+	}
+	title := map[int]string{http.StatusNotFound: "Not found", http.StatusForbidden: "Not allowed", http.StatusConflict: "Conflict"}[status]
+	if title == "" {
+		title = "The request could not be carried out"
+	}
+	return u.errorPage(c, p, status, title, body.Message)
+}
+
+func (u *adminUI) errorPage(c echo.Context, p *uiCtx, status int, title, message string) error {
+	c.Set(logOutcomeKey, "ui_error")
+	return u.renderPage(c, p, status, "error.html", title, "", struct{ Message string }{message})
+}
+
+// uiPage is what every template gets.
+type uiPage struct {
+	Title     string
+	Nav       string
+	User      *models.User
+	IsAdmin   bool
+	CSRF      string
+	Static    string
+	Canonical string // the URL a page that answered a POST should show
+	Notice    string
+	Data      any
+}
+
+func (u *adminUI) page(p *uiCtx, title, nav string, data any) *uiPage {
+	pg := &uiPage{Title: title, Nav: nav, Data: data}
+	if p != nil && p.principal != nil && p.user != nil {
+		pg.User, pg.IsAdmin, pg.CSRF = p.user, p.isAdmin(), p.csrf
+	}
+	return pg
+}
+
+func (u *adminUI) renderPage(c echo.Context, p *uiCtx, status int, tmpl, title, nav string, data any) error {
+	return u.renderWith(c, status, tmpl, u.page(p, title, nav, data))
+}
+
+func (u *adminUI) renderWith(c echo.Context, status int, tmpl string, pg *uiPage) error {
+	t, ok := u.pages[tmpl]
+	if !ok {
+		return fmt.Errorf("no template %s", tmpl)
+	}
+	pg.Static = UIPrefix + "/static/"
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", struct {
+		*uiPage
+		Ver string
+	}{pg, u.staticVer}); err != nil {
+		return fmt.Errorf("render %s: %w", tmpl, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// notices are the fixed messages a redirect may ask a page to show
+// (?notice=...); no caller-supplied text is ever echoed.
+var notices = map[string]string{
+	"revoked":         "The client was revoked: its next token request is refused.",
+	"secret_revoked":  "The secret was revoked; the client's other secrets keep working.",
+	"user_created":    "The user was created.",
+	"user_updated":    "The user was updated.",
+	"password_set":    "The password was set.",
+	"policy_saved":    "The policy was saved. It applies from the next token request.",
+	"already_revoked": "The client was already revoked.",
+}
+
+func notice(c echo.Context) string { return notices[c.QueryParam("notice")] }
+
+// static serves the embedded assets.
+func (u *adminUI) static(c echo.Context) error {
+	uiHeaders(c, u.SecureCookies)
+	name := c.Param("name")
+	b, err := fs.ReadFile(uiFiles, "ui/static/"+name)
+	if err != nil || strings.Contains(name, "/") {
+		return echo.ErrNotFound
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if c.QueryParam("v") == u.staticVer {
+		c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		c.Response().Header().Set("Cache-Control", "no-cache")
+	}
+	return c.Blob(http.StatusOK, ct, b)
+}
+
+func staticVersion() string {
+	h := sha256.New()
+	_ = fs.WalkDir(uiFiles, "ui/static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(uiFiles, p)
+			h.Write([]byte(p))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Template helpers.
+var uiFuncs = template.FuncMap{
+	"pathEscape": url.PathEscape,
+	"join":       strings.Join,
+	"label":      statusLabel,
+	"datetime":   func(t *time.Time) string { return fmtTime(t, "2006-01-02 15:04 UTC") },
+	"date":       func(t *time.Time) string { return fmtTime(t, "2006-01-02") },
+	"iso": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"ptr":     func(t time.Time) *time.Time { return &t },
+	"has":     func(list []string, s string) bool { return contains(list, s) },
+	"dur":     shortDur,
+	"hasPerm": func(s models.Set, p string) bool { return s.Has(p) },
+}
+
+// shortDur writes a duration as people type it: 30d, 1h, 15m, 1h30m.
+func shortDur(d time.Duration) string {
+	s := models.FormatDuration(d)
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func fmtTime(t *time.Time, layout string) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(layout)
+}
+
+// statusLabel turns a status code into words: disabled_by_owner → disabled
+// by owner.
+func statusLabel(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+func parseUITemplates() (map[string]*template.Template, error) {
+	base, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFiles, "ui/templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(uiFiles, "ui/templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		name := path.Base(n)
+		if name == "layout.html" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(uiFiles, n)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}

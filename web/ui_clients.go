@@ -1,0 +1,500 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// Pages of credentials: the table, the creation form, a client's page with
+// its secrets, rotation, revocation and audit trail.
+
+const (
+	uiPageSize     = 100
+	expiringWithin = 30 * 24 * time.Hour
+)
+
+type clientsData struct {
+	Clients   []clientView
+	Owners    []models.User // for the owner filter (admins)
+	Owner     string
+	Status    string
+	Legacy    bool
+	Statuses  []string
+	FilterErr string
+	Next      string // URL of the next page
+	Expiring  []clientView
+	Legacy30  []clientView // clients using a deprecated secret format
+	Sunset    *time.Time
+	CanCreate bool
+	Now       time.Time
+}
+
+// clientsPage is GET /admin/?owner=&status=&legacy=&after=: every
+// credential (a member's own) with its status under the current policy.
+func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
+	ctx := c.Request().Context()
+	q := c.Request().URL.Query()
+	d := clientsData{Owner: q.Get("owner"), Status: q.Get("status"), Legacy: q.Get("legacy") == "true", Statuses: clientStatuses, Now: u.Now()}
+	status := http.StatusOK
+	if d.Status != "" && !slices.Contains(clientStatuses, d.Status) {
+		d.FilterErr, d.Status, status = "Unknown status: choose one from the list.", "", http.StatusBadRequest
+	}
+	ownerID, err := u.ownerFilter(ctx, p.principal, d.Owner)
+	var ap *apiProblem
+	if errors.As(err, &ap) && ap.status < 500 {
+		d.FilterErr, d.Owner, status = ap.message, "", http.StatusBadRequest
+		ownerID, err = u.ownerFilter(ctx, p.principal, "")
+	}
+	if err != nil {
+		return err
+	}
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	after := ""
+	if v := q.Get("after"); v != "" {
+		if after, err = decodeCursor(url.Values{"cursor": {v}}); err != nil {
+			after = ""
+		}
+	}
+	list, next, err := u.matchClients(ctx, policy, ownerID, d.Status, d.Legacy, after, uiPageSize)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		d.Clients = append(d.Clients, viewClient(&list[i], policy, d.Now))
+	}
+	if next != "" {
+		nq := url.Values{}
+		for _, k := range []string{"owner", "status"} {
+			if v := q.Get(k); v != "" {
+				nq.Set(k, v)
+			}
+		}
+		if d.Legacy {
+			nq.Set("legacy", "true")
+		}
+		nq.Set("after", encodeCursor(next))
+		d.Next = UIPrefix + "/?" + nq.Encode()
+	}
+	if p.isAdmin() {
+		if d.Owners, err = u.Store.ListUsers(ctx); err != nil {
+			return err
+		}
+	}
+	if d.Expiring, err = u.expiring(ctx, policy, ownerID); err != nil {
+		return err
+	}
+	legacy, err := u.Store.ListClients(ctx, models.ClientFilter{OwnerID: ownerID, Legacy: true, Status: models.StatusActive, Limit: 50})
+	if err != nil {
+		return err
+	}
+	for i := range legacy {
+		d.Legacy30 = append(d.Legacy30, viewClient(&legacy[i], policy, d.Now))
+	}
+	d.Sunset = policy.LegacySunset
+	d.CanCreate = canCreate(p.user, policy)
+	pg := u.page(p, "Credentials", "clients", d)
+	pg.Notice = notice(c)
+	return u.renderWith(c, status, "clients.html", pg)
+}
+
+// matchClients pages through clients ordered by client_id and keeps those
+// whose displayed status matches (expired and disabled_by_owner depend on
+// the policy, the clock and the owner, not on a stored column). It returns
+// at most limit clients and, when there are more, the id to continue after.
+func (u *adminUI) matchClients(ctx context.Context, policy *models.Policy, ownerID, status string, legacy bool, after string, limit int) ([]models.Client, string, error) {
+	f := models.ClientFilter{OwnerID: ownerID, Legacy: legacy, After: after}
+	switch status {
+	case "":
+	case models.ClientRevoked:
+		f.Status = models.StatusRevoked
+	default:
+		f.Status = models.StatusActive
+	}
+	now := u.Now()
+	batch := max(limit+1, 100)
+	var matched []models.Client
+	for len(matched) <= limit {
+		f.Limit = batch
+		list, err := u.Store.ListClients(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		for i := range list {
+			if status == "" || list[i].DisplayStatus(policy, now) == status {
+				matched = append(matched, list[i])
+			}
+		}
+		if len(list) < batch {
+			break
+		}
+		f.After = list[len(list)-1].ID
+	}
+	if len(matched) > limit {
+		return matched[:limit], matched[limit-1].ID, nil
+	}
+	return matched, "", nil
+}
+
+// expiring lists active clients whose effective expiry falls within 30
+// days, soonest first.
+func (u *adminUI) expiring(ctx context.Context, policy *models.Policy, ownerID string) ([]clientView, error) {
+	now := u.Now()
+	list, err := u.Store.ExpiringClients(ctx, policy, now.Add(expiringWithin))
+	if err != nil {
+		return nil, err
+	}
+	var out []clientView
+	for i := range list {
+		cl := &list[i]
+		exp := cl.EffectiveExpiry(policy)
+		if exp == nil || !exp.After(now) || (ownerID != "" && cl.OwnerID != ownerID) || cl.Status == models.StatusRevoked {
+			continue
+		}
+		out = append(out, viewClient(cl, policy, now))
+	}
+	slices.SortFunc(out, func(a, b clientView) int { return a.ExpiresAt.Compare(*b.ExpiresAt) })
+	return out, nil
+}
+
+// canCreate reports whether the user may create clients (for themselves,
+// or for anyone if admin): the Registry decides; this only hides buttons.
+func canCreate(user *models.User, policy *models.Policy) bool {
+	return user.Role == models.RoleAdmin || (user.Active() && (!policy.CreationRestricted || user.MayCreateClients))
+}
+
+// clientForm is the creation form's fields, as typed.
+type clientForm struct {
+	Name, Description, Owner string
+	Scopes                   []string
+	Audiences, TokenTTL      string
+	ExpiresIn, IPAllowlist   string
+	ResourceServer           bool
+}
+
+type ownerOption struct {
+	Email, Name string
+	Permissions models.Set
+}
+
+type newClientData struct {
+	Form       clientForm
+	Owners     []ownerOption
+	AllPerms   []string   // every permission an owner holds: checkboxes
+	OwnerPerms models.Set // the selected owner's
+	Effective  []string
+	Policy     *models.Policy
+	Errors     map[string]string
+	FormError  string
+	Allowed    bool
+}
+
+// newClientPage is GET /admin/clients/new?owner=.
+func (u *adminUI) newClientPage(c echo.Context, p *uiCtx) error {
+	ctx := c.Request().Context()
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	form := clientForm{Owner: c.QueryParam("owner"), ExpiresIn: shortDur(policy.DefaultCredentialLifetime)}
+	return u.renderClientForm(c, p, http.StatusOK, policy, form, nil, "")
+}
+
+func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy *models.Policy, form clientForm, errs map[string]string, formErr string) error {
+	d := newClientData{Form: form, Policy: policy, Errors: errs, FormError: formErr, Allowed: canCreate(p.user, policy)}
+	if !d.Allowed {
+		return u.renderPage(c, p, http.StatusForbidden, "client_new.html", "New client", "new", d)
+	}
+	if p.isAdmin() {
+		users, err := u.Store.ListUsers(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		for _, us := range users {
+			if us.Active() {
+				d.Owners = append(d.Owners, ownerOption{us.Email, us.Name, us.Permissions})
+			}
+		}
+	} else {
+		d.Owners = []ownerOption{{p.user.Email, p.user.Name, p.user.Permissions}}
+	}
+	selected := -1
+	for i, o := range d.Owners {
+		if o.Email == models.NormalizeEmail(form.Owner) {
+			selected = i
+		}
+	}
+	if selected < 0 {
+		for i, o := range d.Owners {
+			if o.Email == p.user.Email {
+				selected = i
+			}
+		}
+	}
+	if selected < 0 && len(d.Owners) > 0 {
+		selected = 0
+	}
+	all := models.Set{}
+	for _, o := range d.Owners {
+		all = append(all, o.Permissions...)
+	}
+	d.AllPerms = models.NewSet(all...)
+	if selected >= 0 {
+		d.Form.Owner, d.OwnerPerms = d.Owners[selected].Email, d.Owners[selected].Permissions
+	}
+	d.Effective = models.NewSet(form.Scopes...).Intersect(d.OwnerPerms)
+	return u.renderPage(c, p, status, "client_new.html", "New client", "new", d)
+}
+
+// clientFields says which form field a Registry error is about, so that
+// its message is shown (and announced) next to that field.
+var clientFields = map[string]string{
+	"invalid_name": "name", "invalid_description": "description",
+	"owner_not_found": "owner", "owner_disabled": "owner", "owner_must_be_self": "owner", "client_limit_reached": "owner",
+	"invalid_scope": "scopes", "scope_not_held_by_owner": "scopes",
+	"invalid_audience": "audiences", "invalid_ip_allowlist": "ip_allowlist",
+	"invalid_token_ttl": "token_ttl", "invalid_expiry": "expires_in",
+}
+
+// createClientSubmit is POST /admin/clients: the Registry creates the
+// client; the answer is the client's page showing its secret this once.
+func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
+	ctx := c.Request().Context()
+	f := c.Request().PostForm
+	form := clientForm{
+		Name: f.Get("name"), Description: f.Get("description"), Owner: strings.TrimSpace(f.Get("owner")), Scopes: f["scopes"],
+		Audiences: f.Get("audiences"), TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
+		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
+	}
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	errs := map[string]string{}
+	nc := oauth.NewClient{
+		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
+		Audiences: splitFields(form.Audiences), IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
+	}
+	if nc.OwnerEmail == "" {
+		nc.OwnerEmail = p.user.Email
+	}
+	if form.TokenTTL != "" {
+		if nc.TokenTTL, err = models.ParseDuration(form.TokenTTL); err != nil {
+			errs["token_ttl"] = "Token lifetime: " + durationMessage(err) + "."
+		}
+	}
+	if form.ExpiresIn != "" {
+		d, err := models.ParseDuration(form.ExpiresIn)
+		switch {
+		case err != nil:
+			errs["expires_in"] = "Expires in: " + durationMessage(err) + "."
+		case d <= 0:
+			errs["expires_in"] = "Expires in: must be more than zero."
+		default:
+			at := u.Now().Add(d)
+			nc.ExpiresAt = &at
+		}
+	}
+	if form.ResourceServer && !p.isAdmin() {
+		errs["resource_server"] = "Only admins may create resource-server clients."
+	}
+	if len(errs) > 0 {
+		return u.renderClientForm(c, p, http.StatusBadRequest, policy, form, errs, "")
+	}
+	cl, secret, err := u.Registry.Create(ctx, p.actor(), nc)
+	if err != nil {
+		status, body, known := render(err)
+		if !known {
+			return err
+		}
+		var de *models.Error
+		if errors.As(err, &de) && clientFields[de.Code] != "" {
+			return u.renderClientForm(c, p, status, policy, form, map[string]string{clientFields[de.Code]: body.Message}, "")
+		}
+		return u.renderClientForm(c, p, status, policy, form, nil, body.Message)
+	}
+	c.Set(logOutcomeKey, "client_created")
+	secretID := ""
+	if len(cl.Secrets) > 0 {
+		secretID = cl.Secrets[0].ID
+	}
+	return u.renderClient(c, p, http.StatusCreated, cl, secret, secretID, true)
+}
+
+// splitFields splits a list typed one per line, or separated by commas or
+// spaces.
+func splitFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+type graceOption struct {
+	Value, Label string
+}
+
+type clientData struct {
+	Client   clientView
+	TokenTTL string
+	Secret   string // a new secret, on the one response that shows it
+	SecretID string
+	Created  bool
+	Audit    []auditRow
+	Grace    []graceOption
+	GraceDef string
+	TokenURL string
+	Revoked  bool
+}
+
+// clientPage is GET /admin/clients/{id}: never a secret.
+func (u *adminUI) clientPage(c echo.Context, p *uiCtx) error {
+	cl, err := u.clientByParam(c, p.principal)
+	if err != nil {
+		return err
+	}
+	return u.renderClient(c, p, http.StatusOK, cl, "", "", false)
+}
+
+func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool) error {
+	ctx := c.Request().Context()
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	d := clientData{
+		Client: viewClient(cl, policy, u.Now()), TokenTTL: shortDur(cl.TokenTTL), Secret: secret, SecretID: secretID, Created: created,
+		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked,
+	}
+	d.GraceDef = shortDur(policy.RotationGrace)
+	d.Grace = []graceOption{{"0s", "None: old secrets stop now"}, {"1h", "1 hour"}, {"1d", "1 day"}, {"7d", "7 days"}, {"30d", "30 days"}}
+	if !slices.ContainsFunc(d.Grace, func(g graceOption) bool { return g.Value == d.GraceDef }) {
+		d.Grace = append(d.Grace, graceOption{d.GraceDef, d.GraceDef + " (policy default)"})
+	}
+	events, err := u.Store.Audit(ctx, models.AuditFilter{ClientID: cl.ID, Limit: 50})
+	if err != nil {
+		return err
+	}
+	if d.Audit, err = u.auditRows(ctx, events); err != nil {
+		return err
+	}
+	title := cl.Name
+	pg := u.page(p, title, "clients", d)
+	pg.Notice = notice(c)
+	if secret != "" {
+		// The answer to a POST: the browser shows the client's own URL, so
+		// that a reload is a GET, which never shows a secret.
+		pg.Canonical = UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+	}
+	return u.renderWith(c, status, "client.html", pg)
+}
+
+// rotateSubmit is POST /admin/clients/{id}/rotate (grace): a new secret,
+// shown on this response only; the old ones work for the grace period.
+func (u *adminUI) rotateSubmit(c echo.Context, p *uiCtx) error {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var grace *time.Duration
+	if v := strings.TrimSpace(c.Request().PostForm.Get("grace")); v != "" {
+		g, err := models.ParseDuration(v)
+		if err != nil {
+			return problem(http.StatusBadRequest, "invalid_grace", "grace period: %s", durationMessage(err))
+		}
+		grace = &g
+	}
+	ctx := c.Request().Context()
+	secret, row, err := u.Registry.Rotate(ctx, p.actor(), id, grace)
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	cl, err := u.Store.ClientByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.Set(logOutcomeKey, "secret_rotated")
+	return u.renderClient(c, p, http.StatusOK, cl, secret, row.ID, false)
+}
+
+type confirmData struct {
+	Heading, Message, Action, Button, Cancel string
+}
+
+// confirmed reports whether a destructive form was confirmed; if not, it
+// renders the confirmation page (the way without JavaScript: with it, the
+// browser's confirm dialog adds confirm=yes).
+func (u *adminUI) confirmed(c echo.Context, p *uiCtx, d confirmData) (bool, error) {
+	if c.Request().PostForm.Get("confirm") == "yes" {
+		return true, nil
+	}
+	d.Action = c.Request().URL.EscapedPath() // an imported client_id may hold a '/'
+	return false, u.renderPage(c, p, http.StatusOK, "confirm.html", d.Heading, "clients", d)
+}
+
+// revokeSubmit is POST /admin/clients/{id}/revoke (confirm=yes).
+func (u *adminUI) revokeSubmit(c echo.Context, p *uiCtx) error {
+	cl, err := u.clientByParam(c, p.principal)
+	if err != nil {
+		return err
+	}
+	back := UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+	ok, err := u.confirmed(c, p, confirmData{
+		Heading: "Revoke " + cl.Name + "?",
+		Message: "Client " + cl.ID + " will be refused from its next token request on. This cannot be undone.",
+		Button:  "Revoke client", Cancel: back,
+	})
+	if !ok || err != nil {
+		return err
+	}
+	_, err = u.Registry.Revoke(c.Request().Context(), p.actor(), cl.ID)
+	var de *models.Error
+	if errors.Is(err, models.ErrConflict) && !errors.As(err, &de) {
+		return c.Redirect(http.StatusSeeOther, back+"?notice=already_revoked")
+	}
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	c.Set(logOutcomeKey, "client_revoked")
+	return c.Redirect(http.StatusSeeOther, back+"?notice=revoked")
+}
+
+// revokeSecretSubmit is POST /admin/clients/{id}/secrets/{secret_id}/revoke.
+func (u *adminUI) revokeSecretSubmit(c echo.Context, p *uiCtx) error {
+	cl, err := u.clientByParam(c, p.principal)
+	if err != nil {
+		return err
+	}
+	sid, err := pathParam(c, "secret_id")
+	if err != nil {
+		return err
+	}
+	back := UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+	label := sid
+	for _, s := range cl.Secrets {
+		if s.ID == sid {
+			label = s.Prefix + "…" + s.Last4
+		}
+	}
+	ok, err := u.confirmed(c, p, confirmData{
+		Heading: "Revoke secret " + label + "?",
+		Message: "This secret of " + cl.Name + " stops working now; the client's other secrets keep working.",
+		Button:  "Revoke secret", Cancel: back,
+	})
+	if !ok || err != nil {
+		return err
+	}
+	if err := u.Registry.RevokeSecret(c.Request().Context(), p.actor(), cl.ID, sid); err != nil {
+		return notFound(err, "secret_not_found", "live secret")
+	}
+	c.Set(logOutcomeKey, "secret_revoked")
+	return c.Redirect(http.StatusSeeOther, back+"?notice=secret_revoked")
+}

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/authz/authz/models"
+	"github.com/labstack/echo/v4"
+)
+
+// Pages of users (admins only): the list with quick actions, creation, and
+// a user's page with permissions, role, password and clients.
+
+type userForm struct {
+	Email, Name, Role, Permissions string
+	MayCreate                      bool
+}
+
+type usersData struct {
+	Users     []models.User
+	Form      userForm
+	Errors    map[string]string
+	FormError string
+}
+
+// usersPage is GET /admin/users.
+func (u *adminUI) usersPage(c echo.Context, p *uiCtx) error {
+	return u.renderUsers(c, p, http.StatusOK, userForm{Role: models.RoleMember}, nil, "")
+}
+
+func (u *adminUI) renderUsers(c echo.Context, p *uiCtx, status int, form userForm, errs map[string]string, formErr string) error {
+	users, err := u.Store.ListUsers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	pg := u.page(p, "Users", "users", usersData{Users: users, Form: form, Errors: errs, FormError: formErr})
+	pg.Notice = notice(c)
+	return u.renderWith(c, status, "users.html", pg)
+}
+
+// createUserSubmit is POST /admin/users.
+func (u *adminUI) createUserSubmit(c echo.Context, p *uiCtx) error {
+	f := c.Request().PostForm
+	form := userForm{
+		Email: strings.TrimSpace(f.Get("email")), Name: strings.TrimSpace(f.Get("name")), Role: f.Get("role"),
+		Permissions: f.Get("permissions"), MayCreate: f.Get("may_create_clients") == "on",
+	}
+	usr := &models.User{
+		Email: form.Email, Name: form.Name, Role: form.Role, Status: models.StatusActive,
+		Permissions: models.NewSet(splitFields(form.Permissions)...), MayCreateClients: form.MayCreate,
+	}
+	if err := u.Registry.CreateUser(c.Request().Context(), p.actor(), usr); err != nil {
+		status, body, known := render(err)
+		if !known {
+			return err
+		}
+		return u.renderUsers(c, p, status, form, map[string]string{userField(body): body.Message}, "")
+	}
+	c.Set(logOutcomeKey, "user_created")
+	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users?notice=user_created")
+}
+
+// userField says which field of a user form an error is about.
+func userField(e apiError) string {
+	m := strings.ToLower(e.Message)
+	switch {
+	case e.Code == "email_taken" || strings.Contains(m, "email"):
+		return "email"
+	case strings.Contains(m, "name"):
+		return "name"
+	case strings.Contains(m, "role"):
+		return "role"
+	case strings.Contains(m, "password"):
+		return "password"
+	}
+	return "permissions"
+}
+
+type userData struct {
+	User        models.User
+	Permissions string
+	Clients     []clientView
+	Errors      map[string]string
+	Self        bool
+}
+
+// userPage is GET /admin/users/{id}.
+func (u *adminUI) userPage(c echo.Context, p *uiCtx) error {
+	usr, err := u.userByParam(c)
+	if err != nil {
+		return err
+	}
+	return u.renderUser(c, p, http.StatusOK, usr, strings.Join(usr.Permissions, " "), nil)
+}
+
+func (u *adminUI) renderUser(c echo.Context, p *uiCtx, status int, usr *models.User, perms string, errs map[string]string) error {
+	ctx := c.Request().Context()
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := u.Store.ListClients(ctx, models.ClientFilter{OwnerID: usr.ID, Limit: 200})
+	if err != nil {
+		return err
+	}
+	d := userData{User: *usr, Permissions: perms, Errors: errs, Self: usr.ID == p.user.ID}
+	for i := range list {
+		d.Clients = append(d.Clients, viewClient(&list[i], policy, u.Now()))
+	}
+	pg := u.page(p, usr.Email, "users", d)
+	pg.Notice = notice(c)
+	return u.renderWith(c, status, "user.html", pg)
+}
+
+// updateUserSubmit is POST /admin/users/{id} with action: enable, disable,
+// allow_create, deny_create, make_admin, make_member or save (name and
+// permissions). The change holds at the user's clients' next token request.
+func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
+	usr, err := u.userByParam(c)
+	if err != nil {
+		return err
+	}
+	f := c.Request().PostForm
+	var change string
+	switch f.Get("action") {
+	case "enable":
+		usr.Status, change = models.StatusActive, "status"
+	case "disable":
+		usr.Status, change = models.StatusDisabled, "status"
+	case "allow_create":
+		usr.MayCreateClients, change = true, "may_create_clients"
+	case "deny_create":
+		usr.MayCreateClients, change = false, "may_create_clients"
+	case "make_admin":
+		usr.Role, change = models.RoleAdmin, "role"
+	case "make_member":
+		usr.Role, change = models.RoleMember, "role"
+	case "save":
+		usr.Name = strings.TrimSpace(f.Get("name"))
+		usr.Permissions = models.NewSet(splitFields(f.Get("permissions"))...)
+		change = "name,permissions"
+	default:
+		return problem(http.StatusBadRequest, "invalid_action", "unknown action")
+	}
+	// As in the API: an admin who demotes or disables themselves could
+	// leave nobody able to administer the server.
+	if usr.ID == p.user.ID && (usr.Role != models.RoleAdmin || usr.Status != models.StatusActive) {
+		return problem(http.StatusConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+	}
+	if err := u.Registry.UpdateUser(c.Request().Context(), p.actor(), usr, change); err != nil {
+		status, body, known := render(err)
+		if !known || f.Get("action") != "save" {
+			return notFound(err, "user_not_found", "user")
+		}
+		return u.renderUser(c, p, status, usr, f.Get("permissions"), map[string]string{userField(body): body.Message})
+	}
+	c.Set(logOutcomeKey, "user_updated")
+	target := UIPrefix + "/users/" + url.PathEscape(usr.ID)
+	if f.Get("from") == "list" {
+		target = UIPrefix + "/users"
+	}
+	return c.Redirect(http.StatusSeeOther, target+"?notice=user_updated")
+}
+
+// passwordSubmit is POST /admin/users/{id}/password: the user's console
+// password (12 to 256 characters, argon2id).
+func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
+	usr, err := u.userByParam(c)
+	if err != nil {
+		return err
+	}
+	if err := u.Registry.SetPassword(c.Request().Context(), p.actor(), usr.Email, c.Request().PostForm.Get("password")); err != nil {
+		status, body, known := render(err)
+		if !known {
+			return err
+		}
+		return u.renderUser(c, p, status, usr, strings.Join(usr.Permissions, " "), map[string]string{"password": body.Message})
+	}
+	c.Set(logOutcomeKey, "password_set")
+	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users/"+url.PathEscape(usr.ID)+"?notice=password_set")
+}
