@@ -13,10 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// clientView is a client as the admin API shows it: the CLI's fields
-// (`authz clients list --json`) plus what a reviewer needs. Status and
+// ClientView is a client as the admin API and the CLI show it. Status and
 // expires_at are under the current policy; no hash and no secret, ever.
-type clientView struct {
+type ClientView struct {
 	ClientID        string       `json:"client_id"`
 	Name            string       `json:"name"`
 	Description     string       `json:"description"`
@@ -38,10 +37,12 @@ type clientView struct {
 	TokenCount      int64        `json:"token_count"`
 	Legacy          bool         `json:"legacy"`
 	CreatedAt       time.Time    `json:"created_at"`
-	Secrets         []secretView `json:"secrets"`
+	Secrets         []SecretView `json:"secrets"`
 }
 
-type secretView struct {
+// SecretView is one secret of a client: its display prefix and last
+// characters, never the secret or its hash.
+type SecretView struct {
 	ID         string     `json:"id"`
 	Prefix     string     `json:"prefix"`
 	Last       string     `json:"last_chars"`
@@ -67,14 +68,15 @@ func secretStatus(s *models.ClientSecret, p *models.Policy, now time.Time) strin
 	return "active"
 }
 
-func viewClient(c *models.Client, p *models.Policy, now time.Time) clientView {
-	v := clientView{
+// ViewClient shows a client as the token endpoint sees it at now under p.
+func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
+	v := ClientView{
 		ClientID: c.ID, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
 		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
 		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
 		ExpiresAt: utc(c.EffectiveExpiry(p)), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
-		CreatedAt: c.CreatedAt.UTC(), Secrets: []secretView{},
+		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
 	}
 	if c.TokenTTL > 0 {
 		v.TokenTTL = c.TokenTTL.String()
@@ -88,7 +90,7 @@ func viewClient(c *models.Client, p *models.Policy, now time.Time) clientView {
 		if s.Format == models.FormatLegacy && s.Live(now) {
 			v.Legacy = true
 		}
-		v.Secrets = append(v.Secrets, secretView{
+		v.Secrets = append(v.Secrets, SecretView{
 			ID: s.ID, Prefix: s.Prefix, Last: s.Last4, Format: s.Format, Status: secretStatus(s, p, now),
 			CreatedAt: s.CreatedAt.UTC(), ExpiresAt: utc(s.ExpiresAt), RevokedAt: utc(s.RevokedAt),
 			LastUsedAt: utc(s.LastUsedAt), LastUsedIP: s.LastUsedIP, TokenCount: s.TokenCount,
@@ -189,13 +191,13 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 		}
 		f.After = list[len(list)-1].ID
 	}
-	out := page[clientView]{Items: []clientView{}}
+	out := page[ClientView]{Items: []ClientView{}}
 	if len(matched) > limit {
 		matched = matched[:limit]
 		out.NextCursor = encodeCursor(matched[limit-1].ID)
 	}
 	for i := range matched {
-		out.Items = append(out.Items, viewClient(&matched[i], policy, now))
+		out.Items = append(out.Items, ViewClient(&matched[i], policy, now))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -248,12 +250,12 @@ func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 		return compareStrings(x.c.ID, y.c.ID)
 	})
 	out := struct {
-		Items   []clientView `json:"items"`
+		Items   []ClientView `json:"items"`
 		Within  string       `json:"within"`
 		Horizon time.Time    `json:"horizon"`
-	}{Items: []clientView{}, Within: models.FormatDuration(within), Horizon: now.Add(within).UTC()}
+	}{Items: []ClientView{}, Within: models.FormatDuration(within), Horizon: now.Add(within).UTC()}
 	for _, e := range keep {
-		out.Items = append(out.Items, viewClient(e.c, policy, now))
+		out.Items = append(out.Items, ViewClient(e.c, policy, now))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -302,14 +304,14 @@ func (a *adminAPI) writeClient(c echo.Context, status int, cl *models.Client, se
 	if err != nil {
 		return err
 	}
-	v := viewClient(cl, policy, a.Now())
+	v := ViewClient(cl, policy, a.Now())
 	if secret == "" {
 		return c.JSON(status, v)
 	}
 	return c.JSON(status, struct {
 		ClientSecret string `json:"client_secret"`
 		SecretID     string `json:"secret_id"`
-		clientView
+		ClientView
 	}{secret, secretID, v})
 }
 

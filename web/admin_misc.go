@@ -22,9 +22,9 @@ func (a *adminAPI) openapi(c echo.Context, _ *principal) error {
 	return c.Blob(http.StatusOK, "application/json", openapiDoc)
 }
 
-// policyView is the organization policy; durations are Go durations, whole
+// PolicyView is the organization policy; durations are Go durations, whole
 // days written as "Nd".
-type policyView struct {
+type PolicyView struct {
 	MaxCredentialLifetime     string     `json:"max_credential_lifetime"`
 	DefaultCredentialLifetime string     `json:"default_credential_lifetime"`
 	DefaultTokenTTL           string     `json:"default_token_ttl"`
@@ -39,8 +39,9 @@ type policyView struct {
 	UpdatedBy                 string     `json:"updated_by"`
 }
 
-func viewPolicy(p *models.Policy) policyView {
-	v := policyView{
+// ViewPolicy shows the policy.
+func ViewPolicy(p *models.Policy) PolicyView {
+	v := PolicyView{
 		MaxCredentialLifetime: models.FormatDuration(p.MaxCredentialLifetime), DefaultCredentialLifetime: models.FormatDuration(p.DefaultCredentialLifetime),
 		DefaultTokenTTL: models.FormatDuration(p.DefaultTokenTTL), MaxTokenTTL: models.FormatDuration(p.MaxTokenTTL),
 		MaxClientsPerOwner: p.MaxClientsPerOwner, CreationRestricted: p.CreationRestricted, IPAllowlist: nonNil(p.IPAllowlist),
@@ -62,7 +63,7 @@ func (a *adminAPI) getPolicy(c echo.Context, _ *principal) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewPolicy(p))
+	return c.JSON(http.StatusOK, ViewPolicy(p))
 }
 
 // putPolicy is PUT /policy: the whole policy. Every field is required
@@ -137,10 +138,12 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 	if err := a.Registry.SavePolicy(c.Request().Context(), p.actor(), pol); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewPolicy(pol))
+	return c.JSON(http.StatusOK, ViewPolicy(pol))
 }
 
-type auditView struct {
+// AuditView is an audit event as the admin API and the CLI show it; a JSON
+// detail is embedded as JSON.
+type AuditView struct {
 	ID       string    `json:"id"`
 	At       time.Time `json:"at"`
 	Actor    string    `json:"actor"`
@@ -151,8 +154,9 @@ type auditView struct {
 	Detail   any       `json:"detail,omitempty"`
 }
 
-func viewAudit(e *models.AuditEvent) auditView {
-	v := auditView{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, ClientID: e.ClientID, UserID: e.UserID, IP: e.IP}
+// ViewAudit shows an audit event.
+func ViewAudit(e *models.AuditEvent) AuditView {
+	v := AuditView{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, ClientID: e.ClientID, UserID: e.UserID, IP: e.IP}
 	switch {
 	case e.Detail == "":
 	case json.Valid([]byte(e.Detail)):
@@ -193,19 +197,21 @@ func (a *adminAPI) audit(c echo.Context, _ *principal) error {
 	if err != nil {
 		return err
 	}
-	out := page[auditView]{Items: []auditView{}}
+	out := page[AuditView]{Items: []AuditView{}}
 	if len(events) > limit {
 		events = events[:limit]
 		out.NextCursor = encodeCursor(events[limit-1].ID)
 	}
 	for i := range events {
-		out.Items = append(out.Items, viewAudit(&events[i]))
+		out.Items = append(out.Items, ViewAudit(&events[i]))
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 // keyView is a signing key's public facts; never key material.
-type keyView struct {
+// KeyView is a signing key as the admin API and the CLI show it: never
+// key material.
+type KeyView struct {
 	KID         string     `json:"kid"`
 	Alg         string     `json:"alg"`
 	State       string     `json:"state"`
@@ -213,6 +219,11 @@ type keyView struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	ActivatedAt *time.Time `json:"activated_at"`
 	RetiredAt   *time.Time `json:"retired_at"`
+}
+
+// ViewKey shows a signing key.
+func ViewKey(k *models.SigningKey) KeyView {
+	return KeyView{k.KID, k.Alg, k.State, k.Generation, k.CreatedAt.UTC(), utc(k.ActivatedAt), utc(k.RetiredAt)}
 }
 
 // keys is GET /keys, oldest first.
@@ -225,10 +236,10 @@ func (a *adminAPI) keys(c echo.Context, _ *principal) error {
 		return err
 	}
 	out := struct {
-		Items []keyView `json:"items"`
-	}{Items: []keyView{}}
+		Items []KeyView `json:"items"`
+	}{Items: []KeyView{}}
 	for _, k := range keys {
-		out.Items = append(out.Items, keyView{k.KID, k.Alg, k.State, k.Generation, k.CreatedAt.UTC(), utc(k.ActivatedAt), utc(k.RetiredAt)})
+		out.Items = append(out.Items, ViewKey(&k))
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// userView is a user as the admin API shows it: the CLI's fields
-// (`authz users list --json`) and whether a password is set, never its hash.
-type userView struct {
+// UserView is a user as the admin API and the CLI show it: whether a
+// password is set, never its hash.
+type UserView struct {
 	ID               string    `json:"id"`
 	Email            string    `json:"email"`
 	Name             string    `json:"name"`
@@ -23,8 +23,9 @@ type userView struct {
 	CreatedAt        time.Time `json:"created_at"`
 }
 
-func viewUser(u *models.User) userView {
-	return userView{
+// ViewUser shows a user.
+func ViewUser(u *models.User) UserView {
+	return UserView{
 		ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Permissions: nonNil(u.Permissions), Status: u.Status,
 		MayCreateClients: u.MayCreateClients, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC(),
 	}
@@ -55,7 +56,7 @@ func (a *adminAPI) listUsers(c echo.Context, _ *principal) error {
 	if err != nil {
 		return err
 	}
-	out := page[userView]{Items: []userView{}}
+	out := page[UserView]{Items: []UserView{}}
 	for i := range users {
 		u := &users[i]
 		if (after != "" && u.Email <= after) || (role != "" && u.Role != role) || (status != "" && u.Status != status) {
@@ -65,7 +66,7 @@ func (a *adminAPI) listUsers(c echo.Context, _ *principal) error {
 			out.NextCursor = encodeCursor(out.Items[limit-1].Email)
 			break
 		}
-		out.Items = append(out.Items, viewUser(u))
+		out.Items = append(out.Items, ViewUser(u))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -97,7 +98,7 @@ func (a *adminAPI) createUser(c echo.Context, p *principal) error {
 		return err
 	}
 	c.Response().Header().Set("Location", AdminPrefix+"/users/"+u.ID)
-	return c.JSON(http.StatusCreated, viewUser(u))
+	return c.JSON(http.StatusCreated, ViewUser(u))
 }
 
 func applyUser(u *models.User, in *userInput) []string {
@@ -145,7 +146,7 @@ func (a *adminAPI) getUser(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewUser(u))
+	return c.JSON(http.StatusOK, ViewUser(u))
 }
 
 // updateUser is PATCH /users/{id}: name, role, permissions, status and
@@ -178,7 +179,7 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 	if err := a.Registry.UpdateUser(c.Request().Context(), p.actor(), u, strings.Join(changed, ",")); err != nil {
 		return notFound(err, "user_not_found", "user")
 	}
-	return c.JSON(http.StatusOK, viewUser(u))
+	return c.JSON(http.StatusOK, ViewUser(u))
 }
 
 // setPassword is PUT /users/{id}/password {"password"}: admins set any

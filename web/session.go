@@ -76,7 +76,7 @@ func (a *adminAPI) setCookie(c echo.Context, value string, maxAge int) {
 }
 
 type sessionView struct {
-	User      userView  `json:"user"`
+	User      UserView  `json:"user"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -117,7 +117,7 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	}
 	a.setCookie(c, token, int(SessionLifetime/time.Second))
 	c.Set(logOutcomeKey, "signed_in")
-	return c.JSON(http.StatusCreated, sessionView{User: viewUser(user), ExpiresAt: sess.ExpiresAt})
+	return c.JSON(http.StatusCreated, sessionView{User: ViewUser(user), ExpiresAt: sess.ExpiresAt})
 }
 
 // currentSession is GET /session: who is signed in, until when.
@@ -125,7 +125,7 @@ func (a *adminAPI) currentSession(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sessionView{User: viewUser(p.user), ExpiresAt: p.session.ExpiresAt.UTC()})
+	return c.JSON(http.StatusOK, sessionView{User: ViewUser(p.user), ExpiresAt: p.session.ExpiresAt.UTC()})
 }
 
 // logout is DELETE /session: it ends the session, if any, and clears the

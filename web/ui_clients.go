@@ -23,7 +23,7 @@ const (
 )
 
 type clientsData struct {
-	Clients   []clientView
+	Clients   []ClientView
 	Owners    []models.User // for the owner filter (admins)
 	Owner     string
 	Status    string
@@ -31,8 +31,8 @@ type clientsData struct {
 	Statuses  []string
 	FilterErr string
 	Next      string // URL of the next page
-	Expiring  []clientView
-	Legacy30  []clientView // clients using a deprecated secret format
+	Expiring  []ClientView
+	Legacy30  []ClientView // clients using a deprecated secret format
 	Sunset    *time.Time
 	CanCreate bool
 	Now       time.Time
@@ -72,7 +72,7 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	for i := range list {
-		d.Clients = append(d.Clients, viewClient(&list[i], policy, d.Now))
+		d.Clients = append(d.Clients, ViewClient(&list[i], policy, d.Now))
 	}
 	if next != "" {
 		nq := url.Values{}
@@ -100,7 +100,7 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	for i := range legacy {
-		d.Legacy30 = append(d.Legacy30, viewClient(&legacy[i], policy, d.Now))
+		d.Legacy30 = append(d.Legacy30, ViewClient(&legacy[i], policy, d.Now))
 	}
 	d.Sunset = policy.LegacySunset
 	d.CanCreate = canCreate(p.user, policy)
@@ -149,22 +149,22 @@ func (u *adminUI) matchClients(ctx context.Context, policy *models.Policy, owner
 
 // expiring lists active clients whose effective expiry falls within 30
 // days, soonest first.
-func (u *adminUI) expiring(ctx context.Context, policy *models.Policy, ownerID string) ([]clientView, error) {
+func (u *adminUI) expiring(ctx context.Context, policy *models.Policy, ownerID string) ([]ClientView, error) {
 	now := u.Now()
 	list, err := u.Store.ExpiringClients(ctx, policy, now.Add(expiringWithin))
 	if err != nil {
 		return nil, err
 	}
-	var out []clientView
+	var out []ClientView
 	for i := range list {
 		cl := &list[i]
 		exp := cl.EffectiveExpiry(policy)
 		if exp == nil || !exp.After(now) || (ownerID != "" && cl.OwnerID != ownerID) || cl.Status == models.StatusRevoked {
 			continue
 		}
-		out = append(out, viewClient(cl, policy, now))
+		out = append(out, ViewClient(cl, policy, now))
 	}
-	slices.SortFunc(out, func(a, b clientView) int { return a.ExpiresAt.Compare(*b.ExpiresAt) })
+	slices.SortFunc(out, func(a, b ClientView) int { return a.ExpiresAt.Compare(*b.ExpiresAt) })
 	return out, nil
 }
 
@@ -343,7 +343,7 @@ type graceOption struct {
 }
 
 type clientData struct {
-	Client   clientView
+	Client   ClientView
 	TokenTTL string
 	Secret   string // a new secret, on the one response that shows it
 	SecretID string
@@ -371,7 +371,7 @@ func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.
 		return err
 	}
 	d := clientData{
-		Client: viewClient(cl, policy, u.Now()), TokenTTL: shortDur(cl.TokenTTL), Secret: secret, SecretID: secretID, Created: created,
+		Client: ViewClient(cl, policy, u.Now()), TokenTTL: shortDur(cl.TokenTTL), Secret: secret, SecretID: secretID, Created: created,
 		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked,
 	}
 	d.GraceDef = shortDur(policy.RotationGrace)

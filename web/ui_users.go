@@ -80,7 +80,7 @@ func userField(e apiError) string {
 type userData struct {
 	User        models.User
 	Permissions string
-	Clients     []clientView
+	Clients     []ClientView
 	Errors      map[string]string
 	Self        bool
 }
@@ -106,7 +106,7 @@ func (u *adminUI) renderUser(c echo.Context, p *uiCtx, status int, usr *models.U
 	}
 	d := userData{User: *usr, Permissions: perms, Errors: errs, Self: usr.ID == p.user.ID}
 	for i := range list {
-		d.Clients = append(d.Clients, viewClient(&list[i], policy, u.Now()))
+		d.Clients = append(d.Clients, ViewClient(&list[i], policy, u.Now()))
 	}
 	pg := u.page(p, usr.Email, "users", d)
 	pg.Notice = notice(c)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
 )
 
 // clientFlags are the fields of a new client, for create and import.
@@ -131,7 +132,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return m.printNewSecret(&c, client.ID, secret, viewClient(client, policy, now))
+		return m.printNewSecret(&c, client.ID, secret, web.ViewClient(client, policy, now))
 	case "list":
 		return m.listClients(ctx, &c, store, policy, owner, status, legacy, now)
 	case "expiring":
@@ -143,7 +144,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return m.printClients(&c, list, policy, now, func(v clientView) bool {
+		return m.printClients(&c, list, policy, now, func(v web.ClientView) bool {
 			return v.Status != models.ClientExpired && v.Status != models.ClientRevoked
 		})
 	}
@@ -173,7 +174,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return m.printNewSecret(&c, id, secret, viewClient(client, policy, time.Now()))
+		return m.printNewSecret(&c, id, secret, web.ViewClient(client, policy, time.Now()))
 	case "revoke":
 		if _, err := oauth.NewRegistry(store, nil, nil, log).Revoke(ctx, oauth.CLI, id); err != nil {
 			return err
@@ -190,14 +191,14 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.printClient(&c, viewClient(client, policy, time.Now()))
+	return m.printClient(&c, web.ViewClient(client, policy, time.Now()))
 }
 
-func (m *Main) printNewSecret(c *common, id, secret string, v clientView) error {
+func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) error {
 	if c.json {
 		out := struct {
 			ClientSecret string `json:"client_secret,omitempty"`
-			clientView
+			web.ClientView
 		}{secret, v}
 		return m.printJSON(out)
 	}
@@ -228,13 +229,13 @@ func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, 
 	if err != nil {
 		return err
 	}
-	return m.printClients(c, list, policy, now, func(v clientView) bool { return status == "" || v.Status == status })
+	return m.printClients(c, list, policy, now, func(v web.ClientView) bool { return status == "" || v.Status == status })
 }
 
-func (m *Main) printClients(c *common, list []models.Client, policy *models.Policy, now time.Time, keep func(clientView) bool) error {
-	views := make([]clientView, 0, len(list))
+func (m *Main) printClients(c *common, list []models.Client, policy *models.Policy, now time.Time, keep func(web.ClientView) bool) error {
+	views := make([]web.ClientView, 0, len(list))
 	for i := range list {
-		if v := viewClient(&list[i], policy, now); keep(v) {
+		if v := web.ViewClient(&list[i], policy, now); keep(v) {
 			views = append(views, v)
 		}
 	}
@@ -249,7 +250,7 @@ func (m *Main) printClients(c *common, list []models.Client, policy *models.Poli
 	return nil
 }
 
-func (m *Main) printClient(c *common, v clientView) error {
+func (m *Main) printClient(c *common, v web.ClientView) error {
 	if c.json {
 		return m.printJSON(v)
 	}

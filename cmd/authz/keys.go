@@ -9,21 +9,8 @@ import (
 
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/web"
 )
-
-type keyView struct {
-	KID         string     `json:"kid"`
-	Alg         string     `json:"alg"`
-	State       string     `json:"state"`
-	Generation  int64      `json:"generation"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatedAt *time.Time `json:"activated_at"`
-	RetiredAt   *time.Time `json:"retired_at"`
-}
-
-func viewKey(k *models.SigningKey) keyView {
-	return keyView{k.KID, k.Alg, k.State, k.Generation, k.CreatedAt, k.ActivatedAt, k.RetiredAt}
-}
 
 // keys runs `authz keys list|rotate|rewrap`.
 func (m *Main) keys(ctx context.Context, args []string) error {
@@ -56,11 +43,11 @@ func (m *Main) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	views := make([]keyView, 0, len(keys))
+	views := make([]web.KeyView, 0, len(keys))
 	rows := make([][]string, 0, len(keys))
 	for i := range keys {
 		k := &keys[i]
-		views = append(views, viewKey(k))
+		views = append(views, web.ViewKey(k))
 		rows = append(rows, []string{k.KID, k.Alg, k.State, fmt.Sprint(k.Generation), k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.ActivatedAt), timeOrDash(k.RetiredAt)})
 	}
 	if c.json {
@@ -126,11 +113,11 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	activates := key.CreatedAt.Add(ahead)
 	if c.json {
 		return m.printJSON(struct {
-			Created        bool      `json:"created"`
-			Key            keyView   `json:"key"`
-			PublishAhead   string    `json:"publish_ahead"`
-			ActivatesAfter time.Time `json:"activates_after"`
-		}{created, viewKey(&key), ahead.String(), activates})
+			Created        bool        `json:"created"`
+			Key            web.KeyView `json:"key"`
+			PublishAhead   string      `json:"publish_ahead"`
+			ActivatesAfter time.Time   `json:"activates_after"`
+		}{created, web.ViewKey(&key), ahead.String(), activates})
 	}
 	if created {
 		fmt.Fprintf(m.Stdout, "generated next signing key %s (%s, generation %d), published in the JWKS from now.\n", key.KID, key.Alg, key.Generation)

@@ -10,35 +10,8 @@ import (
 
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
 )
-
-type policyView struct {
-	MaxCredentialLifetime     string     `json:"max_credential_lifetime"`
-	DefaultCredentialLifetime string     `json:"default_credential_lifetime"`
-	DefaultTokenTTL           string     `json:"default_token_ttl"`
-	MaxTokenTTL               string     `json:"max_token_ttl"`
-	MaxClientsPerOwner        int        `json:"max_clients_per_owner"`
-	CreationRestricted        bool       `json:"creation_restricted"`
-	IPAllowlist               []string   `json:"ip_allowlist"`
-	RotationGrace             string     `json:"rotation_grace"`
-	ReminderWebhookURL        string     `json:"reminder_webhook_url"`
-	LegacySunset              *time.Time `json:"legacy_sunset"`
-	UpdatedAt                 time.Time  `json:"updated_at"`
-	UpdatedBy                 string     `json:"updated_by"`
-}
-
-func viewPolicy(p *models.Policy) policyView {
-	maxLife := "none"
-	if p.MaxCredentialLifetime > 0 {
-		maxLife = models.FormatDuration(p.MaxCredentialLifetime)
-	}
-	return policyView{
-		MaxCredentialLifetime: maxLife, DefaultCredentialLifetime: models.FormatDuration(p.DefaultCredentialLifetime),
-		DefaultTokenTTL: p.DefaultTokenTTL.String(), MaxTokenTTL: p.MaxTokenTTL.String(), MaxClientsPerOwner: p.MaxClientsPerOwner,
-		CreationRestricted: p.CreationRestricted, IPAllowlist: nonNil(p.IPAllowlist), RotationGrace: models.FormatDuration(p.RotationGrace),
-		ReminderWebhookURL: p.ReminderWebhookURL, LegacySunset: p.LegacySunset, UpdatedAt: p.UpdatedAt, UpdatedBy: p.UpdatedBy,
-	}
-}
 
 func (m *Main) policy(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "set" && args[0] != "webhook-secret") {
@@ -143,11 +116,14 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	v := viewPolicy(p)
+	v := web.ViewPolicy(p)
 	if c.json {
 		return m.printJSON(v)
 	}
 	sun := "-"
+	if v.MaxCredentialLifetime == "0s" {
+		v.MaxCredentialLifetime = "none"
+	}
 	if v.LegacySunset != nil {
 		sun = v.LegacySunset.UTC().Format(time.RFC3339)
 	}
@@ -200,20 +176,10 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	type eventView struct {
-		ID       string    `json:"id"`
-		At       time.Time `json:"at"`
-		Actor    string    `json:"actor"`
-		Action   string    `json:"action"`
-		ClientID string    `json:"client_id,omitempty"`
-		UserID   string    `json:"user_id,omitempty"`
-		IP       string    `json:"ip,omitempty"`
-		Detail   string    `json:"detail,omitempty"`
-	}
-	views := make([]eventView, 0, len(events))
+	views := make([]web.AuditView, 0, len(events))
 	rows := make([][]string, 0, len(events))
 	for _, e := range events {
-		views = append(views, eventView(e))
+		views = append(views, web.ViewAudit(&e))
 		rows = append(rows, []string{e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, dash(e.ClientID), dash(e.IP), e.Detail})
 	}
 	if c.json {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
 )
 
 func (m *Main) users(ctx context.Context, args []string) error {
@@ -59,9 +60,9 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return err
 		}
 		if c.json {
-			views := make([]userView, 0, len(users))
+			views := make([]web.UserView, 0, len(users))
 			for i := range users {
-				views = append(views, viewUser(&users[i]))
+				views = append(views, web.ViewUser(&users[i]))
 			}
 			return m.printJSON(views)
 		}
@@ -134,7 +135,7 @@ func readSecretLine(r io.Reader) (string, error) {
 
 func (m *Main) printUser(c *common, u *models.User) error {
 	if c.json {
-		return m.printJSON(viewUser(u))
+		return m.printJSON(web.ViewUser(u))
 	}
 	fmt.Fprintf(m.Stdout, "%s  %s  role=%s  status=%s  may_create_clients=%t  permissions=%s\n", u.Email, u.Name, u.Role, u.Status, u.MayCreateClients, strings.Join(u.Permissions, ","))
 	return nil

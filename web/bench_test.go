@@ -1,0 +1,128 @@
+package web_test
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/models/storetest"
+	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
+	"github.com/authz/authz/web/benchref"
+)
+
+// BenchmarkTokenHTTP serves token requests through web.New's handler (Echo,
+// metrics, the request log at info into io.Discard) with an httptest recorder, next
+// to the references of web/benchref on the same requests:
+//
+//	go test ./web -run '^$' -bench TokenHTTP -benchmem
+//
+// token reports x-sign and x-fixed: its time per request as a multiple of
+// the sign and fixed references measured just before it.
+func BenchmarkTokenHTTP(b *testing.B) {
+	ctx := context.Background()
+	store := storetest.Open(b, "sqlite")
+	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const issuer = "http://127.0.0.1:8080"
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: issuer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := keyring.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	sunset := time.Now().Add(365 * 24 * time.Hour)
+	p := models.DefaultPolicy()
+	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
+	p.IPAllowlist = models.NewSet("127.0.0.0/8", "::1/128")
+	p.LegacySunset = &sunset
+	if err := store.SavePolicy(ctx, &p); err != nil {
+		b.Fatal(err)
+	}
+	owner := &models.User{Email: "owner@bench.example", Name: "Owner", Permissions: models.NewSet(readScope, createScope, configScope)}
+	if err := store.CreateUser(ctx, owner); err != nil {
+		b.Fatal(err)
+	}
+	c, secret, err := oauth.NewRegistry(store, hasher, nil, nil).Create(ctx, oauth.CLI, oauth.NewClient{
+		OwnerEmail: owner.Email, Name: "bench client", Scopes: []string{readScope, createScope},
+		Audiences: []string{"https://api.example.com"}, IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// As authz serve: query metrics, a metrics observer, the limiter (its
+	// per-IP rate raised: every request comes from one address), the
+	// request log at info (into io.Discard).
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	metrics := web.NewMetrics(nil)
+	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
+		b.Fatal(err)
+	}
+	usage := oauth.NewUsageRecorder(store, time.Hour, log)
+	audit := oauth.NewAuditWriter(store, 4096, log)
+	tokens, err := oauth.NewServer(oauth.Config{Issuer: issuer, Observer: metrics, Logger: log}, store, hasher, keyring, usage, audit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens.EnableIntrospection(keyring, store)
+	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1e9}))
+	prod := web.New(web.Config{Issuer: issuer, Logger: log, Metrics: metrics}, tokens, keyring, store)
+	ref, err := benchref.New(keyring, benchref.Token{Claims: jwtkeys.AccessToken{
+		Issuer: issuer, ClientID: c.ID, OwnerID: c.OwnerID, Audience: "https://api.example.com", Scope: readScope, TTL: 10 * time.Minute,
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.ID+":"+secret))
+	serve := func(h http.Handler, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader("grant_type=client_credentials&scope=analysis%3Aread"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Authorization", auth)
+		r.RemoteAddr = "127.0.0.1:50000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	cases := []struct {
+		name    string
+		handler http.Handler
+		path    string
+	}{
+		{"fixed", ref, benchref.FixedPath},
+		{"sign", ref, benchref.SignPath},
+		{"token", prod, "/oauth2/token"},
+	}
+	perOp := map[string]float64{}
+	for _, tc := range cases {
+		if w := serve(tc.handler, tc.path); w.Code != http.StatusOK {
+			b.Fatalf("%s: status %d: %s", tc.name, w.Code, w.Body)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(tc.handler, tc.path)
+			}
+			perOp[tc.name] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if tc.name == "token" && perOp["sign"] > 0 {
+				b.ReportMetric(perOp["token"]/perOp["sign"], "x-sign")
+				b.ReportMetric(perOp["token"]/perOp["fixed"], "x-fixed")
+			}
+		})
+	}
+}
