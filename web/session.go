@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -97,27 +96,36 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	// A sign-in always starts a new session; one the browser still holds
-	// ends.
+	sess, err := a.startSession(c, user, p.ip)
+	if err != nil {
+		return err
+	}
+	c.Set(logOutcomeKey, "signed_in")
+	return c.JSON(http.StatusCreated, sessionView{User: ViewUser(user), ExpiresAt: sess.ExpiresAt})
+}
+
+// startSession starts a session for a user who just signed in (API or
+// console) and sets its cookie. A sign-in always starts a new session; one
+// the browser still holds ends.
+func (a *adminAPI) startSession(c echo.Context, user *models.User, ip string) (*models.Session, error) {
+	ctx := c.Request().Context()
 	if old, err := c.Cookie(SessionCookie); err == nil && validToken(old.Value) {
 		_ = a.Store.DeleteSession(ctx, sessionID(old.Value))
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return err
+	token, err := randomToken()
+	if err != nil {
+		return nil, err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	ua := c.Request().UserAgent()
 	if len(ua) > 256 {
 		ua = strings.ToValidUTF8(ua[:256], "")
 	}
-	sess := &models.Session{ID: sessionID(token), UserID: user.ID, ExpiresAt: a.Now().Add(SessionLifetime).UTC(), IP: p.ip, UserAgent: ua}
+	sess := &models.Session{ID: sessionID(token), UserID: user.ID, ExpiresAt: a.Now().Add(SessionLifetime).UTC(), IP: ip, UserAgent: ua}
 	if err := a.Store.CreateSession(ctx, sess); err != nil {
-		return err
+		return nil, err
 	}
 	a.setCookie(c, token, int(SessionLifetime/time.Second))
-	c.Set(logOutcomeKey, "signed_in")
-	return c.JSON(http.StatusCreated, sessionView{User: ViewUser(user), ExpiresAt: sess.ExpiresAt})
+	return sess, nil
 }
 
 // currentSession is GET /session: who is signed in, until when.

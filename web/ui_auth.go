@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
@@ -113,7 +112,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := u.startSession(c, user, p.ip); err != nil {
+	if _, err := u.startSession(c, user, p.ip); err != nil {
 		return err
 	}
 	u.setLoginCookie(c, "", -1)
@@ -121,29 +120,6 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// startSession is the API's session creation (see login in session.go): a
-// sign-in always starts a new session, ending one the browser still holds;
-// the store keeps only the token's SHA-256.
-func (u *adminUI) startSession(c echo.Context, user *models.User, ip string) error {
-	ctx := c.Request().Context()
-	if old, err := c.Cookie(SessionCookie); err == nil && validToken(old.Value) {
-		_ = u.Store.DeleteSession(ctx, sessionID(old.Value))
-	}
-	token, err := randomToken()
-	if err != nil {
-		return err
-	}
-	ua := c.Request().UserAgent()
-	if len(ua) > 256 {
-		ua = strings.ToValidUTF8(ua[:256], "")
-	}
-	sess := &models.Session{ID: sessionID(token), UserID: user.ID, ExpiresAt: u.Now().Add(SessionLifetime).UTC(), IP: ip, UserAgent: ua}
-	if err := u.Store.CreateSession(ctx, sess); err != nil {
-		return err
-	}
-	u.setCookie(c, token, int(SessionLifetime/time.Second))
-	return nil
-}
 
 // logoutSubmit is POST /admin/logout: the session ends and the cookie is
 // cleared.
