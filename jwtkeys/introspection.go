@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -344,17 +343,9 @@ func (v *IntrospectionVerifier) introspect(ctx context.Context, token string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIntrospectionUnavailable, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // allow connection reuse
-		return nil, fmt.Errorf("%w: POST %s: status %s", ErrIntrospectionUnavailable, v.endpoint, resp.Status)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, introspectMaxBodyBytes+1))
+	raw, err := readOK(resp, introspectMaxBodyBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w: POST %s: reading body: %w", ErrIntrospectionUnavailable, v.endpoint, err)
-	}
-	if len(raw) > introspectMaxBodyBytes {
-		return nil, fmt.Errorf("%w: POST %s: body exceeds %d bytes", ErrIntrospectionUnavailable, v.endpoint, introspectMaxBodyBytes)
+		return nil, fmt.Errorf("%w: POST %s: %w", ErrIntrospectionUnavailable, v.endpoint, err)
 	}
 	var ir introspectionResponse
 	if err := json.Unmarshal(raw, &ir); err != nil {

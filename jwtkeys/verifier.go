@@ -514,6 +514,24 @@ func (v *Verifier) wait(ctx context.Context, call *verifierFetch) error {
 	}
 }
 
+// readOK reads the body of a 200 response, at most max bytes, and closes
+// it. Another status, a failed read or a larger body is an error.
+func readOK(resp *http.Response, max int) ([]byte, error) {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // allow connection reuse
+		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if len(body) > max {
+		return nil, fmt.Errorf("body exceeds %d bytes", max)
+	}
+	return body, nil
+}
+
 // fetch GETs and parses the JWKS. Errors wrap ErrJWKSUnavailable.
 func (v *Verifier) fetch(ctx context.Context) (*verifierKeySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.fetchTimeout)
@@ -527,17 +545,9 @@ func (v *Verifier) fetch(ctx context.Context) (*verifierKeySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // allow connection reuse
-		return nil, fmt.Errorf("%w: GET %s: status %s", ErrJWKSUnavailable, v.jwksURL, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, verifierMaxJWKSBytes+1))
+	body, err := readOK(resp, verifierMaxJWKSBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: reading body: %w", ErrJWKSUnavailable, v.jwksURL, err)
-	}
-	if len(body) > verifierMaxJWKSBytes {
-		return nil, fmt.Errorf("%w: GET %s: body exceeds %d bytes", ErrJWKSUnavailable, v.jwksURL, verifierMaxJWKSBytes)
+		return nil, fmt.Errorf("%w: GET %s: %w", ErrJWKSUnavailable, v.jwksURL, err)
 	}
 	set, err := verifierParseJWKS(body)
 	if err != nil {
