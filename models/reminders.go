@@ -2,14 +2,26 @@ package models
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
 )
 
-// ExpiringClients returns active clients whose effective expiry (under the
-// policy) falls before horizon, with owners loaded.
-func (s *Store) ExpiringClients(ctx context.Context, p *Policy, horizon time.Time) ([]Client, error) {
+// Expiring is an active client whose effective expiry is near.
+type Expiring struct {
+	Client    *Client   // with Owner and Secrets loaded
+	ExpiresAt time.Time // the effective expiry under the policy
+	// DaysLeft is the time left rounded up to whole days: 1 for anything
+	// up to 24h, so DaysLeft ≤ d exactly when the d-day reminder is due.
+	DaysLeft int
+}
+
+// ExpiringClients returns the active clients whose effective expiry under
+// the policy falls after now and no later than horizon, soonest first (then
+// by client_id). Clients already expired are not "expiring".
+func (s *Store) ExpiringClients(ctx context.Context, p *Policy, now, horizon time.Time) ([]Expiring, error) {
 	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets").Where("clients.status = ?", StatusActive)
 	if p.MaxCredentialLifetime > 0 {
 		q = q.Where("(clients.expires_at IS NOT NULL AND clients.expires_at <= ?) OR clients.created_at <= ?", horizon.UTC(), horizon.Add(-p.MaxCredentialLifetime).UTC())
@@ -17,7 +29,25 @@ func (s *Store) ExpiringClients(ctx context.Context, p *Policy, horizon time.Tim
 		q = q.Where("clients.expires_at IS NOT NULL AND clients.expires_at <= ?", horizon.UTC())
 	}
 	var cs []Client
-	return cs, translate(q.Order("clients.expires_at, clients.id").Find(&cs).Error, "list expiring clients")
+	if err := q.Find(&cs).Error; err != nil {
+		return nil, translate(err, "list expiring clients")
+	}
+	out := []Expiring{}
+	for i := range cs {
+		exp := cs[i].EffectiveExpiry(p)
+		if exp == nil || !exp.After(now) || exp.After(horizon) {
+			continue
+		}
+		left := int((exp.Sub(now) + 24*time.Hour - 1) / (24 * time.Hour))
+		out = append(out, Expiring{Client: &cs[i], ExpiresAt: exp.UTC(), DaysLeft: left})
+	}
+	slices.SortStableFunc(out, func(a, b Expiring) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Client.ID, b.Client.ID)
+	})
+	return out, nil
 }
 
 // Reminder is one expiry reminder of a client: sent at most once for each

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -26,7 +25,7 @@ import (
 // ReminderStore is what Reminders reads and writes.
 type ReminderStore interface {
 	Policy(ctx context.Context) (*models.Policy, error)
-	ExpiringClients(ctx context.Context, p *models.Policy, horizon time.Time) ([]models.Client, error)
+	ExpiringClients(ctx context.Context, p *models.Policy, now, horizon time.Time) ([]models.Expiring, error)
 	ClaimReminder(ctx context.Context, r models.Reminder, holder string, ttl time.Duration) (bool, error)
 	FinishReminder(ctx context.Context, r models.Reminder, sendErr error) error
 	// Reminders is read after a claim for the reminder's attempt count,
@@ -240,17 +239,13 @@ func (r *Reminders) Due(ctx context.Context) ([]DueReminder, error) {
 
 func (r *Reminders) due(ctx context.Context, p *models.Policy, now time.Time) ([]DueReminder, error) {
 	horizon := now.Add(time.Duration(r.thresholds[len(r.thresholds)-1]) * day)
-	cs, err := r.store.ExpiringClients(ctx, p, horizon)
+	list, err := r.store.ExpiringClients(ctx, p, now, horizon)
 	if err != nil {
 		return nil, err
 	}
 	var out []DueReminder
-	for i := range cs {
-		c := &cs[i]
-		exp := c.EffectiveExpiry(p)
-		if c.Status != models.StatusActive || exp == nil || !exp.After(now) || exp.After(horizon) {
-			continue
-		}
+	for _, e := range list {
+		c, exp := e.Client, e.ExpiresAt
 		for _, d := range r.thresholds {
 			if !now.Before(exp.Add(-time.Duration(d) * day)) {
 				// Reminders are keyed to the second: the id carries
@@ -546,18 +541,9 @@ func (r *Reminders) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Expiring is a credential about to expire.
-type Expiring struct {
-	Client    *models.Client // with Owner loaded
-	ExpiresAt time.Time      // the effective expiry under the policy
-	// DaysLeft is the time left rounded up to whole days: 1 for anything
-	// up to 24h, so DaysLeft ≤ d exactly when the d-day reminder is due.
-	DaysLeft int
-}
-
 // Expiring lists the active clients whose effective expiry is within
 // within from now, soonest first; clients already expired are left out.
-func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]Expiring, error) {
+func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]models.Expiring, error) {
 	if within <= 0 {
 		return nil, models.Invalidf("invalid_within", "the expiry window must be positive")
 	}
@@ -566,25 +552,5 @@ func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]Expir
 		return nil, err
 	}
 	now := r.now()
-	horizon := now.Add(within)
-	cs, err := r.store.ExpiringClients(ctx, p, horizon)
-	if err != nil {
-		return nil, err
-	}
-	out := []Expiring{}
-	for i := range cs {
-		c := &cs[i]
-		exp := c.EffectiveExpiry(p)
-		if c.Status != models.StatusActive || exp == nil || !exp.After(now) || exp.After(horizon) {
-			continue
-		}
-		out = append(out, Expiring{Client: c, ExpiresAt: exp.UTC(), DaysLeft: int(math.Ceil(float64(exp.Sub(now)) / float64(day)))})
-	}
-	slices.SortStableFunc(out, func(a, b Expiring) int {
-		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Client.ID, b.Client.ID)
-	})
-	return out, nil
+	return r.store.ExpiringClients(ctx, p, now, now.Add(within))
 }

@@ -33,7 +33,7 @@ type AdminStore interface {
 	ListUsers(ctx context.Context) ([]models.User, error)
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	ListClients(ctx context.Context, f models.ClientFilter) ([]models.Client, error)
-	ExpiringClients(ctx context.Context, p *models.Policy, horizon time.Time) ([]models.Client, error)
+	ExpiringClients(ctx context.Context, p *models.Policy, now, horizon time.Time) ([]models.Expiring, error)
 	Policy(ctx context.Context) (*models.Policy, error)
 	Audit(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
 	SigningKeys(ctx context.Context) ([]models.SigningKey, error)

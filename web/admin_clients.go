@@ -226,49 +226,23 @@ func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 		return err
 	}
 	now := a.Now()
-	list, err := a.Store.ExpiringClients(ctx, policy, now.Add(within))
+	list, err := a.Store.ExpiringClients(ctx, policy, now, now.Add(within))
 	if err != nil {
 		return err
 	}
-	type expiring struct {
-		c   *models.Client
-		exp time.Time
-	}
-	var keep []expiring
-	for i := range list {
-		cl := &list[i]
-		exp := cl.EffectiveExpiry(policy)
-		if exp == nil || !exp.After(now) || (ownerID != "" && cl.OwnerID != ownerID) {
-			continue // already expired (see status=expired), or not theirs
-		}
-		keep = append(keep, expiring{cl, *exp})
-	}
-	slices.SortFunc(keep, func(x, y expiring) int {
-		if d := x.exp.Compare(y.exp); d != 0 {
-			return d
-		}
-		return compareStrings(x.c.ID, y.c.ID)
-	})
 	out := struct {
 		Items   []ClientView `json:"items"`
 		Within  string       `json:"within"`
 		Horizon time.Time    `json:"horizon"`
 	}{Items: []ClientView{}, Within: models.FormatDuration(within), Horizon: now.Add(within).UTC()}
-	for _, e := range keep {
-		out.Items = append(out.Items, ViewClient(e.c, policy, now))
+	for _, e := range list {
+		if ownerID == "" || e.Client.OwnerID == ownerID {
+			out.Items = append(out.Items, ViewClient(e.Client, policy, now))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, error) {
 	id, err := pathParam(c, "id")

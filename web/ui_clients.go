@@ -151,20 +151,16 @@ func (u *adminUI) matchClients(ctx context.Context, policy *models.Policy, owner
 // days, soonest first.
 func (u *adminUI) expiring(ctx context.Context, policy *models.Policy, ownerID string) ([]ClientView, error) {
 	now := u.Now()
-	list, err := u.Store.ExpiringClients(ctx, policy, now.Add(expiringWithin))
+	list, err := u.Store.ExpiringClients(ctx, policy, now, now.Add(expiringWithin))
 	if err != nil {
 		return nil, err
 	}
 	var out []ClientView
-	for i := range list {
-		cl := &list[i]
-		exp := cl.EffectiveExpiry(policy)
-		if exp == nil || !exp.After(now) || (ownerID != "" && cl.OwnerID != ownerID) || cl.Status == models.StatusRevoked {
-			continue
+	for _, e := range list {
+		if ownerID == "" || e.Client.OwnerID == ownerID {
+			out = append(out, ViewClient(e.Client, policy, now))
 		}
-		out = append(out, ViewClient(cl, policy, now))
 	}
-	slices.SortFunc(out, func(a, b ClientView) int { return a.ExpiresAt.Compare(*b.ExpiresAt) })
 	return out, nil
 }
 

@@ -140,13 +140,15 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("--within: %w", err)
 		}
-		list, err := store.ExpiringClients(ctx, policy, now.Add(d))
+		list, err := store.ExpiringClients(ctx, policy, now, now.Add(d))
 		if err != nil {
 			return err
 		}
-		return m.printClients(&c, list, policy, now, func(v web.ClientView) bool {
-			return v.Status != models.ClientExpired && v.Status != models.ClientRevoked
-		})
+		clients := make([]models.Client, 0, len(list))
+		for _, e := range list {
+			clients = append(clients, *e.Client)
+		}
+		return m.printClients(&c, clients, policy, now, func(web.ClientView) bool { return true })
 	}
 	if len(pos) < 1 {
 		return fmt.Errorf("clients %s: want the client_id", args[0])
