@@ -243,7 +243,6 @@ func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-
 func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, error) {
 	id, err := pathParam(c, "id")
 	if err != nil {
