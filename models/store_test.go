@@ -17,8 +17,8 @@ import (
 
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
-	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite", for raw checks
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for raw checks
+	_ "github.com/mattn/go-sqlite3"    // database/sql driver "sqlite3", for raw checks
 )
 
 // ---- helpers ----
@@ -42,7 +42,7 @@ func rawDB(t *testing.T, rawURL string) *sql.DB {
 	var db *sql.DB
 	var err error
 	if path, ok := strings.CutPrefix(rawURL, "sqlite:"); ok {
-		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+		db, err = sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
 	} else {
 		db, err = sql.Open("pgx", rawURL)
 	}
