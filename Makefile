@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: test run bench pg-test lint fuzz
+.PHONY: test run bench load pg-test lint fuzz
 
 test:
 	$(GO) test -count=1 -timeout 30m $(GOTESTFLAGS) ./...
@@ -19,6 +19,10 @@ run:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The load test against the running server (wrk from Debian; see bench/load.sh).
+load:
+	bash bench/load.sh
 
 # `make test` against a throwaway PostgreSQL that is removed afterwards, even
 # when the tests fail or are interrupted.
