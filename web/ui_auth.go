@@ -120,7 +120,6 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-
 // logoutSubmit is POST /admin/logout: the session ends and the cookie is
 // cleared.
 func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
