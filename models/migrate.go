@@ -10,17 +10,19 @@ import (
 )
 
 // migration is one versioned schema change. The SQL is portable between
-// SQLite and PostgreSQL except for the type placeholders {{ts}} and {{bytes}}.
+// SQLite and PostgreSQL except for the type placeholders {{ts}} and {{bytes}};
+// dialect, when set, returns statements of the dialect's own, run after sql.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	dialect func(dialect string) []string
 }
 
 // migrations are applied in order and never edited once released: add a new
 // one instead.
 var migrations = []migration{
-	{1, "core", `
+	{version: 1, name: "core", sql: `
 CREATE TABLE users (
 	id TEXT PRIMARY KEY,
 	email TEXT NOT NULL UNIQUE,
@@ -81,7 +83,7 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `},
-	{2, "governance", `
+	{version: 2, name: "governance", sql: `
 ALTER TABLE client_secrets ADD COLUMN format TEXT NOT NULL DEFAULT 'current';
 ALTER TABLE client_secrets ADD COLUMN last_used_ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE client_secrets ADD COLUMN last_user_agent TEXT NOT NULL DEFAULT '';
@@ -148,6 +150,13 @@ CREATE TABLE leases (
 	until {{ts}} NOT NULL
 );
 `},
+	{version: 3, name: "auth_version", dialect: authVersionTriggers, sql: `
+CREATE TABLE auth_version (
+	id INTEGER PRIMARY KEY,
+	v BIGINT NOT NULL
+);
+INSERT INTO auth_version (id, v) VALUES (1, 0);
+`},
 }
 
 func (s *Store) ddl(sql string) string {
@@ -196,7 +205,11 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 			if err := tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now()).Error; err != nil {
 				return err
 			}
-			for _, stmt := range splitStatements(s.ddl(m.sql)) {
+			stmts := splitStatements(s.ddl(m.sql))
+			if m.dialect != nil {
+				stmts = append(stmts, m.dialect(s.dialect)...)
+			}
+			for _, stmt := range stmts {
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%s: %w", firstLine(stmt), err)
 				}

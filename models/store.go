@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,14 @@ var (
 // Store persists the domain in SQLite or PostgreSQL.
 type Store struct {
 	db      *gorm.DB
+	sqlDB   *sql.DB
 	dialect string // "sqlite" or "postgres"
+	// authWatch validates AuthVersion's answers without a query (SQLite).
+	authWatch authWatch
+	// authVersionReads counts auth_version queries (for tests).
+	authVersionReads atomic.Int64
+	closeMu          sync.Mutex
+	closers          []func()
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -82,7 +90,7 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	st.db = db
+	st.db, st.sqlDB = db, sqlDB
 	return st, nil
 }
 
@@ -136,11 +144,21 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+	s.closeMu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.closeMu.Unlock()
+	for _, c := range closers {
+		c()
 	}
-	return sqlDB.Close()
+	return s.sqlDB.Close()
+}
+
+// onClose runs fn at Close, before the pool closes.
+func (s *Store) onClose(fn func()) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.closers = append(s.closers, fn)
 }
 
 // Ping checks that the database answers.

@@ -28,8 +28,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Observer, when set, is told of every failed client authentication.
 	Observer Observer
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// ClientCache is how many clients' authentication data is kept in
+	// memory between requests (validated at every request, see authCache):
+	// 0 means DefaultClientCache, a negative number none.
+	ClientCache int
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Observer receives events for metrics.
@@ -42,6 +46,8 @@ type Store interface {
 	// AuthClient loads a client with its owner, its unrevoked secrets and
 	// the policy in one round trip: the hot path of every request.
 	AuthClient(ctx context.Context, id string) (*models.Client, *models.Policy, error)
+	// AuthVersion changes whenever anything AuthClient reads changes.
+	AuthVersion(ctx context.Context) (int64, error)
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	Policy(ctx context.Context) (*models.Policy, error)
 }
@@ -78,6 +84,7 @@ type Server struct {
 	checker     TokenChecker
 	revocations RevocationStore
 	limiter     *Limiter
+	cache       *authCache
 	lib         *server.Server
 }
 
@@ -105,7 +112,10 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit}
+	if cfg.ClientCache == 0 {
+		cfg.ClientCache = DefaultClientCache
+	}
+	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit, cache: newAuthCache(cfg.ClientCache)}
 
 	m := manage.NewManager()
 	// Every request sets its own lifetime (tgr.AccessTokenExp) from the
@@ -302,7 +312,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		g.failure = "malformed_credentials"
 		return errUnknownClientOrSecret
 	}
-	c, policy, err := s.store.AuthClient(ctx, id)
+	c, policy, err := s.authClient(ctx, id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.hasher.Hash(secret) // spend the same time as a wrong secret
 		g.failure = "unknown_client"

@@ -42,7 +42,7 @@ type benchTokenEnv struct {
 	authHead string
 }
 
-func newBenchTokenEnv(b *testing.B) *benchTokenEnv {
+func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	b.Helper()
 	ctx := context.Background()
 	store := storetest.Open(b, "sqlite")
@@ -87,7 +87,8 @@ func newBenchTokenEnv(b *testing.B) *benchTokenEnv {
 	// per-IP rate raised since every request comes from one address.
 	usage := oauth.NewUsageRecorder(store, time.Hour, nil)
 	audit := oauth.NewAuditWriter(store, 4096, nil)
-	srv, err := oauth.NewServer(oauth.Config{Issuer: issuer}, store, hasher, keyring, usage, audit)
+	cfg.Issuer = issuer
+	srv, err := oauth.NewServer(cfg, store, hasher, keyring, usage, audit)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,11 +135,17 @@ func mintNsPerOp(e *benchTokenEnv) float64 {
 	return benchMint.ns
 }
 
-// BenchmarkTokenEndpoint is Server.Token end to end: parse, client lookup,
-// policy, secret check, go-oauth2's pipeline, the checks, and the ES256
-// signature.
-func BenchmarkTokenEndpoint(b *testing.B) {
-	e := newBenchTokenEnv(b)
+// BenchmarkTokenEndpoint is Server.Token end to end: parse, client lookup
+// (from the cache, validated by AuthVersion), secret check, go-oauth2's
+// pipeline, the checks, and the ES256 signature.
+func BenchmarkTokenEndpoint(b *testing.B) { benchTokenEndpoint(b, oauth.Config{}) }
+
+// BenchmarkTokenEndpointUncached is the same with the client cache off:
+// every request reads the client, owner, secrets and policy.
+func BenchmarkTokenEndpointUncached(b *testing.B) { benchTokenEndpoint(b, oauth.Config{ClientCache: -1}) }
+
+func benchTokenEndpoint(b *testing.B, cfg oauth.Config) {
+	e := newBenchTokenEnv(b, cfg)
 	if resp, oerr := e.server.Token(e.request()); oerr != nil || resp.Scope != benchTokenScope {
 		b.Fatalf("token: %v %+v", oerr, resp)
 	}
@@ -168,7 +175,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 // BenchmarkMintOnly is the signature alone: Keyring.Mint of the claims a
 // token request produces.
 func BenchmarkMintOnly(b *testing.B) {
-	e := newBenchTokenEnv(b)
+	e := newBenchTokenEnv(b, oauth.Config{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := e.keyring.Mint(e.claims()); err != nil {
@@ -191,22 +198,23 @@ func BenchmarkHashSecret(b *testing.B) {
 }
 
 // BenchmarkTokenStore is the database part of a token request: the reads
-// Server.Token makes through its Store.
+// Server.Token makes through its Store (AuthVersion at every request,
+// AuthClient when the cache misses).
 func BenchmarkTokenStore(b *testing.B) {
-	e := newBenchTokenEnv(b)
+	e := newBenchTokenEnv(b, oauth.Config{})
 	ctx := context.Background()
-	b.Run("ClientByID", func(b *testing.B) {
+	b.Run("AuthVersion", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := e.store.ClientByID(ctx, e.client.ID); err != nil {
+			if _, err := e.store.AuthVersion(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("Policy", func(b *testing.B) {
+	b.Run("AuthClient", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := e.store.Policy(ctx); err != nil {
+			if _, _, err := e.store.AuthClient(ctx, e.client.ID); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -32,6 +32,7 @@ const (
 type env struct {
 	t        *testing.T
 	url      string
+	dbURL    string // the database, for a second Store (as the CLI opens)
 	store    *models.Store
 	registry *oauth.Registry
 	keyring  *jwtkeys.Keyring
@@ -53,7 +54,8 @@ type envOption func(s envSetup)
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	store := storetest.Open(t, backend)
+	dbURL := storetest.URL(t, backend)
+	store := storetest.OpenURL(t, dbURL)
 	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +93,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: srv.URL, store: store, registry: oauth.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
+	return &env{t: t, url: srv.URL, dbURL: dbURL, store: store, registry: oauth.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
 }
 
 func (e *env) client(in oauth.NewClient) (id, secret string) {
@@ -386,8 +388,8 @@ func rotate(c byte) byte {
 	return 'a'
 }
 
-// The owner's current permissions are read at every request: a change holds
-// at the very next one, and nothing is cached.
+// The owner's current permissions hold at the very next request (the cache
+// of authentication data is validated at every request).
 func TestOwnerPermissionsAreCurrent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)

@@ -547,6 +547,8 @@ func TestCLIErrors(t *testing.T) {
 			// refused as unknown or as out of range, the error names it.
 			{name: "serve --token-ttl 1s", args: []string{"serve", "--addr", "127.0.0.1:0", "--token-ttl", "1s"}, want: []string{"token-ttl"}},
 			{name: "serve --usage-flush 1ms", args: []string{"serve", "--addr", "127.0.0.1:0", "--usage-flush", "1ms"}, want: []string{"--usage-flush"}},
+			{name: "serve --client-cache -5", args: []string{"serve", "--addr", "127.0.0.1:0", "--client-cache", "-5"}, want: []string{"--client-cache"}},
+			{name: "serve --client-cache lots", args: []string{"serve", "--addr", "127.0.0.1:0", "--client-cache", "lots"}, want: []string{"client-cache"}},
 			{name: "serve --issuer ftp", args: []string{"serve", "--addr", "127.0.0.1:0", "--issuer", "ftp://authz.example"}, want: []string{"--issuer"}},
 			{name: "serve --log-level loud", args: []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "loud"}, want: []string{"--log-level"}},
 			{name: "serve --trusted-proxies nonsense", args: []string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "nonsense"}, want: []string{"--trusted-proxies"}},

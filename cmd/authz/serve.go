@@ -34,6 +34,7 @@ type serveConfig struct {
 	keyCheck         time.Duration
 	rateLimit        float64
 	authFailures     int
+	clientCache      int
 	logLevel         string
 	oauthLogLevel    string
 	envProblems      []string
@@ -53,12 +54,22 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.DurationVar(&cfg.keyCheck, "key-check-interval", envDuration(m, "AUTHZ_KEY_CHECK_INTERVAL", time.Minute, &cfg.envProblems), "how often signing keys are reloaded and the rotation schedule advanced (env AUTHZ_KEY_CHECK_INTERVAL)")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", envFloat(m, "AUTHZ_RATE_LIMIT", 100, &cfg.envProblems), "requests per second per source IP at the OAuth endpoints, burst twice that (env AUTHZ_RATE_LIMIT)")
 	fs.IntVar(&cfg.authFailures, "auth-failures", int(envFloat(m, "AUTHZ_AUTH_FAILURES", 5, &cfg.envProblems)), "failed authentications of one client from one IP before exponential backoff (env AUTHZ_AUTH_FAILURES)")
+	fs.IntVar(&cfg.clientCache, "client-cache", int(envFloat(m, "AUTHZ_CLIENT_CACHE", oauth.DefaultClientCache, &cfg.envProblems)), "clients whose authentication data the token endpoint keeps in memory, checked against the database's change counter at every request; 0 turns the cache off (env AUTHZ_CLIENT_CACHE)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	return cfg.validate()
+}
+
+// clientCache maps --client-cache (0: off) onto oauth.Config.ClientCache
+// (0: the default, negative: off).
+func clientCache(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // envFloat reads a number from the environment, like envDuration.
@@ -110,6 +121,9 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.rateLimit <= 0 {
 		problems = append(problems, "--rate-limit: want a positive number of requests per second")
+	}
+	if cfg.clientCache < 0 {
+		problems = append(problems, "--client-cache: want 0 (off) or a number of clients")
 	}
 	if cfg.authFailures < 1 {
 		problems = append(problems, "--auth-failures: want at least 1")
@@ -208,6 +222,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Issuer:          issuer,
 		DefaultAudience: cfg.audience,
 		TrustedProxies:  proxies,
+		ClientCache:     clientCache(cfg.clientCache),
 		Observer:        metrics,
 		Logger:          log,
 	}, store, km.hasher, keyring, usage, audit)
@@ -257,7 +272,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	kid, alg := keyring.ActiveKID()
-	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg)
+	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
+		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx))
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}

@@ -1,0 +1,99 @@
+package oauth
+
+import (
+	"context"
+	"sync"
+
+	"github.com/authz/authz/models"
+)
+
+// DefaultClientCache is how many clients' authentication data the token
+// endpoint keeps in memory by default (about 1 KiB each).
+const DefaultClientCache = 100_000
+
+// authCache keeps what Store.AuthClient returned for each client (the
+// client, its owner, its live secrets, the policy) for as long as
+// Store.AuthVersion is unchanged. Every request reads AuthVersion first, so
+// a revocation, rotation, owner or policy change made anywhere (this
+// instance, another one, the CLI) holds at the next request exactly as
+// without the cache. Time-based decisions (expiry, sunset) are made per
+// request from the cached timestamps. Entries are shared between requests
+// and never modified.
+type authCache struct {
+	max     int
+	mu      sync.RWMutex
+	version int64
+	entries map[string]authEntry
+}
+
+type authEntry struct {
+	client *models.Client
+	policy *models.Policy
+}
+
+func newAuthCache(max int) *authCache {
+	if max <= 0 {
+		return nil
+	}
+	return &authCache{max: max, entries: map[string]authEntry{}}
+}
+
+func (a *authCache) get(version int64, id string) (authEntry, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.version != version {
+		return authEntry{}, false
+	}
+	e, ok := a.entries[id]
+	return e, ok
+}
+
+// put stores what was read after AuthVersion answered version; a version
+// other than the cache's empties the cache first.
+func (a *authCache) put(version int64, id string, e authEntry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if version != a.version {
+		// Not "newer": requests may finish out of order, and a restored
+		// backup moves the version back. An entry tagged with an older
+		// version than its data only costs a reload at the next request.
+		a.version = version
+		clear(a.entries)
+	}
+	if len(a.entries) >= a.max {
+		for k := range a.entries { // an arbitrary entry (map order)
+			delete(a.entries, k)
+			break
+		}
+	}
+	a.entries[id] = e
+}
+
+func (a *authCache) len() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.entries)
+}
+
+// authClient returns the client (with owner and live secrets) and the
+// policy, from the cache when nothing changed since they were read.
+func (s *Server) authClient(ctx context.Context, id string) (*models.Client, *models.Policy, error) {
+	if s.cache == nil {
+		return s.store.AuthClient(ctx, id)
+	}
+	// The version is read before the data: data read after it is at least
+	// as new, so a change committed in between only costs a reload.
+	version, err := s.store.AuthVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e, ok := s.cache.get(version, id); ok {
+		return e.client, e.policy, nil
+	}
+	c, p, err := s.store.AuthClient(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.cache.put(version, id, authEntry{client: c, policy: p})
+	return c, p, nil
+}

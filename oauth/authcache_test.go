@@ -1,0 +1,175 @@
+package oauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/models/storetest"
+	"github.com/authz/authz/oauth"
+)
+
+// countingStore is the real Store, counting the token path's reads.
+type countingStore struct {
+	*models.Store
+	authClient, authVersion atomic.Int64
+}
+
+func (c *countingStore) AuthClient(ctx context.Context, id string) (*models.Client, *models.Policy, error) {
+	c.authClient.Add(1)
+	return c.Store.AuthClient(ctx, id)
+}
+
+func (c *countingStore) AuthVersion(ctx context.Context) (int64, error) {
+	c.authVersion.Add(1)
+	return c.Store.AuthVersion(ctx)
+}
+
+type cacheEnv struct {
+	t      *testing.T
+	store  *countingStore
+	server *oauth.Server
+	reg    *oauth.Registry
+	owner  *models.User
+}
+
+func newCacheEnv(t *testing.T, backend string, cacheSize int) *cacheEnv {
+	t.Helper()
+	ctx := context.Background()
+	store := &countingStore{Store: storetest.Open(t, backend)}
+	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := jwtkeys.NewKeyring(store.Store, jwtkeys.KeyringConfig{KEK: kek, Issuer: "https://authz.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyring.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := oauth.NewServer(oauth.Config{Issuer: "https://authz.example", ClientCache: cacheSize}, store, hasher, keyring, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read", "a:write")}
+	if err := store.CreateUser(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	return &cacheEnv{t: t, store: store, server: srv, reg: oauth.NewRegistry(store.Store, hasher, nil, nil), owner: owner}
+}
+
+func (e *cacheEnv) client() (id, secret string) {
+	e.t.Helper()
+	c, secret, err := e.reg.Create(context.Background(), oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "c", Scopes: []string{"a:read", "a:write"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.ID, secret
+}
+
+func (e *cacheEnv) token(id, secret string) (*oauth.TokenResponse, *oauth.Error) {
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(id, secret)
+	return e.server.Token(r)
+}
+
+func (e *cacheEnv) mustToken(id, secret string) *oauth.TokenResponse {
+	e.t.Helper()
+	resp, oerr := e.token(id, secret)
+	if oerr != nil {
+		e.t.Fatalf("token for %s: %v", id, oerr)
+	}
+	return resp
+}
+
+func TestClientCache(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newCacheEnv(t, backend, 0)
+		id, secret := e.client()
+		for range 5 {
+			e.mustToken(id, secret)
+		}
+		if got := e.store.authClient.Load(); got != 1 {
+			t.Errorf("AuthClient reads for 5 requests of one client: got %d, want 1", got)
+		}
+		if got := e.store.authVersion.Load(); got != 5 {
+			t.Errorf("AuthVersion reads for 5 requests: got %d, want 5 (one per request)", got)
+		}
+		// A wrong secret is refused from the cache too.
+		if _, oerr := e.token(id, secret+"x"); oerr == nil || oerr.Code != "invalid_client" {
+			t.Errorf("wrong secret: got %v, want invalid_client", oerr)
+		}
+
+		// A change empties the cache: the next request reads it.
+		e.owner.Permissions = models.NewSet("a:read")
+		if err := e.store.UpdateUser(context.Background(), e.owner); err != nil {
+			t.Fatal(err)
+		}
+		if resp := e.mustToken(id, secret); resp.Scope != "a:read" {
+			t.Errorf("scope after the owner lost a:write: got %q, want a:read", resp.Scope)
+		}
+		if got := e.store.authClient.Load(); got != 2 {
+			t.Errorf("AuthClient reads after a change: got %d, want 2", got)
+		}
+
+		// Usage and audit writes are not changes.
+		if err := e.store.RecordUsage(context.Background(), []models.Usage{{ClientID: id, Count: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		e.mustToken(id, secret)
+		if got := e.store.authClient.Load(); got != 2 {
+			t.Errorf("AuthClient reads after a usage write: got %d, want 2", got)
+		}
+		// Unknown clients are not cached (an attacker cannot fill it).
+		for i := range 3 {
+			if _, oerr := e.token(fmt.Sprintf("nobody-%d", i), "x"); oerr == nil {
+				t.Fatal("unknown client: got a token")
+			}
+		}
+		if got := oauth.CachedClients(e.server); got != 1 {
+			t.Errorf("cached clients: got %d, want 1", got)
+		}
+	})
+}
+
+func TestClientCacheBounded(t *testing.T) {
+	e := newCacheEnv(t, "sqlite", 3)
+	var ids, secrets []string
+	for range 5 { // the default policy's maximum per owner
+		id, secret := e.client()
+		ids, secrets = append(ids, id), append(secrets, secret)
+	}
+	for i := range ids {
+		e.mustToken(ids[i], secrets[i])
+	}
+	if got := oauth.CachedClients(e.server); got != 3 {
+		t.Errorf("cached clients with ClientCache 3 after 5 clients: got %d, want 3", got)
+	}
+}
+
+func TestClientCacheOff(t *testing.T) {
+	e := newCacheEnv(t, "sqlite", -1)
+	id, secret := e.client()
+	for range 3 {
+		e.mustToken(id, secret)
+	}
+	if got := e.store.authClient.Load(); got != 3 {
+		t.Errorf("AuthClient reads with the cache off: got %d, want 3", got)
+	}
+	if got := e.store.authVersion.Load(); got != 0 {
+		t.Errorf("AuthVersion reads with the cache off: got %d, want 0", got)
+	}
+}
