@@ -25,6 +25,8 @@
 #   CONNS=32 THREADS=2
 #   TOKENS=1000000    memory mode: tokens to issue; RSS_EVERY=5 seconds
 #   PROFILE=0         1: profile the token endpoint for PROFILE_SECONDS=20
+#   PROFILE_ENDPOINTS=token   which endpoints PROFILE=1 profiles, one after
+#                     the other: cpu.pprof for token, cpu-sign.pprof, ...
 #   SEED_DIR=         reuse a seeded database kept here (seeded there when
 #                     empty); each run works on a fresh copy in a temp dir
 #   SERVER_CPU=0 LOAD_CPU=1
@@ -52,6 +54,7 @@ RSS_EVERY=${RSS_EVERY:-5}
 CHUNK=${CHUNK:-30s}
 PROFILE=${PROFILE:-0}
 PROFILE_SECONDS=${PROFILE_SECONDS:-20}
+PROFILE_ENDPOINTS=${PROFILE_ENDPOINTS:-token}
 SEED_DIR=${SEED_DIR:-}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -306,20 +309,28 @@ if [[ $MODE == throughput ]]; then
 	fi
 
 	if [[ $PROFILE == 1 && -n $PPROF_ADDR ]]; then
-		say "profiling the token endpoint for ${PROFILE_SECONDS}s"
-		(sleep 3 && curl -sf -o "$OUT/cpu.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
-			curl -sf -o "$OUT/allocs.pprof" "http://$PPROF_ADDR/debug/pprof/allocs") &
-		prof_pid=$!
-		quiet
-		run_wrk "token-profiled" /oauth2/token "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 6))s"
-		wait "$prof_pid" || say "profile download failed"
-		if [[ -s $OUT/cpu.pprof ]]; then
-			cp "$BIN" "$OUT/authz-bench.bin"
-			"$GO" tool pprof -top -nodecount=40 "$BIN" "$OUT/cpu.pprof" >"$OUT/cpu-top.txt" 2>/dev/null || true
-			"$GO" tool pprof -top -cum -nodecount=80 "$BIN" "$OUT/cpu.pprof" >"$OUT/cpu-top-cum.txt" 2>/dev/null || true
-			"$GO" tool pprof -sample_index=alloc_space -top -nodecount=30 "$BIN" "$OUT/allocs.pprof" >"$OUT/allocs-top.txt" 2>/dev/null || true
-		fi
+		cp "$BIN" "$OUT/authz-bench.bin"
+		for ep in $PROFILE_ENDPOINTS; do
+			case $ep in
+			token) path=/oauth2/token sfx= ;;
+			sign | fixed) path=/bench/$ep sfx=-$ep ;;
+			*) die "PROFILE_ENDPOINTS: unknown endpoint $ep" ;;
+			esac
+			say "profiling the $ep endpoint for ${PROFILE_SECONDS}s"
+			(sleep 3 && curl -sf -o "$OUT/cpu$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
+				curl -sf -o "$OUT/allocs$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/allocs") &
+			prof_pid=$!
+			quiet
+			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 6))s"
+			wait "$prof_pid" || say "profile download failed"
+			if [[ -s $OUT/cpu$sfx.pprof ]]; then
+				"$GO" tool pprof -top -nodecount=40 "$BIN" "$OUT/cpu$sfx.pprof" >"$OUT/cpu$sfx-top.txt" 2>/dev/null || true
+				"$GO" tool pprof -top -cum -nodecount=80 "$BIN" "$OUT/cpu$sfx.pprof" >"$OUT/cpu$sfx-top-cum.txt" 2>/dev/null || true
+				"$GO" tool pprof -sample_index=alloc_space -top -nodecount=30 "$BIN" "$OUT/allocs$sfx.pprof" >"$OUT/allocs$sfx-top.txt" 2>/dev/null || true
+			fi
+		done
 	fi
+
 
 	for ep in fixed sign token; do
 		[[ -n ${RPS[$ep]:-} ]] || { RPS[$ep]=0 P50[$ep]=0 P99[$ep]=0 SCPU[$ep]=0 OCPU[$ep]=0 LCPU[$ep]=0 WCPU[$ep]=0 OLCPU[$ep]=0 CPUUS[$ep]=0 NON2XX[$ep]=0 ERRS[$ep]=0; }
@@ -350,7 +361,7 @@ if [[ $MODE == throughput ]]; then
 		echo "Per round (p99 µs): fixed ${P99[fixed]}| sign ${P99[sign]}| token ${P99[token]}"
 		echo "Per round (server CPU µs/request): fixed ${CPUUS[fixed]}| sign ${CPUUS[sign]}| token ${CPUUS[token]}"
 		echo "The CPU ratio (sign's server CPU per request / this endpoint's) is what the tokens/s ratio would be on a saturated core with no other process: time taken by other processes lowers tokens/s but not CPU per request."
-		echo "Runs needed per measurement (a run is repeated when other processes took > ${NOISY_MAX}% of a core): fixed ${TRIES[fixed]}| sign ${TRIES[sign]}| token ${TRIES[token]}"
+		echo "Runs needed per measurement (a run is repeated when other processes took > ${NOISY_MAX}% of a core): fixed ${TRIES[fixed]:-}| sign ${TRIES[sign]:-}| token ${TRIES[token]:-}"
 		echo "Load generator check: one static request (bench/fixed.lua, no Lua per request) on /bench/fixed: $(printf '%.0f' "$GEN_RPS")/s, its core ${GEN_LCPU}% busy."
 		echo
 		echo "| server RSS | MiB |"

@@ -121,7 +121,7 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	// Every request sets its own lifetime (tgr.AccessTokenExp) from the
 	// client and the policy; this default is never used.
 	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: models.DefaultPolicy().DefaultTokenTTL, IsGenerateRefresh: false})
-	m.MapClientStorage(authenticatedClients{hasher: hasher})
+	m.MapClientStorage(authenticatedClients{})
 	m.MapTokenStorage(noTokenStore{})
 	m.MapAccessGenerate(jwtGenerator{s})
 	lib := server.NewServer(&server.Config{
@@ -429,23 +429,20 @@ func equalHash(a, b []byte) bool {
 
 // authenticatedClients is the go-oauth2 ClientStore: it returns only the
 // client this request has already authenticated.
-type authenticatedClients struct{ hasher *Hasher }
+type authenticatedClients struct{}
 
-func (a authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
+func (authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
 	g := grantFrom(ctx)
 	if g == nil || g.client == nil || g.client.ID != id {
 		return nil, oerrors.ErrInvalidClient
 	}
-	return clientInfo{g: g, hasher: a.hasher}, nil
+	return clientInfo{g: g}, nil
 }
 
 // clientInfo adapts an authenticated client to go-oauth2. GetSecret returns
 // nothing, so go-oauth2's plain comparison can never run; VerifyPassword
 // compares against the secret that authenticated this request.
-type clientInfo struct {
-	g      *grant
-	hasher *Hasher
-}
+type clientInfo struct{ g *grant }
 
 func (c clientInfo) GetID() string     { return c.g.client.ID }
 func (c clientInfo) GetSecret() string { return "" }
@@ -453,9 +450,12 @@ func (c clientInfo) GetDomain() string { return "" }
 func (c clientInfo) IsPublic() bool    { return false }
 func (c clientInfo) GetUserID() string { return c.g.client.OwnerID }
 
-// VerifyPassword implements oauth2.ClientPasswordVerifier in constant time.
+// VerifyPassword implements oauth2.ClientPasswordVerifier: go-oauth2 asks
+// about the secret this request was authenticated with (against its stored
+// HMAC, in authenticateClient); it is compared with that one in constant
+// time rather than hashed a second time.
 func (c clientInfo) VerifyPassword(secret string) bool {
-	return c.g.secret != nil && c.hasher.Verify(secret, c.g.secret.Hash)
+	return c.g.secret != nil && c.g.req.clientSecret != "" && subtleEqual(secret, c.g.req.clientSecret)
 }
 
 // jwtGenerator is go-oauth2's AccessGenerate: an RFC 9068 JWT.

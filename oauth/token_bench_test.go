@@ -142,7 +142,9 @@ func BenchmarkTokenEndpoint(b *testing.B) { benchTokenEndpoint(b, oauth.Config{}
 
 // BenchmarkTokenEndpointUncached is the same with the client cache off:
 // every request reads the client, owner, secrets and policy.
-func BenchmarkTokenEndpointUncached(b *testing.B) { benchTokenEndpoint(b, oauth.Config{ClientCache: -1}) }
+func BenchmarkTokenEndpointUncached(b *testing.B) {
+	benchTokenEndpoint(b, oauth.Config{ClientCache: -1})
+}
 
 func benchTokenEndpoint(b *testing.B, cfg oauth.Config) {
 	e := newBenchTokenEnv(b, cfg)

@@ -51,6 +51,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// logFlushInterval is authz serve's.
+const logFlushInterval = 200 * time.Millisecond
+
 // What seeded clients look like, and what the load generator asks for.
 const (
 	benchAudience = "https://api.example.com"
@@ -128,7 +131,9 @@ func run(ctx context.Context, args []string) error {
 		defer f.Close()
 		logOut = f
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	out := web.NewLogOutput(logOut, logFlushInterval)
+	defer out.Close()
+	log := slog.New(web.NewLogHandler(out, level))
 
 	// As `authz serve`: open, migrate, key material, keyring.
 	store, err := models.Open(ctx, cfg.db, log)

@@ -164,6 +164,9 @@ func splitList(s string) []string {
 	return out
 }
 
+// logFlushInterval bounds how long a request's log line may wait.
+const logFlushInterval = 200 * time.Millisecond
+
 func (m *Main) serve(ctx context.Context, args []string) error {
 	var cfg serveConfig
 	if err := m.serveFlags(&cfg, args); err != nil {
@@ -171,7 +174,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.logLevel))
-	log := m.logger(level)
+	// Log lines are written in batches (see web.LogOutput); warnings and
+	// errors at once.
+	logOut := web.NewLogOutput(m.Stderr, logFlushInterval)
+	defer logOut.Close()
+	log := slog.New(web.NewLogHandler(logOut, level))
 
 	store, err := m.openStore(ctx, &cfg.common, log, true)
 	if err != nil {

@@ -1,0 +1,65 @@
+package web_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/web"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLogOutput(t *testing.T) {
+	var sink lockedBuffer
+	out := web.NewLogOutput(&sink, time.Hour) // no periodic flush in this test
+	log := slog.New(web.NewLogHandler(out, slog.LevelInfo))
+
+	log.Info("request", "path", "/oauth2/token")
+	if got := sink.String(); got != "" {
+		t.Fatalf("an info line was written at once: %q", got)
+	}
+	log.Warn("database unavailable")
+	if got := sink.String(); !strings.Contains(got, `"path":"/oauth2/token"`) || !strings.Contains(got, "database unavailable") {
+		t.Fatalf("after a warning, want both lines written; got %q", got)
+	}
+	log.With("k", "v").Info("second")
+	out.Close()
+	if got := sink.String(); !strings.Contains(got, `"msg":"second","k":"v"`) {
+		t.Fatalf("Close did not write the waiting line; got %q", got)
+	}
+	log.Info("after close")
+	if got := sink.String(); !strings.Contains(got, "after close") {
+		t.Fatalf("a line after Close was not written at once; got %q", got)
+	}
+
+	var periodic lockedBuffer
+	out = web.NewLogOutput(&periodic, 10*time.Millisecond)
+	defer out.Close()
+	slog.New(web.NewLogHandler(out, slog.LevelInfo)).Info("tick")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(periodic.String(), "tick") {
+		if time.Now().After(deadline) {
+			t.Fatal("the periodic flush never wrote the line")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
