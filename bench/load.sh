@@ -36,6 +36,7 @@
 #   STRICT=0          1: exit 1 when a target is missed (non-2xx always fail)
 #   ENDPOINTS="fixed sign token"  which endpoints the throughput rounds run
 #   GENCHECK=1        0: skip the load generator check
+#   CREDS_COUNT=1000  seeded clients (spread over all) wrk rotates over
 #   SERVER_FLAGS=     extra authz-bench flags (e.g. --usage-flush 1h); the
 #                     server also inherits the environment (GOGC, ...)
 #   QUIET_MAX=10 QUIET_WAIT=300 NOISY_MAX=10 RETRIES=3: see quiet and measure
@@ -64,6 +65,7 @@ STRICT=${STRICT:-0}
 ENDPOINTS=${ENDPOINTS:-fixed sign token}
 GENCHECK=${GENCHECK:-1}
 SERVER_FLAGS=${SERVER_FLAGS:-}
+CREDS_COUNT=${CREDS_COUNT:-1000}
 OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)-$MODE-$CLIENTS}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
@@ -125,7 +127,7 @@ seed_into() { # dir
 	local dir=$1 t0 t1
 	t0=$(date +%s.%N)
 	"$BIN" --db "sqlite:$dir/authz.db" --seed-clients "$CLIENTS" --seed-only \
-		--creds-file "$dir/creds.txt" --creds-count 1000 | tee "$OUT/seed.txt" >&2
+		--creds-file "$dir/creds.txt" --creds-count "$CREDS_COUNT" | tee "$OUT/seed.txt" >&2
 	t1=$(date +%s.%N)
 	SEED_NOTE=$(awk -v a="$t0" -v b="$t1" -v n="$CLIENTS" 'BEGIN { printf "seeded %d clients in %.1f s (%.0f clients/s)", n, b - a, n / (b - a) }')
 }
@@ -317,10 +319,10 @@ if [[ $MODE == throughput ]]; then
 			*) die "PROFILE_ENDPOINTS: unknown endpoint $ep" ;;
 			esac
 			say "profiling the $ep endpoint for ${PROFILE_SECONDS}s"
+			quiet
 			(sleep 3 && curl -sf -o "$OUT/cpu$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
 				curl -sf -o "$OUT/allocs$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/allocs") &
 			prof_pid=$!
-			quiet
 			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 6))s"
 			wait "$prof_pid" || say "profile download failed"
 			if [[ -s $OUT/cpu$sfx.pprof ]]; then
@@ -344,7 +346,7 @@ if [[ $MODE == throughput ]]; then
 	{
 		echo "## authz load test: $CLIENTS clients, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo
-		echo "Command: \`CLIENTS=$CLIENTS ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
+		echo "Command: \`CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
 		echo "Machine: $MACHINE. $SEED_NOTE; database $DB_SIZE; $STARTUP_NOTE."
 		echo
 		echo "Medians of $ROUNDS rounds (fixed, sign, token interleaved):"

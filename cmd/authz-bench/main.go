@@ -51,6 +51,14 @@ import (
 	"github.com/google/uuid"
 )
 
+// cacheSize maps --client-cache (0: none) onto oauth.Config.ClientCache.
+func cacheSize(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // logFlushInterval is authz serve's.
 const logFlushInterval = 200 * time.Millisecond
 
@@ -78,6 +86,7 @@ type config struct {
 	logFile     string
 	usageFlush  time.Duration
 	rateLimit   float64
+	clientCache int
 	seedClients int
 	seedOnly    bool
 	seedWorkers int
@@ -106,6 +115,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level, as authz serve (info logs one line per request)")
 	fs.StringVar(&cfg.logFile, "log-file", "", "append logs to this file instead of stderr")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", 5*time.Second, "usage write interval, as authz serve")
+	fs.IntVar(&cfg.clientCache, "client-cache", oauth.DefaultClientCache, "authz serve's --client-cache: clients kept in memory, 0 for none")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", 1e9, "requests per second per source IP (authz serve's --rate-limit, default 100 there): the load comes from one IP")
 	fs.IntVar(&cfg.seedClients, "seed-clients", 0, "ensure the database holds this many clients before serving")
 	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "seed, write --creds-file and exit")
@@ -195,7 +205,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
 	audit := oauth.NewAuditWriter(store, 4096, log)
-	tokens, err := oauth.NewServer(oauth.Config{Issuer: issuer, Observer: metrics, Logger: log}, store, hasher, keyring, usage, audit)
+	tokens, err := oauth.NewServer(oauth.Config{Issuer: issuer, Observer: metrics, Logger: log, ClientCache: cacheSize(cfg.clientCache)}, store, hasher, keyring, usage, audit)
 	if err != nil {
 		return err
 	}
