@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultClientCache is how many clients' authentication data the token
-// endpoint keeps in memory by default (about 1 KiB each).
+// endpoint keeps in memory by default (about 1.5 KiB each: BenchmarkClientCacheEntry).
 const DefaultClientCache = 100_000
 
 // authCache keeps what Store.AuthClient returned for each client (the

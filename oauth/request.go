@@ -12,10 +12,10 @@ import (
 
 // Limits on a token request; each breach gets its own clear error.
 const (
-	formContentType       = "application/x-www-form-urlencoded"
-	maxBodyBytes   = 16 << 10
-	maxParams      = 16
-	maxParamLength = 4096
+	formContentType = "application/x-www-form-urlencoded"
+	maxBodyBytes    = 16 << 10
+	maxParams       = 16
+	maxParamLength  = 4096
 )
 
 // tokenRequest is a parsed, syntactically valid token request.

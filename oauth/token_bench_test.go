@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -221,4 +222,31 @@ func BenchmarkTokenStore(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClientCacheEntry reports the heap one cached client keeps alive
+// (what AuthClient returns, as the cache holds it), for sizing
+// --client-cache.
+func BenchmarkClientCacheEntry(b *testing.B) {
+	e := newBenchTokenEnv(b, oauth.Config{})
+	ctx := context.Background()
+	type entry struct {
+		c *models.Client
+		p *models.Policy
+	}
+	var keep []entry
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		c, p, err := e.store.AuthClient(ctx, e.client.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keep = append(keep, entry{c, p})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(len(keep)), "retained-B/entry")
+	runtime.KeepAlive(keep)
 }
