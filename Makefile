@@ -38,6 +38,7 @@ pg-test:
 
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags authzbench ./...
 	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './vendor/*'); \
 	if [ -z "$$files" ]; then exit 0; fi; \
 	bad=$$($(GOFMT) -l $$files); \

@@ -7,7 +7,8 @@
 #   MODE=memory bench/load.sh              # >= 1,000,000 tokens, RSS sampled
 #   PROFILE=1 bench/load.sh                # + a CPU profile of the token endpoint
 #
-# Endpoints (all served by cmd/authz-bench on one listener, all through Echo):
+# Endpoints (all served by one `authz serve`, built with -tags authzbench,
+# on one listener, all through Echo):
 #   fixed  /bench/fixed   a fixed token response (HTTP + Echo + JSON floor)
 #   sign   /bench/sign    the same response around a JWT minted per request
 #                         with the same Keyring, key and claims
@@ -37,7 +38,7 @@
 #   ENDPOINTS="fixed sign token"  which endpoints the throughput rounds run
 #   GENCHECK=1        0: skip the load generator check
 #   CREDS_COUNT=1000  seeded clients (spread over all) wrk rotates over
-#   SERVER_FLAGS=     extra authz-bench flags (e.g. --usage-flush 1h); the
+#   SERVER_FLAGS=     extra authz serve flags (e.g. --usage-flush 1h); the
 #                     server also inherits the environment (GOGC, ...)
 #   QUIET_MAX=10 QUIET_WAIT=300 NOISY_MAX=10 RETRIES=3: see quiet and measure
 set -euo pipefail
@@ -120,13 +121,13 @@ seconds() { # 20s, 2m, 90 -> seconds
 
 # --- build and seed ---------------------------------------------------------
 BIN=$WORK/authz-bench
-(cd "$ROOT" && "$GO" build -o "$BIN" ./cmd/authz-bench)
+(cd "$ROOT" && "$GO" build -tags authzbench -o "$BIN" ./cmd/authz)
 mkdir -p "$WORK/db"
 SEED_NOTE=
 seed_into() { # dir
 	local dir=$1 t0 t1
 	t0=$(date +%s.%N)
-	"$BIN" --db "sqlite:$dir/authz.db" --seed-clients "$CLIENTS" --seed-only \
+	"$BIN" bench-seed --db "sqlite:$dir/authz.db" --clients "$CLIENTS" \
 		--creds-file "$dir/creds.txt" --creds-count "$CREDS_COUNT" | tee "$OUT/seed.txt" >&2
 	t1=$(date +%s.%N)
 	SEED_NOTE=$(awk -v a="$t0" -v b="$t1" -v n="$CLIENTS" 'BEGIN { printf "seeded %d clients in %.1f s (%.0f clients/s)", n, b - a, n / (b - a) }')
@@ -134,13 +135,13 @@ seed_into() { # dir
 if [[ -n $SEED_DIR && -f $SEED_DIR/authz.db && -f $SEED_DIR/creds.txt ]]; then
 	have=$(cat "$SEED_DIR/clients" 2>/dev/null || echo "?")
 	[[ $have == "$CLIENTS" ]] || die "SEED_DIR=$SEED_DIR holds $have clients, not CLIENTS=$CLIENTS"
-	cp "$SEED_DIR/authz.db" "$SEED_DIR/authz-bench.key" "$SEED_DIR/creds.txt" "$WORK/db/"
+	cp "$SEED_DIR/authz.db" "$SEED_DIR/authz.key" "$SEED_DIR/creds.txt" "$WORK/db/"
 	SEED_NOTE="database with $CLIENTS clients copied from $SEED_DIR ($(cat "$SEED_DIR/seed-note" 2>/dev/null || echo "seeding time not recorded"))"
 else
 	seed_into "$WORK/db"
 	if [[ -n $SEED_DIR ]]; then
 		mkdir -p "$SEED_DIR"
-		cp "$WORK/db/authz.db" "$WORK/db/authz-bench.key" "$WORK/db/creds.txt" "$SEED_DIR/"
+		cp "$WORK/db/authz.db" "$WORK/db/authz.key" "$WORK/db/creds.txt" "$SEED_DIR/"
 		echo "$CLIENTS" >"$SEED_DIR/clients"
 		echo "$SEED_NOTE" >"$SEED_DIR/seed-note"
 	fi
@@ -150,21 +151,27 @@ export CREDS=$WORK/db/creds.txt
 DB_SIZE=$(du -h "$WORK/db/authz.db" | cut -f1)
 
 # --- server -----------------------------------------------------------------
-pprof_flag=()
-[[ $PROFILE == 1 ]] && pprof_flag=(--pprof 127.0.0.1:0)
-taskset -c "$SERVER_CPU" "$BIN" --db "sqlite:$WORK/db/authz.db" --addr 127.0.0.1:0 \
-	--ready-file "$WORK/ready" --log-file "$WORK/server.log" --log-level "$LOG_LEVEL" \
-	"${pprof_flag[@]}" $SERVER_FLAGS >"$WORK/server.out" 2>&1 &
+pprof_env=()
+[[ $PROFILE == 1 ]] && pprof_env=(AUTHZ_BENCH_PPROF=127.0.0.1:0)
+# authz serve itself, with its defaults, but for --rate-limit: all the load
+# comes from 127.0.0.1 (the limiter still runs on every request).
+env "${pprof_env[@]}" taskset -c "$SERVER_CPU" "$BIN" serve --db "sqlite:$WORK/db/authz.db" --addr 127.0.0.1:0 \
+	--rate-limit 1e9 --log-level "$LOG_LEVEL" --oauth-log-level "$LOG_LEVEL" \
+	$SERVER_FLAGS >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!
+log_field() { # message field: the field of the server's first log line with that message
+	sed -n "s/.*\"msg\":\"$1\".*\"$2\":\"\([^\"]*\)\".*/\1/p" "$WORK/server.log" | head -n1
+}
+ADDR=
 for _ in $(seq 300); do
-	[[ -s $WORK/ready ]] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.out" >&2; die "the server exited"; }
+	ADDR=$(log_field "authz listening" addr)
+	[[ -n $ADDR ]] && break
+	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" "$WORK/server.out" >&2; die "the server exited"; }
 	sleep 0.2
 done
-[[ -s $WORK/ready ]] || die "the server did not start within 60s"
-ADDR=$(head -n1 "$WORK/ready")
+[[ -n $ADDR ]] || die "the server did not start within 60s"
 [[ $ADDR == 127.0.0.1:* ]] || die "not a loopback address: $ADDR"
-PPROF_ADDR=$(sed -n 's/^pprof on //p' "$WORK/server.out")
+PPROF_ADDR=$(log_field "bench: pprof listening" addr)
 BASE=http://$ADDR
 say "server pid $SERVER_PID on $ADDR (cpu $SERVER_CPU), wrk on cpu $LOAD_CPU, $CONNS connections"
 

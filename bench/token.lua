@@ -1,6 +1,6 @@
 -- wrk script: POST token requests (client_secret_basic, a form body asking
 -- for one scope), rotating over the credentials in $CREDS, one
--- "client_id secret" per line as written by authz-bench --creds-file.
+-- "client_id secret" per line as written by `authz bench-seed --creds-file`.
 -- Each thread starts at its own offset. bench/load.sh sends these same
 -- requests to the reference endpoints, so the load generator does the same
 -- work for every endpoint.

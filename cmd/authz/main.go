@@ -67,6 +67,10 @@ AUTHZ_CONFIG): a file of AUTHZ_*=value lines, below flags and the
 environment. Run a command with -h for its flags.
 `
 
+// benchSeed is `authz bench-seed`, only in builds with the authzbench tag
+// (bench.go).
+var benchSeed func(ctx context.Context, m *Main, args []string) error
+
 // Run runs one command.
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -96,6 +100,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
+	case "bench-seed":
+		if benchSeed != nil {
+			return benchSeed(ctx, m, rest)
+		}
 	}
 	fmt.Fprint(m.Stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

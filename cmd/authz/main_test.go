@@ -685,3 +685,24 @@ func TestUsageRecordedOnShutdown(t *testing.T) {
 		}
 	})
 }
+
+// A build without the authzbench tag serves no reference endpoint (the sign
+// reference would mint a token for anyone) and has no bench-seed command.
+func TestNoBenchRoutesInProductionBuild(t *testing.T) {
+	if benchRoutes != nil {
+		t.Skip("an authzbench build")
+	}
+	m := newMain(t, storetest.URL(t, "sqlite"))
+	s := startServe(t, m)
+	resp, err := http.Post(s.base+"/bench/sign", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /bench/sign: got %d, want 404", resp.StatusCode)
+	}
+	if _, _, err := invoke(t, m, "bench-seed"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("bench-seed: got %v, want unknown command", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
@@ -164,6 +165,20 @@ func splitList(s string) []string {
 	return out
 }
 
+// benchRoutes is set only in builds with the authzbench tag (bench.go, for
+// bench/load.sh): it adds the load test's reference endpoints beside the
+// production handler. Production builds contain no such code.
+var benchRoutes func(ctx context.Context, b benchServer) (http.Handler, error)
+
+// benchServer is what benchRoutes gets from serve.
+type benchServer struct {
+	log     *slog.Logger
+	store   *models.Store
+	keyring *jwtkeys.Keyring
+	issuer  string
+	handler http.Handler
+}
+
 // logFlushInterval bounds how long a request's log line may wait.
 const logFlushInterval = 200 * time.Millisecond
 
@@ -246,7 +261,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	var oauthLevel slog.Level
 	_ = oauthLevel.UnmarshalText([]byte(cfg.oauthLogLevel))
-	handler := web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel, JWKSMaxAge: keyring.JWKSMaxAge(), CORSOrigins: splitList(cfg.corsOrigins)}, tokens, keyring, store)
+	var handler http.Handler = web.New(web.Config{Issuer: issuer, Logger: log, Admin: admin, Metrics: metrics, OAuthLogLevel: oauthLevel, JWKSMaxAge: keyring.JWKSMaxAge(), CORSOrigins: splitList(cfg.corsOrigins)}, tokens, keyring, store)
+	if benchRoutes != nil {
+		if handler, err = benchRoutes(ctx, benchServer{log: log, store: store, keyring: keyring, issuer: issuer, handler: handler}); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,51 @@
+//go:build authzbench
+
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authz/authz/models/storetest"
+)
+
+// TestBenchBuild drives what bench/load.sh does with an authzbench build:
+// seed, serve, and the three endpoints it measures.
+func TestBenchBuild(t *testing.T) {
+	m := newMain(t, storetest.URL(t, "sqlite"))
+	creds := filepath.Join(t.TempDir(), "creds.txt")
+	out := run(t, m, "bench-seed", "--clients", "25", "--creds-file", creds, "--creds-count", "5")
+	if !strings.Contains(out, "seeded 25 clients") {
+		t.Errorf("bench-seed output: %q", out)
+	}
+	body, err := os.ReadFile(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("creds file: got %d lines, want 5", len(lines))
+	}
+	id, secret, _ := strings.Cut(lines[len(lines)-1], " ")
+
+	s := startServe(t, m, "--rate-limit", "1e9")
+	for _, path := range []string{"/bench/fixed", "/bench/sign", "/oauth2/token"} {
+		req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader("grant_type=client_credentials&scope=analysis%3Aread"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("POST %s: got %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
