@@ -4,11 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"hash"
 	"hash/crc32"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Typed prefixes of generated credentials. A secret scanner recognises a
@@ -56,18 +58,19 @@ func newToken(prefix string, n int) string {
 			}
 		}
 	}
-	b.WriteString(checksum(b.String()))
+	sum := checksum(b.String())
+	b.Write(sum[:])
 	return b.String()
 }
 
-func checksum(s string) string {
-	v := crc32.ChecksumIEEE([]byte(s))
-	out := make([]byte, checksumLen)
+// checksum is the CRC-32 of s in checksumLen base62 digits.
+func checksum(s string) (out [checksumLen]byte) {
+	v := crc32.Update(0, crc32.IEEETable, unsafe.Slice(unsafe.StringData(s), len(s)))
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[v%62]
 		v /= 62
 	}
-	return string(out)
+	return out
 }
 
 var base62Char = func() (t [256]bool) {
@@ -89,7 +92,7 @@ func checkFormat(tok, prefix string, n int) error {
 		}
 	}
 	body := tok[:len(tok)-checksumLen]
-	if subtleEqual(checksum(body), tok[len(body):]) {
+	if sum := checksum(body); subtle.ConstantTimeCompare(sum[:], unsafe.Slice(unsafe.StringData(tok[len(body):]), checksumLen)) == 1 {
 		return nil
 	}
 	return errFormat

@@ -192,12 +192,9 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	if s.usage != nil {
 		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent(), Count: 1})
 	}
-	data := s.lib.GetTokenData(ti)
-	resp := &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), ClientID: g.client.ID}
-	if scope, ok := data["scope"].(string); ok {
-		resp.Scope = scope
-	}
-	return resp, nil
+	// The response is built from the token info directly: go-oauth2's
+	// GetTokenData would build a map for its extension fields, unused here.
+	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID}, nil
 }
 
 // toError turns any error from the flow into an RFC 6749 error; anything

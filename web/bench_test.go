@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkTokenHTTP serves token requests through web.New's handler (Echo,
-// metrics, the request log at info into io.Discard) with an httptest recorder, next
+// metrics, the request log at info, batched as by authz serve, into io.Discard) with an httptest recorder, next
 // to the references of web/benchref on the same requests:
 //
 //	go test ./web -run '^$' -bench TokenHTTP -benchmem
@@ -68,7 +68,9 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	// As authz serve: query metrics, a metrics observer, the limiter (its
 	// per-IP rate raised: every request comes from one address), the
 	// request log at info (into io.Discard).
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	logOut := web.NewLogOutput(io.Discard, 200*time.Millisecond)
+	defer logOut.Close()
+	log := slog.New(web.NewLogHandler(logOut, slog.LevelInfo))
 	metrics := web.NewMetrics(nil)
 	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
 		b.Fatal(err)
