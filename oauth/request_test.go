@@ -359,3 +359,28 @@ func FuzzParseTokenRequest(f *testing.F) {
 		}
 	})
 }
+
+// The body is read by its Content-Length when it has one; one that ends
+// early is refused, and one without a length is still read.
+func TestReadBody(t *testing.T) {
+	const body = "grant_type=client_credentials&scope=a"
+	for _, tc := range []struct {
+		name    string
+		length  int64
+		want    string
+		wantErr bool
+	}{
+		{"declared length", int64(len(body)), body, false},
+		{"no length", -1, body, false},
+		{"shorter than declared", int64(len(body)) + 10, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", io.NopCloser(strings.NewReader(body)))
+			r.ContentLength = tc.length
+			got, err := readBody(r)
+			if (err != nil) != tc.wantErr || string(got) != tc.want {
+				t.Errorf("readBody: got %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -19,7 +19,7 @@ type LogOutput struct {
 	buf    *bufio.Writer
 	closed bool
 	stop   chan struct{}
-	done chan struct{}
+	done   chan struct{}
 }
 
 // NewLogOutput starts flushing to out every interval.
