@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -71,8 +72,8 @@ var authVersionCheck = time.Second
 //
 // On PostgreSQL it reads the auth_version row. On SQLite in WAL mode it
 // first looks at the WAL-index header in the database's shared memory
-// (four words that change at every commit by any connection of any
-// process; see walwatch_linux.go), and reads the row only when a commit
+// (six words, one of which changes at every commit by any connection of
+// any process; see walwatch_linux.go), and reads the row only when a commit
 // happened since it last did, or a second has passed: an unchanged
 // database costs no query.
 func (s *Store) AuthVersion(ctx context.Context) (int64, error) {
@@ -120,7 +121,7 @@ func (s *Store) readAuthVersion(ctx context.Context) (int64, error) {
 }
 
 // ErrClosed is returned by a Store used after Close.
-var ErrClosed = fmt.Errorf("store closed")
+var ErrClosed = errors.New("store closed")
 
 // authWatch is the Store's WAL watcher, set up at the first AuthVersion.
 type authWatch struct {
