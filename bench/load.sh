@@ -192,8 +192,8 @@ CLK_TCK=$(getconf CLK_TCK)
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-cpu_ticks() { # cpuN -> "busy total" ticks from /proc/stat
-	awk -v c="$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+cpu_ticks() { # cpuN -> "busy total steal" ticks from /proc/stat; busy includes steal
+	awk -v c="$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6, $9 }' /proc/stat
 }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
@@ -204,7 +204,8 @@ children_cpu_s() { # CPU seconds of this shell's finished children (wrk), into C
 
 # run_wrk NAME PATH SCRIPT DURATION: one wrk run. Sets R_* from its RESULT
 # line, and CPU use in % of one core: the server's (R_server_cpu), other
-# processes' on the server's core (R_other_cpu), wrk's (R_wrk_cpu) and other
+# processes' on the server's core (R_other_cpu; it includes R_steal_cpu, the
+# time the VM's host took from that core), wrk's (R_wrk_cpu) and other
 # processes' on wrk's core (R_other_load_cpu).
 run_wrk() {
 	local name=$1 path=$2 script=$3 dur=$4 out s0 s1 c0 c1 l0 l1 w0 w1 t0 t1 line kv
@@ -225,6 +226,8 @@ run_wrk() {
 	line=$(sed -n 's/^RESULT //p' "$out")
 	[[ -n $line ]] || die "no RESULT line from wrk: $(tail -n 5 "$out")"
 	for kv in $line; do printf -v "R_${kv%%=*}" '%s' "${kv#*=}"; done
+	R_steal_cpu=$(awk -v a="$(cut -d' ' -f3 <<<"$c0")" -v b="$(cut -d' ' -f3 <<<"$c1")" -v ct="$(($(cut -d' ' -f2 <<<"$c1") - $(cut -d' ' -f2 <<<"$c0")))" \
+		'BEGIN { printf "%.0f", ct ? (b - a) / ct * 100 : 0 }')
 	R_cpu_us=$(awk -v s="$((s1 - s0))" -v hz="$CLK_TCK" -v n="$R_requests" 'BEGIN { printf "%.1f", n ? s * 1e6 / hz / n : 0 }')
 	read -r R_server_cpu R_other_cpu R_load_cpu R_wrk_cpu R_other_load_cpu < <(awk -v s="$((s1 - s0))" \
 		-v cb="$(($(cut -d' ' -f1 <<<"$c1") - $(cut -d' ' -f1 <<<"$c0")))" -v ct="$(($(cut -d' ' -f2 <<<"$c1") - $(cut -d' ' -f2 <<<"$c0")))" \
@@ -286,7 +289,7 @@ MISSED=0
 
 # --- throughput ---------------------------------------------------------------
 if [[ $MODE == throughput ]]; then
-	declare -A RPS P50 P99 NON2XX ERRS SCPU OCPU LCPU WCPU OLCPU TRIES CPUUS
+	declare -A RPS P50 P99 NON2XX ERRS SCPU OCPU STEAL LCPU WCPU OLCPU TRIES CPUUS
 	RSS_ROWS=()
 	RSS_ROWS+=("after start|$(mb "$(rss_kb)")")
 	for round in $(seq "$ROUNDS"); do
@@ -301,12 +304,13 @@ if [[ $MODE == throughput ]]; then
 			ERRS[$ep]=$((${ERRS[$ep]:-0} + R_errors))
 			SCPU[$ep]+="$R_server_cpu "
 			OCPU[$ep]+="$R_other_cpu "
+			STEAL[$ep]+="$R_steal_cpu "
 			LCPU[$ep]+="$R_load_cpu "
 			WCPU[$ep]+="$R_wrk_cpu "
 			CPUUS[$ep]+="$R_cpu_us "
 			OLCPU[$ep]+="$R_other_load_cpu "
 			TRIES[$ep]+="$R_tries "
-			say "round $round $ep: $R_rps/s, server CPU $R_cpu_us µs/request, p50 $(ms "$R_p50_us") ms p99 $(ms "$R_p99_us") ms non-2xx $R_non2xx; server core: server ${R_server_cpu}%, others ${R_other_cpu}%; wrk core: wrk ${R_wrk_cpu}%, others ${R_other_load_cpu}% (run $R_tries)"
+			say "round $round $ep: $R_rps/s, server CPU $R_cpu_us µs/request, p50 $(ms "$R_p50_us") ms p99 $(ms "$R_p99_us") ms non-2xx $R_non2xx; server core: server ${R_server_cpu}%, others ${R_other_cpu}% (host steal ${R_steal_cpu}%); wrk core: wrk ${R_wrk_cpu}%, others ${R_other_load_cpu}% (run $R_tries)"
 		done
 		RSS_ROWS+=("after round $round|$(mb "$(rss_kb)")")
 	done
@@ -369,6 +373,7 @@ if [[ $MODE == throughput ]]; then
 		echo "Per round (tokens/s): fixed ${RPS[fixed]}| sign ${RPS[sign]}| token ${RPS[token]}"
 		echo "Per round (p99 µs): fixed ${P99[fixed]}| sign ${P99[sign]}| token ${P99[token]}"
 		echo "Per round (server CPU µs/request): fixed ${CPUUS[fixed]}| sign ${CPUUS[sign]}| token ${CPUUS[token]}"
+		echo "Per round (host steal on the server's core, %): fixed ${STEAL[fixed]:-}| sign ${STEAL[sign]:-}| token ${STEAL[token]:-}"
 		echo "The CPU ratio (sign's server CPU per request / this endpoint's) is what the tokens/s ratio would be on a saturated core with no other process: time taken by other processes lowers tokens/s but not CPU per request."
 		echo "Runs needed per measurement (a run is repeated when other processes took > ${NOISY_MAX}% of a core): fixed ${TRIES[fixed]:-}| sign ${TRIES[sign]:-}| token ${TRIES[token]:-}"
 		echo "Load generator check: one static request (bench/fixed.lua, no Lua per request) on /bench/fixed: $(printf '%.0f' "$GEN_RPS")/s, its core ${GEN_LCPU}% busy."
