@@ -297,4 +297,3 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 	}
 	return first
 }
-
