@@ -163,23 +163,40 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 		return err
 	}
 	now := a.Now()
+	matched, next, err := a.matchClients(ctx, policy, now, ownerID, status, legacy, after, limit)
+	if err != nil {
+		return err
+	}
+	out := page[ClientView]{Items: []ClientView{}}
+	if next != "" {
+		out.NextCursor = encodeCursor(next)
+	}
+	for i := range matched {
+		out.Items = append(out.Items, ViewClient(&matched[i], policy, now))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// matchClients pages through clients ordered by client_id and keeps those
+// whose displayed status matches (expired and disabled_by_owner depend on
+// the policy, the clock and the owner, not on a stored column). It returns
+// at most limit clients and, when there are more, the id to continue after.
+func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now time.Time, ownerID, status string, legacy bool, after string, limit int) ([]models.Client, string, error) {
 	f := models.ClientFilter{OwnerID: ownerID, Legacy: legacy, After: after}
 	switch status {
+	case "":
 	case models.ClientRevoked:
 		f.Status = models.StatusRevoked
-	case "":
 	default:
 		f.Status = models.StatusActive
 	}
-	// Read batches until limit+1 matches (one more tells that a next page
-	// exists) or the end.
 	batch := max(limit+1, 100)
 	var matched []models.Client
 	for len(matched) <= limit {
 		f.Limit = batch
 		list, err := a.Store.ListClients(ctx, f)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		for i := range list {
 			if status == "" || list[i].DisplayStatus(policy, now) == status {
@@ -191,15 +208,10 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 		}
 		f.After = list[len(list)-1].ID
 	}
-	out := page[ClientView]{Items: []ClientView{}}
 	if len(matched) > limit {
-		matched = matched[:limit]
-		out.NextCursor = encodeCursor(matched[limit-1].ID)
+		return matched[:limit], matched[limit-1].ID, nil
 	}
-	for i := range matched {
-		out.Items = append(out.Items, ViewClient(&matched[i], policy, now))
-	}
-	return c.JSON(http.StatusOK, out)
+	return matched, "", nil
 }
 
 // expiringClients is GET /clients/expiring?within=30d&owner=: active clients

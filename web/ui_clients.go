@@ -67,7 +67,7 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 			after = ""
 		}
 	}
-	list, next, err := u.matchClients(ctx, policy, ownerID, d.Status, d.Legacy, after, uiPageSize)
+	list, next, err := u.matchClients(ctx, policy, u.Now(), ownerID, d.Status, d.Legacy, after, uiPageSize)
 	if err != nil {
 		return err
 	}
@@ -107,44 +107,6 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	pg := u.page(p, "Credentials", "clients", d)
 	pg.Notice = notice(c)
 	return u.renderWith(c, status, "clients.html", pg)
-}
-
-// matchClients pages through clients ordered by client_id and keeps those
-// whose displayed status matches (expired and disabled_by_owner depend on
-// the policy, the clock and the owner, not on a stored column). It returns
-// at most limit clients and, when there are more, the id to continue after.
-func (u *adminUI) matchClients(ctx context.Context, policy *models.Policy, ownerID, status string, legacy bool, after string, limit int) ([]models.Client, string, error) {
-	f := models.ClientFilter{OwnerID: ownerID, Legacy: legacy, After: after}
-	switch status {
-	case "":
-	case models.ClientRevoked:
-		f.Status = models.StatusRevoked
-	default:
-		f.Status = models.StatusActive
-	}
-	now := u.Now()
-	batch := max(limit+1, 100)
-	var matched []models.Client
-	for len(matched) <= limit {
-		f.Limit = batch
-		list, err := u.Store.ListClients(ctx, f)
-		if err != nil {
-			return nil, "", err
-		}
-		for i := range list {
-			if status == "" || list[i].DisplayStatus(policy, now) == status {
-				matched = append(matched, list[i])
-			}
-		}
-		if len(list) < batch {
-			break
-		}
-		f.After = list[len(list)-1].ID
-	}
-	if len(matched) > limit {
-		return matched[:limit], matched[limit-1].ID, nil
-	}
-	return matched, "", nil
 }
 
 // expiring lists active clients whose effective expiry falls within 30
