@@ -2,7 +2,6 @@ package oauth_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -44,21 +42,7 @@ func newCacheEnv(t *testing.T, backend string, cacheSize int) *cacheEnv {
 	t.Helper()
 	ctx := context.Background()
 	store := &countingStore{Store: storetest.Open(t, backend)}
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, err := jwtkeys.NewKeyring(store.Store, jwtkeys.KeyringConfig{KEK: kek, Issuer: "https://authz.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keyring.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	hasher, keyring := newKeyMaterial(t, store.Store, "https://authz.example")
 	srv, err := oauth.NewServer(oauth.Config{Issuer: "https://authz.example", ClientCache: cacheSize}, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
