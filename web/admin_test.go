@@ -84,21 +84,7 @@ func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
 	store := storetest.Open(t, backend)
 	store.Now = clk.Now
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keyring.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	hasher, keyring := newKeyMaterial(t, store, "")
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)

@@ -30,22 +30,8 @@ import (
 func BenchmarkTokenHTTP(b *testing.B) {
 	ctx := context.Background()
 	store := storetest.Open(b, "sqlite")
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		b.Fatal(err)
-	}
 	const issuer = "http://127.0.0.1:8080"
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: issuer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := keyring.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
+	hasher, keyring := newKeyMaterial(b, store, issuer)
 	sunset := time.Now().Add(365 * 24 * time.Hour)
 	p := models.DefaultPolicy()
 	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour

@@ -51,29 +51,37 @@ type envSetup struct {
 // fields nil.
 type envOption func(s envSetup)
 
+// newKeyMaterial returns a Hasher under a fixed pepper and a loaded ES256
+// Keyring on store.
+func newKeyMaterial(tb testing.TB, store *models.Store, issuer string) (*oauth.Hasher, *jwtkeys.Keyring) {
+	tb.Helper()
+	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: issuer})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := keyring.Load(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return hasher, keyring
+}
+
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := storetest.URL(t, backend)
 	store := storetest.OpenURL(t, dbURL)
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keyring.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	hasher, keyring := newKeyMaterial(t, store, srv.URL)
 	cfg := oauth.Config{Issuer: srv.URL}
 	for _, o := range opts {
 		o(envSetup{oauth: &cfg})
