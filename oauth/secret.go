@@ -147,13 +147,10 @@ func (h *Hasher) Hash(secret string) []byte {
 	return sum
 }
 
-// Verify compares secret with a stored hash in constant time. An empty
-// stored hash never verifies.
-func (h *Hasher) Verify(secret string, stored []byte) bool {
-	if len(stored) != sha256.Size {
-		return false
-	}
-	return hmac.Equal(h.Hash(secret), stored)
+// hashMatches compares a secret's Hash with a stored hash in constant time.
+// A stored hash that is not an HMAC-SHA256 (empty, say) never matches.
+func hashMatches(sum, stored []byte) bool {
+	return len(stored) == sha256.Size && hmac.Equal(sum, stored)
 }
 
 // Fingerprint identifies the pepper without revealing it, so that a server

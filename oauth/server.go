@@ -323,7 +323,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	sum := s.hasher.Hash(secret)
 	for i := range c.Secrets {
 		cs := &c.Secrets[i]
-		if cs.Live(now) && equalHash(sum, cs.Hash) {
+		if cs.Live(now) && hashMatches(sum, cs.Hash) {
 			g.secret = cs
 		}
 	}
@@ -418,10 +418,6 @@ func checkOwnerAndNetwork(g *grant) *Error {
 		return ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside this client's IP allowlist")
 	}
 	return nil
-}
-
-func equalHash(a, b []byte) bool {
-	return len(b) > 0 && subtleEqual(string(a), string(b))
 }
 
 // authenticatedClients is the go-oauth2 ClientStore: it returns only the
