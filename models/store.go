@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +38,6 @@ type Store struct {
 	authWatch authWatch
 	// authVersionReads counts auth_version queries (for tests).
 	authVersionReads atomic.Int64
-	closeMu          sync.Mutex
-	closers          []func()
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -144,21 +141,12 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	closers := s.closers
-	s.closers = nil
-	s.closeMu.Unlock()
-	for _, c := range closers {
-		c()
+	// The Once also keeps a watcher from being set up after Close.
+	s.authWatch.once.Do(func() {})
+	if w := s.authWatch.w; w != nil {
+		w.close()
 	}
 	return s.sqlDB.Close()
-}
-
-// onClose runs fn at Close, before the pool closes.
-func (s *Store) onClose(fn func()) {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	s.closers = append(s.closers, fn)
 }
 
 // Ping checks that the database answers.

@@ -49,7 +49,6 @@ func (s *Store) watchWAL(ctx context.Context) *walWatcher {
 		_ = hold.Close()
 		return nil
 	}
-	s.onClose(w.close)
 	return w
 }
 
