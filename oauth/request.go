@@ -118,8 +118,6 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	return tr, nil
 }
 
-// decodeBasic decodes RFC 6749 §2.3.1 Basic credentials: base64, then the
-// id and the secret each form-URL-decoded.
 // readBody reads at most maxBodyBytes+1 bytes of the body, into a buffer
 // of the declared length when there is one (io.ReadAll starts at 512 bytes
 // for a body of about 60).
@@ -142,6 +140,8 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 }
 
+// decodeBasic decodes RFC 6749 §2.3.1 Basic credentials: base64, then the
+// id and the secret each form-URL-decoded.
 func decodeBasic(creds string) (id, secret string, err error) {
 	raw, err := base64.StdEncoding.DecodeString(creds)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // Typed prefixes of generated credentials. A secret scanner recognises a
@@ -65,7 +64,7 @@ func newToken(prefix string, n int) string {
 
 // checksum is the CRC-32 of s in checksumLen base62 digits.
 func checksum(s string) (out [checksumLen]byte) {
-	v := crc32.Update(0, crc32.IEEETable, unsafe.Slice(unsafe.StringData(s), len(s)))
+	v := crc32.ChecksumIEEE([]byte(s))
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[v%62]
 		v /= 62
@@ -92,7 +91,7 @@ func checkFormat(tok, prefix string, n int) error {
 		}
 	}
 	body := tok[:len(tok)-checksumLen]
-	if sum := checksum(body); subtle.ConstantTimeCompare(sum[:], unsafe.Slice(unsafe.StringData(tok[len(body):]), checksumLen)) == 1 {
+	if sum := checksum(body); subtle.ConstantTimeCompare(sum[:], []byte(tok[len(body):])) == 1 {
 		return nil
 	}
 	return errFormat
