@@ -309,21 +309,21 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		// A record without a source position: slog.Logger's methods walk
 		// the stack for one at every call, 1% of the token endpoint's CPU.
 		rec := slog.NewRecord(time.Now(), level, "request", 0)
-		rec.AddAttrs(
+		attrs := append(make([]slog.Attr, 0, 8),
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),
 			slog.String("path", path),
 			slog.Int("status", c.Response().Status),
 			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", c.Request().RemoteAddr),
 		)
-		more, n := [3]slog.Attr{slog.String("remote", c.Request().RemoteAddr)}, 1
 		if outcome, ok := c.Get(logOutcomeKey).(string); ok {
-			more[n], n = slog.String("outcome", outcome), n+1
+			attrs = append(attrs, slog.String("outcome", outcome))
 		}
 		if client, ok := c.Get(logClientKey).(string); ok {
-			more[n], n = slog.String("client_id", client), n+1
+			attrs = append(attrs, slog.String("client_id", client))
 		}
-		rec.AddAttrs(more[:n]...)
+		rec.AddAttrs(attrs...)
 		_ = s.cfg.Logger.Handler().Handle(ctx, rec)
 		return nil
 	}
