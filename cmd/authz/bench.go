@@ -128,12 +128,7 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = seedDB(ctx, store, km.hasher, cfg, m.Stdout)
-	return err
-}
-
-type seedResult struct {
-	first *models.Client
+	return seedDB(ctx, store, km.hasher, cfg, m.Stdout)
 }
 
 // seedDB brings the database to cfg.clients clients under a policy that
@@ -143,13 +138,13 @@ type seedResult struct {
 // oauth.Registry; the rest through models.Store.CreateClient from
 // cfg.workers goroutines. Secrets are known only for clients created by
 // this call, so a database is seeded once, by one call.
-func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg seedConfig, out io.Writer) (*seedResult, error) {
+func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg seedConfig, out io.Writer) error {
 	existing, err := store.ListClients(ctx, models.ClientFilter{Limit: 1})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(existing) > 0 {
-		return nil, errors.New("the database already holds clients; seed a fresh one")
+		return errors.New("the database already holds clients; seed a fresh one")
 	}
 	start := time.Now()
 	now := time.Now().UTC()
@@ -160,7 +155,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	policy.LegacySunset = &sunset
 	policy.UpdatedBy = "authz bench-seed"
 	if err := store.SavePolicy(ctx, &policy); err != nil {
-		return nil, err
+		return err
 	}
 
 	n := cfg.clients
@@ -169,7 +164,6 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	var (
 		credsMu sync.Mutex
 		creds   []string
-		first   *models.Client
 	)
 	keep := func(i int, id, secret string) {
 		if i%stride == 0 && i/stride < cfg.credsCount {
@@ -185,7 +179,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 		owners[i] = u
 		return store.CreateUser(ctx, u)
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	ownersDone := time.Since(start)
 
@@ -200,10 +194,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	for i := 0; i < min(n, registryClients); i++ {
 		c, secret, err := registry.Create(ctx, oauth.CLI, clientIn(owners[i/clientsPerOwner]))
 		if err != nil {
-			return nil, err
-		}
-		if first == nil {
-			first = c
+			return err
 		}
 		keep(i, c.ID, secret)
 	}
@@ -248,7 +239,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	})
 	close(stopProgress)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	bulk := time.Since(bulkStart)
 	fmt.Fprintf(out, "seeded %d clients (%d owners) in %s: owners %s, bulk %d clients in %s (%.0f clients/s, %d workers)\n",
@@ -257,11 +248,11 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	if cfg.credsFile != "" {
 		body := strings.Join(creds, "\n") + "\n"
 		if err := os.WriteFile(cfg.credsFile, []byte(body), 0o600); err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Fprintf(out, "wrote %d credentials to %s\n", len(creds), cfg.credsFile)
 	}
-	return &seedResult{first: first}, nil
+	return nil
 }
 
 // parallel runs fn(0..n-1) on workers goroutines and returns the first
