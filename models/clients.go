@@ -2,8 +2,10 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,34 +136,127 @@ func (s *Store) RevokeClient(ctx context.Context, id string) (*Client, error) {
 
 // RecordUsage stores a batch of usage: it adds each Usage's Count to the
 // client's and the secret's token counts, and moves their last-use fields
-// forward (never back).
-func (s *Store) RecordUsage(ctx context.Context, usages []Usage) error {
+// forward (never back). Usages are first merged per row. The batch is one
+// transaction: on PostgreSQL one UPDATE per table for the whole batch, on
+// SQLite one prepared UPDATE per row. The four gorm updates per usage this
+// replaced cost 200 µs (SQLite) and 1 ms (PostgreSQL) per client: 4% of
+// the server's core for 1,000 active clients flushed every 5 s, and a
+// flush slower than its interval from about 5,000 active clients on
+// PostgreSQL (BenchmarkRecordUsage).
+func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 	if len(usages) == 0 {
 		return nil
 	}
-	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for _, u := range usages {
-			at := u.At.UTC()
-			last := map[string]any{"last_used_at": at, "last_used_ip": u.IP, "last_user_agent": truncate(u.UserAgent, 256)}
-			for _, target := range []struct {
-				model any
-				id    string
-			}{{&Client{}, u.ClientID}, {&ClientSecret{}, u.SecretID}} {
-				if target.id == "" {
-					continue
-				}
-				if u.Count > 0 {
-					if err := tx.Model(target.model).Where("id = ?", target.id).UpdateColumn("token_count", gorm.Expr("token_count + ?", u.Count)).Error; err != nil {
-						return err
-					}
-				}
-				if err := tx.Model(target.model).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", target.id, at).UpdateColumns(last).Error; err != nil {
-					return err
-				}
-			}
+	tx, err := s.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err, "record usage")
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			err = translate(err, "record usage")
 		}
-		return nil
-	}), "record usage")
+	}()
+	for _, table := range [2]string{"clients", "client_secrets"} {
+		rows := mergeUsage(usages, table == "clients")
+		if len(rows) == 0 {
+			continue
+		}
+		if s.dialect == "postgres" {
+			err = recordUsagePostgres(ctx, tx, table, rows)
+		} else {
+			err = recordUsageRows(ctx, tx, table, rows)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// usageRow is the usage of one client or one secret in a batch.
+type usageRow struct {
+	id, ip, ua string
+	at         time.Time
+	count      int64
+}
+
+// mergeUsage merges usages per client (byClient) or per secret, sorted by
+// id: the latest use's time, IP and user agent, and the sum of the counts.
+func mergeUsage(usages []Usage, byClient bool) []usageRow {
+	index := make(map[string]int, len(usages))
+	rows := make([]usageRow, 0, len(usages))
+	for _, u := range usages {
+		id := u.SecretID
+		if byClient {
+			id = u.ClientID
+		}
+		if id == "" {
+			continue
+		}
+		row := usageRow{id: id, ip: u.IP, ua: truncate(u.UserAgent, 256), at: u.At.UTC(), count: u.Count}
+		i, seen := index[id]
+		switch {
+		case !seen:
+			index[id] = len(rows)
+			rows = append(rows, row)
+		case row.at.After(rows[i].at):
+			row.count += rows[i].count
+			rows[i] = row
+		default:
+			rows[i].count += row.count
+		}
+	}
+	slices.SortFunc(rows, func(a, b usageRow) int { return strings.Compare(a.id, b.id) })
+	return rows
+}
+
+// usageSet is the SET list that moves a row's usage forward from v.
+// Every right-hand side reads the row as it was before the update, so the
+// three last-use columns change together or not at all.
+const usageSet = ` SET token_count = token_count + v.n,
+	last_used_ip = CASE WHEN last_used_at IS NULL OR last_used_at < v.at THEN v.ip ELSE last_used_ip END,
+	last_user_agent = CASE WHEN last_used_at IS NULL OR last_used_at < v.at THEN v.ua ELSE last_user_agent END,
+	last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < v.at THEN v.at ELSE last_used_at END`
+
+// recordUsagePostgres updates all rows of a batch in one statement, from
+// arrays: one round trip however many clients were active.
+func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []usageRow) error {
+	ids, ips, uas := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+	ats, counts := make([]time.Time, len(rows)), make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i], ips[i], uas[i], ats[i], counts[i] = r.id, r.ip, r.ua, r.at, r.count
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE "+table+usageSet+
+		" FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[]) AS v(id, n, at, ip, ua)"+
+		" WHERE "+table+".id = v.id", ids, counts, ats, ips, uas)
+	return err
+}
+
+var sqliteUsageParams = strings.NewReplacer("v.n", "?1", "v.at", "?2", "v.ip", "?3", "v.ua", "?4")
+
+// recordUsageRows updates the rows of a batch one by one (SQLite: no
+// round trips), with one prepared statement.
+func recordUsageRows(ctx context.Context, tx *sql.Tx, table string, rows []usageRow) error {
+	// Numbered parameters (?1 for v.n): each is bound once however often it
+	// appears (named ones cost the driver a lookup per bind).
+	stmt, err := tx.PrepareContext(ctx, "UPDATE "+table+sqliteUsageParams.Replace(usageSet)+" WHERE id = ?5")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	// Each statement runs without ctx, which would cost the SQLite driver a
+	// goroutine per statement to watch it; cancellation is checked per row.
+	run := context.WithoutCancel(ctx)
+	for _, r := range rows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(run, r.count, r.at, r.ip, r.ua, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AddSecret adds a secret to a client and cuts the expiry of its other live

@@ -69,7 +69,7 @@ func (c *fakeClock) Now() time.Time {
 
 func randomID(prefix string) string { return prefix + "-" + rand.Text()[:12] }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -78,7 +78,7 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func mustCreateUser(t *testing.T, s *models.Store, email string, perms ...string) *models.User {
+func mustCreateUser(t testing.TB, s *models.Store, email string, perms ...string) *models.User {
 	t.Helper()
 	u := &models.User{Email: email, Name: "User " + email, Permissions: models.NewSet(perms...)}
 	if err := s.CreateUser(t.Context(), u); err != nil {
@@ -87,12 +87,12 @@ func mustCreateUser(t *testing.T, s *models.Store, email string, perms ...string
 	return u
 }
 
-func newSecret(t *testing.T) *models.ClientSecret {
+func newSecret(t testing.TB) *models.ClientSecret {
 	t.Helper()
 	return &models.ClientSecret{ID: randomID("sec"), Hash: randomBytes(t, 32), Prefix: "azs_abcd", Last4: "wxyz"}
 }
 
-func mustCreateClient(t *testing.T, s *models.Store, c *models.Client) (*models.Client, *models.ClientSecret) {
+func mustCreateClient(t testing.TB, s *models.Store, c *models.Client) (*models.Client, *models.ClientSecret) {
 	t.Helper()
 	if c.ID == "" {
 		c.ID = randomID("cli")
@@ -779,6 +779,48 @@ func TestRecordUsage(t *testing.T) {
 		t.Run("UnknownClientIgnored", func(t *testing.T) {
 			if err := s.RecordUsage(ctx, []models.Usage{{ClientID: "gone", SecretID: "gone", At: t1}}); err != nil {
 				t.Errorf("RecordUsage for an unknown client: got %v, want nil", err)
+			}
+		})
+
+		t.Run("MergedPerRow", func(t *testing.T) {
+			// One client used through two secrets, one of them twice, in
+			// one batch: counts add up per row, the latest use wins.
+			u := mustCreateUser(t, s, "merge@example.com")
+			mc, s1 := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+			s2 := newSecret(t)
+			s2.ClientID = mc.ID
+			if err := s.AddSecret(ctx, s2, t1.Add(48*time.Hour)); err != nil {
+				t.Fatalf("AddSecret: %v", err)
+			}
+			at := t1.Add(time.Hour)
+			if err := s.RecordUsage(ctx, []models.Usage{
+				{ClientID: mc.ID, SecretID: s1.ID, At: at.Add(2 * time.Second), IP: "192.0.2.12", UserAgent: "s1-late", Count: 5},
+				{ClientID: mc.ID, SecretID: s2.ID, At: at.Add(3 * time.Second), IP: "192.0.2.23", UserAgent: "s2", Count: 7},
+				{ClientID: mc.ID, SecretID: s1.ID, At: at, IP: "192.0.2.11", UserAgent: "s1-early", Count: 11},
+			}); err != nil {
+				t.Fatalf("RecordUsage: %v", err)
+			}
+			got := mustClient(t, s, mc.ID)
+			if got.TokenCount != 23 || got.LastUsedIP != "192.0.2.23" || got.LastUserAgent != "s2" || !sameInstant(*got.LastUsedAt, at.Add(3*time.Second)) {
+				t.Errorf("client: got count %d, last %v %q %q; want 23, %v 192.0.2.23 s2", got.TokenCount, got.LastUsedAt, got.LastUsedIP, got.LastUserAgent, at.Add(3*time.Second))
+			}
+			want := map[string]struct {
+				count int64
+				ip    string
+				at    time.Time
+			}{s1.ID: {16, "192.0.2.12", at.Add(2 * time.Second)}, s2.ID: {7, "192.0.2.23", at.Add(3 * time.Second)}}
+			for _, sec := range got.Secrets {
+				w, ok := want[sec.ID]
+				if !ok {
+					continue
+				}
+				delete(want, sec.ID)
+				if sec.TokenCount != w.count || sec.LastUsedIP != w.ip || sec.LastUsedAt == nil || !sameInstant(*sec.LastUsedAt, w.at) {
+					t.Errorf("secret %s: got count %d, last %v %q; want %d, %v %q", sec.ID, sec.TokenCount, sec.LastUsedAt, sec.LastUsedIP, w.count, w.at, w.ip)
+				}
+			}
+			if len(want) != 0 {
+				t.Errorf("secrets missing from the client: %v", want)
 			}
 		})
 	})

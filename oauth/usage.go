@@ -25,7 +25,7 @@ type UsageRecorder struct {
 	log      *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]models.Usage
+	pending map[usageKey]models.Usage
 }
 
 // NewUsageRecorder returns a recorder flushing every interval once Run runs.
@@ -33,13 +33,17 @@ func NewUsageRecorder(store UsageStore, interval time.Duration, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &UsageRecorder{store: store, interval: interval, log: log, pending: map[string]models.Usage{}}
+	return &UsageRecorder{store: store, interval: interval, log: log, pending: map[usageKey]models.Usage{}}
 }
+
+// usageKey is a secret's key in the pending map (a struct: no string built
+// per token request).
+type usageKey struct{ client, secret string }
 
 // Record notes a use; it never blocks on I/O. Uses of the same secret
 // merge: the latest time, IP and user agent win and counts add up.
 func (u *UsageRecorder) Record(use models.Usage) {
-	key := use.ClientID + "\x00" + use.SecretID
+	key := usageKey{use.ClientID, use.SecretID}
 	u.mu.Lock()
 	if prev, ok := u.pending[key]; ok {
 		count := prev.Count + use.Count
@@ -64,7 +68,7 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 	for _, use := range u.pending {
 		batch = append(batch, use)
 	}
-	u.pending = make(map[string]models.Usage, len(batch))
+	u.pending = make(map[usageKey]models.Usage, len(batch))
 	u.mu.Unlock()
 
 	if err := u.store.RecordUsage(ctx, batch); err != nil {

@@ -67,17 +67,17 @@ func (f *fakeUsageStore) snapshot() (batches [][]models.Usage, calls int) {
 }
 
 // pending returns a copy of what the recorder holds.
-func pending(u *UsageRecorder) map[string]models.Usage {
+func pending(u *UsageRecorder) map[usageKey]models.Usage {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return maps.Clone(u.pending)
 }
 
 // key is the recorder's pending key: uses merge per client and secret.
-func key(u models.Usage) string { return u.ClientID + "\x00" + u.SecretID }
+func key(u models.Usage) usageKey { return usageKey{u.ClientID, u.SecretID} }
 
-func byKey(batch []models.Usage) map[string]models.Usage {
-	m := make(map[string]models.Usage, len(batch))
+func byKey(batch []models.Usage) map[usageKey]models.Usage {
+	m := make(map[usageKey]models.Usage, len(batch))
 	for _, u := range batch {
 		m[key(u)] = u
 	}
@@ -103,7 +103,7 @@ func times(u models.Usage, n int64) models.Usage {
 	return u
 }
 
-func checkUsages(t *testing.T, what string, got map[string]models.Usage, want ...models.Usage) {
+func checkUsages(t *testing.T, what string, got map[usageKey]models.Usage, want ...models.Usage) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: got %d client secrets %v, want %d", what, len(got), got, len(want))
@@ -505,11 +505,11 @@ func TestUsageRecorderConcurrent(t *testing.T) {
 		t.Fatalf("got %d client secrets still pending, want 0", len(p))
 	}
 
-	latest := map[string]models.Usage{}
-	counts := map[string]int64{}
+	latest := map[usageKey]models.Usage{}
+	counts := map[usageKey]int64{}
 	batches, _ := store.snapshot()
 	for _, b := range batches {
-		seen := map[string]bool{}
+		seen := map[usageKey]bool{}
 		for _, x := range b {
 			if seen[key(x)] {
 				t.Errorf("got %s/%s twice in one batch", x.ClientID, x.SecretID)
