@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -821,6 +822,42 @@ func TestRecordUsage(t *testing.T) {
 			}
 			if len(want) != 0 {
 				t.Errorf("secrets missing from the client: %v", want)
+			}
+		})
+
+		t.Run("ConcurrentBatches", func(t *testing.T) {
+			// Several instances flushing batches over the same clients, each
+			// in its own order: every count arrives, none twice.
+			u := mustCreateUser(t, s, "concurrent@example.com")
+			const clients, writers, batches = 40, 4, 10
+			var base []models.Usage
+			for range clients {
+				cc, cs := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+				base = append(base, models.Usage{ClientID: cc.ID, SecretID: cs.ID, At: t1, IP: "192.0.2.1", Count: 1})
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*batches)
+			for w := range writers {
+				wg.Go(func() {
+					for b := range batches {
+						batch := slices.Clone(base)
+						mrand.New(mrand.NewPCG(uint64(w), uint64(b))).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+						if err := s.RecordUsage(ctx, batch); err != nil {
+							errs <- err
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("RecordUsage from concurrent writers: %v", err)
+			}
+			for _, b := range base {
+				got := mustClient(t, s, b.ClientID)
+				if got.TokenCount != writers*batches || got.Secrets[0].TokenCount != writers*batches {
+					t.Fatalf("client %s: got %d tokens (secret %d), want %d", b.ClientID, got.TokenCount, got.Secrets[0].TokenCount, writers*batches)
+				}
 			}
 		})
 	})
