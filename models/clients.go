@@ -227,7 +227,20 @@ func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []u
 	for i, r := range rows {
 		ids[i], ips[i], uas[i], ats[i], counts[i] = r.id, r.ip, r.ua, r.at, r.count
 	}
-	_, err := tx.ExecContext(ctx, "UPDATE "+table+usageSet+
+	// Row locks are taken in id order first: an UPDATE ... FROM locks rows
+	// in its plan's order, which differs between concurrent flushes (seen
+	// as deadlocks between instances flushing the same clients).
+	lock, err := tx.QueryContext(ctx, "SELECT id FROM "+table+" WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
+	if err != nil {
+		return err
+	}
+	for lock.Next() { // every row read: every row locked
+	}
+	if err := lock.Err(); err != nil {
+		return err
+	}
+	lock.Close()
+	_, err = tx.ExecContext(ctx, "UPDATE "+table+usageSet+
 		" FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[]) AS v(id, n, at, ip, ua)"+
 		" WHERE "+table+".id = v.id", ids, counts, ats, ips, uas)
 	return err
