@@ -115,8 +115,10 @@ func (s *Store) watcher(ctx context.Context) *walWatcher {
 
 func (s *Store) readAuthVersion(ctx context.Context) (int64, error) {
 	s.authVersionReads.Add(1)
+	start := time.Now()
 	var v int64
 	err := s.sqlDB.QueryRowContext(ctx, authVersionSQL).Scan(&v)
+	s.observed("auth_version", start, err)
 	return v, translate(err, "auth version")
 }
 

@@ -147,6 +147,8 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 	if len(usages) == 0 {
 		return nil
 	}
+	start := time.Now()
+	defer func() { s.observed("usage_flush", start, err) }()
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err, "record usage")

@@ -7,9 +7,11 @@ import (
 )
 
 // ObserveQueries calls fn after every statement with its operation
-// (query, create, update, delete, raw, row), duration and error (nil for
+// (query, create, update, delete, raw, row; auth_version and usage_flush
+// for the two paths written in plain SQL), duration and error (nil for
 // "not found"). Install it once, before serving.
 func (s *Store) ObserveQueries(fn func(op string, d time.Duration, err error)) error {
+	s.observe = fn
 	const startKey = "authz:start"
 	before := func(db *gorm.DB) { db.InstanceSet(startKey, time.Now()) }
 	after := func(op string) func(*gorm.DB) {
@@ -47,4 +49,12 @@ func (s *Store) ObserveQueries(fn func(op string, d time.Duration, err error)) e
 		}
 	}
 	return nil
+}
+
+// observed reports a plain-SQL operation that started at start to the
+// ObserveQueries hook, if any.
+func (s *Store) observed(op string, start time.Time, err error) {
+	if s.observe != nil {
+		s.observe(op, time.Since(start), err)
+	}
 }

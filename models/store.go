@@ -36,6 +36,8 @@ type Store struct {
 	dialect string // "sqlite" or "postgres"
 	// authWatch validates AuthVersion's answers without a query (SQLite).
 	authWatch authWatch
+	// observe is the ObserveQueries hook for statements outside gorm.
+	observe func(op string, d time.Duration, err error)
 	// authVersionReads counts auth_version queries (for tests).
 	authVersionReads atomic.Int64
 	// Now is the clock; tests replace it.

@@ -1191,3 +1191,40 @@ func TestOpenBadURL(t *testing.T) {
 		})
 	}
 }
+
+// ---- observation ----
+
+func TestObserveQueries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		ctx := t.Context()
+		s := storetest.Open(t, backend)
+		var mu sync.Mutex
+		seen := map[string]int{}
+		if err := s.ObserveQueries(func(op string, d time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if d <= 0 || err != nil {
+				t.Errorf("%s: got duration %v, error %v; want > 0, nil", op, d, err)
+			}
+			seen[op]++
+		}); err != nil {
+			t.Fatal(err)
+		}
+		owner := mustCreateUser(t, s, "observed@example.com")
+		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		mustClient(t, s, c.ID)
+		if _, err := s.ReadAuthVersion(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordUsage(ctx, []models.Usage{{ClientID: c.ID, SecretID: sec.ID, At: time.Now(), Count: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, op := range []string{"create", "query", "auth_version", "usage_flush"} {
+			if seen[op] == 0 {
+				t.Errorf("no %s statement observed; saw %v", op, seen)
+			}
+		}
+	})
+}
