@@ -149,7 +149,15 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 	}
 	start := time.Now()
 	defer func() { s.observed("usage_flush", start, err) }()
-	tx, err := s.sqlDB.BeginTx(ctx, nil)
+	// The transaction does not end with ctx. A context that ends during
+	// COMMIT leaves the outcome unknown: pgx reports the cancellation while
+	// the server may have committed, and the recorder, told the flush
+	// failed, would count the batch twice (seen in 3 of 300 flushes
+	// cancelled at random points). ctx is checked before each statement and
+	// before COMMIT instead; usageFlushTimeout bounds a stuck database.
+	txctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageFlushTimeout)
+	defer cancel()
+	tx, err := s.sqlDB.BeginTx(txctx, nil)
 	if err != nil {
 		return translate(err, "record usage")
 	}
@@ -165,7 +173,7 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 			continue
 		}
 		if s.dialect == "postgres" {
-			err = recordUsagePostgres(ctx, tx, table, rows)
+			err = recordUsagePostgres(ctx, txctx, tx, table, rows)
 		} else {
 			err = recordUsageRows(ctx, tx, table, rows)
 		}
@@ -173,8 +181,14 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 			return err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err // the last point at which the batch can still be given back
+	}
 	return tx.Commit()
 }
+
+// usageFlushTimeout bounds one usage flush once started.
+const usageFlushTimeout = time.Minute
 
 // usageRow is the usage of one client or one secret in a batch.
 type usageRow struct {
@@ -223,7 +237,8 @@ const usageSet = ` SET token_count = token_count + v.n,
 
 // recordUsagePostgres updates all rows of a batch in one statement, from
 // arrays: one round trip however many clients were active.
-func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []usageRow) error {
+// Statements run with txctx; ctx is checked between them.
+func recordUsagePostgres(ctx, txctx context.Context, tx *sql.Tx, table string, rows []usageRow) error {
 	ids, ips, uas := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
 	ats, counts := make([]time.Time, len(rows)), make([]int64, len(rows))
 	for i, r := range rows {
@@ -232,7 +247,10 @@ func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []u
 	// Row locks are taken in id order first: an UPDATE ... FROM locks rows
 	// in its plan's order, which differs between concurrent flushes (seen
 	// as deadlocks between instances flushing the same clients).
-	lock, err := tx.QueryContext(ctx, "SELECT id FROM "+table+" WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	lock, err := tx.QueryContext(txctx, "SELECT id FROM "+table+" WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
 	if err != nil {
 		return err
 	}
@@ -242,7 +260,10 @@ func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []u
 		return err
 	}
 	lock.Close()
-	_, err = tx.ExecContext(ctx, "UPDATE "+table+usageSet+
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(txctx, "UPDATE "+table+usageSet+
 		" FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[]) AS v(id, n, at, ip, ua)"+
 		" WHERE "+table+".id = v.id", ids, counts, ats, ips, uas)
 	return err
@@ -251,18 +272,18 @@ func recordUsagePostgres(ctx context.Context, tx *sql.Tx, table string, rows []u
 var sqliteUsageParams = strings.NewReplacer("v.n", "?1", "v.at", "?2", "v.ip", "?3", "v.ua", "?4")
 
 // recordUsageRows updates the rows of a batch one by one (SQLite: no
-// round trips), with one prepared statement.
+// round trips), with one prepared statement. Statements run without a
+// deadline, which would cost the SQLite driver a goroutine per statement to
+// watch it; ctx is checked per row.
 func recordUsageRows(ctx context.Context, tx *sql.Tx, table string, rows []usageRow) error {
+	run := context.WithoutCancel(ctx)
 	// Numbered parameters (?1 for v.n): each is bound once however often it
 	// appears (named ones cost the driver a lookup per bind).
-	stmt, err := tx.PrepareContext(ctx, "UPDATE "+table+sqliteUsageParams.Replace(usageSet)+" WHERE id = ?5")
+	stmt, err := tx.PrepareContext(run, "UPDATE "+table+sqliteUsageParams.Replace(usageSet)+" WHERE id = ?5")
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	// Each statement runs without ctx, which would cost the SQLite driver a
-	// goroutine per statement to watch it; cancellation is checked per row.
-	run := context.WithoutCancel(ctx)
 	for _, r := range rows {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"errors"
@@ -822,6 +823,27 @@ func TestRecordUsage(t *testing.T) {
 			}
 			if len(want) != 0 {
 				t.Errorf("secrets missing from the client: %v", want)
+			}
+		})
+
+		t.Run("CancelledFlushWritesAllOrNothing", func(t *testing.T) {
+			// A flush whose context ends at any point either wrote its batch
+			// and says so, or wrote nothing: the recorder gives a failed
+			// batch back and writes it again, so a write reported as failed
+			// would be counted twice.
+			u := mustCreateUser(t, s, "cancel@example.com")
+			cc, cs := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+			var written int64
+			for i := range 200 {
+				cctx, cancel := context.WithTimeout(ctx, time.Duration(i%40)*50*time.Microsecond)
+				err := s.RecordUsage(cctx, []models.Usage{{ClientID: cc.ID, SecretID: cs.ID, At: t1.Add(time.Duration(i) * time.Second), Count: 1}})
+				cancel()
+				if err == nil {
+					written++
+				}
+				if got := mustClient(t, s, cc.ID).TokenCount; got != written {
+					t.Fatalf("flush %d (error %v): token_count %d, want %d", i, err, got, written)
+				}
 			}
 		})
 
