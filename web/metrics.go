@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,18 +17,32 @@ type KeyAge struct {
 	Created time.Time
 }
 
+// DefaultClientSeries is how many clients get a series of their own in
+// authz_client_tokens_issued_total by default.
+const DefaultClientSeries = 10_000
+
 // Metrics are the Prometheus metrics of one authz process, served at
-// /metrics. Per-client counters have one series per client that obtained a
-// token, so their number is bounded by the registered clients.
+// /metrics. authz_client_tokens_issued_total has one series per client
+// that obtained a token, for the first LimitClientSeries clients to do so;
+// tokens of later ones are counted in
+// authz_client_tokens_issued_unlisted_total, so that a million active
+// clients cannot make a million series.
 type Metrics struct {
 	reg           *prometheus.Registry
 	tokenRequests *prometheus.CounterVec
 	clientTokens  *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	authFailures  *prometheus.CounterVec
-	rateLimited   *prometheus.CounterVec
-	dbLatency     *prometheus.HistogramVec
-	dbErrors      *prometheus.CounterVec
+	unlisted      prometheus.Counter
+	// clients maps a client id to its series (prometheus.Counter): a
+	// lookup without hashing the label value at every token.
+	clients      sync.Map
+	clientsMu    sync.Mutex // guards clientSeries and adding to clients
+	clientSeries int
+	clientLimit  int
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+	rateLimited  *prometheus.CounterVec
+	dbLatency    *prometheus.HistogramVec
+	dbErrors     *prometheus.CounterVec
 }
 
 // NewMetrics registers authz's metrics, the Go runtime's and the process's.
@@ -39,8 +54,12 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 			Name: "authz_token_requests_total", Help: "Token endpoint requests by outcome: issued or the OAuth error code.",
 		}, []string{"outcome"}),
 		clientTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authz_client_tokens_issued_total", Help: "Tokens issued, by client.",
+			Name: "authz_client_tokens_issued_total", Help: "Tokens issued, by client (the first clients up to the configured number of series).",
 		}, []string{"client_id"}),
+		unlisted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_client_tokens_issued_unlisted_total", Help: "Tokens issued to clients without a series of their own in authz_client_tokens_issued_total.",
+		}),
+		clientLimit: DefaultClientSeries,
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "authz_request_duration_seconds", Help: "Latency of the OAuth endpoints.",
 			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1},
@@ -59,7 +78,7 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 			Name: "authz_db_errors_total", Help: "Database statements that failed, by operation.",
 		}, []string{"op"}),
 	}
-	m.reg.MustRegister(m.tokenRequests, m.clientTokens, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
+	m.reg.MustRegister(m.tokenRequests, m.clientTokens, m.unlisted, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if keys != nil {
 		m.reg.MustRegister(keyAgeCollector{keys: keys, desc: prometheus.NewDesc("authz_signing_key_age_seconds",
@@ -89,12 +108,40 @@ func (m *Metrics) oauthRequest(endpoint, outcome, clientID, limit string, d time
 	if endpoint == "token" {
 		m.tokenRequests.WithLabelValues(outcome).Inc()
 		if clientID != "" {
-			m.clientTokens.WithLabelValues(clientID).Inc()
+			m.clientCounter(clientID).Inc()
 		}
 	}
 	if limit != "" {
 		m.rateLimited.WithLabelValues(limit).Inc()
 	}
+}
+
+// LimitClientSeries sets how many clients get a series of their own in
+// authz_client_tokens_issued_total (0: none). Call it before serving.
+func (m *Metrics) LimitClientSeries(n int) {
+	m.clientsMu.Lock()
+	defer m.clientsMu.Unlock()
+	m.clientLimit = max(0, n)
+}
+
+// clientCounter returns the series counting clientID's tokens, or the
+// unlisted counter once the limit of series is reached.
+func (m *Metrics) clientCounter(clientID string) prometheus.Counter {
+	if c, ok := m.clients.Load(clientID); ok {
+		return c.(prometheus.Counter)
+	}
+	m.clientsMu.Lock()
+	defer m.clientsMu.Unlock()
+	if c, ok := m.clients.Load(clientID); ok {
+		return c.(prometheus.Counter)
+	}
+	if m.clientSeries >= m.clientLimit {
+		return m.unlisted
+	}
+	c := m.clientTokens.WithLabelValues(clientID)
+	m.clients.Store(clientID, c)
+	m.clientSeries++
+	return c
 }
 
 type keyAgeCollector struct {

@@ -81,6 +81,33 @@ func TestMetrics(t *testing.T) {
 	})
 }
 
+func TestMetricsClientSeriesLimit(t *testing.T) {
+	m := web.NewMetrics(nil)
+	m.LimitClientSeries(1)
+	e := newEnv(t, "sqlite", withMetrics(m))
+	first, firstSecret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+	second, secondSecret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+	cc := "grant_type=client_credentials"
+	for _, c := range [][2]string{{first, firstSecret}, {second, secondSecret}, {first, firstSecret}, {second, secondSecret}, {second, secondSecret}} {
+		if resp, _ := e.post("POST", "/oauth2/token", form, cc, basic(c[0], c[1])); resp.StatusCode != 200 {
+			t.Fatalf("token for %s: got %d, want 200", c[0], resp.StatusCode)
+		}
+	}
+	body := scrape(t, e.url)
+	for _, want := range []string{
+		`authz_client_tokens_issued_total{client_id="` + first + `"} 2`,
+		"authz_client_tokens_issued_unlisted_total 3",
+		`authz_token_requests_total{outcome="issued"} 5`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, second) {
+		t.Errorf("/metrics has a series for %s, the client beyond the limit of 1", second)
+	}
+}
+
 func TestRequestID(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	for _, tc := range []struct{ sent, want string }{

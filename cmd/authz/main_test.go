@@ -549,6 +549,7 @@ func TestCLIErrors(t *testing.T) {
 			{name: "serve --usage-flush 1ms", args: []string{"serve", "--addr", "127.0.0.1:0", "--usage-flush", "1ms"}, want: []string{"--usage-flush"}},
 			{name: "serve --client-cache -5", args: []string{"serve", "--addr", "127.0.0.1:0", "--client-cache", "-5"}, want: []string{"--client-cache"}},
 			{name: "serve --client-cache lots", args: []string{"serve", "--addr", "127.0.0.1:0", "--client-cache", "lots"}, want: []string{"client-cache"}},
+			{name: "serve --metrics-client-series -1", args: []string{"serve", "--addr", "127.0.0.1:0", "--metrics-client-series", "-1"}, want: []string{"--metrics-client-series"}},
 			{name: "serve --issuer ftp", args: []string{"serve", "--addr", "127.0.0.1:0", "--issuer", "ftp://authz.example"}, want: []string{"--issuer"}},
 			{name: "serve --log-level loud", args: []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "loud"}, want: []string{"--log-level"}},
 			{name: "serve --trusted-proxies nonsense", args: []string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "nonsense"}, want: []string{"--trusted-proxies"}},

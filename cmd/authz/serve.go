@@ -36,6 +36,7 @@ type serveConfig struct {
 	rateLimit        float64
 	authFailures     int
 	clientCache      int
+	metricsClients   int
 	logLevel         string
 	oauthLogLevel    string
 	envProblems      []string
@@ -56,6 +57,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", envFloat(m, "AUTHZ_RATE_LIMIT", 100, &cfg.envProblems), "requests per second per source IP at the OAuth endpoints, burst twice that (env AUTHZ_RATE_LIMIT)")
 	fs.IntVar(&cfg.authFailures, "auth-failures", int(envFloat(m, "AUTHZ_AUTH_FAILURES", 5, &cfg.envProblems)), "failed authentications of one client from one IP before exponential backoff (env AUTHZ_AUTH_FAILURES)")
 	fs.IntVar(&cfg.clientCache, "client-cache", int(envFloat(m, "AUTHZ_CLIENT_CACHE", oauth.DefaultClientCache, &cfg.envProblems)), "clients whose authentication data the token endpoint keeps in memory, checked against the database's change counter at every request; 0 turns the cache off (env AUTHZ_CLIENT_CACHE)")
+	fs.IntVar(&cfg.metricsClients, "metrics-client-series", int(envFloat(m, "AUTHZ_METRICS_CLIENT_SERIES", web.DefaultClientSeries, &cfg.envProblems)), "clients with a series of their own in authz_client_tokens_issued_total; later ones count in authz_client_tokens_issued_unlisted_total (env AUTHZ_METRICS_CLIENT_SERIES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
@@ -128,6 +130,9 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.authFailures < 1 {
 		problems = append(problems, "--auth-failures: want at least 1")
+	}
+	if cfg.metricsClients < 0 {
+		problems = append(problems, "--metrics-client-series: want 0 (none) or a number of clients")
 	}
 	if cfg.reminderInterval < time.Second {
 		problems = append(problems, "--reminder-interval: want at least 1s")
@@ -235,6 +240,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		return ages
 	})
+	metrics.LimitClientSeries(cfg.metricsClients)
 	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
 		return err
 	}
