@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -50,24 +51,6 @@ func (c *fakeClock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // webhookEvent is the documented webhook body.
@@ -196,7 +179,7 @@ type env struct {
 	owner *models.User
 	// secret is the webhook signing key.
 	secret []byte
-	logs   *syncBuffer
+	logs   *testutil.LockedBuffer
 }
 
 var start = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -205,7 +188,7 @@ var start = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 // sending reminders to the test's receiver.
 func newEnv(t *testing.T, backend string) *env {
 	t.Helper()
-	e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-test-0123456789abcdef"), logs: &syncBuffer{}}
+	e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-test-0123456789abcdef"), logs: &testutil.LockedBuffer{}}
 	e.store = storetest.Open(t, backend)
 	e.store.Now = e.clock.Now
 	e.init()
@@ -548,7 +531,7 @@ func TestReminderMaxAttempts(t *testing.T) {
 func TestReminderTwoInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		url := storetest.URL(t, backend)
-		e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-shared"), logs: &syncBuffer{}}
+		e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-shared"), logs: &testutil.LockedBuffer{}}
 		e.store = storetest.OpenURL(t, url)
 		e.store.Now = e.clock.Now
 		e.init()

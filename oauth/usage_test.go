@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 )
 
@@ -377,7 +378,7 @@ func TestUsageRecorderRunRetriesAfterFailure(t *testing.T) {
 		}
 		return nil
 	}
-	var logs safeBuffer
+	var logs testutil.LockedBuffer
 	u := NewUsageRecorder(store, 5*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
 	u.Record(use("a", "s1", 1))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -450,7 +451,7 @@ func TestUsageRecorderRunFinalFlushNothingPending(t *testing.T) {
 
 func TestUsageRecorderRunFinalFlushFailureLogged(t *testing.T) {
 	store := &fakeUsageStore{fail: func(int) error { return errors.New("database down") }}
-	var logs safeBuffer
+	var logs testutil.LockedBuffer
 	u := NewUsageRecorder(store, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
 	u.Record(use("a", "s1", 1))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -536,22 +537,4 @@ func TestUsageRecorderConcurrent(t *testing.T) {
 		latest[k] = times(x, 1)
 	}
 	checkUsages(t, "latest stored", latest, want...)
-}
-
-// safeBuffer is a bytes.Buffer safe for a logger in another goroutine.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

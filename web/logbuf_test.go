@@ -1,35 +1,17 @@
 package web_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/web"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestLogOutput(t *testing.T) {
-	var sink lockedBuffer
+	var sink testutil.LockedBuffer
 	out := web.NewLogOutput(&sink, time.Hour) // no periodic flush in this test
 	log := slog.New(web.NewLogHandler(out, slog.LevelInfo))
 
@@ -51,7 +33,7 @@ func TestLogOutput(t *testing.T) {
 		t.Fatalf("a line after Close was not written at once; got %q", got)
 	}
 
-	var periodic lockedBuffer
+	var periodic testutil.LockedBuffer
 	out = web.NewLogOutput(&periodic, 10*time.Millisecond)
 	defer out.Close()
 	slog.New(web.NewLogHandler(out, slog.LevelInfo)).Info("tick")

@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -32,25 +32,6 @@ const (
 	userAgent = "authz-e2e-test/1"
 )
 
-// lockedBuffer is a bytes.Buffer safe for a server goroutine writing logs
-// while the test reads them.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newMain returns a Main on the database dbURL whose environment is a map:
 // on PostgreSQL AUTHZ_KEK and AUTHZ_PEPPER are set; on SQLite they are not,
 // and the development key file is generated in a temporary directory.
@@ -64,8 +45,8 @@ func newMain(t *testing.T, dbURL string) *Main {
 		env["AUTHZ_KEY_FILE"] = filepath.Join(t.TempDir(), "authz.key")
 	}
 	return &Main{
-		Stdout: &lockedBuffer{},
-		Stderr: &lockedBuffer{},
+		Stdout: &testutil.LockedBuffer{},
+		Stderr: &testutil.LockedBuffer{},
 		Getenv: func(name string) string { return env[name] },
 	}
 }
@@ -89,7 +70,7 @@ func invoke(t *testing.T, m *Main, args ...string) (stdout, stderr string, err e
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	c := *m
-	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	out, errb := &testutil.LockedBuffer{}, &testutil.LockedBuffer{}
 	c.Stdout, c.Stderr = out, errb
 	c.Listening = func(addr string) { t.Errorf("authz %s: unexpectedly listening on %s", strings.Join(args, " "), addr) }
 	err = c.Run(ctx, args)
@@ -123,15 +104,15 @@ type server struct {
 	base   string // http://127.0.0.1:PORT, also the issuer
 	cancel context.CancelFunc
 	done   chan error
-	stderr *lockedBuffer
+	stderr *testutil.LockedBuffer
 }
 
 // startServe runs serve on a free port and waits until it listens.
 func startServe(t *testing.T, m *Main, args ...string) *server {
 	t.Helper()
 	c := *m
-	s := &server{done: make(chan error, 1), stderr: &lockedBuffer{}}
-	c.Stdout, c.Stderr = &lockedBuffer{}, s.stderr
+	s := &server{done: make(chan error, 1), stderr: &testutil.LockedBuffer{}}
+	c.Stdout, c.Stderr = &testutil.LockedBuffer{}, s.stderr
 	addrc := make(chan string, 1)
 	c.Listening = func(addr string) { addrc <- addr }
 	ctx, cancel := context.WithCancel(context.Background())
