@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -42,7 +43,7 @@ func newCacheEnv(t *testing.T, backend string, cacheSize int) *cacheEnv {
 	t.Helper()
 	ctx := context.Background()
 	store := &countingStore{Store: storetest.Open(t, backend)}
-	hasher, keyring := newKeyMaterial(t, store.Store, "https://authz.example")
+	hasher, keyring := testkeys.New(t, store.Store, "https://authz.example")
 	srv, err := oauth.NewServer(oauth.Config{Issuer: "https://authz.example", ClientCache: cacheSize}, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)

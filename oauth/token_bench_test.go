@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -48,7 +49,7 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	ctx := context.Background()
 	store := storetest.Open(b, "sqlite")
 	const issuer = "http://127.0.0.1:8080"
-	hasher, keyring := newKeyMaterial(b, store, issuer)
+	hasher, keyring := testkeys.New(b, store, issuer)
 	sunset := time.Now().Add(365 * 24 * time.Hour)
 	p := models.DefaultPolicy()
 	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
@@ -120,28 +121,6 @@ func mintNsPerOp(e *benchTokenEnv) float64 {
 		benchMint.ns = float64(time.Since(start).Nanoseconds()) / float64(n)
 	})
 	return benchMint.ns
-}
-
-// newKeyMaterial returns a Hasher under a fixed pepper and a loaded ES256
-// Keyring on store.
-func newKeyMaterial(tb testing.TB, store *models.Store, issuer string) (*oauth.Hasher, *jwtkeys.Keyring) {
-	tb.Helper()
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: issuer})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := keyring.Load(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return hasher, keyring
 }
 
 // BenchmarkTokenEndpoint is Server.Token end to end: parse, client lookup

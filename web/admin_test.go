@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -84,7 +85,7 @@ func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
 	store := storetest.Open(t, backend)
 	store.Now = clk.Now
-	hasher, keyring := newKeyMaterial(t, store, "")
+	hasher, keyring := testkeys.New(t, store, "")
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)

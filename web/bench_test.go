@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -31,7 +32,7 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	ctx := context.Background()
 	store := storetest.Open(b, "sqlite")
 	const issuer = "http://127.0.0.1:8080"
-	hasher, keyring := newKeyMaterial(b, store, issuer)
+	hasher, keyring := testkeys.New(b, store, issuer)
 	sunset := time.Now().Add(365 * 24 * time.Hour)
 	p := models.DefaultPolicy()
 	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour

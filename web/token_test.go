@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -51,28 +52,6 @@ type envSetup struct {
 // fields nil.
 type envOption func(s envSetup)
 
-// newKeyMaterial returns a Hasher under a fixed pepper and a loaded ES256
-// Keyring on store.
-func newKeyMaterial(tb testing.TB, store *models.Store, issuer string) (*oauth.Hasher, *jwtkeys.Keyring) {
-	tb.Helper()
-	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kek, err := jwtkeys.ParseKEK(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{KEK: kek, Issuer: issuer})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := keyring.Load(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return hasher, keyring
-}
-
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -81,7 +60,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	hasher, keyring := newKeyMaterial(t, store, srv.URL)
+	hasher, keyring := testkeys.New(t, store, srv.URL)
 	cfg := oauth.Config{Issuer: srv.URL}
 	for _, o := range opts {
 		o(envSetup{oauth: &cfg})
