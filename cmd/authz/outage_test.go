@@ -24,13 +24,12 @@ import (
 
 // pgCluster is a throwaway PostgreSQL cluster made by .ci/pg.sh.
 type pgCluster struct {
-	root  string // repository root
-	bin   string // PGBIN
-	dir   string // data directory, as pg.sh resolved it
-	user  string // OS user that owns it when we are root
-	url   string
-	port  string
-	start time.Time
+	root string // repository root
+	bin  string // PGBIN
+	dir  string // data directory, as pg.sh resolved it
+	user string // OS user that owns it when we are root
+	url  string
+	port string
 }
 
 // pgBin is the PostgreSQL server binary directory pg.sh would use, or "".
