@@ -25,7 +25,9 @@
 #   DURATION=20s      each measured run; WARMUP=5s before each
 #   CONNS=32 THREADS=2
 #   TOKENS=1000000    memory mode: tokens to issue; RSS_EVERY=5 seconds
-#   PROFILE=0         1: profile the token endpoint for PROFILE_SECONDS=20
+#   PROFILE=0         1: profile the token endpoint for PROFILE_SECONDS=20,
+#                     then trace it for 3 s (trace.out, summarised by
+#                     bench/tracestat into trace-stat.txt)
 #   PROFILE_ENDPOINTS=token   which endpoints PROFILE=1 profiles, one after
 #                     the other: cpu.pprof for token, cpu-sign.pprof, ...
 #   SEED_DIR=         reuse a seeded database kept here (seeded there when
@@ -331,11 +333,17 @@ if [[ $MODE == throughput ]]; then
 			esac
 			say "profiling the $ep endpoint for ${PROFILE_SECONDS}s"
 			quiet
+			# The CPU profile, then a 3-second execution trace, under one
+			# load run.
 			(sleep 3 && curl -sf -o "$OUT/cpu$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
-				curl -sf -o "$OUT/allocs$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/allocs") &
+				curl -sf -o "$OUT/allocs$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/allocs" && sleep 1 &&
+				curl -sf -o "$OUT/trace$sfx.out" "http://$PPROF_ADDR/debug/pprof/trace?seconds=3") &
 			prof_pid=$!
-			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 6))s"
-			wait "$prof_pid" || say "profile download failed"
+			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 10))s"
+			wait "$prof_pid" || say "profile or trace download failed"
+			if [[ -s $OUT/trace$sfx.out ]]; then
+				(cd "$ROOT/bench/tracestat" && "$GO" run . "$OUT/trace$sfx.out") >"$OUT/trace$sfx-stat.txt" 2>&1 || say "tracestat failed: see $OUT/trace$sfx-stat.txt"
+			fi
 			if [[ -s $OUT/cpu$sfx.pprof ]]; then
 				"$GO" tool pprof -top -nodecount=40 "$BIN" "$OUT/cpu$sfx.pprof" >"$OUT/cpu$sfx-top.txt" 2>/dev/null || true
 				"$GO" tool pprof -top -cum -nodecount=80 "$BIN" "$OUT/cpu$sfx.pprof" >"$OUT/cpu$sfx-top-cum.txt" 2>/dev/null || true
@@ -391,7 +399,7 @@ if [[ $MODE == throughput ]]; then
 		[[ $t1 == PASS && $t2 == PASS ]] || MISSED=1
 		if [[ -s $OUT/cpu-top.txt ]]; then
 			echo
-			echo "CPU profile of the token endpoint: $OUT/cpu.pprof (top: cpu-top.txt, cumulative: cpu-top-cum.txt, allocations: allocs-top.txt)."
+			echo "CPU profile of the token endpoint: $OUT/cpu.pprof (top: cpu-top.txt, cumulative: cpu-top-cum.txt, allocations: allocs-top.txt); execution trace: trace.out, summarised in trace-stat.txt."
 		fi
 	} >"$RESULTS"
 	[[ ${NON2XX[token]} -eq 0 && ${ERRS[token]} -eq 0 ]] || FAIL=1

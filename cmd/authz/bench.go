@@ -71,6 +71,7 @@ func serveBenchRoutes(ctx context.Context, b benchServer) (http.Handler, error) 
 		pm := http.NewServeMux()
 		pm.HandleFunc("/debug/pprof/", pprof.Index)
 		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		pln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("pprof: %w", err)
