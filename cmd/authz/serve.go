@@ -39,6 +39,8 @@ type serveConfig struct {
 	metricsClients   int
 	logLevel         string
 	oauthLogLevel    string
+	gcMinHeapText    string
+	gcMinHeap        uint64
 	envProblems      []string
 }
 
@@ -60,6 +62,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.IntVar(&cfg.metricsClients, "metrics-client-series", int(envFloat(m, "AUTHZ_METRICS_CLIENT_SERIES", web.DefaultClientSeries, &cfg.envProblems)), "clients with a series of their own in authz_client_tokens_issued_total; later ones count in authz_client_tokens_issued_unlisted_total (env AUTHZ_METRICS_CLIENT_SERIES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
+	fs.StringVar(&cfg.gcMinHeapText, "gc-min-heap", m.env("AUTHZ_GC_MIN_HEAP", "64MiB"), "heap size below which the garbage collector stays idle (above it, Go's default GOGC=100); 0 leaves the collector to GOGC, as does setting GOGC (env AUTHZ_GC_MIN_HEAP)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -136,6 +139,11 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.reminderInterval < time.Second {
 		problems = append(problems, "--reminder-interval: want at least 1s")
+	}
+	if n, err := parseSize(cfg.gcMinHeapText); err != nil {
+		problems = append(problems, "--gc-min-heap "+err.Error())
+	} else {
+		cfg.gcMinHeap = n
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
@@ -290,13 +298,21 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	janitor := oauth.NewJanitor(store, instance, nil, log)
 	// Each goroutine exits when stopBG is called: the usage recorder and the
 	// audit writer after writing what they hold.
-	for _, job := range []func(){
+	jobs := []func(){
 		func() { usage.Run(bg) },
 		func() { audit.Run(bg, time.Second) },
 		func() { reminders.Run(bg, cfg.reminderInterval) },
 		func() { janitor.Run(bg, 10*time.Minute) },
 		func() { keyring.Run(bg, cfg.keyCheck) },
-	} {
+	}
+	// GOGC, when set, is the operator's choice and is left alone.
+	gcMinHeap := "off"
+	if cfg.gcMinHeap > 0 && m.Getenv("GOGC") == "" {
+		gcMinHeap = cfg.gcMinHeapText
+		floor := newGCFloor(cfg.gcMinHeap, time.Second)
+		jobs = append(jobs, func() { floor.Run(bg) })
+	}
+	for _, job := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -306,7 +322,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	kid, alg := keyring.ActiveKID()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx))
+		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gc_min_heap", gcMinHeap)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
