@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -50,7 +51,7 @@ func gcPercentFor(live, floor uint64) int {
 
 // Run adjusts GOGC until ctx is done, then restores the value it found.
 func (g *gcFloor) Run(ctx context.Context) {
-	prev := debug.SetGCPercent(g.adjust())
+	prev := debug.SetGCPercent(g.next(g.liveHeap()))
 	defer debug.SetGCPercent(prev)
 	t := time.NewTicker(g.interval)
 	defer t.Stop()
@@ -59,25 +60,39 @@ func (g *gcFloor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			debug.SetGCPercent(g.adjust())
+			debug.SetGCPercent(g.next(g.liveHeap()))
 		}
 	}
 }
 
-// adjust returns the GOGC for the live heap now, keeping the current one
-// unless it is off by more than a tenth (a new target on every tick would
-// make the pacer's work harder, not easier).
-func (g *gcFloor) adjust() int {
+// liveHeap is the heap marked live by the last collection.
+func (g *gcFloor) liveHeap() uint64 {
 	metrics.Read(g.sample)
-	var live uint64
-	if g.sample[0].Value.Kind() == metrics.KindUint64 {
-		live = g.sample[0].Value.Uint64()
+	if g.sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
 	}
+	return g.sample[0].Value.Uint64()
+}
+
+// next returns the GOGC for a live heap of live bytes, keeping the current
+// one unless it is off by more than a tenth (a new target on every tick
+// would make the pacer's work harder, not easier).
+func (g *gcFloor) next(live uint64) int {
 	p := gcPercentFor(live, g.floor)
 	if g.percent == 0 || p*10 < g.percent*9 || p*10 > g.percent*11 {
 		g.percent = p
 	}
 	return g.percent
+}
+
+// floorUnderLimit caps a heap floor at half of a memory limit (GOMEMLIMIT
+// or debug.SetMemoryLimit), so that the floor never has the collector
+// running against the limit; limit is math.MaxInt64 when none is set.
+func floorUnderLimit(floor uint64, limit int64) uint64 {
+	if limit <= 0 || limit == math.MaxInt64 {
+		return floor
+	}
+	return min(floor, uint64(limit)/2)
 }
 
 // parseSize reads a size in bytes such as 64MiB, 512KiB, 1GiB or 0.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"math"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"testing"
@@ -29,6 +31,46 @@ func TestGCPercentFor(t *testing.T) {
 	} {
 		if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
 			t.Errorf("gcPercentFor(%d MiB, %d MiB) = %d, want %d", tc.live/mib, tc.floor/mib, got, tc.want)
+		}
+	}
+}
+
+// next keeps GOGC until the live heap moves it by more than a tenth.
+func TestGCFloorNext(t *testing.T) {
+	const mib = 1 << 20
+	g := newGCFloor(64*mib, time.Second)
+	for _, step := range []struct {
+		live uint64
+		want int
+	}{
+		{5 * mib, 1180},       // first call: set
+		{5*mib + mib/4, 1180}, // 1119 is within a tenth of 1180: kept
+		{6 * mib, 966},        // off by more than a tenth: changed
+		{20 * mib, 220},       // the heap grew
+		{40 * mib, 100},       // past half the floor: Go's default
+		{31 * mib, 100},       // 106 is within a tenth of 100: kept
+		{2 * mib, 1600},       // the heap shrank
+	} {
+		if got := g.next(step.live); got != step.want {
+			t.Errorf("next(%.2f MiB) = %d, want %d", float64(step.live)/mib, got, step.want)
+		}
+	}
+}
+
+func TestFloorUnderLimit(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		floor uint64
+		limit int64
+		want  uint64
+	}{
+		{64 * mib, math.MaxInt64, 64 * mib}, // no limit set
+		{64 * mib, 1024 * mib, 64 * mib},    // a limit well above the floor
+		{64 * mib, 100 * mib, 50 * mib},     // half the limit
+		{64 * mib, 0, 64 * mib},             // not a limit
+	} {
+		if got := floorUnderLimit(tc.floor, tc.limit); got != tc.want {
+			t.Errorf("floorUnderLimit(%d MiB, %d) = %d MiB, want %d MiB", tc.floor/mib, tc.limit, got/mib, tc.want/mib)
 		}
 	}
 }
@@ -126,6 +168,18 @@ func TestGCFloorServe(t *testing.T) {
 	if got := gogc(); got != before {
 		t.Errorf("GOGC %d after serve stopped, want %d restored", got, before)
 	}
+
+	// Under a 100 MiB memory limit the floor is half of it.
+	prevLimit := debug.SetMemoryLimit(100 << 20)
+	t.Cleanup(func() { debug.SetMemoryLimit(prevLimit) })
+	srv = startServe(t, m)
+	if !logShows(srv, `"gc_min_heap":"51200KiB (half the memory limit)"`) {
+		t.Errorf("under a 100 MiB memory limit, the listening line does not report a 50 MiB floor:\n%s", srv.stderr.String())
+	}
+	if err := srv.stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	debug.SetMemoryLimit(prevLimit)
 
 	for name, mm := range map[string]*Main{
 		"AUTHZ_GC_MIN_HEAP=0": withEnv(m, map[string]string{"AUTHZ_GC_MIN_HEAP": "0"}),

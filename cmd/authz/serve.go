@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,7 +310,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	gcMinHeap := "off"
 	if cfg.gcMinHeap > 0 && m.Getenv("GOGC") == "" {
 		gcMinHeap = cfg.gcMinHeapText
-		floor := newGCFloor(cfg.gcMinHeap, time.Second)
+		n := floorUnderLimit(cfg.gcMinHeap, debug.SetMemoryLimit(-1))
+		if n != cfg.gcMinHeap {
+			gcMinHeap = fmt.Sprintf("%dKiB (half the memory limit)", n>>10)
+		}
+		floor := newGCFloor(n, time.Second)
 		jobs = append(jobs, func() { floor.Run(bg) })
 	}
 	for _, job := range jobs {
