@@ -20,17 +20,16 @@ import (
 // still gets GOGC=100's proportional headroom and not a multiple of it.
 
 // gcFloor steers the collector so that the next cycle starts at
-// max(2 × live heap, floor): it sets GOGC from the live heap after each
-// collection, checked every interval.
+// max(2 × live heap, floor): Run sets GOGC from the live heap at every
+// tick.
 type gcFloor struct {
-	floor    uint64
-	interval time.Duration
-	sample   []metrics.Sample
-	percent  int
+	floor   uint64
+	sample  []metrics.Sample
+	percent int
 }
 
-func newGCFloor(floor uint64, interval time.Duration) *gcFloor {
-	return &gcFloor{floor: floor, interval: interval, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+func newGCFloor(floor uint64) *gcFloor {
+	return &gcFloor{floor: floor, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 }
 
 // gcPercentFor is the GOGC that puts the next collection at floor for a
@@ -49,11 +48,12 @@ func gcPercentFor(live, floor uint64) int {
 	return int(p)
 }
 
-// Run adjusts GOGC until ctx is done, then restores the value it found.
-func (g *gcFloor) Run(ctx context.Context) {
+// Run adjusts GOGC every interval until ctx is done, then restores the
+// value it found.
+func (g *gcFloor) Run(ctx context.Context, interval time.Duration) {
 	prev := debug.SetGCPercent(g.next(g.liveHeap()))
 	defer debug.SetGCPercent(prev)
-	t := time.NewTicker(g.interval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {

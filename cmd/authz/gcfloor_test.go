@@ -38,7 +38,7 @@ func TestGCPercentFor(t *testing.T) {
 // next keeps GOGC until the live heap moves it by more than a tenth.
 func TestGCFloorNext(t *testing.T) {
 	const mib = 1 << 20
-	g := newGCFloor(64*mib, time.Second)
+	g := newGCFloor(64 * mib)
 	for _, step := range []struct {
 		live uint64
 		want int
@@ -125,7 +125,7 @@ func TestGCFloorRun(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		newGCFloor(64<<20, 10*time.Millisecond).Run(ctx)
+		newGCFloor(64<<20).Run(ctx, 10*time.Millisecond)
 	}()
 	// This test binary's live heap is a few MiB: GOGC rises well above 100.
 	if got := waitGOGC(func(p int) bool { return p > 100 }); got <= 100 {

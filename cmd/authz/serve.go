@@ -314,8 +314,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		if n != cfg.gcMinHeap {
 			gcMinHeap = fmt.Sprintf("%dKiB (half the memory limit)", n>>10)
 		}
-		floor := newGCFloor(n, time.Second)
-		jobs = append(jobs, func() { floor.Run(bg) })
+		floor := newGCFloor(n)
+		jobs = append(jobs, func() { floor.Run(bg, time.Second) })
 	}
 	for _, job := range jobs {
 		wg.Add(1)
