@@ -280,7 +280,7 @@ func (a *adminAPI) writeError(c echo.Context, err error) {
 	if !known {
 		a.log.ErrorContext(c.Request().Context(), "admin API request failed", "error", err, "method", c.Request().Method, "path", c.Path())
 	}
-	c.Set(logOutcomeKey, body.Code)
+	logOutcome(c, body.Code)
 	_ = c.JSON(status, body)
 }
 

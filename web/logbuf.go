@@ -77,15 +77,19 @@ func (o *LogOutput) Close() {
 // NewLogHandler is slog's JSON handler on out, flushing out after every
 // record at warning level or above.
 func NewLogHandler(out *LogOutput, level slog.Leveler) slog.Handler {
-	return flushOnWarn{Handler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out}
+	return logHandler{Handler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out, direct: true}
 }
 
-type flushOnWarn struct {
+type logHandler struct {
 	slog.Handler
 	out *LogOutput
+	// direct: no attributes or groups were added, so the request log can
+	// write its lines itself (requestRecord.appendJSON), as the JSON
+	// handler would.
+	direct bool
 }
 
-func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
+func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	err := h.Handler.Handle(ctx, r)
 	if r.Level >= slog.LevelWarn {
 		h.out.Flush()
@@ -93,10 +97,21 @@ func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
-func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithAttrs(attrs), out: h.out}
+// writeRequest writes a request log line as Handle would write
+// rec.record(), without building it.
+func (h logHandler) writeRequest(rec *requestRecord) {
+	h.out.mu.Lock()
+	_, _ = h.out.buf.Write(rec.appendJSON(h.out.buf.AvailableBuffer()))
+	if h.out.closed || rec.level >= slog.LevelWarn {
+		_ = h.out.buf.Flush()
+	}
+	h.out.mu.Unlock()
 }
 
-func (h flushOnWarn) WithGroup(name string) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithGroup(name), out: h.out}
+func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return logHandler{Handler: h.Handler.WithAttrs(attrs), out: h.out}
+}
+
+func (h logHandler) WithGroup(name string) slog.Handler {
+	return logHandler{Handler: h.Handler.WithGroup(name), out: h.out}
 }

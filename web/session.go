@@ -100,7 +100,7 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	c.Set(logOutcomeKey, "signed_in")
+	logOutcome(c, "signed_in")
 	return c.JSON(http.StatusCreated, sessionView{User: ViewUser(user), ExpiresAt: sess.ExpiresAt})
 }
 

@@ -264,7 +264,7 @@ func (u *adminUI) fail(c echo.Context, p *uiCtx, err error) error {
 }
 
 func (u *adminUI) errorPage(c echo.Context, p *uiCtx, status int, title, message string) error {
-	c.Set(logOutcomeKey, "ui_error")
+	logOutcome(c, "ui_error")
 	return u.renderPage(c, p, status, "error.html", title, "", struct{ Message string }{message})
 }
 

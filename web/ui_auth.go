@@ -105,7 +105,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 	}
 	user, err := u.Registry.SignIn(c.Request().Context(), p.ip, email, form.Get("password"))
 	if errors.Is(err, oauth.ErrInvalidCredentials) {
-		c.Set(logOutcomeKey, "invalid_credentials")
+		logOutcome(c, "invalid_credentials")
 		return u.renderPage(c, p, http.StatusUnauthorized, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: "Invalid email or password."})
 	}
@@ -116,7 +116,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	u.setLoginCookie(c, "", -1)
-	c.Set(logOutcomeKey, "signed_in")
+	logOutcome(c, "signed_in")
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -129,6 +129,6 @@ func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
 		}
 	}
 	u.setCookie(c, "", -1)
-	c.Set(logOutcomeKey, "signed_out")
+	logOutcome(c, "signed_out")
 	return c.Redirect(http.StatusSeeOther, UIPrefix+"/login")
 }

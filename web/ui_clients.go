@@ -282,7 +282,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		}
 		return u.renderClientForm(c, p, status, policy, form, nil, body.Message)
 	}
-	c.Set(logOutcomeKey, "client_created")
+	logOutcome(c, "client_created")
 	secretID := ""
 	if len(cl.Secrets) > 0 {
 		secretID = cl.Secrets[0].ID
@@ -379,7 +379,7 @@ func (u *adminUI) rotateSubmit(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(logOutcomeKey, "secret_rotated")
+	logOutcome(c, "secret_rotated")
 	return u.renderClient(c, p, http.StatusOK, cl, secret, row.ID, false)
 }
 
@@ -421,7 +421,7 @@ func (u *adminUI) revokeSubmit(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return notFound(err, "client_not_found", "client")
 	}
-	c.Set(logOutcomeKey, "client_revoked")
+	logOutcome(c, "client_revoked")
 	return c.Redirect(http.StatusSeeOther, back+"?notice=revoked")
 }
 
@@ -453,6 +453,6 @@ func (u *adminUI) revokeSecretSubmit(c echo.Context, p *uiCtx) error {
 	if err := u.Registry.RevokeSecret(c.Request().Context(), p.actor(), cl.ID, sid); err != nil {
 		return notFound(err, "secret_not_found", "live secret")
 	}
-	c.Set(logOutcomeKey, "secret_revoked")
+	logOutcome(c, "secret_revoked")
 	return c.Redirect(http.StatusSeeOther, back+"?notice=secret_revoked")
 }

@@ -151,7 +151,7 @@ func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 		}
 		return u.renderPolicy(c, p, status, cur, form, map[string]string{field: body.Message}, "")
 	}
-	c.Set(logOutcomeKey, "policy_saved")
+	logOutcome(c, "policy_saved")
 	return c.Redirect(http.StatusSeeOther, UIPrefix+"/policy?notice=policy_saved")
 }
 

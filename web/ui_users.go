@@ -57,7 +57,7 @@ func (u *adminUI) createUserSubmit(c echo.Context, p *uiCtx) error {
 		}
 		return u.renderUsers(c, p, status, form, map[string]string{userField(body): body.Message}, "")
 	}
-	c.Set(logOutcomeKey, "user_created")
+	logOutcome(c, "user_created")
 	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users?notice=user_created")
 }
 
@@ -155,7 +155,7 @@ func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
 		}
 		return u.renderUser(c, p, status, usr, f.Get("permissions"), map[string]string{userField(body): body.Message})
 	}
-	c.Set(logOutcomeKey, "user_updated")
+	logOutcome(c, "user_updated")
 	target := UIPrefix + "/users/" + url.PathEscape(usr.ID)
 	if f.Get("from") == "list" {
 		target = UIPrefix + "/users"
@@ -177,6 +177,6 @@ func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
 		}
 		return u.renderUser(c, p, status, usr, strings.Join(usr.Permissions, " "), map[string]string{"password": body.Message})
 	}
-	c.Set(logOutcomeKey, "password_set")
+	logOutcome(c, "password_set")
 	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users/"+url.PathEscape(usr.ID)+"?notice=password_set")
 }

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -122,8 +120,8 @@ func (s *Server) token(c echo.Context) error {
 		return s.oauthError(c, oerr)
 	}
 	s.observe("token", "issued", resp.ClientID, "", start)
-	c.Set(logClientKey, resp.ClientID)
-	c.Set(logOutcomeKey, "issued")
+	logOutcome(c, "issued")
+	logClient(c, resp.ClientID)
 	return c.JSON(http.StatusOK, resp)
 }
 
@@ -144,7 +142,7 @@ func (s *Server) introspect(c echo.Context) error {
 		return s.oauthError(c, oerr)
 	}
 	s.observe("introspect", "ok", "", "", start)
-	c.Set(logOutcomeKey, "introspected")
+	logOutcome(c, "introspected")
 	return c.JSON(http.StatusOK, resp)
 }
 
@@ -157,7 +155,7 @@ func (s *Server) revoke(c echo.Context) error {
 		return s.oauthError(c, oerr)
 	}
 	s.observe("revoke", "ok", "", "", start)
-	c.Set(logOutcomeKey, "revoked")
+	logOutcome(c, "revoked")
 	return c.NoContent(http.StatusOK)
 }
 
@@ -172,7 +170,7 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 	if oerr.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
 	}
-	c.Set(logOutcomeKey, oerr.Code)
+	logOutcome(c, oerr.Code)
 	return c.JSON(oerr.Status, oerr)
 }
 
@@ -260,71 +258,4 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	s.cfg.Logger.ErrorContext(c.Request().Context(), "request failed", "error", err, "path", c.Path())
 	_ = c.JSON(http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error"})
-}
-
-// Keys of the request log's fields set by handlers.
-const (
-	logOutcomeKey = "outcome"
-	logClientKey  = "client_id"
-)
-
-// requestIDHeader carries a request's id: the caller's when it is a sane
-// token, otherwise a new one; echoed in the response and in the log line.
-const requestIDHeader = "X-Request-Id"
-
-func requestID(r *http.Request) string {
-	if id := r.Header.Get(requestIDHeader); len(id) >= 8 && len(id) <= 64 && strings.Trim(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") == "" {
-		return id
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// requestLog gives each request an id and writes one line per request:
-// never a body, a query string or an Authorization header, so never a
-// secret. OAuth endpoints log at cfg.OAuthLogLevel, probes and scrapes at
-// debug, everything else at info.
-func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		id := requestID(c.Request())
-		c.Response().Header().Set(requestIDHeader, id)
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		path := c.Request().URL.Path
-		level := slog.LevelInfo
-		switch {
-		case strings.HasPrefix(path, "/oauth2/"):
-			level = s.cfg.OAuthLogLevel
-		case path == "/healthz" || path == "/readyz" || path == "/metrics":
-			level = slog.LevelDebug
-		}
-		ctx := c.Request().Context()
-		if !s.cfg.Logger.Enabled(ctx, level) {
-			return nil
-		}
-		// A record without a source position: slog.Logger's methods walk
-		// the stack for one at every call, 1% of the token endpoint's CPU.
-		rec := slog.NewRecord(time.Now(), level, "request", 0)
-		attrs := append(make([]slog.Attr, 0, 8),
-			slog.String("request_id", id),
-			slog.String("method", c.Request().Method),
-			slog.String("path", path),
-			slog.Int("status", c.Response().Status),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("remote", c.Request().RemoteAddr),
-		)
-		if outcome, ok := c.Get(logOutcomeKey).(string); ok {
-			attrs = append(attrs, slog.String("outcome", outcome))
-		}
-		if client, ok := c.Get(logClientKey).(string); ok {
-			attrs = append(attrs, slog.String("client_id", client))
-		}
-		rec.AddAttrs(attrs...)
-		_ = s.cfg.Logger.Handler().Handle(ctx, rec)
-		return nil
-	}
 }
