@@ -57,7 +57,7 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	if r.URL.RawQuery != "" {
 		return nil, ErrInvalidRequest.With("parameters and credentials must be sent in the request body, not the query string")
 	}
-	if ct := r.Header.Get("Content-Type"); ct != formContentType { // the usual case needs no parsing
+	if ct := headerValue(r.Header, "Content-Type"); ct != formContentType { // the usual case needs no parsing
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != formContentType {
 			return nil, ErrInvalidRequest.With("the request body must be application/x-www-form-urlencoded")
@@ -70,7 +70,7 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	if len(body) > maxBodyBytes {
 		return nil, ErrInvalidRequest.With("the request body is larger than 16 KiB")
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := parseForm(string(body))
 	if err != nil {
 		return nil, ErrInvalidRequest.With("the request body is not valid form encoding")
 	}
@@ -96,7 +96,7 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 
 	_, hasBodyID := form["client_id"]
 	_, hasBodySecret := form["client_secret"]
-	if auth := r.Header.Get("Authorization"); auth != "" {
+	if auth := headerValue(r.Header, "Authorization"); auth != "" {
 		scheme, creds, _ := strings.Cut(auth, " ")
 		if !strings.EqualFold(scheme, "Basic") {
 			return nil, ErrInvalidClient.With("unsupported client authentication scheme; use Basic or client_secret_post")
@@ -140,6 +140,51 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 }
 
+// headerValue is h.Get(key) for a key in canonical form, without
+// canonicalizing it again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// parseForm is url.ParseQuery, returning no values on error (FuzzParseForm
+// compares the two), and unescaping with formUnescape.
+func parseForm(body string) (url.Values, error) {
+	form := url.Values{}
+	for body != "" {
+		var pair string
+		pair, body, _ = strings.Cut(body, "&")
+		if strings.IndexByte(pair, ';') >= 0 {
+			return nil, errors.New("invalid semicolon separator")
+		}
+		if pair == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		key, err := formUnescape(key)
+		if err != nil {
+			return nil, err
+		}
+		if value, err = formUnescape(value); err != nil {
+			return nil, err
+		}
+		form[key] = append(form[key], value)
+	}
+	return form, nil
+}
+
+// formUnescape is url.QueryUnescape, which returns s itself when it holds
+// no '%' and no '+', but finds that out with two byte searches rather than
+// its own scan.
+func formUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
 // decodeBasic decodes RFC 6749 §2.3.1 Basic credentials: base64, then the
 // id and the secret each form-URL-decoded.
 func decodeBasic(creds string) (id, secret string, err error) {
@@ -151,10 +196,10 @@ func decodeBasic(creds string) (id, secret string, err error) {
 	if !ok {
 		return "", "", errors.New("no ':' between id and secret")
 	}
-	if id, err = url.QueryUnescape(rawID); err != nil {
+	if id, err = formUnescape(rawID); err != nil {
 		return "", "", errors.New("client id is not form-URL-encoded")
 	}
-	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+	if secret, err = formUnescape(rawSecret); err != nil {
 		return "", "", errors.New("client secret is not form-URL-encoded")
 	}
 	return id, secret, nil

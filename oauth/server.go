@@ -190,7 +190,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: r.UserAgent(), Count: 1})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: headerValue(r.Header, "User-Agent"), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
