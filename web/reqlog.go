@@ -123,8 +123,9 @@ func (r *requestRecord) record() slog.Record {
 
 // appendJSON appends the line exactly as slog's JSONHandler, without
 // options, writes record() (TestRequestRecordJSON and FuzzRequestRecordJSON
-// compare the two byte for byte): at a tenth of the instructions, it was
-// the largest single cost of the token endpoint after the signature.
+// compare the two byte for byte), in a quarter of the instructions (3,500
+// against 14,200 per line): slog's handler was the token endpoint's largest
+// single cost after the signature.
 func (r *requestRecord) appendJSON(b []byte) []byte {
 	b = append(b, `{"time":"`...)
 	b = r.time.Round(0).AppendFormat(b, time.RFC3339Nano)
