@@ -149,8 +149,9 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// parseForm is url.ParseQuery, returning no values on error (FuzzParseForm
-// compares the two), and unescaping with formUnescape.
+// parseForm is url.ParseQuery, returning no values on error
+// (FuzzParseTokenRequest compares the two), and unescaping with
+// formUnescape.
 func parseForm(body string) (url.Values, error) {
 	form := url.Values{}
 	for body != "" {

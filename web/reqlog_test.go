@@ -119,3 +119,23 @@ func TestRequestLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLogWarnFlushes: a request line at warning level (here the OAuth
+// endpoints' level set to warn) is written at once, not at the next flush.
+func TestRequestLogWarnFlushes(t *testing.T) {
+	var buf bytes.Buffer
+	out := NewLogOutput(&buf, time.Hour)
+	defer out.Close()
+	s := New(Config{Issuer: "http://authz.test", Logger: slog.New(NewLogHandler(out, slog.LevelInfo)), OAuthLogLevel: slog.LevelWarn}, nil, nil, nil)
+	s.echo.GET("/oauth2/test", func(c echo.Context) error { return c.String(200, "ok") })
+	s.echo.GET("/test/info", func(c echo.Context) error { return c.String(200, "ok") })
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/test/info", nil))
+	if buf.Len() != 0 {
+		t.Fatalf("an info line was written at once: %q", buf.String())
+	}
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/oauth2/test", nil))
+	got := buf.String()
+	if !strings.Contains(got, `"level":"WARN","msg":"request"`) || !strings.Contains(got, `"path":"/oauth2/test"`) || !strings.Contains(got, `"path":"/test/info"`) {
+		t.Fatalf("after a warning-level request line, want both lines written; got %q", got)
+	}
+}
