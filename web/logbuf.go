@@ -51,6 +51,17 @@ func (o *LogOutput) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// writeRequest encodes rec's line straight into the buffer, and writes it
+// out at once when flush is set or after Close, as Write does.
+func (o *LogOutput) writeRequest(rec *requestRecord, flush bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, err := o.buf.Write(rec.appendJSON(o.buf.AvailableBuffer()))
+	if err == nil && (flush || o.closed) {
+		_ = o.buf.Flush()
+	}
+}
+
 // Flush writes what is waiting.
 func (o *LogOutput) Flush() {
 	o.mu.Lock()
@@ -100,12 +111,7 @@ func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 // writeRequest writes a request log line as Handle would write
 // rec.record(), without building it.
 func (h logHandler) writeRequest(rec *requestRecord) {
-	h.out.mu.Lock()
-	_, _ = h.out.buf.Write(rec.appendJSON(h.out.buf.AvailableBuffer()))
-	if h.out.closed || rec.level >= slog.LevelWarn {
-		_ = h.out.buf.Flush()
-	}
-	h.out.mu.Unlock()
+	h.out.writeRequest(rec, rec.level >= slog.LevelWarn)
 }
 
 func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
