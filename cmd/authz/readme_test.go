@@ -62,13 +62,13 @@ func TestREADMEWalkthrough(t *testing.T) {
 		t.Fatalf("the walkthrough failed: %v\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", err, out, stderr.String(), log)
 	}
 	for _, want := range []string{
-		`"token_type":"Bearer"`,          // step 4
-		`"scope":"analysis:read"`,        // step 4
-		`"keys":[`,                       // step 5, the JWKS
-		`"active":true`,                  // step 5, introspection
-		`"email":"admin@example.com"`,    // step 6, signed in
-		`"name":"CI pipeline"`,           // step 6, the admin API's list
-		`"error":"invalid_client"`,       // step 7, revoked
+		`"token_type":"Bearer"`,       // step 4
+		`"scope":"analysis:read"`,     // step 4
+		`"keys":[`,                    // step 5, the JWKS
+		`"active":true`,               // step 5, introspection
+		`"email":"admin@example.com"`, // step 6, signed in
+		`"name":"CI pipeline"`,        // step 6, the admin API's list
+		`"error":"invalid_client"`,    // step 7, revoked
 		`"error_description":"the client has been revoked"`,
 	} {
 		if !strings.Contains(out, want) {
