@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,6 +32,58 @@ func getJSON(t *testing.T, base, path string) (int, map[string]string) {
 		t.Fatalf("GET %s: %d, body is not a JSON object of strings: %v", path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, body
+}
+
+// The README's first start (`authz serve` in an empty directory) creates
+// the database, its -wal and -shm files and the development key file, each
+// 0600 under a permissive umask, and .gitignore names every one of them.
+func TestFirstStartFiles(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	dir := t.TempDir()
+	m := withEnv(newMain(t, "sqlite:"+filepath.Join(dir, "authz.db")), map[string]string{"AUTHZ_KEY_FILE": ""})
+	srv := startServe(t, m)
+	if err := srv.stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	// Start again: the files of a running server, -wal and -shm included.
+	srv = startServe(t, m)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s: got mode %v, want -rw-------", e.Name(), got)
+		}
+	}
+	if want := []string{"authz.db", "authz.db-shm", "authz.db-wal", "authz.key"}; !slices.Equal(names, want) {
+		t.Errorf("files after the first start: got %v, want %v", names, want)
+	}
+	if err := srv.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+
+	// As if served from the repository's root, where the README runs it.
+	root := repoRoot(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git: .gitignore not checked")
+	}
+	if err := exec.Command("git", "-C", root, "rev-parse", "--git-dir").Run(); err != nil {
+		t.Skipf("%s is not a git checkout: .gitignore not checked", root)
+	}
+	for _, name := range names {
+		cmd := exec.Command("git", "-C", root, "check-ignore", "--no-index", "-q", name)
+		if err := cmd.Run(); err != nil {
+			t.Errorf("git check-ignore %s: %v; want it ignored, so that `git add -A` does not commit it", name, err)
+		}
+	}
 }
 
 // An SQLite file deleted while authz runs is noticed by /readyz (503
