@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -60,6 +62,10 @@ type Server struct {
 	tokens Tokens
 	keys   Keys
 	db     Pinger
+	// dbState is the database's state at the last readiness probe ("ok"
+	// at first), so that each change is logged once.
+	dbStateMu sync.Mutex
+	dbState   string
 }
 
 // New returns the HTTP handler with every route mounted.
@@ -73,7 +79,7 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db}
+	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok"}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestLog)
 
@@ -215,20 +221,50 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when the database answers and the signing keys are
+// fresh, else 503 saying which is not: "database" is "unreachable", or
+// "file_deleted" when the SQLite file was deleted or replaced while open
+// (the server still answers from the open file, but loses what it writes
+// at the next start).
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{"database": "ok", "signing_key": "ok"}
 	status := http.StatusOK
-	if err := s.db.Ping(ctx); err != nil {
-		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
+	err := s.db.Ping(ctx)
+	switch {
+	case errors.Is(err, models.ErrFileGone):
+		checks["database"], status = "file_deleted", http.StatusServiceUnavailable
+	case err != nil:
 		checks["database"], status = "unreachable", http.StatusServiceUnavailable
 	}
+	s.logDatabaseState(checks["database"], err)
 	if err := s.keys.Ready(); err != nil {
 		s.cfg.Logger.Warn("readiness: signing keys not ready", "error", err)
 		checks["signing_key"], status = "stale", http.StatusServiceUnavailable
 	}
 	return c.JSON(status, checks)
+}
+
+// logDatabaseState logs the database's readiness when it changes, once:
+// a load balancer probes every few seconds, and a line per probe would
+// bury the one that matters.
+func (s *Server) logDatabaseState(state string, err error) {
+	s.dbStateMu.Lock()
+	changed := state != s.dbState
+	s.dbState = state
+	s.dbStateMu.Unlock()
+	if !changed {
+		return
+	}
+	switch state {
+	case "ok":
+		s.cfg.Logger.Info("readiness: database reachable again")
+	case "file_deleted":
+		s.cfg.Logger.Error("readiness: the SQLite database file was deleted or replaced while open; authz still answers from the open file, but what it writes from now on is lost when it stops, and a restart finds no database: restore the file from a backup", "error", err)
+	default:
+		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
+	}
 }
 
 // apiError is the JSON error body of every non-OAuth endpoint.

@@ -47,6 +47,7 @@ type serveConfig struct {
 
 func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs := m.flags("serve", &cfg.common)
+	m.allowEmptyFlag(fs, &cfg.common, &cfg.envProblems)
 	fs.StringVar(&cfg.addr, "addr", m.env("AUTHZ_ADDR", "127.0.0.1:8080"), "listen address host:port (env AUTHZ_ADDR)")
 	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
