@@ -228,9 +228,9 @@ func (s *Server) admit(g *grant) *Error {
 		return nil
 	}
 	e := ErrSlowDown.With(map[string]string{
-		"ip_rate":         "too many requests from this address",
-		"ip_failures":     "too many failed client authentications from this address",
-		"client_failures": "too many failed authentications of this client from this address",
+		LimitIPRate:         "too many requests from this address",
+		LimitIPFailures:     "too many failed client authentications from this address",
+		LimitClientFailures: "too many failed authentications of this client from this address",
 	}[limit] + "; retry later")
 	e.RetryAfter = int((wait + time.Second - 1) / time.Second)
 	e.Limit = limit
@@ -271,8 +271,11 @@ func (s *Server) auditFailure(g *grant) {
 	s.audit.Record(e)
 }
 
-// truncateID cuts a client_id as sent down for the audit log. Something
-// shaped like a secret (a caller who swapped id and secret) is redacted.
+// truncateID cuts a client_id as sent down for the audit log, into a
+// string of its own: the id is a slice of the request body, which an event
+// waiting in the audit queue would otherwise keep whole (up to 16 KiB).
+// Something shaped like a secret (a caller who swapped id and secret) is
+// redacted.
 func truncateID(id string) string {
 	if strings.HasPrefix(id, SecretPrefix) {
 		_, last := SecretDisplay(id)
@@ -281,7 +284,7 @@ func truncateID(id string) string {
 	if len(id) > 128 {
 		id = id[:128]
 	}
-	return strings.ToValidUTF8(id, "?")
+	return strings.Clone(strings.ToValidUTF8(id, "?"))
 }
 
 // authenticate is go-oauth2's ClientInfoHandler. It runs before any grant
