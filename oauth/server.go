@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
@@ -190,11 +191,30 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: headerValue(r.Header, "User-Agent"), Count: 1})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
 	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID}, nil
+}
+
+// maxUserAgent is how much of a User-Agent usage keeps (as the database).
+const maxUserAgent = 256
+
+// userAgent is the User-Agent as usage keeps it until its next flush: at
+// most maxUserAgent bytes, in a string of its own rather than a slice of a
+// header of up to 32 KiB, and valid UTF-8 without NUL, which PostgreSQL
+// refuses in text (one such value failed every later flush, since a failed
+// batch is retried whole).
+func userAgent(h http.Header) string {
+	ua := headerValue(h, "User-Agent")
+	if len(ua) > maxUserAgent {
+		ua = strings.Clone(ua[:maxUserAgent])
+	}
+	if !utf8.ValidString(ua) || strings.IndexByte(ua, 0) >= 0 {
+		ua = strings.ReplaceAll(strings.ToValidUTF8(ua, "?"), "\x00", "?")
+	}
+	return ua
 }
 
 // toError turns any error from the flow into an RFC 6749 error; anything

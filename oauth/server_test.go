@@ -1,14 +1,17 @@
 package oauth_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authz/authz/internal/testkeys"
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
 )
@@ -73,4 +76,56 @@ func TestFailedAuthFloodKeepsNoBodies(t *testing.T) {
 	}
 	runtime.KeepAlive(srv)
 	runtime.KeepAlive(audit)
+}
+
+// A User-Agent is kept for usage as the database can store it: at most 256
+// bytes of valid UTF-8 without NUL. PostgreSQL refuses invalid UTF-8 and
+// NUL in text, and one such value failed every later usage flush (the
+// recorder retries the whole batch).
+func TestUsageUserAgentIsStorable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		store := storetest.Open(t, backend)
+		hasher, keyring := testkeys.New(t, store, testIssuer)
+		usage := oauth.NewUsageRecorder(store, time.Hour, nil)
+		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer}, store, hasher, keyring, usage, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
+		if err := store.CreateUser(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+		reg := oauth.NewRegistry(store, hasher, nil, nil)
+		for _, tc := range []struct{ name, sent, want string }{
+			{"plain", "curl/8.5.0", "curl/8.5.0"},
+			{"latin-1 and NUL", "caf\xe9/1.0 \x00(x)", "caf?/1.0 ?(x)"},
+			{"long", strings.Repeat("a", 300), strings.Repeat("a", 256)},
+			{"long, cut in a rune", strings.Repeat("a", 255) + "é" + strings.Repeat("a", 50), strings.Repeat("a", 255) + "?"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c, secret, err := reg.Create(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: owner.Email, Name: tc.name, Scopes: []string{"a:read"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("User-Agent", tc.sent)
+				r.SetBasicAuth(c.ID, secret)
+				if _, oerr := srv.Token(r); oerr != nil {
+					t.Fatalf("token: %v", oerr)
+				}
+				if err := usage.Flush(ctx); err != nil {
+					t.Fatalf("usage flush: %v", err)
+				}
+				got, err := store.ClientByID(ctx, c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.LastUserAgent != tc.want {
+					t.Errorf("last user agent: got %q, want %q", got.LastUserAgent, tc.want)
+				}
+			})
+		}
+	})
 }
