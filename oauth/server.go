@@ -263,13 +263,17 @@ func (s *Server) authSucceeded(g *grant) {
 	}
 }
 
-// authFailed counts a failed client authentication against the budgets and
-// audits it.
+// authFailed audits and counts a refused client authentication, and counts
+// it against the limiter's budgets when the secret did not match (unknown
+// client, wrong secret, malformed credentials). A revoked or expired client
+// or a sunset legacy secret presented with its right secret is refused but
+// is no guess: counting its retries would lock every healthy client behind
+// the same address (one NAT, one CI runner) out.
 func (s *Server) authFailed(g *grant) {
 	if g.failure == "" {
 		return // not an authentication failure (e.g. the database is down)
 	}
-	if s.limiter != nil {
+	if s.limiter != nil && g.secret == nil {
 		s.limiter.Failed(g.ip, g.req.clientID)
 	}
 	if s.cfg.Observer != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +127,147 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 					t.Errorf("last user agent: got %q, want %q", got.LastUserAgent, tc.want)
 				}
 			})
+		}
+	})
+}
+
+// reasons counts failed client authentications by reason (an Observer).
+type reasons struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (r *reasons) AuthFailed(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.counts == nil {
+		r.counts = map[string]int{}
+	}
+	r.counts[reason]++
+}
+
+func (r *reasons) count(reason string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[reason]
+}
+
+// tokenFrom asks for a token with Basic credentials from ip.
+func tokenFrom(srv *oauth.Server, ip, id, secret string) (*oauth.TokenResponse, *oauth.Error) {
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(id, secret)
+	r.RemoteAddr = ip + ":40000"
+	return srv.Token(r)
+}
+
+// Issue 15 item 2: a revoked or expired client, or a legacy secret past
+// its sunset, that keeps presenting its right secret is refused, audited
+// and counted, but is no failure for the address's budgets: healthy
+// clients behind the same address (one NAT, one CI runner) keep getting
+// tokens. Wrong secrets still count.
+func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		store := storetest.Open(t, backend)
+		hasher, keyring := testkeys.New(t, store, testIssuer)
+		now := time.Now()
+		clock := &fakeClock{t: now}
+		audit := oauth.NewAuditWriter(store, 4096, nil)
+		observed := &reasons{}
+		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer, Observer: observed, Now: clock.Now}, store, hasher, keyring, nil, audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1e6, FailuresPerPair: 3, FailuresPerIP: 5, Now: clock.Now}))
+
+		owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
+		if err := store.CreateUser(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+		sunset := now.Add(time.Hour)
+		policy, err := store.Policy(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy.LegacySunset = &sunset
+		if err := store.SavePolicy(ctx, policy); err != nil {
+			t.Fatal(err)
+		}
+		reg := oauth.NewRegistry(store, hasher, nil, nil)
+		create := func(in oauth.NewClient) (string, string) {
+			t.Helper()
+			in.OwnerEmail, in.Name, in.Scopes = owner.Email, "c", []string{"a:read"}
+			c, secret, err := reg.Create(ctx, oauth.CLI, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.ID, secret
+		}
+		healthyID, healthySecret := create(oauth.NewClient{})
+		revokedID, revokedSecret := create(oauth.NewClient{})
+		if _, err := store.RevokeClient(ctx, revokedID); err != nil {
+			t.Fatal(err)
+		}
+		expiry := now.Add(time.Hour)
+		expiredID, expiredSecret := create(oauth.NewClient{ExpiresAt: &expiry})
+		const legacyID, legacySecret = "acme-billing-0042", "Legacy-Secret-0123456789-abcdef"
+		if _, err := reg.Import(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: owner.Email, Name: "legacy", Scopes: []string{"a:read"}}, legacyID, legacySecret); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(2 * time.Hour) // past the expiry and the sunset
+
+		const nat, retries = "192.0.2.7", 10 // twice the address's budget of 5
+		for _, dead := range []struct{ id, secret, reason, describes string }{
+			{revokedID, revokedSecret, "revoked", "revoked"},
+			{expiredID, expiredSecret, "expired", "expired"},
+			{legacyID, legacySecret, "deprecated_format", "KEY_FORMAT_DEPRECATED"},
+		} {
+			for i := range retries {
+				_, oerr := tokenFrom(srv, nat, dead.id, dead.secret)
+				if oerr == nil || oerr.Code != "invalid_client" || !strings.Contains(oerr.Description, dead.describes) {
+					t.Fatalf("%s client, retry %d: got %v, want invalid_client saying %s", dead.reason, i+1, oerr, dead.describes)
+				}
+			}
+			if got := observed.count(dead.reason); got != retries {
+				t.Errorf("failures observed as %s: got %d, want %d", dead.reason, got, retries)
+			}
+		}
+		if _, oerr := tokenFrom(srv, nat, healthyID, healthySecret); oerr != nil {
+			t.Fatalf("a healthy client behind the same address after %d refused dead-client requests: got %v, want a token", 3*retries, oerr)
+		}
+
+		// Guesses are failures: a wrong secret and five unknown clients are
+		// six, over the address's budget of 5.
+		if _, oerr := tokenFrom(srv, nat, healthyID, oauth.NewSecret()); oerr == nil || oerr.Code != "invalid_client" {
+			t.Fatalf("wrong secret: got %v, want invalid_client", oerr)
+		}
+		for range 5 {
+			if _, oerr := tokenFrom(srv, nat, oauth.NewClientID(), oauth.NewSecret()); oerr == nil || oerr.Code != "invalid_client" {
+				t.Fatalf("unknown client: got %v, want invalid_client", oerr)
+			}
+		}
+		if _, oerr := tokenFrom(srv, nat, healthyID, healthySecret); oerr == nil || oerr.Limit != oauth.LimitIPFailures {
+			t.Errorf("after 6 guesses from the address: got %v, want slow_down (%s)", oerr, oauth.LimitIPFailures)
+		}
+
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); audit.Run(runCtx, time.Hour) }()
+		stop() // Run writes what it holds, then returns
+		<-done
+		events, err := store.Audit(ctx, models.AuditFilter{Action: models.AuditAuthFailed, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		audited := map[string]int{}
+		for _, e := range events {
+			audited[e.Detail]++
+		}
+		for _, reason := range []string{"revoked", "expired", "deprecated_format"} {
+			if got := audited[`{"reason":"`+reason+`"}`]; got != retries {
+				t.Errorf("audit events for %s: got %d, want %d (all: %v)", reason, got, retries, audited)
+			}
 		}
 	})
 }
