@@ -2,7 +2,9 @@ package oauth_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/internal/testkeys"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -268,6 +271,69 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 			if got := audited[`{"reason":"`+reason+`"}`]; got != retries {
 				t.Errorf("audit events for %s: got %d, want %d (all: %v)", reason, got, retries, audited)
 			}
+		}
+	})
+}
+
+// Issue 15 item 7: during an outage every request fails the same way; the
+// "database unavailable" line is written at most once per second, with the
+// number of lines held back since the previous one, whatever the number of
+// failing requests.
+func TestDatabaseUnavailableLogIsSampled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		store := storetest.Open(t, backend)
+		hasher, keyring := testkeys.New(t, store, testIssuer)
+		clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		var logs testutil.LockedBuffer
+		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, store, hasher, keyring, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.Close() // the outage
+		request := func() {
+			t.Helper()
+			if _, oerr := tokenFrom(srv, "192.0.2.1", oauth.NewClientID(), oauth.NewSecret()); oerr == nil || oerr.Code != "temporarily_unavailable" {
+				t.Fatalf("during the outage: got %v, want temporarily_unavailable", oerr)
+			}
+		}
+		lines := func() []map[string]any {
+			t.Helper()
+			var out []map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatalf("log line not JSON: %q", l)
+				}
+				if m["msg"] == "oauth request: database unavailable" {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
+
+		for range 50 {
+			request()
+			clock.Advance(10 * time.Millisecond) // 50 requests in 0.5 s
+		}
+		if got := lines(); len(got) != 1 || got[0]["suppressed_since_last"] != 0.0 || got[0]["level"] != "WARN" {
+			t.Fatalf("after 50 failing requests in 0.5 s: got lines %v, want one WARN line, nothing suppressed", got)
+		}
+		clock.Advance(500 * time.Millisecond) // a second after the first line
+		request()
+		for range 10 {
+			request()
+		}
+		got := lines()
+		if len(got) != 2 || got[1]["suppressed_since_last"] != 49.0 {
+			t.Fatalf("a second later: got lines %v, want a second line counting the 49 held back", got)
+		}
+		if errText, _ := got[1]["error"].(string); !strings.Contains(errText, "store unavailable") {
+			t.Errorf("the line's error: got %q, want the cause", errText)
+		}
+		clock.Advance(time.Second)
+		request()
+		if got := lines(); len(got) != 3 || got[2]["suppressed_since_last"] != 10.0 {
+			t.Errorf("another second later: got lines %v, want a third line counting 10", got)
 		}
 	})
 }
