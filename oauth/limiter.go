@@ -15,6 +15,9 @@ const (
 	LimitClientFailures = "client_failures"
 )
 
+// Limits lists every limit Allow may apply.
+var Limits = []string{LimitIPRate, LimitIPFailures, LimitClientFailures}
+
 // LimiterConfig tunes the Limiter. Zero fields take the defaults.
 type LimiterConfig struct {
 	// Rate and Burst bound requests per source (an IPv4 address or an IPv6
