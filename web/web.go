@@ -51,6 +51,9 @@ type Config struct {
 	// request (default info); probes and metrics scrapes log at debug.
 	OAuthLogLevel slog.Level
 	Logger        *slog.Logger
+	// Now is the clock that samples the lines of rate-limited requests
+	// (nil: time.Now).
+	Now func() time.Time
 	// Admin, when set, mounts the admin JSON API under /admin/api/v1.
 	Admin *Admin
 }
@@ -66,6 +69,9 @@ type Server struct {
 	// at first), so that each change is logged once.
 	dbStateMu sync.Mutex
 	dbState   string
+	// limitedLog samples the request lines of rate-limited requests, per
+	// limit (see requestLog).
+	limitedLog map[string]*sampler
 }
 
 // New returns the HTTP handler with every route mounted.
@@ -76,10 +82,16 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = 5 * time.Minute
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok"}
+	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok", limitedLog: map[string]*sampler{}}
+	for _, limit := range oauth.Limits {
+		s.limitedLog[limit] = &sampler{}
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestLog)
 
@@ -177,6 +189,7 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 		h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
 	}
 	logOutcome(c, oerr.Code)
+	logLimit(c, oerr.Limit)
 	return c.JSON(oerr.Status, oerr)
 }
 
