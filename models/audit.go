@@ -95,6 +95,9 @@ type AuditFilter struct {
 
 // Audit returns events newest first.
 func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	if !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Before) {
+		return nil, nil // no event matches what cannot be stored
+	}
 	q := s.db.WithContext(ctx).Order("id DESC")
 	if f.ClientID != "" {
 		q = q.Where("client_id = ?", f.ClientID)

@@ -1,0 +1,49 @@
+package models_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/authz/authz/models"
+)
+
+func TestCheckText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // a word of the error; "" for no error
+	}{
+		{"CI pipeline", ""},
+		{"Zahlungsläufe – nächtlich", ""},
+		{"日本語の名前", ""},
+		{"👩‍💻 team", ""},                    // a ZWJ emoji sequence
+		{"می‌خواهم", ""},                    // ZWNJ, part of Persian spelling
+		{"tab\there", "U+0009"},             // C0
+		{"esc\x1b[2J", "U+001B"},            // C0: terminal escape
+		{"line\nbreak", "U+000A"},           // C0
+		{"cr\rhere", "U+000D"},              // C0
+		{"nul\x00", "U+0000"},               // PostgreSQL refuses it
+		{"del\x7f", "U+007F"},               // DEL
+		{"csi\u009b31m", "U+009B"},          // C1: 8-bit CSI
+		{"next\u0085line", "U+0085"},        // C1: next line
+		{"abc\u202egpj.exe", "U+202E"},      // bidi override
+		{"a\u2066b\u2069", "U+2066"},        // bidi isolate
+		{"rlm\u200f", "U+200F"},             // bidi mark
+		{"sep\u2028arator", "U+2028"},       // line separator
+		{"bom\ufeff", "U+FEFF"},             // format character
+		{"tag\U000E0041", "U+E0041"},        // tag character
+		{"bad\xff", "UTF-8"},                // invalid UTF-8
+		{"cut\xe2\x80", "UTF-8"},            // a truncated sequence
+		{"replacement \ufffd is text", ""},  // a literal U+FFFD is valid
+		{"surrogate \xed\xa0\x80", "UTF-8"}, // an encoded surrogate
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			err := models.CheckText(tc.in)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
