@@ -55,8 +55,14 @@ func (s *Store) AddAudit(ctx context.Context, events ...AuditEvent) error {
 		}
 		events[i].At = events[i].At.UTC()
 	}
-	return translate(s.db.WithContext(ctx).Create(&events).Error, "write audit events")
+	// In statements of auditInsertBatch rows: one statement for thousands
+	// would pass the databases' limits on bound parameters.
+	return translate(s.db.WithContext(ctx).CreateInBatches(&events, auditInsertBatch).Error, "write audit events")
 }
+
+// auditInsertBatch rows of 8 columns stay well under SQLite's 32,766 and
+// PostgreSQL's 65,535 bound parameters.
+const auditInsertBatch = 500
 
 // auditSeq orders events of the same millisecond in the order this
 // process wrote them.
