@@ -129,3 +129,11 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) 
 	var events []AuditEvent
 	return events, translate(q.Limit(f.Limit).Find(&events).Error, "read audit events")
 }
+
+// DeleteAuditBefore deletes at most limit of the oldest events from before
+// t and returns how many it deleted: one short statement, so that a large
+// backlog is removed in batches without holding long locks.
+func (s *Store) DeleteAuditBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
+	res := s.db.WithContext(ctx).Exec("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)", t.UTC(), limit)
+	return res.RowsAffected, translate(res.Error, "delete old audit events")
+}
