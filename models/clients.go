@@ -368,7 +368,14 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// truncate cuts s to at most n bytes of text PostgreSQL accepts: a user
+// agent or an error is whatever a client or a webhook receiver sent, so
+// invalid UTF-8 and NUL become U+FFFD (one bad byte would fail a whole
+// usage batch), and a rune cut in two at the end is dropped.
 func truncate(s string, n int) string {
+	if !storable(s) {
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
 	if len(s) <= n {
 		return s
 	}

@@ -3,8 +3,10 @@ package models_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/models/storetest"
 )
 
 func TestCheckText(t *testing.T) {
@@ -46,4 +48,29 @@ func TestCheckText(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A user agent is whatever a client sent: invalid UTF-8 in one (HTTP
+// allows any byte above 0x7f) must not make PostgreSQL refuse the whole
+// usage batch. It is stored with U+FFFD in place of each run of bad bytes.
+func TestRecordUsageInvalidUserAgent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		s := storetest.Open(t, backend)
+		owner := mustCreateUser(t, s, "owner@example.com")
+		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		other, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		at := time.Date(2032, 3, 4, 10, 0, 0, 0, time.UTC)
+		err := s.RecordUsage(t.Context(), []models.Usage{
+			{ClientID: c.ID, SecretID: sec.ID, At: at, IP: "192.0.2.1", UserAgent: "curl\xff/8.0 \xe2\x80", Count: 1},
+			{ClientID: other.ID, At: at, IP: "192.0.2.2", UserAgent: "fine/1.0", Count: 1},
+		})
+		if err != nil {
+			t.Fatalf("RecordUsage: %v", err)
+		}
+		for id, want := range map[string]string{c.ID: "curl\ufffd/8.0 \ufffd", other.ID: "fine/1.0"} {
+			if got := mustClient(t, s, id); got.LastUserAgent != want || got.TokenCount != 1 {
+				t.Errorf("client %s: user agent %q, %d tokens; want %q, 1", id, got.LastUserAgent, got.TokenCount, want)
+			}
+		}
+	})
 }
