@@ -421,7 +421,7 @@ func decodeCursor(q url.Values) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(b) == 0 || len(b) > 256 {
+	if err != nil || len(b) == 0 || len(b) > 256 || models.CheckText(string(b)) != nil {
 		return "", invalidParam("cursor is not one this API returned")
 	}
 	return string(b), nil

@@ -234,11 +234,18 @@ func (m *Main) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// table writes rows under header in aligned columns; every cell is
+// escaped (a tab or newline in one would break the table).
 func (m *Main) table(header string, rows [][]string) {
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
+	cells := []string{}
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, escape(c))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }
