@@ -205,17 +205,17 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 const maxUserAgent = 256
 
 // userAgent is the User-Agent as usage keeps it until its next flush: at
-// most maxUserAgent bytes, in a string of its own rather than a slice of a
-// header of up to 32 KiB, and valid UTF-8 without NUL, which PostgreSQL
-// refuses in text (one such value failed every later flush, since a failed
-// batch is retried whole).
+// most maxUserAgent bytes, cut at a rune boundary, in a string of its own
+// rather than a slice of a header of up to 32 KiB. The store makes it text
+// the database accepts (models' truncate).
 func userAgent(h http.Header) string {
 	ua := headerValue(h, "User-Agent")
 	if len(ua) > maxUserAgent {
-		ua = strings.Clone(ua[:maxUserAgent])
-	}
-	if !utf8.ValidString(ua) || strings.IndexByte(ua, 0) >= 0 {
-		ua = strings.ReplaceAll(strings.ToValidUTF8(ua, "?"), "\x00", "?")
+		n := maxUserAgent
+		for n > 0 && !utf8.RuneStart(ua[n]) {
+			n--
+		}
+		ua = strings.Clone(ua[:n])
 	}
 	return ua
 }

@@ -103,9 +103,9 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 		reg := oauth.NewRegistry(store, hasher, nil, nil)
 		for _, tc := range []struct{ name, sent, want string }{
 			{"plain", "curl/8.5.0", "curl/8.5.0"},
-			{"latin-1 and NUL", "caf\xe9/1.0 \x00(x)", "caf?/1.0 ?(x)"},
+			{"latin-1 and NUL", "caf\xe9/1.0 \x00(x)", "caf\uFFFD/1.0 \uFFFD(x)"},
 			{"long", strings.Repeat("a", 300), strings.Repeat("a", 256)},
-			{"long, cut in a rune", strings.Repeat("a", 255) + "é" + strings.Repeat("a", 50), strings.Repeat("a", 255) + "?"},
+			{"long, cut in a rune", strings.Repeat("a", 255) + "é" + strings.Repeat("a", 50), strings.Repeat("a", 255)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				c, secret, err := reg.Create(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: owner.Email, Name: tc.name, Scopes: []string{"a:read"}})
