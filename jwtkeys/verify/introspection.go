@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"container/list"
@@ -26,13 +26,13 @@ var (
 	// (RFC 7662 §2.2): the token is revoked, expired, unknown, or its
 	// client is revoked or its owner disabled. The middleware answers 401
 	// invalid_token.
-	ErrTokenInactive = errors.New("jwtkeys: token is not active")
+	ErrTokenInactive = errors.New("verify: token is not active")
 	// ErrIntrospectionUnavailable: the introspection endpoint could not be
 	// asked or gave no usable answer (network error, timeout, non-200
 	// status, e.g. because the resource server's own credentials were
 	// refused, or an invalid body), or ctx ended while waiting for it. The
 	// middleware answers 503.
-	ErrIntrospectionUnavailable = errors.New("jwtkeys: introspection unavailable")
+	ErrIntrospectionUnavailable = errors.New("verify: introspection unavailable")
 )
 
 // Defaults of [IntrospectionConfig].
@@ -146,7 +146,7 @@ type introspectionCall struct {
 // URL, if ClientID, ClientSecret, Issuer or Audience is empty, or if a
 // duration or MaxEntries is negative.
 //
-//	v, err := jwtkeys.NewIntrospectionVerifier(jwtkeys.IntrospectionConfig{
+//	v, err := verify.NewIntrospectionVerifier(verify.IntrospectionConfig{
 //		URL:          "https://authz.example/oauth2/introspect",
 //		ClientID:     "azc_...",
 //		ClientSecret: os.Getenv("RS_CLIENT_SECRET"),
@@ -157,20 +157,20 @@ type introspectionCall struct {
 //	})
 func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, error) {
 	if cfg.URL == "" {
-		return nil, errors.New("jwtkeys: IntrospectionConfig.URL is required")
+		return nil, errors.New("verify: IntrospectionConfig.URL is required")
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL: %w", err)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.URL: %w", err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL %q must be an absolute http(s) URL", cfg.URL)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.URL %q must be an absolute http(s) URL", cfg.URL)
 	}
 	for _, f := range []struct{ name, val string }{
 		{"ClientID", cfg.ClientID}, {"ClientSecret", cfg.ClientSecret}, {"Issuer", cfg.Issuer}, {"Audience", cfg.Audience},
 	} {
 		if f.val == "" {
-			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s is required", f.name)
+			return nil, fmt.Errorf("verify: IntrospectionConfig.%s is required", f.name)
 		}
 	}
 	for _, d := range []struct {
@@ -182,14 +182,14 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		{"CacheInactive", &cfg.CacheInactive, 0},
 	} {
 		if *d.val < 0 {
-			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s must not be negative, got %v", d.name, *d.val)
+			return nil, fmt.Errorf("verify: IntrospectionConfig.%s must not be negative, got %v", d.name, *d.val)
 		}
 		if *d.val == 0 {
 			*d.val = d.def
 		}
 	}
 	if cfg.MaxEntries < 0 {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.MaxEntries must not be negative, got %d", cfg.MaxEntries)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.MaxEntries must not be negative, got %d", cfg.MaxEntries)
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = introspectDefaultMaxEntries

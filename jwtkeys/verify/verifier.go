@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -28,27 +28,27 @@ var (
 	// ErrTokenMalformed: the token is not a well-formed JWS compact
 	// serialization with JSON header and claims, lacks a "kid" header, has a
 	// "crit" header, or is longer than the maximum accepted size.
-	ErrTokenMalformed = errors.New("jwtkeys: malformed token")
+	ErrTokenMalformed = errors.New("verify: malformed token")
 	// ErrTokenExpired: the "exp" claim is in the past (beyond the leeway).
-	ErrTokenExpired = errors.New("jwtkeys: token expired")
+	ErrTokenExpired = errors.New("verify: token expired")
 	// ErrTokenNotYetValid: the "nbf" or "iat" claim is in the future (beyond
 	// the leeway).
-	ErrTokenNotYetValid = errors.New("jwtkeys: token not yet valid")
+	ErrTokenNotYetValid = errors.New("verify: token not yet valid")
 	// ErrUnknownKey: no key with the token's "kid" is known, even after a
 	// JWKS refetch (or a refetch was not allowed yet, see
 	// [VerifierConfig.RefreshCooldown]).
-	ErrUnknownKey = errors.New("jwtkeys: unknown signing key")
+	ErrUnknownKey = errors.New("verify: unknown signing key")
 	// ErrInvalidSignature: the signature does not verify, or the token's "alg"
 	// is unsupported ("none", HS*, ...) or differs from the "alg" of its key.
-	ErrInvalidSignature = errors.New("jwtkeys: invalid token signature")
+	ErrInvalidSignature = errors.New("verify: invalid token signature")
 	// ErrInvalidClaims: wrong "typ" header, wrong "iss", "aud" not containing
 	// the expected audience, or a required claim ("exp", "iss", "aud", "sub",
 	// "client_id") missing or of the wrong type.
-	ErrInvalidClaims = errors.New("jwtkeys: invalid token claims")
+	ErrInvalidClaims = errors.New("verify: invalid token claims")
 	// ErrJWKSUnavailable: no usable key set could be obtained from the JWKS
 	// endpoint (network error, non-200 status, oversized or invalid
 	// document), or ctx ended while waiting for a fetch.
-	ErrJWKSUnavailable = errors.New("jwtkeys: JWKS unavailable")
+	ErrJWKSUnavailable = errors.New("verify: JWKS unavailable")
 )
 
 // Defaults and limits of [Verifier].
@@ -172,20 +172,20 @@ func (e *verifierKeyfuncError) Unwrap() error { return e.err }
 // empty, or if a duration is negative.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.JWKSURL == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.JWKSURL is required")
+		return nil, errors.New("verify: VerifierConfig.JWKSURL is required")
 	}
 	u, err := url.Parse(cfg.JWKSURL)
 	if err != nil {
-		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL: %w", err)
+		return nil, fmt.Errorf("verify: VerifierConfig.JWKSURL: %w", err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL %q must be an absolute http(s) URL", cfg.JWKSURL)
+		return nil, fmt.Errorf("verify: VerifierConfig.JWKSURL %q must be an absolute http(s) URL", cfg.JWKSURL)
 	}
 	if cfg.Issuer == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.Issuer is required")
+		return nil, errors.New("verify: VerifierConfig.Issuer is required")
 	}
 	if cfg.Audience == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.Audience is required")
+		return nil, errors.New("verify: VerifierConfig.Audience is required")
 	}
 	for _, d := range []struct {
 		name string
@@ -197,7 +197,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		{"Leeway", &cfg.Leeway, verifierDefaultLeeway},
 	} {
 		if *d.val < 0 {
-			return nil, fmt.Errorf("jwtkeys: VerifierConfig.%s must not be negative, got %v", d.name, *d.val)
+			return nil, fmt.Errorf("verify: VerifierConfig.%s must not be negative, got %v", d.name, *d.val)
 		}
 		if *d.val == 0 {
 			*d.val = d.def
@@ -227,14 +227,30 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // leeway is used as given (0 means no clock-skew allowance). A nil now means
 // time.Now.
 func NewStaticVerifier(keys JWKS, issuer, audience string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
-	if issuer == "" {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: issuer is required")
-	}
 	if audience == "" {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: audience is required")
+		return nil, errors.New("verify: NewStaticVerifier: audience is required")
+	}
+	return newStaticVerifier("NewStaticVerifier", keys, issuer, audience, leeway, now)
+}
+
+// NewIssuerVerifier is [NewStaticVerifier] for the authorization server
+// itself: it checks everything Verify checks except "aud", because the
+// server's introspection endpoint answers for tokens of every audience it
+// issues. A resource server must not use it: it would accept tokens issued
+// for other services.
+func NewIssuerVerifier(keys JWKS, issuer string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
+	return newStaticVerifier("NewIssuerVerifier", keys, issuer, "", leeway, now)
+}
+
+// newStaticVerifier builds the fixed key set of NewStaticVerifier and
+// NewIssuerVerifier; name prefixes its errors. An empty audience is not
+// checked.
+func newStaticVerifier(name string, keys JWKS, issuer, audience string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
+	if issuer == "" {
+		return nil, fmt.Errorf("verify: %s: issuer is required", name)
 	}
 	if leeway < 0 {
-		return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: leeway must not be negative, got %v", leeway)
+		return nil, fmt.Errorf("verify: %s: leeway must not be negative, got %v", name, leeway)
 	}
 	set := &verifierKeySet{keys: make(map[string]verifierKey, len(keys.Keys))}
 	for i, k := range keys.Keys {
@@ -242,19 +258,19 @@ func NewStaticVerifier(keys JWKS, issuer, audience string, leeway time.Duration,
 			continue
 		}
 		if k.Kid == "" {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %d has no kid", i)
+			return nil, fmt.Errorf("verify: %s: key %d has no kid", name, i)
 		}
 		if _, dup := set.keys[k.Kid]; dup {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: duplicate kid %q", k.Kid)
+			return nil, fmt.Errorf("verify: %s: duplicate kid %q", name, k.Kid)
 		}
 		pub, err := k.PublicKey()
 		if err != nil {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %q: %w", k.Kid, err)
+			return nil, fmt.Errorf("verify: %s: key %q: %w", name, k.Kid, err)
 		}
 		set.keys[k.Kid] = verifierKey{alg: k.Alg, key: pub}
 	}
 	if len(set.keys) == 0 {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: no usable signing key")
+		return nil, fmt.Errorf("verify: %s: no usable signing key", name)
 	}
 	v := newVerifier(issuer, audience, leeway, now)
 	v.keys.Store(set)
@@ -276,7 +292,7 @@ func newVerifier(issuer, audience string, leeway time.Duration, now func() time.
 		jwt.WithTimeFunc(now),
 		jwt.WithStrictDecoding(),
 	}
-	if audience != "" { // empty only for the server's own any-audience checks
+	if audience != "" { // empty only for NewIssuerVerifier
 		opts = append(opts, jwt.WithAudience(audience))
 	}
 	v.parser = jwt.NewParser(opts...)

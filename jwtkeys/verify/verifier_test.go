@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -877,6 +877,54 @@ func TestNewStaticVerifier(t *testing.T) {
 	vtCheckErr(t, err, ErrTokenExpired)
 	_, err = v.Verify(context.Background(), vtMint(t, s.ec2, nil, vtClaims(now)))
 	vtCheckErr(t, err, ErrUnknownKey)
+}
+
+// NewIssuerVerifier accepts a token of any audience, and checks all else
+// as NewStaticVerifier does; NewStaticVerifier keeps checking "aud".
+func TestNewIssuerVerifier(t *testing.T) {
+	s := vtSignerSet()
+	now := vtBaseTime
+	clock := func() time.Time { return now }
+	if _, err := NewIssuerVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, "", 0, clock); err == nil {
+		t.Error("NewIssuerVerifier without issuer: got nil error, want an error")
+	}
+	if _, err := NewIssuerVerifier(JWKS{}, vtIssuer, 0, clock); err == nil {
+		t.Error("NewIssuerVerifier without keys: got nil error, want an error")
+	}
+	issuerV, err := NewIssuerVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, vtIssuer, 0, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staticV, err := NewStaticVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, vtIssuer, vtAudience, 0, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := vtMint(t, s.ec, nil, vtWith(vtClaims(now), "aud", "https://other.example"))
+	claims, err := issuerV.Verify(context.Background(), other)
+	if err != nil {
+		t.Fatalf("issuer verifier, token for another audience: got error %v, want nil", err)
+	}
+	if got := claims.Audience; len(got) != 1 || got[0] != "https://other.example" {
+		t.Errorf("issuer verifier: got aud %v, want [https://other.example]", got)
+	}
+	_, err = staticV.Verify(context.Background(), other)
+	vtCheckErr(t, err, ErrInvalidClaims)
+
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"other issuer", vtMint(t, s.ec, nil, vtWith(vtClaims(now), "iss", "https://evil.example")), ErrInvalidClaims},
+		{"expired", vtMint(t, s.ec, nil, vtWith(vtClaims(now), "exp", now.Add(-time.Second).Unix())), ErrTokenExpired},
+		{"unknown key", vtMint(t, s.ec2, nil, vtClaims(now)), ErrUnknownKey},
+		{"wrong typ", vtMint(t, s.ec, map[string]any{"typ": "JWT"}, vtClaims(now)), ErrInvalidClaims},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := issuerV.Verify(context.Background(), tc.token)
+			vtCheckErr(t, err, tc.want)
+		})
+	}
 }
 
 // FuzzVerify checks that Verify never panics, returns exactly one sentinel
