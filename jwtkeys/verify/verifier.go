@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // Errors returned by [Verifier.Verify]. Every error Verify returns wraps
@@ -132,13 +133,24 @@ type Verifier struct {
 	cooldown     time.Duration
 	cacheTTL     time.Duration
 
+	// fetches shares one JWKS request among concurrent callers. Whether to
+	// fetch at all (TTL, cooldowns, stale keys) is decided under mu.
+	//
+	// The key set itself is one immutable snapshot behind an atomic
+	// pointer, not a library cache: the JWKS caches on offer (such as
+	// keyfunc with jwkset) refresh in a background goroutine on the wall
+	// clock and parse keys by their own rules, where this Verifier uses the
+	// injected clock, honours max-age, starts no goroutine that outlives a
+	// fetch, and binds each kid to one alg under this package's JWK checks.
+	fetches singleflight.Group
+
 	mu             sync.Mutex // guards the fields below and publishes fetched keys
-	inflight       *verifierFetch
-	attempted      bool      // a fetch has been started at least once
-	lastAttempt    time.Time // start of the latest fetch
-	lastErr        error     // result of the latest completed fetch
-	kidRefreshed   bool      // an unknown-kid refetch has been started
-	lastKidRefresh time.Time // start of the latest unknown-kid refetch
+	fetching       bool       // a fetch is in flight in fetches
+	attempted      bool       // a fetch has been started at least once
+	lastAttempt    time.Time  // start of the latest fetch
+	lastErr        error      // result of the latest completed fetch
+	kidRefreshed   bool       // an unknown-kid refetch has been started
+	lastKidRefresh time.Time  // start of the latest unknown-kid refetch
 }
 
 // verifierKey is one parsed public key and the only alg it may verify.
@@ -153,11 +165,8 @@ type verifierKeySet struct {
 	expires time.Time // zero for static sets (never expire)
 }
 
-// verifierFetch is one in-flight JWKS fetch that callers can wait on.
-type verifierFetch struct {
-	done chan struct{}
-	err  error // set before done is closed
-}
+// jwksFetch is the key of the JWKS fetch in Verifier.fetches.
+const jwksFetch = "jwks"
 
 // verifierKeyfuncError carries an error from keyFor through golang-jwt so
 // that Verify can return it unchanged.
@@ -430,8 +439,7 @@ func (v *Verifier) ensureKeys(ctx context.Context) error {
 		v.mu.Unlock()
 		return nil
 	}
-	call := v.inflight
-	if call == nil {
+	if !v.fetching {
 		// First fetch, TTL expiry after a successful fetch, or a retry
 		// after a failure once the cooldown has passed.
 		if v.attempted && v.lastErr != nil && now.Sub(v.lastAttempt) < v.cooldown {
@@ -442,8 +450,8 @@ func (v *Verifier) ensureKeys(ctx context.Context) error {
 			}
 			return err
 		}
-		call = v.startFetchLocked(ctx, now)
 	}
+	call := v.fetchLocked(ctx, now)
 	v.mu.Unlock()
 	if err := v.wait(ctx, call); err != nil && set == nil {
 		return err
@@ -463,17 +471,16 @@ func (v *Verifier) refreshForKid(ctx context.Context, kid string) (found bool, e
 		v.mu.Unlock()
 		return true, nil
 	}
-	call := v.inflight
-	if call == nil {
-		now := v.now()
+	now := v.now()
+	if !v.fetching {
 		if v.kidRefreshed && now.Sub(v.lastKidRefresh) < v.cooldown {
 			v.mu.Unlock()
 			return false, nil
 		}
 		v.kidRefreshed = true
 		v.lastKidRefresh = now
-		call = v.startFetchLocked(ctx, now)
 	}
+	call := v.fetchLocked(ctx, now)
 	v.mu.Unlock()
 	if err := v.wait(ctx, call); err != nil {
 		return false, err
@@ -490,41 +497,49 @@ func (v *Verifier) hasKid(kid string) bool {
 	return ok
 }
 
-// startFetchLocked starts a JWKS fetch in a goroutine that ends with the
-// fetch. The fetch is detached from ctx's cancellation so that one caller
-// giving up does not fail the others; it is bounded by v.fetchTimeout.
-// v.mu must be held.
-func (v *Verifier) startFetchLocked(ctx context.Context, now time.Time) *verifierFetch {
-	call := &verifierFetch{done: make(chan struct{})}
-	v.inflight = call
-	v.attempted = true
-	v.lastAttempt = now
+// fetchLocked joins the JWKS fetch in flight or starts one, and returns
+// the channel its result arrives on. singleflight runs the fetch in a
+// goroutine that ends with it, detached from ctx's cancellation so that one
+// caller giving up does not fail the others; it is bounded by
+// v.fetchTimeout. v.mu must be held.
+//
+// v.fetching mirrors whether fetches holds a call, so that callers can
+// decide under v.mu to join a fetch rather than be refused by a cooldown.
+// The fetch publishes its result, clears v.fetching and forgets its call
+// in one v.mu section: a caller that finds v.fetching set joins a call that
+// has not published yet, and one that finds it clear starts a new call
+// instead of joining a finished one.
+func (v *Verifier) fetchLocked(ctx context.Context, now time.Time) <-chan singleflight.Result {
+	if !v.fetching {
+		v.fetching = true
+		v.attempted = true
+		v.lastAttempt = now
+	}
 	fctx := context.WithoutCancel(ctx)
-	go func() {
+	return v.fetches.DoChan(jwksFetch, func() (any, error) {
 		set, err := v.fetch(fctx)
 		v.mu.Lock()
+		defer v.mu.Unlock()
 		if err == nil {
 			v.keys.Store(set)
 		}
 		v.lastErr = err
-		v.inflight = nil
-		call.err = err
-		v.mu.Unlock()
-		close(call.done)
-	}()
-	return call
+		v.fetching = false
+		v.fetches.Forget(jwksFetch)
+		return nil, err
+	})
 }
 
-// wait blocks until call finishes or ctx is done.
-func (v *Verifier) wait(ctx context.Context, call *verifierFetch) error {
+// wait blocks until the fetch's result arrives on call or ctx is done.
+func (v *Verifier) wait(ctx context.Context, call <-chan singleflight.Result) error {
 	select {
-	case <-call.done:
-		return call.err
+	case r := <-call:
+		return r.Err
 	default:
 	}
 	select {
-	case <-call.done:
-		return call.err
+	case r := <-call:
+		return r.Err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for JWKS fetch: %w", ErrJWKSUnavailable, context.Cause(ctx))
 	}
