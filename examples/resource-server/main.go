@@ -11,6 +11,9 @@
 //
 //	RS_CLIENT_SECRET=azs_... go run ./examples/resource-server --issuer http://127.0.0.1:8080 \
 //	    --audience http://127.0.0.1:8080 --introspect --client-id azc_...
+//
+// Of authz it imports only the verifier, github.com/authz/authz/jwtkeys/verify,
+// which links no database driver: it builds with CGO_ENABLED=0.
 package main
 
 import (
