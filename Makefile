@@ -46,7 +46,7 @@ lint:
 
 # Each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz:
-	$(GO) test ./jwtkeys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./jwtkeys/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSecretFormat$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./web -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -54,11 +55,11 @@ type Keyring struct {
 
 	mu       sync.RWMutex
 	active   *signer
-	jwks     JWKS
+	jwks     verify.JWKS
 	jwksJSON []byte
-	own      *Verifier // checks this server's tokens against the published keys
-	loadedAt time.Time // last complete reload from the store, by k.now
-	lastErr  error     // of the last failed Tick, for ErrStaleKeys
+	own      *verify.Verifier // checks this server's tokens against the published keys
+	loadedAt time.Time        // last complete reload from the store, by k.now
+	lastErr  error            // of the last failed Tick, for ErrStaleKeys
 	// seen is when this keyring first saw each next key in the store: a key
 	// is promoted only once published for PublishAhead by this clock too,
 	// whatever clock stamped its created_at (an operator's laptop).
@@ -230,18 +231,11 @@ func (k *Keyring) install(keys []models.SigningKey, readAt time.Time) error {
 	if err != nil {
 		return err
 	}
-	var own *Verifier
+	var own *verify.Verifier
 	if k.issuer != "" {
-		own = newVerifier(k.issuer, "", ownLeeway, k.now)
-		keys := &verifierKeySet{keys: make(map[string]verifierKey, len(set.Keys))}
-		for _, jwk := range set.Keys {
-			pub, err := jwk.PublicKey()
-			if err != nil {
-				return fmt.Errorf("signing key %s: %w", jwk.Kid, err)
-			}
-			keys.keys[jwk.Kid] = verifierKey{alg: jwk.Alg, key: pub}
+		if own, err = verify.NewIssuerVerifier(set, k.issuer, ownLeeway, k.now); err != nil {
+			return err
 		}
-		own.keys.Store(keys)
 	}
 
 	k.mu.RLock()
@@ -279,14 +273,14 @@ func (k *Keyring) install(keys []models.SigningKey, readAt time.Time) error {
 
 // publish returns the JWKS of keys: the active key first, then the others
 // newest generation first.
-func publish(keys []models.SigningKey, activeKID string) (JWKS, error) {
-	set := JWKS{Keys: make([]JWK, 0, len(keys))}
+func publish(keys []models.SigningKey, activeKID string) (verify.JWKS, error) {
+	set := verify.JWKS{Keys: make([]verify.JWK, 0, len(keys))}
 	add := func(key models.SigningKey) error {
 		pub, err := x509.ParsePKIXPublicKey(key.PublicKey)
 		if err != nil {
 			return fmt.Errorf("signing key %s: public key: %w", key.KID, err)
 		}
-		jwk, err := PublicJWK(key.KID, key.Alg, pub)
+		jwk, err := verify.PublicJWK(key.KID, key.Alg, pub)
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", key.KID, err)
 		}
@@ -296,14 +290,14 @@ func publish(keys []models.SigningKey, activeKID string) (JWKS, error) {
 	for _, key := range keys {
 		if key.KID == activeKID {
 			if err := add(key); err != nil {
-				return JWKS{}, err
+				return verify.JWKS{}, err
 			}
 		}
 	}
 	for i := len(keys) - 1; i >= 0; i-- {
 		if keys[i].KID != activeKID {
 			if err := add(keys[i]); err != nil {
-				return JWKS{}, err
+				return verify.JWKS{}, err
 			}
 		}
 	}
@@ -370,7 +364,7 @@ func (k *Keyring) Mint(t AccessToken) (string, error) {
 		return "", err
 	}
 	iat := t.IssuedAt.Truncate(time.Second)
-	return k.Sign(&Claims{
+	return k.Sign(&verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.Issuer,
 			Subject:   t.ClientID,
@@ -393,7 +387,7 @@ func (k *Keyring) Mint(t AccessToken) (string, error) {
 // started, signing with keys not reloaded from the store within
 // RotationConfig.MaxStale (ErrStaleKeys): the key might have been retired
 // and removed meanwhile.
-func (k *Keyring) Sign(claims *Claims) (string, error) {
+func (k *Keyring) Sign(claims *verify.Claims) (string, error) {
 	k.mu.RLock()
 	s := k.active
 	k.mu.RUnlock()
@@ -410,7 +404,7 @@ func (k *Keyring) Sign(claims *Claims) (string, error) {
 		}
 	}
 	tok := jwt.NewWithClaims(s.method, claims)
-	tok.Header["typ"] = TokenType
+	tok.Header["typ"] = verify.TokenType
 	tok.Header["kid"] = s.kid
 	return tok.SignedString(s.key)
 }
@@ -438,21 +432,21 @@ const ownLeeway = 5 * time.Second
 
 // VerifyOwn checks a token this server issued, for any audience: a
 // published key's signature, typ, iss (the configured Issuer), exp, nbf and
-// iat. It returns an error wrapping ErrUnknownKey for a token signed by a
-// key that is not published.
-func (k *Keyring) VerifyOwn(token string) (*Claims, error) {
+// iat. It returns an error wrapping verify.ErrUnknownKey for a token signed
+// by a key that is not published.
+func (k *Keyring) VerifyOwn(token string) (*verify.Claims, error) {
 	k.mu.RLock()
 	own := k.own
 	k.mu.RUnlock()
 	if own == nil {
 		return nil, errors.New("keyring: no issuer configured or keys not loaded")
 	}
-	claims, _, err := own.verify(token)
-	return claims, err
+	// A static verifier makes no request: the context is not used.
+	return own.Verify(context.Background(), token)
 }
 
 // JWKS returns the published public keys.
-func (k *Keyring) JWKS() JWKS {
+func (k *Keyring) JWKS() verify.JWKS {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.jwks

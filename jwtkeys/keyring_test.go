@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/golang-jwt/jwt/v5"
@@ -59,8 +60,8 @@ func mustKeys(t *testing.T, s *models.Store) []models.SigningKey {
 	return keys
 }
 
-func testClaims(now time.Time) *jwtkeys.Claims {
-	return &jwtkeys.Claims{
+func testClaims(now time.Time) *verify.Claims {
+	return &verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    "https://authz.example.com",
 			Subject:   "client-1",
@@ -78,13 +79,13 @@ func testClaims(now time.Time) *jwtkeys.Claims {
 
 // verifyWithJWKS checks token against the published JWKS with golang-jwt,
 // independently of the package's own Verifier.
-func verifyWithJWKS(t *testing.T, token string, jwksJSON []byte, wantKID, wantAlg string) *jwtkeys.Claims {
+func verifyWithJWKS(t *testing.T, token string, jwksJSON []byte, wantKID, wantAlg string) *verify.Claims {
 	t.Helper()
-	var set jwtkeys.JWKS
+	var set verify.JWKS
 	if err := json.Unmarshal(jwksJSON, &set); err != nil {
 		t.Fatalf("JWKSJSON is not a JWKS: %v\n%s", err, jwksJSON)
 	}
-	claims := &jwtkeys.Claims{}
+	claims := &verify.Claims{}
 	tok, err := jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
 		kid, _ := tok.Header["kid"].(string)
 		for _, k := range set.Keys {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
@@ -69,8 +70,8 @@ func mint(t *testing.T, kr *jwtkeys.Keyring, now time.Time, ttl time.Duration) s
 
 // verifyAgainst verifies token with exactly the keys of set, as a resource
 // server holding that JWKS would.
-func verifyAgainst(set jwtkeys.JWKS, clock func() time.Time, token string) error {
-	v, err := jwtkeys.NewStaticVerifier(set, testIssuer, testAudience, 0, clock)
+func verifyAgainst(set verify.JWKS, clock func() time.Time, token string) error {
+	v, err := verify.NewStaticVerifier(set, testIssuer, testAudience, 0, clock)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func verifyAgainst(set jwtkeys.JWKS, clock func() time.Time, token string) error
 	return err
 }
 
-func jwksKIDs(set jwtkeys.JWKS) []string {
+func jwksKIDs(set verify.JWKS) []string {
 	var kids []string
 	for _, k := range set.Keys {
 		kids = append(kids, k.Kid)
@@ -320,7 +321,7 @@ func TestRotationNoTokenFailsVerification(t *testing.T) {
 			from     int  // instance it fetches from
 			phase    int  // minute of its first fetch
 			late     bool // fetches after the instances' reloads of the minute, not before
-			cached   jwtkeys.JWKS
+			cached   verify.JWKS
 			kids     string // the cached kids, the memo key
 			fetched  time.Time
 			failures int

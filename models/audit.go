@@ -55,8 +55,14 @@ func (s *Store) AddAudit(ctx context.Context, events ...AuditEvent) error {
 		}
 		events[i].At = events[i].At.UTC()
 	}
-	return translate(s.db.WithContext(ctx).Create(&events).Error, "write audit events")
+	// In statements of auditInsertBatch rows: one statement for thousands
+	// would pass the databases' limits on bound parameters.
+	return translate(s.db.WithContext(ctx).CreateInBatches(&events, auditInsertBatch).Error, "write audit events")
 }
+
+// auditInsertBatch rows of 8 columns stay well under SQLite's 32,766 and
+// PostgreSQL's 65,535 bound parameters.
+const auditInsertBatch = 500
 
 // auditSeq orders events of the same millisecond in the order this
 // process wrote them.
@@ -95,6 +101,9 @@ type AuditFilter struct {
 
 // Audit returns events newest first.
 func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	if !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Before) {
+		return nil, nil // no event matches what cannot be stored
+	}
 	q := s.db.WithContext(ctx).Order("id DESC")
 	if f.ClientID != "" {
 		q = q.Where("client_id = ?", f.ClientID)
@@ -119,4 +128,12 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) 
 	}
 	var events []AuditEvent
 	return events, translate(q.Limit(f.Limit).Find(&events).Error, "read audit events")
+}
+
+// DeleteAuditBefore deletes at most limit of the oldest events from before
+// t and returns how many it deleted: one short statement, so that a large
+// backlog is removed in batches without holding long locks.
+func (s *Store) DeleteAuditBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
+	res := s.db.WithContext(ctx).Exec("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)", t.UTC(), limit)
+	return res.RowsAffected, translate(res.Error, "delete old audit events")
 }

@@ -69,6 +69,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 // ClientByID loads a client with its owner and all its secrets: what the
 // token endpoint needs, in two queries.
 func (s *Store) ClientByID(ctx context.Context, id string) (*Client, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("client %q: %w", id, ErrNotFound)
+	}
 	var c Client
 	err := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets", func(db *gorm.DB) *gorm.DB {
 		return db.Order("created_at")
@@ -94,6 +97,9 @@ type ClientFilter struct {
 // ListClients returns clients with their owners and secrets, ordered by
 // client_id (stable for cursor pagination).
 func (s *Store) ListClients(ctx context.Context, f ClientFilter) ([]Client, error) {
+	if !storable(f.OwnerID) || !storable(f.After) {
+		return nil, nil // no client has such an owner or id
+	}
 	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets", func(db *gorm.DB) *gorm.DB {
 		return db.Order("created_at")
 	}).Order("clients.id")
@@ -321,6 +327,9 @@ func (s *Store) AddSecret(ctx context.Context, secret *ClientSecret, graceUntil 
 
 // RevokeSecret revokes one secret of a client.
 func (s *Store) RevokeSecret(ctx context.Context, clientID, secretID string) error {
+	if !storable(clientID) || !storable(secretID) {
+		return fmt.Errorf("live secret %q of client %q: %w", secretID, clientID, ErrNotFound)
+	}
 	res := s.db.WithContext(ctx).Model(&ClientSecret{}).Where("id = ? AND client_id = ? AND revoked_at IS NULL", secretID, clientID).Update("revoked_at", s.now())
 	if res.Error != nil {
 		return translate(res.Error, "revoke secret")
@@ -359,7 +368,14 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// truncate cuts s to at most n bytes of text PostgreSQL accepts: a user
+// agent or an error is whatever a client or a webhook receiver sent, so
+// invalid UTF-8 and NUL become U+FFFD (one bad byte would fail a whole
+// usage batch), and a rune cut in two at the end is dropped.
 func truncate(s string, n int) string {
+	if !storable(s) {
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
 	if len(s) <= n {
 		return s
 	}

@@ -251,6 +251,23 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	return nil
 }
 
+// Unused reports whether the database holds nothing of a previous run: no
+// schema, or a schema without a signing key, a client or a setting (the
+// pepper's fingerprint is stored at the first start). authz refuses to
+// start afresh on such a database when a key file says one existed.
+func (s *Store) Unused(ctx context.Context) (bool, error) {
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v == 0 {
+		return err == nil, err
+	}
+	var used bool
+	err = s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM signing_keys) OR EXISTS (SELECT 1 FROM clients) OR EXISTS (SELECT 1 FROM settings)`).Scan(&used).Error
+	if err != nil {
+		return false, translate(err, "check for data")
+	}
+	return !used, nil
+}
+
 func splitStatements(sql string) []string {
 	var out []string
 	for _, stmt := range strings.Split(sql, ";") {

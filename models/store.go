@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -40,6 +41,10 @@ type Store struct {
 	observe func(op string, d time.Duration, err error)
 	// authVersionReads counts auth_version queries (for tests).
 	authVersionReads atomic.Int64
+	// file is the SQLite file's path, and fileInfo what it named when the
+	// Store opened it: Ping notices the file deleted or replaced.
+	file     string
+	fileInfo os.FileInfo
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -54,11 +59,11 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dialector, dialect, err := dialectorFor(rawURL)
+	dialector, dialect, file, err := dialectorFor(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}
+	st := &Store{dialect: dialect, file: file, Now: func() time.Time { return time.Now().UTC() }}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
@@ -89,43 +94,69 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Store, error) 
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
+	if file != "" {
+		if st.fileInfo, err = os.Stat(file); err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("database file: %w", err)
+		}
+		// Files made before authz created them 0600 followed the umask.
+		if perm := st.fileInfo.Mode().Perm(); perm&0o077 != 0 {
+			log.Warn("the database file is readable by other users; chmod 600 it and its -wal and -shm files", "path", file, "mode", perm.String())
+		}
+	}
 	st.db, st.sqlDB = db, sqlDB
 	return st, nil
 }
 
-func dialectorFor(rawURL string) (gorm.Dialector, string, error) {
+// dialectorFor returns the dialector of rawURL, its dialect, and for
+// SQLite the database file's path, creating the file if it is missing.
+func dialectorFor(rawURL string) (gorm.Dialector, string, string, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
-			return nil, "", fmt.Errorf("database URL %s: %w", redactURL(rawURL), errors.Unwrap(err))
+			return nil, "", "", fmt.Errorf("database URL %s: %w", redactURL(rawURL), errors.Unwrap(err))
 		}
 		// pgx reads timestamptz in the machine's zone; read UTC everywhere.
 		db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
 			c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID, Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
 			return nil
 		}))
-		return postgres.New(postgres.Config{Conn: db}), "postgres", nil
+		return postgres.New(postgres.Config{Conn: db}), "postgres", "", nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(rawURL, "sqlite:")
 		if strings.HasPrefix(path, "//") { // sqlite:///abs/path
 			path = strings.TrimPrefix(path, "//")
 		}
 		if path == "" {
-			return nil, "", errors.New(`database URL: "sqlite:" needs a file path, e.g. sqlite:authz.db`)
+			return nil, "", "", errors.New(`database URL: "sqlite:" needs a file path, e.g. sqlite:authz.db`)
 		}
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, "", fmt.Errorf("database directory: %w", err)
+				return nil, "", "", fmt.Errorf("database directory: %w", err)
 			}
+		}
+		// The file is created here with mode 0600, whatever the umask:
+		// SQLite gives the -wal and -shm files the main file's mode. It is
+		// then opened with mode=rw, so that if it is deleted while the
+		// server runs, a new connection fails (ErrUnavailable) instead of
+		// creating an empty database in its place.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			err = f.Close()
+		} else if errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+		if err != nil {
+			return nil, "", "", fmt.Errorf("database file: %w", err)
 		}
 		// mattn/go-sqlite3 (cgo) keeps statements prepared; the pure-Go
 		// drivers re-parse every statement, which made the token endpoint
 		// 2.3 times slower in BenchmarkTokenEndpoint.
-		dsn := "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
-		return sqlite.Open(dsn), "sqlite", nil
+		dsn := "file:" + path + "?mode=rw&_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
+		return sqlite.Open(dsn), "sqlite", path, nil
 	default:
-		return nil, "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://...", redactURL(rawURL))
+		return nil, "", "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://...", redactURL(rawURL))
 	}
 }
 
@@ -151,18 +182,30 @@ func (s *Store) Close() error {
 	return s.sqlDB.Close()
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and, on SQLite, that the path
+// still names the file the Store opened: a file deleted while the server
+// runs keeps answering from open descriptors, so only the path tells
+// (ErrFileGone).
 func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+	if s.fileInfo != nil {
+		st, err := os.Stat(s.file)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: %s no longer exists", ErrFileGone, s.file)
+		case err != nil:
+			return fmt.Errorf("%w: database file: %w", ErrUnavailable, err)
+		case !os.SameFile(st, s.fileInfo):
+			return fmt.Errorf("%w: %s is another file now", ErrFileGone, s.file)
+		}
 	}
-	return sqlDB.PingContext(ctx)
+	return s.sqlDB.PingContext(ctx)
 }
 
 func (s *Store) now() time.Time { return s.Now().UTC() }
 
-// translate maps database errors onto the package's sentinel errors.
+// translate maps database errors onto the package's sentinel errors;
+// a database that cannot be reached is ErrUnavailable, still wrapping the
+// driver's error for the log.
 func translate(err error, what string) error {
 	switch {
 	case err == nil:
@@ -173,6 +216,8 @@ func translate(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, ErrConflict)
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case unavailable(err):
+		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -94,6 +94,8 @@ func (s *Server) authClient(ctx context.Context, id string) (*models.Client, *mo
 	if err != nil {
 		return nil, nil, err
 	}
-	s.cache.put(version, id, authEntry{client: c, policy: p})
+	// Keyed by the id as read, not as sent: the id sent is a slice of the
+	// request body, which the entry would keep whole (up to 16 KiB).
+	s.cache.put(version, c.ID, authEntry{client: c, policy: p})
 	return c, p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,4 +158,41 @@ func TestClientCacheOff(t *testing.T) {
 	if got := e.store.authVersion.Load(); got != 0 {
 		t.Errorf("AuthVersion reads with the cache off: got %d, want 0", got)
 	}
+}
+
+// The cache keys its entries by the id the database returned, not by the
+// client_id sent, a slice of the request body that would keep the whole
+// body (up to 16 KiB) alive as long as the entry.
+func TestClientCacheKeepsNoBodies(t *testing.T) {
+	e := newCacheEnv(t, "sqlite", 0)
+	ctx := context.Background()
+	const clients = 1000
+	ids := make([]string, clients)
+	for i := range ids {
+		ids[i] = oauth.NewClientID()
+		c := &models.Client{ID: ids[i], Name: "c", OwnerID: e.owner.ID, Scopes: models.NewSet("a:read")}
+		if err := e.store.CreateClient(ctx, c, &models.ClientSecret{ID: fmt.Sprintf("secret-%d", i), Hash: []byte("h")}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	padding := "&pad1=" + strings.Repeat("p", 4000) + "&pad2=" + strings.Repeat("p", 4000) + "&pad3=" + strings.Repeat("p", 4000)
+	before := heapAlloc()
+	for _, id := range ids {
+		body := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + oauth.NewSecret() + padding
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if _, oerr := e.server.Token(r); oerr == nil || oerr.Code != "invalid_client" {
+			t.Fatalf("wrong secret for %s: got %v, want invalid_client", id, oerr)
+		}
+	}
+	after := heapAlloc()
+	if got := oauth.CachedClients(e.server); got != clients {
+		t.Fatalf("cached clients: got %d, want %d", got, clients)
+	}
+	// Kept bodies would be 1,000 × 12 KiB; the entries alone are about
+	// 1.5 KiB each (BenchmarkClientCacheEntry).
+	if grown := int64(after) - int64(before); grown > 6<<20 {
+		t.Errorf("the heap grew by %d KiB for %d cached clients, want under 6 MiB: request bodies are kept", grown>>10, clients)
+	}
+	runtime.KeepAlive(e.server)
 }

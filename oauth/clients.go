@@ -137,10 +137,24 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if name == "" || len(name) > 100 {
 		return nil, models.Invalidf("invalid_name", "name is required, at most 100 characters")
 	}
+	// Names and descriptions reach terminals (the CLI) and the audit log:
+	// no control characters, which could forge lines there.
+	if err := models.CheckText(name); err != nil {
+		return nil, models.Invalidf("invalid_name", "name %v", err)
+	}
 	if len(in.Description) > 1000 {
 		return nil, models.Invalidf("invalid_description", "description is at most 1000 characters")
 	}
-	owner, err := r.store.UserByEmail(ctx, in.OwnerEmail)
+	if err := models.CheckText(in.Description); err != nil {
+		return nil, models.Invalidf("invalid_description", "description %v", err)
+	}
+	// No user's email holds a control character or invalid UTF-8 (which
+	// PostgreSQL would refuse to compare): such an owner is not looked up.
+	var owner *models.User
+	err = models.ErrNotFound
+	if models.CheckText(in.OwnerEmail) == nil {
+		owner, err = r.store.UserByEmail(ctx, in.OwnerEmail)
+	}
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, models.Invalidf("owner_not_found", "no user with email %q", models.NormalizeEmail(in.OwnerEmail))
 	}
@@ -171,6 +185,9 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	for _, a := range audiences {
 		if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
 			return nil, models.Invalidf("invalid_audience", "audience %q must be an absolute URI without a fragment", a)
+		}
+		if err := models.CheckText(a); err != nil {
+			return nil, models.Invalidf("invalid_audience", "audience %q %v", a, err)
 		}
 	}
 	allowlist, err := normalizeAllowlist(in.IPAllowlist)
@@ -375,6 +392,9 @@ func (r *Registry) SavePolicy(ctx context.Context, actor Actor, p *models.Policy
 	if p.ReminderWebhookURL != "" {
 		if u, err := url.Parse(p.ReminderWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return models.Invalidf("invalid_webhook_url", "reminder webhook must be an http(s) URL")
+		}
+		if err := models.CheckText(p.ReminderWebhookURL); err != nil {
+			return models.Invalidf("invalid_webhook_url", "reminder webhook URL %v", err)
 		}
 	}
 	p.UpdatedBy = actor.Name()

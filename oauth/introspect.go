@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 )
 
 // TokenChecker verifies tokens this server issued.
 type TokenChecker interface {
-	VerifyOwn(token string) (*jwtkeys.Claims, error)
+	VerifyOwn(token string) (*verify.Claims, error)
 }
 
 // RevocationStore records and reads revoked tokens.

@@ -11,19 +11,40 @@ type JanitorStore interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, before time.Time) (int64, error)
+	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
-// Janitor deletes revocations of tokens that have expired anyway and ended
-// admin sessions. Every instance runs one; a lease in the database makes
-// one of them do the work each round.
+// DefaultAuditRetention is how long audit events are kept by default: a
+// year and a bit, so that last year's events are there for a yearly review.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// Old audit events are deleted in statements of auditDeleteBatch rows, at
+// most auditDeleteBatches of them per round (a million rows): each
+// statement holds its locks briefly, and a large backlog (retention
+// shortened, or set for the first time) is worked off over a few rounds.
+const (
+	auditDeleteBatch   = 1000
+	auditDeleteBatches = 1000
+)
+
+// Janitor deletes revocations of tokens that have expired anyway, ended
+// admin sessions, and audit events older than the retention. Every
+// instance runs one; a lease in the database makes one of them do the work
+// each round.
 type Janitor struct {
-	store  JanitorStore
-	holder string
-	now    func() time.Time
-	log    *slog.Logger
+	// AuditRetention is how long audit events are kept; 0 keeps them
+	// forever. Set it before Run.
+	AuditRetention time.Duration
+
+	store      JanitorStore
+	holder     string
+	now        func() time.Time
+	log        *slog.Logger
+	auditBatch int
 }
 
-// NewJanitor returns a Janitor identified by holder (unique per instance).
+// NewJanitor returns a Janitor identified by holder (unique per instance),
+// keeping audit events for DefaultAuditRetention.
 func NewJanitor(store JanitorStore, holder string, now func() time.Time, log *slog.Logger) *Janitor {
 	if now == nil {
 		now = time.Now
@@ -31,7 +52,7 @@ func NewJanitor(store JanitorStore, holder string, now func() time.Time, log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Janitor{store: store, holder: holder, now: now, log: log}
+	return &Janitor{AuditRetention: DefaultAuditRetention, store: store, holder: holder, now: now, log: log, auditBatch: auditDeleteBatch}
 }
 
 // RunOnce cleans if this instance holds the lease; it reports whether it did.
@@ -49,10 +70,28 @@ func (j *Janitor) RunOnce(ctx context.Context, lease time.Duration) (bool, error
 	if err != nil {
 		return true, err
 	}
-	if revocations+sessions > 0 {
-		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions)
+	var audit int64
+	if j.AuditRetention > 0 {
+		audit, err = j.deleteOldAudit(ctx, now.Add(-j.AuditRetention))
 	}
-	return true, nil
+	if revocations+sessions+audit > 0 {
+		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions, "old_audit_events", audit)
+	}
+	return true, err
+}
+
+// deleteOldAudit deletes audit events from before t, batch by batch, until
+// none is left or auditDeleteBatches batches have run.
+func (j *Janitor) deleteOldAudit(ctx context.Context, t time.Time) (int64, error) {
+	var total int64
+	for range auditDeleteBatches {
+		n, err := j.store.DeleteAuditBefore(ctx, t, j.auditBatch)
+		total += n
+		if err != nil || n < int64(j.auditBatch) {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // Run cleans every interval until ctx is done, then returns.

@@ -1,7 +1,10 @@
 package oauth
 
 import (
+	"fmt"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,4 +100,76 @@ func TestLimiterBoundsMemory(t *testing.T) {
 	if n := len(l.buckets) + len(l.fails); n > 3000 {
 		t.Errorf("state grew to %d entries, want it bounded near MaxKeys", n)
 	}
+}
+
+// An IPv6 source is its /64: the addresses of one /64 share one rate bucket
+// and one failure budget, other /64s have their own.
+func TestLimiterCountsIPv6By64(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := NewLimiter(LimiterConfig{Rate: 0.001, Burst: 2, FailuresPerPair: 100, FailuresPerIP: 3, Now: clock.Now})
+	a, b := netip.MustParseAddr("2001:db8:1:2::1"), netip.MustParseAddr("2001:db8:1:2:ffff:ffff:ffff:ffff")
+	other := netip.MustParseAddr("2001:db8:1:3::1")
+	for i, ip := range []netip.Addr{a, b} {
+		if wait, limit := l.Allow(ip, "c"); wait != 0 {
+			t.Fatalf("request %d within the /64's burst: got wait %s (%s)", i, wait, limit)
+		}
+	}
+	if wait, limit := l.Allow(netip.MustParseAddr("2001:db8:1:2:abcd::9"), "c"); wait == 0 || limit != LimitIPRate {
+		t.Errorf("a third address of the /64 past its burst of 2: got wait %s %q, want %s", wait, limit, LimitIPRate)
+	}
+	if wait, limit := l.Allow(other, "c"); wait != 0 {
+		t.Errorf("the next /64: got wait %s (%s), want admitted", wait, limit)
+	}
+
+	l = NewLimiter(LimiterConfig{Rate: 1000, FailuresPerPair: 100, FailuresPerIP: 3, Now: clock.Now})
+	for i := range 4 { // four addresses of one /64: the fourth failure is over the budget of 3
+		l.Failed(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, byte(i + 1)}), "c")
+	}
+	if wait, limit := l.Allow(b, "another"); wait == 0 || limit != LimitIPFailures {
+		t.Errorf("an address of the /64 after 4 failures from it: got wait %s %q, want %s", wait, limit, LimitIPFailures)
+	}
+	if wait, limit := l.Allow(other, "another"); wait != 0 {
+		t.Errorf("the next /64 after failures from its neighbour: got wait %s (%s), want admitted", wait, limit)
+	}
+	v4a, v4b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	for range 4 {
+		l.Failed(v4a, "c")
+	}
+	if wait, limit := l.Allow(v4b, "c"); wait != 0 {
+		t.Errorf("an IPv4 neighbour of a blocked address: got wait %s (%s), want admitted (IPv4 sources are single addresses)", wait, limit)
+	}
+}
+
+// The limiter keeps nothing of the client_ids sent: an entry has the same
+// size whatever the client_id's, so MaxKeys bounds bytes as well.
+func TestLimiterBoundsBytes(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := NewLimiter(LimiterConfig{Now: clock.Now})
+	const sources = 10_000
+	before := heapAlloc()
+	for i := range sources {
+		ip := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		l.Allow(ip, "")
+		l.Failed(ip, fmt.Sprintf("%04d%s", i, strings.Repeat("x", 4092))) // a 4 KiB client_id of its own
+	}
+	after := heapAlloc()
+	entries := len(l.buckets) + len(l.fails)
+	perEntry := (int64(after) - int64(before)) / int64(entries)
+	t.Logf("%d entries, %d bytes each", entries, perEntry)
+	if entries != 3*sources {
+		t.Fatalf("got %d entries, want %d (a bucket, a per-source and a pair budget per source)", entries, 3*sources)
+	}
+	if perEntry > 256 {
+		t.Errorf("an entry takes %d bytes, want at most 256: the client_ids sent are kept", perEntry)
+	}
+	runtime.KeepAlive(l)
+}
+
+// heapAlloc is the live heap after a full collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on a token request; each breach gets its own clear error.
@@ -86,6 +87,12 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 		}
 		if len(values[0]) > maxParamLength || len(name) > 64 {
 			return nil, ErrInvalidRequest.With("parameter " + safeName(name) + " is too long")
+		}
+		if p := textProblem(name); p != "" {
+			return nil, ErrInvalidRequest.With("parameter name " + safeName(name) + " " + p)
+		}
+		if p := textProblem(values[0]); p != "" {
+			return nil, ErrInvalidRequest.With("parameter " + safeName(name) + " " + p)
 		}
 	}
 	// RFC 6749 §3.2: the server makes the request body the parsed form, so
@@ -203,7 +210,30 @@ func decodeBasic(creds string) (id, secret string, err error) {
 	if secret, err = formUnescape(rawSecret); err != nil {
 		return "", "", errors.New("client secret is not form-URL-encoded")
 	}
+	if p := textProblem(id); p != "" {
+		return "", "", errors.New("client id " + p)
+	}
+	if p := textProblem(secret); p != "" {
+		return "", "", errors.New("client secret " + p)
+	}
 	return id, secret, nil
+}
+
+// textProblem says why s cannot be a parameter's name or value, or "".
+// Parameters are UTF-8 (RFC 6749 Appendix B), and no id, secret, scope or
+// URI of ours holds a NUL. Both are checked before anything reaches the
+// database: PostgreSQL refuses them in text, and its error read as an
+// outage (503 and a "database unavailable" line) for a client's mistake.
+// A malformed request is invalid_request (RFC 6749 §5.2), also for
+// credentials: invalid_client is for well-formed ones that fail.
+func textProblem(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "contains a NUL byte"
+	}
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	return ""
 }
 
 // safeName quotes a parameter name for an error description, cut short and

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const (
@@ -103,6 +104,18 @@ func TestParseTokenRequest(t *testing.T) {
 		{name: "parameter name of 65 chars", body: credsBody + "&" + strings.Repeat("n", 65) + "=1", want: invalidRequest},
 		{name: "invalid percent-encoding", body: credsBody + "&scope=%zz", want: invalidRequest},
 		{name: "semicolon separator", body: credsBody + ";scope=a", want: invalidRequest},
+		{name: "NUL in body client_id", body: grantBody + "&client_id=azc%00id&client_secret=azs_secret", want: invalidRequest},
+		{name: "invalid UTF-8 in body client_id", body: grantBody + "&client_id=azc_%FFid&client_secret=azs_secret", want: invalidRequest},
+		{name: "NUL in body client_secret", body: grantBody + "&client_id=azc_id&client_secret=azs%00", want: invalidRequest},
+		{name: "NUL in scope", body: credsBody + "&scope=a%00", want: invalidRequest},
+		{name: "invalid UTF-8 in resource", body: credsBody + "&resource=https://a.example/%C3%28", want: invalidRequest},
+		{name: "NUL in a parameter name", body: credsBody + "&a%00b=1", want: invalidRequest},
+		{name: "invalid UTF-8 in a parameter name", body: credsBody + "&%FF=1", want: invalidRequest},
+		{name: "UTF-8 in scope", body: credsBody + "&scope=caf%C3%A9", want: reqWant{clientID: "azc_id", secret: "azs_secret", scope: "café"}},
+		{name: "Basic with NUL in id", body: grantBody, auth: basicAuth("azc\x00id", "azs_secret"), want: invalidRequest},
+		{name: "Basic with invalid UTF-8 in id", body: grantBody, auth: rawBasic("azc_\xffid:azs_secret"), want: invalidRequest},
+		{name: "Basic with NUL in secret", body: grantBody, auth: rawBasic("azc_id:azs%00"), want: invalidRequest},
+		{name: "Basic with invalid UTF-8 in secret", body: grantBody, auth: basicAuth("azc_id", "azs\xc3\x28"), want: invalidRequest},
 		{name: "missing grant_type", body: "client_id=azc_id&client_secret=azs_secret", want: invalidRequest},
 		{name: "empty grant_type", body: "grant_type=&client_id=azc_id&client_secret=azs_secret", want: invalidRequest},
 		{name: "empty body (no credentials is reported first)", body: "", want: invalidClient},
@@ -305,6 +318,8 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add(credsBody+";a=b", "Basic !!", "application/json")
 	f.Add(params(17), "Basic", "")
 	f.Add("\xff\x00=%00&=", "Basic "+base64.StdEncoding.EncodeToString([]byte("\xff:\x00")), formType+";;")
+	f.Add(credsBody+"&scope=a%00&%FF=%C3%28", "", formType)
+	f.Add(grantBody, basicAuth("azc\x00id", "azs\xff"), formType)
 	f.Fuzz(func(t *testing.T, body, auth, contentType string) {
 		if len(body) <= maxBodyBytes {
 			// parseForm and formUnescape are url.ParseQuery and
@@ -354,6 +369,16 @@ func FuzzParseTokenRequest(f *testing.F) {
 		for name, vs := range tr.form {
 			if len(vs) != 1 {
 				t.Fatalf("got success with parameter %q repeated: %q", name, vs)
+			}
+			for _, s := range []string{name, vs[0]} {
+				if !utf8.ValidString(s) || strings.Contains(s, "\x00") {
+					t.Fatalf("got success with parameter %q = %q: want valid UTF-8 without NUL", name, vs[0])
+				}
+			}
+		}
+		for _, s := range []string{tr.clientID, tr.clientSecret} {
+			if !utf8.ValidString(s) || strings.Contains(s, "\x00") {
+				t.Fatalf("got success with credentials %q, %q: want valid UTF-8 without NUL", tr.clientID, tr.clientSecret)
 			}
 		}
 		if tr.basic {

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
@@ -86,6 +88,8 @@ type Server struct {
 	limiter     *Limiter
 	cache       *authCache
 	lib         *server.Server
+	// unavailableLog samples the "database unavailable" lines.
+	unavailableLog sampler
 }
 
 // SetLimiter turns on rate limiting and brute-force protection for every
@@ -190,11 +194,30 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: headerValue(r.Header, "User-Agent"), Count: 1})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
 	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID}, nil
+}
+
+// maxUserAgent is how much of a User-Agent usage keeps (as the database).
+const maxUserAgent = 256
+
+// userAgent is the User-Agent as usage keeps it until its next flush: at
+// most maxUserAgent bytes, cut at a rune boundary, in a string of its own
+// rather than a slice of a header of up to 32 KiB. The store makes it text
+// the database accepts (models' truncate).
+func userAgent(h http.Header) string {
+	ua := headerValue(h, "User-Agent")
+	if len(ua) > maxUserAgent {
+		n := maxUserAgent
+		for n > 0 && !utf8.RuneStart(ua[n]) {
+			n--
+		}
+		ua = strings.Clone(ua[:n])
+	}
+	return ua
 }
 
 // toError turns any error from the flow into an RFC 6749 error; anything
@@ -204,7 +227,9 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 		return e
 	}
 	if errors.Is(err, errStoreUnavailable) || errors.Is(err, jwtkeys.ErrStaleKeys) {
-		s.cfg.Logger.WarnContext(ctx, "oauth request: database unavailable", "error", err)
+		if ok, suppressed := s.unavailableLog.take(s.cfg.Now()); ok {
+			s.cfg.Logger.WarnContext(ctx, "oauth request: database unavailable", "error", err, "suppressed_since_last", suppressed)
+		}
 		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
 	}
 	s.cfg.Logger.ErrorContext(ctx, "oauth request failed", "error", err)
@@ -212,6 +237,31 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 }
 
 var errStoreUnavailable = errors.New("store unavailable")
+
+// sampler lets one log line through per second and counts the ones it
+// holds back in between, for the next line to report: during an outage
+// every request fails the same way, and a line each would flood the log.
+// The zero value is ready; it is safe for concurrent use.
+type sampler struct {
+	mu         sync.Mutex
+	last       time.Time // when the last line was let through
+	started    bool
+	suppressed int
+}
+
+// take reports whether a line may be written at now, and how many were
+// held back since the last one that was.
+func (s *sampler) take(now time.Time) (ok bool, suppressed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started && now.Sub(s.last) < time.Second {
+		s.suppressed++
+		return false, 0
+	}
+	s.started, s.last = true, now
+	suppressed, s.suppressed = s.suppressed, 0
+	return true, suppressed
+}
 
 // ErrSlowDown answers a request over a rate limit or failure budget
 // (429 with Retry-After). "slow_down" is the registered OAuth error code
@@ -228,9 +278,9 @@ func (s *Server) admit(g *grant) *Error {
 		return nil
 	}
 	e := ErrSlowDown.With(map[string]string{
-		"ip_rate":         "too many requests from this address",
-		"ip_failures":     "too many failed client authentications from this address",
-		"client_failures": "too many failed authentications of this client from this address",
+		LimitIPRate:         "too many requests from this address",
+		LimitIPFailures:     "too many failed client authentications from this address",
+		LimitClientFailures: "too many failed authentications of this client from this address",
 	}[limit] + "; retry later")
 	e.RetryAfter = int((wait + time.Second - 1) / time.Second)
 	e.Limit = limit
@@ -243,13 +293,17 @@ func (s *Server) authSucceeded(g *grant) {
 	}
 }
 
-// authFailed counts a failed client authentication against the budgets and
-// audits it.
+// authFailed audits and counts a refused client authentication, and counts
+// it against the limiter's budgets when the secret did not match (unknown
+// client, wrong secret, malformed credentials). A revoked or expired client
+// or a sunset legacy secret presented with its right secret is refused but
+// is no guess: counting its retries would lock every healthy client behind
+// the same address (one NAT, one CI runner) out.
 func (s *Server) authFailed(g *grant) {
 	if g.failure == "" {
 		return // not an authentication failure (e.g. the database is down)
 	}
-	if s.limiter != nil {
+	if s.limiter != nil && g.secret == nil {
 		s.limiter.Failed(g.ip, g.req.clientID)
 	}
 	if s.cfg.Observer != nil {
@@ -271,8 +325,11 @@ func (s *Server) auditFailure(g *grant) {
 	s.audit.Record(e)
 }
 
-// truncateID cuts a client_id as sent down for the audit log. Something
-// shaped like a secret (a caller who swapped id and secret) is redacted.
+// truncateID cuts a client_id as sent down for the audit log, into a
+// string of its own: the id is a slice of the request body, which an event
+// waiting in the audit queue would otherwise keep whole (up to 16 KiB).
+// Something shaped like a secret (a caller who swapped id and secret) is
+// redacted.
 func truncateID(id string) string {
 	if strings.HasPrefix(id, SecretPrefix) {
 		_, last := SecretDisplay(id)
@@ -281,7 +338,7 @@ func truncateID(id string) string {
 	if len(id) > 128 {
 		id = id[:128]
 	}
-	return strings.ToValidUTF8(id, "?")
+	return strings.Clone(strings.ToValidUTF8(id, "?"))
 }
 
 // authenticate is go-oauth2's ClientInfoHandler. It runs before any grant

@@ -248,10 +248,16 @@ var errorKinds = []struct {
 	{models.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the current state"},
 	{models.ErrForbidden, http.StatusForbidden, "forbidden", "not allowed"},
 	{oauth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "invalid email or password"},
+	{models.ErrUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", "the server cannot reach its database; retry later"},
 }
 
+// retryAfterUnavailable is the Retry-After (seconds) of a 503 answered
+// while the database is unreachable.
+const retryAfterUnavailable = "5"
+
 // render turns any error into a status and a JSON body; unknown errors are
-// internal (500) and their text is not shown.
+// internal (500) and their text is not shown. A 503 needs a Retry-After
+// header (retryAfterUnavailable).
 func render(err error) (int, apiError, bool) {
 	var p *apiProblem
 	if errors.As(err, &p) {
@@ -279,6 +285,9 @@ func (a *adminAPI) writeError(c echo.Context, err error) {
 	status, body, known := render(err)
 	if !known {
 		a.log.ErrorContext(c.Request().Context(), "admin API request failed", "error", err, "method", c.Request().Method, "path", c.Path())
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	logOutcome(c, body.Code)
 	_ = c.JSON(status, body)
@@ -412,7 +421,7 @@ func decodeCursor(q url.Values) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(b) == 0 || len(b) > 256 {
+	if err != nil || len(b) == 0 || len(b) > 256 || models.CheckText(string(b)) != nil {
 		return "", invalidParam("cursor is not one this API returned")
 	}
 	return string(b), nil

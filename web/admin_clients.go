@@ -113,7 +113,11 @@ func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) 
 	if owner == "" {
 		return "", nil
 	}
-	u, err := a.Store.UserByEmail(ctx, owner)
+	var u *models.User
+	err := models.ErrNotFound // no email holds a control character or invalid UTF-8
+	if models.CheckText(owner) == nil {
+		u, err = a.Store.UserByEmail(ctx, owner)
+	}
 	if errors.Is(err, models.ErrNotFound) {
 		return "", problem(http.StatusBadRequest, "owner_not_found", "no user with email %q", models.NormalizeEmail(owner))
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -82,11 +83,11 @@ func wantRevoked(t *testing.T, what string, r *endpointResponse) {
 
 // accessClaims returns claims like those of a token the server at issuer
 // would issue to clientID now, valid for ttl.
-func accessClaims(issuer, clientID, ownerID string, now time.Time, ttl time.Duration) *jwtkeys.Claims {
+func accessClaims(issuer, clientID, ownerID string, now time.Time, ttl time.Duration) *verify.Claims {
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
 	iat := now.Truncate(time.Second)
-	return &jwtkeys.Claims{
+	return &verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   clientID,
@@ -105,7 +106,7 @@ func accessClaims(issuer, clientID, ownerID string, now time.Time, ttl time.Dura
 // foreignToken signs claims as an RFC 9068 token with a fresh ES256 key
 // that no authz server knows. An empty kid is derived from the key the way
 // authz derives its own.
-func foreignToken(t *testing.T, kid string, claims *jwtkeys.Claims) string {
+func foreignToken(t *testing.T, kid string, claims *verify.Claims) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -117,7 +118,7 @@ func foreignToken(t *testing.T, kid string, claims *jwtkeys.Claims) string {
 		}
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["typ"] = jwtkeys.TokenType
+	tok.Header["typ"] = verify.TokenType
 	tok.Header["kid"] = kid
 	s, err := tok.SignedString(key)
 	if err != nil {

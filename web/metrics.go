@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authz/authz/oauth"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -84,6 +85,11 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 	}
 	m.tokenLatency = m.latency.WithLabelValues("token")
 	m.tokensIssued = m.tokenRequests.WithLabelValues("issued")
+	for _, limit := range oauth.Limits {
+		// Every limit's series exists from the start, at zero: a rate of
+		// a series that appears only at its first 429 misses that one.
+		m.rateLimited.WithLabelValues(limit)
+	}
 	m.reg.MustRegister(m.tokenRequests, m.clientTokens, m.unlisted, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if keys != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -31,7 +32,7 @@ func requestID(r *http.Request) string {
 // each rather than c.Set, which makes a map for every request).
 type loggedContext struct {
 	echo.Context
-	outcome, clientID string
+	outcome, clientID, limit string
 }
 
 // logOutcome sets the outcome field of the request's log line.
@@ -48,10 +49,46 @@ func logClient(c echo.Context, clientID string) {
 	}
 }
 
+// logLimit sets the limit field of the request's log line: the request was
+// refused by that rate limit or failure budget, and its line is sampled.
+func logLimit(c echo.Context, limit string) {
+	if lc, ok := c.(*loggedContext); ok {
+		lc.limit = limit
+	}
+}
+
+// sampler lets one line through per second and counts the ones it holds
+// back in between, for the next line to report. The zero value is ready;
+// it is safe for concurrent use.
+type sampler struct {
+	mu         sync.Mutex
+	last       time.Time // when the last line was let through
+	started    bool
+	suppressed int
+}
+
+// take reports whether a line may be written at now, and how many were
+// held back since the last one that was.
+func (s *sampler) take(now time.Time) (ok bool, suppressed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started && now.Sub(s.last) < time.Second {
+		s.suppressed++
+		return false, 0
+	}
+	s.started, s.last = true, now
+	suppressed, s.suppressed = s.suppressed, 0
+	return true, suppressed
+}
+
 // requestLog gives each request an id and writes one line per request:
 // never a body, a query string or an Authorization header, so never a
 // secret. OAuth endpoints log at cfg.OAuthLogLevel, probes and scrapes at
-// debug, everything else at info.
+// debug, everything else at info. Lines of requests refused by a rate
+// limit or failure budget (429) are sampled: at most one per second per
+// limit, carrying suppressed_since_last, the number held back before it,
+// since a flood of them would otherwise write the log as fast as the
+// limiter refuses (authz_rate_limited_total counts every one).
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -74,10 +111,17 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.cfg.Logger.Enabled(ctx, level) {
 			return nil
 		}
+		suppressed := 0
+		if sample := s.limitedLog[lc.limit]; sample != nil {
+			var ok bool
+			if ok, suppressed = sample.take(s.cfg.Now()); !ok {
+				return nil
+			}
+		}
 		rec := requestRecord{
 			time: time.Now(), level: level, id: id, method: req.Method, path: path,
 			status: c.Response().Status, duration: time.Since(start), remote: req.RemoteAddr,
-			outcome: lc.outcome, clientID: lc.clientID,
+			outcome: lc.outcome, clientID: lc.clientID, limit: lc.limit, suppressed: suppressed,
 		}
 		if h, ok := s.cfg.Logger.Handler().(logHandler); ok && h.direct {
 			h.writeRequest(&rec)
@@ -96,6 +140,8 @@ type requestRecord struct {
 	status                   int
 	duration                 time.Duration
 	outcome, clientID        string // omitted when empty
+	limit                    string // omitted when empty, with suppressed
+	suppressed               int
 }
 
 // record is the line as a slog record, for any slog handler. It has no
@@ -103,7 +149,7 @@ type requestRecord struct {
 // call.
 func (r *requestRecord) record() slog.Record {
 	rec := slog.NewRecord(r.time, r.level, "request", 0)
-	attrs := append(make([]slog.Attr, 0, 8),
+	attrs := append(make([]slog.Attr, 0, 10),
 		slog.String("request_id", r.id),
 		slog.String("method", r.method),
 		slog.String("path", r.path),
@@ -116,6 +162,9 @@ func (r *requestRecord) record() slog.Record {
 	}
 	if r.clientID != "" {
 		attrs = append(attrs, slog.String("client_id", r.clientID))
+	}
+	if r.limit != "" {
+		attrs = append(attrs, slog.String("limit", r.limit), slog.Int("suppressed_since_last", r.suppressed))
 	}
 	rec.AddAttrs(attrs...)
 	return rec
@@ -150,6 +199,12 @@ func (r *requestRecord) appendJSON(b []byte) []byte {
 	if r.clientID != "" {
 		b = append(b, `,"client_id":`...)
 		b = appendJSONString(b, r.clientID)
+	}
+	if r.limit != "" {
+		b = append(b, `,"limit":`...)
+		b = appendJSONString(b, r.limit)
+		b = append(b, `,"suppressed_since_last":`...)
+		b = strconv.AppendInt(b, int64(r.suppressed), 10)
 	}
 	return append(b, "}\n"...)
 }

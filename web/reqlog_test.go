@@ -32,6 +32,9 @@ var requestRecordCases = []requestRecord{
 	{time: time.Now(), level: slog.LevelWarn + 2, id: "x", method: "DELETE", path: "/admin/api/v1/clients/x", status: 404, duration: -5, remote: "", outcome: "not_found"},
 	{time: time.Now(), level: slog.LevelError, method: "P\"O\\S\nT\r\t\x00\x1f\x7f", path: "/é/\u2028/\u2029/<a&b>/\xff\xfe/" + string(rune(0x10FFFF)),
 		status: -1, duration: time.Duration(1<<63 - 1), remote: "\xed\xa0\x80", clientID: "\\\""},
+	{time: time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC), level: slog.LevelInfo, id: "0123456789abcdef01234567", method: "POST", path: "/oauth2/token",
+		status: 429, duration: 51234, remote: "192.0.2.1:40000", outcome: "slow_down", limit: "ip_rate", suppressed: 29},
+	{time: time.Now(), level: slog.LevelInfo, status: 429, limit: "\x00\"", suppressed: -1 << 63},
 }
 
 // TestRequestRecordJSON: the request log's own encoder writes what slog's
@@ -52,11 +55,11 @@ func TestRequestRecordJSON(t *testing.T) {
 
 func FuzzRequestRecordJSON(f *testing.F) {
 	for _, rec := range requestRecordCases {
-		f.Add(rec.time.UnixNano(), int(rec.level), rec.id, rec.method, rec.path, rec.remote, rec.status, int64(rec.duration), rec.outcome, rec.clientID)
+		f.Add(rec.time.UnixNano(), int(rec.level), rec.id, rec.method, rec.path, rec.remote, rec.status, int64(rec.duration), rec.outcome, rec.clientID, rec.limit, rec.suppressed)
 	}
-	f.Fuzz(func(t *testing.T, unixNano int64, level int, id, method, path, remote string, status int, duration int64, outcome, clientID string) {
+	f.Fuzz(func(t *testing.T, unixNano int64, level int, id, method, path, remote string, status int, duration int64, outcome, clientID, limit string, suppressed int) {
 		rec := &requestRecord{time: time.Unix(0, unixNano), level: slog.Level(level), id: id, method: method, path: path,
-			remote: remote, status: status, duration: time.Duration(duration), outcome: outcome, clientID: clientID}
+			remote: remote, status: status, duration: time.Duration(duration), outcome: outcome, clientID: clientID, limit: limit, suppressed: suppressed}
 		if got, want := string(rec.appendJSON(nil)), viaSlog(t, rec); got != want {
 			t.Errorf("\n got %q\nwant %q", got, want)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -98,9 +99,9 @@ func (e *env) client(in oauth.NewClient) (id, secret string) {
 	return c.ID, secret
 }
 
-func (e *env) verifier(audience string) *jwtkeys.Verifier {
+func (e *env) verifier(audience string) *verify.Verifier {
 	e.t.Helper()
-	v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: e.url + "/.well-known/jwks.json", Issuer: e.url, Audience: audience})
+	v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: e.url + "/.well-known/jwks.json", Issuer: e.url, Audience: audience})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -481,7 +482,7 @@ func TestDiscovery(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
-		var set jwtkeys.JWKS
+		var set verify.JWKS
 		if err := json.Unmarshal(raw, &set); err != nil {
 			t.Fatal(err)
 		}

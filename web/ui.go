@@ -256,7 +256,11 @@ func (u *adminUI) fail(c echo.Context, p *uiCtx, err error) error {
 		u.log.ErrorContext(c.Request().Context(), "admin console request failed", "error", err, "method", c.Request().Method, "path", c.Path())
 		return u.errorPage(c, p, status, "Something went wrong", "The server could not complete the request; the error has been logged.")
 	}
-	title := map[int]string{http.StatusNotFound: "Not found", http.StatusForbidden: "Not allowed", http.StatusConflict: "Conflict"}[status]
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
+	}
+	title := map[int]string{http.StatusNotFound: "Not found", http.StatusForbidden: "Not allowed", http.StatusConflict: "Conflict",
+		http.StatusServiceUnavailable: "Temporarily unavailable"}[status]
 	if title == "" {
 		title = "The request could not be carried out"
 	}

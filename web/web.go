@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -49,6 +51,9 @@ type Config struct {
 	// request (default info); probes and metrics scrapes log at debug.
 	OAuthLogLevel slog.Level
 	Logger        *slog.Logger
+	// Now is the clock that samples the lines of rate-limited requests
+	// (nil: time.Now).
+	Now func() time.Time
 	// Admin, when set, mounts the admin JSON API under /admin/api/v1.
 	Admin *Admin
 }
@@ -60,6 +65,13 @@ type Server struct {
 	tokens Tokens
 	keys   Keys
 	db     Pinger
+	// dbState is the database's state at the last readiness probe ("ok"
+	// at first), so that each change is logged once.
+	dbStateMu sync.Mutex
+	dbState   string
+	// limitedLog samples the request lines of rate-limited requests, per
+	// limit (see requestLog).
+	limitedLog map[string]*sampler
 }
 
 // New returns the HTTP handler with every route mounted.
@@ -70,10 +82,16 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = 5 * time.Minute
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db}
+	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok", limitedLog: map[string]*sampler{}}
+	for _, limit := range oauth.Limits {
+		s.limitedLog[limit] = &sampler{}
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestLog)
 
@@ -171,6 +189,7 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 		h.Set("Retry-After", strconv.Itoa(oerr.RetryAfter))
 	}
 	logOutcome(c, oerr.Code)
+	logLimit(c, oerr.Limit)
 	return c.JSON(oerr.Status, oerr)
 }
 
@@ -215,20 +234,50 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when the database answers and the signing keys are
+// fresh, else 503 saying which is not: "database" is "unreachable", or
+// "file_deleted" when the SQLite file was deleted or replaced while open
+// (the server still answers from the open file, but loses what it writes
+// at the next start).
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{"database": "ok", "signing_key": "ok"}
 	status := http.StatusOK
-	if err := s.db.Ping(ctx); err != nil {
-		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
+	err := s.db.Ping(ctx)
+	switch {
+	case errors.Is(err, models.ErrFileGone):
+		checks["database"], status = "file_deleted", http.StatusServiceUnavailable
+	case err != nil:
 		checks["database"], status = "unreachable", http.StatusServiceUnavailable
 	}
+	s.logDatabaseState(checks["database"], err)
 	if err := s.keys.Ready(); err != nil {
 		s.cfg.Logger.Warn("readiness: signing keys not ready", "error", err)
 		checks["signing_key"], status = "stale", http.StatusServiceUnavailable
 	}
 	return c.JSON(status, checks)
+}
+
+// logDatabaseState logs the database's readiness when it changes, once:
+// a load balancer probes every few seconds, and a line per probe would
+// bury the one that matters.
+func (s *Server) logDatabaseState(state string, err error) {
+	s.dbStateMu.Lock()
+	changed := state != s.dbState
+	s.dbState = state
+	s.dbStateMu.Unlock()
+	if !changed {
+		return
+	}
+	switch state {
+	case "ok":
+		s.cfg.Logger.Info("readiness: database reachable again")
+	case "file_deleted":
+		s.cfg.Logger.Error("readiness: the SQLite database file was deleted or replaced while open; authz still answers from the open file, but what it writes from now on is lost when it stops, and a restart finds no database: restore the file from a backup", "error", err)
+	default:
+		s.cfg.Logger.Warn("readiness: database unreachable", "error", err)
+	}
 }
 
 // apiError is the JSON error body of every non-OAuth endpoint.

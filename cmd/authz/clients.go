@@ -205,10 +205,10 @@ func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) er
 		return m.printJSON(out)
 	}
 	if secret == "" {
-		fmt.Fprintf(m.Stdout, "client_id: %s (imported)\n", id)
+		m.printf("client_id: %s (imported)\n", id)
 		return nil
 	}
-	fmt.Fprintf(m.Stdout, "client_id:     %s\nclient_secret: %s\n\nThe secret is shown only this once: store it now.\n", id, secret)
+	m.printf("client_id:     %s\nclient_secret: %s\n\nThe secret is shown only this once: store it now.\n", id, secret)
 	return nil
 }
 
@@ -256,11 +256,11 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 	if c.json {
 		return m.printJSON(v)
 	}
-	fmt.Fprintf(m.Stdout, "client_id:       %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
+	m.printf("client_id:       %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
 		v.ClientID, v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
 		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
 	for _, s := range v.Secrets {
-		fmt.Fprintf(m.Stdout, "secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)
+		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)
 	}
 	return nil
 }

@@ -3,20 +3,26 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 )
 
 // settings are the environment variables authz reads; a configuration
 // file may set any of them.
 var settings = []string{
 	"AUTHZ_DATABASE_URL", "AUTHZ_KEY_FILE", "AUTHZ_KEK", "AUTHZ_PEPPER",
+	"AUTHZ_ALLOW_EMPTY_DATABASE",
 	"AUTHZ_ADDR", "AUTHZ_ISSUER", "AUTHZ_SIGNING_ALG", "AUTHZ_DEFAULT_AUDIENCE",
 	"AUTHZ_TRUSTED_PROXIES", "AUTHZ_CORS_ORIGINS", "AUTHZ_USAGE_FLUSH", "AUTHZ_REMINDER_INTERVAL",
 	"AUTHZ_RATE_LIMIT", "AUTHZ_AUTH_FAILURES", "AUTHZ_CLIENT_CACHE", "AUTHZ_METRICS_CLIENT_SERIES", "AUTHZ_LOG_LEVEL", "AUTHZ_OAUTH_LOG_LEVEL",
-	"AUTHZ_KEY_ROTATE_EVERY", "AUTHZ_KEY_CHECK_INTERVAL", "AUTHZ_GC_MIN_HEAP",
+	"AUTHZ_KEY_ROTATE_EVERY", "AUTHZ_KEY_CHECK_INTERVAL", "AUTHZ_GC_MIN_HEAP", "AUTHZ_AUDIT_RETENTION",
 }
 
 // configFile returns the --config argument (wherever it stands among args)
@@ -97,4 +103,44 @@ func (m *Main) withConfigFile(args []string) (*Main, []string, error) {
 		return vals[name]
 	}
 	return &mm, rest, nil
+}
+
+// auditRetentionFlag defines --audit-retention (env AUTHZ_AUDIT_RETENTION,
+// default oauth.DefaultAuditRetention): how long the janitor keeps audit
+// events. A value that does not parse is reported like the other settings.
+func (m *Main) auditRetentionFlag(fs *flag.FlagSet, into *time.Duration, problems *[]string) {
+	*into = oauth.DefaultAuditRetention
+	if v := m.Getenv("AUTHZ_AUDIT_RETENTION"); v != "" {
+		d, err := parseRetention(v)
+		if err != nil {
+			*problems = append(*problems, fmt.Sprintf("AUTHZ_AUDIT_RETENTION=%q: %v", v, err))
+		} else {
+			*into = d
+		}
+	}
+	fs.Var((*retention)(into), "audit-retention", "how long audit events are kept, e.g. 400d; 0 keeps them forever (env AUTHZ_AUDIT_RETENTION)")
+}
+
+// retention is the flag.Value of --audit-retention.
+type retention time.Duration
+
+func (r *retention) String() string { return models.FormatDuration(time.Duration(*r)) }
+
+func (r *retention) Set(s string) error {
+	d, err := parseRetention(s)
+	*r = retention(d)
+	return err
+}
+
+// parseRetention reads a retention: 0 (forever) or at least a day, in days
+// or Go units.
+func parseRetention(s string) (time.Duration, error) {
+	d, err := models.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, errors.New("want a duration such as 400d, or 0 to keep audit events forever")
+	case d != 0 && d < 24*time.Hour:
+		return 0, errors.New("want at least 1d, or 0 to keep audit events forever")
+	}
+	return d, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -61,5 +62,52 @@ func TestConfigFile(t *testing.T) {
 	}
 	if _, err := run(nil, "migrate", "--config"); err == nil {
 		t.Errorf("--config without a path: no error")
+	}
+}
+
+func TestAuditRetentionSetting(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "authz.conf")
+	if err := os.WriteFile(conf, []byte("AUTHZ_AUDIT_RETENTION=90d\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const day = 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want time.Duration
+		err  string // a word of the error; "" for none
+	}{
+		{name: "default", want: 400 * day},
+		{name: "environment", env: map[string]string{"AUTHZ_AUDIT_RETENTION": "30d"}, want: 30 * day},
+		{name: "configuration file", args: []string{"--config", conf}, want: 90 * day},
+		{name: "environment over the file", env: map[string]string{"AUTHZ_AUDIT_RETENTION": "730d"}, args: []string{"--config", conf}, want: 730 * day},
+		{name: "flag over the environment", env: map[string]string{"AUTHZ_AUDIT_RETENTION": "30d"}, args: []string{"--audit-retention", "2000h"}, want: 2000 * time.Hour},
+		{name: "0 keeps forever", args: []string{"--audit-retention", "0"}, want: 0},
+		{name: "flag below a day", args: []string{"--audit-retention", "12h"}, err: "audit-retention"},
+		{name: "flag not a duration", args: []string{"--audit-retention", "a year"}, err: "audit-retention"},
+		{name: "negative", args: []string{"--audit-retention", "-5d"}, err: "audit-retention"},
+		{name: "environment not a duration", env: map[string]string{"AUTHZ_AUDIT_RETENTION": "soon"}, err: `AUTHZ_AUDIT_RETENTION="soon"`},
+		{name: "environment below a day", env: map[string]string{"AUTHZ_AUDIT_RETENTION": "1h"}, err: "at least 1d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			m := &Main{Stderr: &errOut, Getenv: func(k string) string { return tc.env[k] }}
+			m, args, err := m.withConfigFile(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg serveConfig
+			err = m.serveFlags(&cfg, args)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("got %v, want an error naming %s", err, tc.err)
+			case tc.err == "" && cfg.auditRetention != tc.want:
+				t.Errorf("got retention %s, want %s", cfg.auditRetention, tc.want)
+			}
+		})
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"testing"
 )
 
-// The import rules of ../shared/DESIGN.md ("Rooms and who may enter them"),
-// checked on the packages' non-test imports as `go list` reports them.
+// The import rules of docs/design.md ("Rooms and who may enter them"),
+// checked on the packages' non-test imports as `go list` reports them. The
+// verifier's own test (jwtkeys/verify TestDeps) also checks every package
+// it reaches, third-party ones included.
 
 // listedPackage is the part of `go list -json` output the rules need.
 type listedPackage struct {
@@ -118,6 +120,8 @@ func TestImportRules(t *testing.T) {
 		{"web", "github.com/labstack/echo/v4"},
 		{"oauth", "github.com/go-oauth2/oauth2/v4"},
 		{"jwtkeys", "github.com/golang-jwt/jwt/v5"},
+		{"jwtkeys/verify", "github.com/golang-jwt/jwt/v5"},
+		{"web/rsecho", "github.com/authz/authz/jwtkeys/verify"},
 		{"cmd/authz", ""},
 	} {
 		p, ok := g.pkgs[want.pkg]
@@ -149,8 +153,8 @@ func TestImportRules(t *testing.T) {
 			name:     "golang-jwt",
 			prefixes: []string{"github.com/golang-jwt/jwt"},
 			allowed:  []string{"jwtkeys"},
-			why: "jwtkeys is the only importer of golang-jwt; other packages mint through jwtkeys.AccessToken and " +
-				"Keyring.Mint and verify through jwtkeys.Verifier, never naming a golang-jwt type",
+			why: "jwtkeys and its verifier jwtkeys/verify are the only importers of golang-jwt; other packages mint through " +
+				"jwtkeys.AccessToken and Keyring.Mint and verify through verify.Verifier, never naming a golang-jwt type",
 		},
 	}
 	for _, rule := range thirdParty {
@@ -163,7 +167,7 @@ func TestImportRules(t *testing.T) {
 					if !slices.ContainsFunc(rule.prefixes, func(p string) bool { return under(imp, p) }) {
 						continue
 					}
-					t.Errorf("%s imports %s: %s (DESIGN.md)", g.pkgs[rel].ImportPath, imp, rule.why)
+					t.Errorf("%s imports %s: %s (docs/design.md)", g.pkgs[rel].ImportPath, imp, rule.why)
 				}
 			}
 		})
@@ -194,14 +198,14 @@ func TestImportRules(t *testing.T) {
 						continue // cmd/authz's own files; there is no cmd/x importing cmd/y today
 					}
 					if path := g.pathTo(rel, target); path != nil {
-						t.Errorf("%s reaches %s: %s (DESIGN.md: cmd/authz -> web -> oauth -> jwtkeys -> models; nothing imports cmd)",
+						t.Errorf("%s reaches %s: %s (docs/design.md: cmd/authz -> web -> oauth -> jwtkeys -> models; nothing imports cmd)",
 							g.pkgs[rel].ImportPath, target, strings.Join(path, " -> "))
 					}
 				}
 			}
 		})
 	}
-	// oauth and Echo: stated separately because DESIGN.md says it in so many
+	// oauth and Echo: stated separately because docs/design.md says it in so many
 	// words, and a transitive Echo import through web is caught above.
 	t.Run("oauth never imports Echo, even indirectly", func(t *testing.T) {
 		for _, rel := range slices.Sorted(maps.Keys(g.pkgs)) {
@@ -213,6 +217,37 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	})
+
+	// What a resource server links: the verifier is a leaf, and the Echo
+	// adapter adds only Echo to it. Both are checked on direct imports,
+	// which suffices for packages of this module: a package that imports
+	// none of them reaches none.
+	for _, rule := range []struct {
+		name    string
+		pkg     string
+		allowed []string // module-relative packages it may import
+		why     string
+	}{
+		{"jwtkeys/verify imports no other project package", "jwtkeys/verify", nil,
+			"the verifier is a leaf: it imports no other package of this module"},
+		{"web/rsecho imports only jwtkeys/verify", "web/rsecho", []string{"jwtkeys/verify"},
+			"the Echo adapter depends only on the verifier (and Echo)"},
+	} {
+		t.Run(rule.name, func(t *testing.T) {
+			for _, rel := range slices.Sorted(maps.Keys(g.pkgs)) {
+				if !under(rel, rule.pkg) {
+					continue
+				}
+				for _, imp := range g.pkgs[rel].Imports {
+					r := g.rel(imp)
+					if r == "" || under(r, rule.pkg) || slices.Contains(rule.allowed, r) {
+						continue
+					}
+					t.Errorf("%s imports %s: %s (docs/design.md)", g.pkgs[rel].ImportPath, imp, rule.why)
+				}
+			}
+		})
+	}
 }
 
 // pathTo returns a chain of direct imports from the project package from to

@@ -35,12 +35,9 @@ func (m *Main) loadKeyMaterial(ctx context.Context, c *common, store *models.Sto
 	}
 	source := "AUTHZ_KEK/AUTHZ_PEPPER"
 	if kekList == "" {
-		path := c.keyFile
+		path := keyFilePath(c, store.Dialect())
 		if path == "" {
-			if store.Dialect() != "sqlite" {
-				return nil, errors.New("PostgreSQL needs shared key material: set AUTHZ_KEK and AUTHZ_PEPPER (each `openssl rand -base64 32`), or --key-file")
-			}
-			path = filepath.Join(filepath.Dir(sqlitePath(c.db)), "authz.key")
+			return nil, errors.New("PostgreSQL needs shared key material: set AUTHZ_KEK and AUTHZ_PEPPER (each `openssl rand -base64 32`), or --key-file")
 		}
 		var err error
 		kekList, pepper, err = readOrCreateKeyFile(path, log)
@@ -69,6 +66,44 @@ func (m *Main) loadKeyMaterial(ctx context.Context, c *common, store *models.Sto
 		return nil, fmt.Errorf("the secret pepper from %s is not the one this database's client secrets were hashed with; no client could authenticate. Use the original pepper", source)
 	}
 	return &keyMaterial{kek: kek, hasher: hasher}, nil
+}
+
+// keyFilePath is the key file used when AUTHZ_KEK and AUTHZ_PEPPER are
+// unset: --key-file, else authz.key beside the SQLite file; "" on
+// PostgreSQL without --key-file.
+func keyFilePath(c *common, dialect string) string {
+	if c.keyFile != "" || dialect != "sqlite" {
+		return c.keyFile
+	}
+	return filepath.Join(filepath.Dir(sqlitePath(c.db)), "authz.key")
+}
+
+// guardEmptyDatabase refuses to start afresh on an unused SQLite database
+// (models.Store.Unused) while its key file exists. authz writes the key
+// file at a database's first start and stores the pepper's fingerprint in
+// the database at once, so an existing key file beside an unused database
+// means the database it was made with was deleted or moved: starting would
+// silently create an empty one with a new signing key, and every client
+// would be refused. A genuine first start has no key file yet. With
+// AUTHZ_KEK and AUTHZ_PEPPER, or on PostgreSQL (where instances start
+// together on one empty database), a first start looks exactly like a
+// restart on an emptied database, so nothing is refused there.
+func (m *Main) guardEmptyDatabase(ctx context.Context, c *common, store *models.Store) error {
+	if c.allowEmpty || m.Getenv("AUTHZ_KEK") != "" || m.Getenv("AUTHZ_PEPPER") != "" || store.Dialect() != "sqlite" {
+		return nil
+	}
+	keyFile := keyFilePath(c, store.Dialect())
+	if _, err := os.Stat(keyFile); err != nil {
+		return nil // a first start; a key file that cannot be read is loadKeyMaterial's to report
+	}
+	unused, err := store.Unused(ctx)
+	if err != nil || !unused {
+		return err
+	}
+	return fmt.Errorf("the database %s is empty, but the key file %s exists: it was written at the first start of a database that has since been deleted or moved. "+
+		"Starting now would create an empty database with a new signing key, and every existing client would be refused. "+
+		"Restore the database file from a backup (keep the key file: the database needs it), or point --db at it; "+
+		"to start afresh on purpose, run again with --allow-empty-database (env AUTHZ_ALLOW_EMPTY_DATABASE=true)", sqlitePath(c.db), keyFile)
 }
 
 func sqlitePath(dbURL string) string {

@@ -120,9 +120,9 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 		}{created, web.ViewKey(&key), ahead.String(), activates})
 	}
 	if created {
-		fmt.Fprintf(m.Stdout, "generated next signing key %s (%s, generation %d), published in the JWKS from now.\n", key.KID, key.Alg, key.Generation)
+		m.printf("generated next signing key %s (%s, generation %d), published in the JWKS from now.\n", key.KID, key.Alg, key.Generation)
 	} else {
-		fmt.Fprintf(m.Stdout, "a rotation is already pending: next signing key %s (%s, generation %d), published since %s; nothing changed.\n",
+		m.printf("a rotation is already pending: next signing key %s (%s, generation %d), published since %s; nothing changed.\n",
 			key.KID, key.Alg, key.Generation, key.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(m.Stdout, "Running servers start signing with it after %s (once published for %s, the default schedule); tokens signed by the current key stay valid until they expire.\n",

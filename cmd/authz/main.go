@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -114,6 +115,8 @@ type common struct {
 	db      string
 	keyFile string
 	json    bool
+	// allowEmpty is --allow-empty-database (serve and migrate only).
+	allowEmpty bool
 }
 
 func (m *Main) flags(name string, c *common) *flag.FlagSet {
@@ -123,6 +126,20 @@ func (m *Main) flags(name string, c *common) *flag.FlagSet {
 	fs.StringVar(&c.keyFile, "key-file", m.env("AUTHZ_KEY_FILE", ""), "development key file (key-encryption key and secret pepper) used when AUTHZ_KEK and AUTHZ_PEPPER are unset; default: authz.key beside the SQLite database (env AUTHZ_KEY_FILE)")
 	fs.BoolVar(&c.json, "json", false, "machine-readable JSON output")
 	return fs
+}
+
+// allowEmptyFlag adds --allow-empty-database to the commands that create a
+// database's schema (serve, migrate); see guardEmptyDatabase. A bad
+// environment value is added to problems.
+func (m *Main) allowEmptyFlag(fs *flag.FlagSet, c *common, problems *[]string) {
+	def := false
+	if v := m.Getenv("AUTHZ_ALLOW_EMPTY_DATABASE"); v != "" {
+		var err error
+		if def, err = strconv.ParseBool(v); err != nil {
+			*problems = append(*problems, fmt.Sprintf("AUTHZ_ALLOW_EMPTY_DATABASE=%q: want true or false", v))
+		}
+	}
+	fs.BoolVar(&c.allowEmpty, "allow-empty-database", def, "start on an empty SQLite database although its key file exists, i.e. the database it belonged to is gone (env AUTHZ_ALLOW_EMPTY_DATABASE)")
 }
 
 func (m *Main) env(name, def string) string {
@@ -159,6 +176,10 @@ func (m *Main) openStore(ctx context.Context, c *common, log *slog.Logger, migra
 		return nil, err
 	}
 	if migrate {
+		if err := m.guardEmptyDatabase(ctx, c, store); err != nil {
+			store.Close()
+			return nil, err
+		}
 		if _, err := store.Migrate(ctx); err != nil {
 			store.Close()
 			return nil, err
@@ -172,15 +193,23 @@ func (m *Main) openStore(ctx context.Context, c *common, log *slog.Logger, migra
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
 	var c common
+	var problems []string
 	fs := m.flags("migrate", &c)
+	m.allowEmptyFlag(fs, &c, &problems)
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if len(problems) > 0 {
+		return errors.New(problems[0])
 	}
 	store, err := models.Open(ctx, c.db, m.logger(slog.LevelWarn))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if err := m.guardEmptyDatabase(ctx, &c, store); err != nil {
+		return err
+	}
 	applied, err := store.Migrate(ctx)
 	if err != nil {
 		return err
@@ -205,11 +234,18 @@ func (m *Main) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// table writes rows under header in aligned columns; every cell is
+// escaped (a tab or newline in one would break the table).
 func (m *Main) table(header string, rows [][]string) {
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
+	cells := []string{}
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, escape(c))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }

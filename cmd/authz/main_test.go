@@ -16,6 +16,7 @@ import (
 
 	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"golang.org/x/oauth2"
@@ -401,7 +402,7 @@ func TestWalkthrough(t *testing.T) {
 		if got := tok.Extra("expires_in"); got != 600.0 {
 			t.Errorf("expires_in %v, want 600 (the client's --ttl)", got)
 		}
-		v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: srv.base + "/.well-known/jwks.json", Issuer: srv.base, Audience: srv.base})
+		v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: srv.base + "/.well-known/jwks.json", Issuer: srv.base, Audience: srv.base})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
@@ -383,9 +383,9 @@ func TestMultiInstance(t *testing.T) {
 	hc := &http.Client{Timeout: 15 * time.Second, Transport: tr}
 	ctx := t.Context()
 	// The helpers take the (sub)test they run in: FailNow must stop that one.
-	verifier := func(t *testing.T, p *authzProc) *jwtkeys.Verifier {
+	verifier := func(t *testing.T, p *authzProc) *verify.Verifier {
 		t.Helper()
-		v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: p.base + "/.well-known/jwks.json", Issuer: multiIssuer, Audience: multiIssuer, HTTPClient: hc})
+		v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: p.base + "/.well-known/jwks.json", Issuer: multiIssuer, Audience: multiIssuer, HTTPClient: hc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +413,7 @@ func TestMultiInstance(t *testing.T) {
 	t.Run("token from A verifies with B's JWKS", func(t *testing.T) {
 		for _, tc := range []struct {
 			from *authzProc
-			v    *jwtkeys.Verifier
+			v    *verify.Verifier
 			with string
 		}{{a, vB, "B"}, {b, vA, "A"}} {
 			tok := mustToken(t, tc.from, c1)
@@ -537,7 +537,7 @@ func TestMultiInstance(t *testing.T) {
 						continue
 					}
 					ok[n].Add(1)
-					for j, v := range []*jwtkeys.Verifier{vA, vB} {
+					for j, v := range []*verify.Verifier{vA, vB} {
 						if _, err := v.Verify(ctx, r.AccessToken); err != nil {
 							problem("worker %d: token from %s against %s's JWKS: %v", w, p.name, procs[j].name, err)
 						}

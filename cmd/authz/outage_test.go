@@ -154,6 +154,11 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 
 	run(t, m, "migrate")
 	run(t, m, "users", "create", "--email", alice, "--name", "Alice", "--permissions", readScope)
+	const adminEmail, adminPassword = "root@example.com", "outage admin password, long enough"
+	run(t, m, "users", "create", "--email", adminEmail, "--name", "Root", "--role", "admin")
+	withPassword := *m
+	withPassword.Stdin = strings.NewReader(adminPassword + "\n")
+	run(t, &withPassword, "users", "set-password", adminEmail)
 	c := createClient(t, m, alice, "ci", readScope)
 	srv := startServe(t, m, "--usage-flush", "200ms")
 
@@ -177,6 +182,43 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.Bytes()
+	}
+
+	// The admin API and console, with a session made before the outage.
+	admin := func(method, path, body string, session *http.Cookie) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, srv.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if session != nil {
+			req.AddCookie(session)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp, b.Bytes()
+	}
+	signIn := `{"email":"` + adminEmail + `","password":"` + adminPassword + `"}`
+	resp, body := admin(http.MethodPost, "/admin/api/v1/session", signIn, nil)
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "authz_session" {
+			session = ck
+		}
+	}
+	if resp.StatusCode != http.StatusCreated || session == nil {
+		t.Fatalf("admin sign-in before the outage: %d %s, want 201 with a session cookie", resp.StatusCode, body)
+	}
+	if resp, body := admin(http.MethodGet, "/admin/api/v1/clients", "", session); resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin API before the outage: %d %s, want 200", resp.StatusCode, body)
 	}
 
 	r := token()
@@ -251,6 +293,39 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 		t.Errorf("jwks during the outage: %d %s, want 200 with kid %s", status, body, kid)
 	}
 
+	// The admin API answers 503 temporarily_unavailable with Retry-After
+	// (a client's retry may succeed; nothing is wrong with the request),
+	// and the console an error page saying so: never a 500.
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodGet, "/admin/api/v1/clients", ""},      // the session lookup fails
+		{http.MethodPost, "/admin/api/v1/session", signIn}, // the user lookup fails
+	} {
+		resp, body := admin(tc.method, tc.path, tc.body, session)
+		var apiErr struct{ Code, Message string }
+		if err := json.Unmarshal(body, &apiErr); err != nil || resp.StatusCode != http.StatusServiceUnavailable || apiErr.Code != "temporarily_unavailable" || apiErr.Message == "" {
+			t.Errorf("%s %s during the outage: %d %s, want 503 with code temporarily_unavailable", tc.method, tc.path, resp.StatusCode, body)
+		}
+		if ra := resp.Header.Get("Retry-After"); ra == "" {
+			t.Errorf("%s %s during the outage: no Retry-After", tc.method, tc.path)
+		}
+		for _, s := range internals {
+			if strings.Contains(strings.ToLower(string(body)), strings.ToLower(s)) {
+				t.Errorf("%s %s during the outage shows internals (%q): %s", tc.method, tc.path, s, body)
+			}
+		}
+	}
+	resp, body = admin(http.MethodGet, "/admin/", "", session)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), "Temporarily unavailable") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("console during the outage: %d %s Retry-After %q, want a 503 HTML page saying Temporarily unavailable, with Retry-After\n%s",
+			resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), body)
+	}
+	for _, s := range []string{"dial", "connection refused", "pgx", "postgres", "127.0.0.1", pg.port, dbPassword} {
+		if strings.Contains(strings.ToLower(string(body)), strings.ToLower(s)) {
+			t.Errorf("console during the outage shows internals (%q)", s)
+		}
+	}
+
 	// Let the outage outlast a few usage flushes (every 200ms): they fail
 	// and must keep what they hold for later.
 	time.Sleep(time.Until(outageStart.Add(time.Second)))
@@ -299,6 +374,9 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 	t.Logf("token endpoint answered 200 again %s after the database came back", time.Since(recoverStart).Round(time.Millisecond))
 	if status, body := get("/readyz"); status != http.StatusOK {
 		t.Errorf("readyz after the database came back: %d %s, want 200", status, body)
+	}
+	if resp, body := admin(http.MethodGet, "/admin/api/v1/clients", "", session); resp.StatusCode != http.StatusOK {
+		t.Errorf("admin API after the database came back: %d %s, want 200 with the same session", resp.StatusCode, body)
 	}
 	r, err := oauthPost(ctx, hc, srv.base, "/oauth2/introspect", c.ClientID, c.ClientSecret, url.Values{"token": {tok}})
 	if err != nil || r.status != http.StatusOK || r.Active == nil || !*r.Active {

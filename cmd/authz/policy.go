@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/authz/authz/models"
@@ -127,8 +128,8 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 	if v.LegacySunset != nil {
 		sun = v.LegacySunset.UTC().Format(time.RFC3339)
 	}
-	fmt.Fprintf(m.Stdout, "max_credential_lifetime:     %s\ndefault_credential_lifetime: %s\ndefault_token_ttl:           %s\nmax_token_ttl:               %s\nmax_clients_per_owner:       %d\ncreation_restricted:         %t\nip_allowlist:                %v\nrotation_grace:              %s\nreminder_webhook_url:        %s\nlegacy_sunset:               %s\n",
-		v.MaxCredentialLifetime, v.DefaultCredentialLifetime, v.DefaultTokenTTL, v.MaxTokenTTL, v.MaxClientsPerOwner, v.CreationRestricted, v.IPAllowlist, v.RotationGrace, dash(v.ReminderWebhookURL), sun)
+	m.printf("max_credential_lifetime:     %s\ndefault_credential_lifetime: %s\ndefault_token_ttl:           %s\nmax_token_ttl:               %s\nmax_clients_per_owner:       %d\ncreation_restricted:         %t\nip_allowlist:                %s\nrotation_grace:              %s\nreminder_webhook_url:        %s\nlegacy_sunset:               %s\n",
+		v.MaxCredentialLifetime, v.DefaultCredentialLifetime, v.DefaultTokenTTL, v.MaxTokenTTL, v.MaxClientsPerOwner, v.CreationRestricted, "["+strings.Join(v.IPAllowlist, " ")+"]", v.RotationGrace, dash(v.ReminderWebhookURL), sun)
 	return nil
 }
 

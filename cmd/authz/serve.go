@@ -42,11 +42,13 @@ type serveConfig struct {
 	oauthLogLevel    string
 	gcMinHeapText    string
 	gcMinHeap        uint64
+	auditRetention   time.Duration
 	envProblems      []string
 }
 
 func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs := m.flags("serve", &cfg.common)
+	m.allowEmptyFlag(fs, &cfg.common, &cfg.envProblems)
 	fs.StringVar(&cfg.addr, "addr", m.env("AUTHZ_ADDR", "127.0.0.1:8080"), "listen address host:port (env AUTHZ_ADDR)")
 	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
@@ -63,6 +65,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.IntVar(&cfg.metricsClients, "metrics-client-series", int(envFloat(m, "AUTHZ_METRICS_CLIENT_SERIES", web.DefaultClientSeries, &cfg.envProblems)), "clients with a series of their own in authz_client_tokens_issued_total; later ones count in authz_client_tokens_issued_unlisted_total (env AUTHZ_METRICS_CLIENT_SERIES)")
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
+	m.auditRetentionFlag(fs, &cfg.auditRetention, &cfg.envProblems)
 	fs.StringVar(&cfg.gcMinHeapText, "gc-min-heap", m.env("AUTHZ_GC_MIN_HEAP", "64MiB"), "heap size below which the garbage collector stays idle (above it, Go's default GOGC=100); 0 leaves the collector to GOGC, as does setting GOGC (env AUTHZ_GC_MIN_HEAP)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -297,6 +300,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	instance := instanceID()
 	reminders := oauth.NewReminders(store, oauth.ReminderConfig{WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance})
 	janitor := oauth.NewJanitor(store, instance, nil, log)
+	janitor.AuditRetention = cfg.auditRetention
 	// Each goroutine exits when stopBG is called: the usage recorder and the
 	// audit writer after writing what they hold.
 	jobs := []func(){

@@ -137,6 +137,6 @@ func (m *Main) printUser(c *common, u *models.User) error {
 	if c.json {
 		return m.printJSON(web.ViewUser(u))
 	}
-	fmt.Fprintf(m.Stdout, "%s  %s  role=%s  status=%s  may_create_clients=%t  permissions=%s\n", u.Email, u.Name, u.Role, u.Status, u.MayCreateClients, strings.Join(u.Permissions, ","))
+	m.printf("%s  %s  role=%s  status=%s  may_create_clients=%t  permissions=%s\n", u.Email, u.Name, u.Role, u.Status, u.MayCreateClients, strings.Join(u.Permissions, ","))
 	return nil
 }

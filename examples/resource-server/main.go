@@ -11,6 +11,9 @@
 //
 //	RS_CLIENT_SECRET=azs_... go run ./examples/resource-server --issuer http://127.0.0.1:8080 \
 //	    --audience http://127.0.0.1:8080 --introspect --client-id azc_...
+//
+// Of authz it imports only the verifier, github.com/authz/authz/jwtkeys/verify,
+// which links no database driver: it builds with CGO_ENABLED=0.
 package main
 
 import (
@@ -23,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 )
 
 func main() {
@@ -40,8 +43,8 @@ func main() {
 	}
 
 	// Offline: signature, typ, iss, aud, exp, nbf, iat against the JWKS.
-	var verifier jwtkeys.TokenVerifier
-	jwks, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: iss + "/.well-known/jwks.json", Issuer: iss, Audience: *audience})
+	var verifier verify.TokenVerifier
+	jwks, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: iss + "/.well-known/jwks.json", Issuer: iss, Audience: *audience})
 	if err != nil {
 		fatal(err)
 	}
@@ -49,7 +52,7 @@ func main() {
 	if *introspect {
 		// Online: RFC 7662 with this API's own credentials; the JWKS check
 		// runs first, so garbage never reaches authz.
-		verifier, err = jwtkeys.NewIntrospectionVerifier(jwtkeys.IntrospectionConfig{
+		verifier, err = verify.NewIntrospectionVerifier(verify.IntrospectionConfig{
 			URL: iss + "/oauth2/introspect", ClientID: *clientID, ClientSecret: os.Getenv("RS_CLIENT_SECRET"),
 			Issuer: iss, Audience: *audience, Local: jwks, CacheTTL: *cacheTTL,
 		})
@@ -60,12 +63,12 @@ func main() {
 
 	var store analyses
 	mux := http.NewServeMux()
-	mux.Handle("GET /analyses", jwtkeys.RequireScope("analysis:read")(http.HandlerFunc(store.list)))
-	mux.Handle("POST /analyses", jwtkeys.RequireScope("analysis:create")(http.HandlerFunc(store.create)))
+	mux.Handle("GET /analyses", verify.RequireScope("analysis:read")(http.HandlerFunc(store.list)))
+	mux.Handle("POST /analyses", verify.RequireScope("analysis:create")(http.HandlerFunc(store.create)))
 
-	auth := jwtkeys.Middleware(verifier,
-		jwtkeys.WithRealm("analyses"),
-		jwtkeys.WithRejectHook(func(r *http.Request, e *jwtkeys.BearerError) {
+	auth := verify.Middleware(verifier,
+		verify.WithRealm("analyses"),
+		verify.WithRejectHook(func(r *http.Request, e *verify.BearerError) {
 			slog.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "reason", e)
 		}))
 	srv := &http.Server{Addr: *addr, Handler: auth(mux), ReadHeaderTimeout: 10 * time.Second}
@@ -88,7 +91,7 @@ type analyses struct {
 
 // list returns the analyses created by clients of the caller's owner.
 func (s *analyses) list(w http.ResponseWriter, r *http.Request) {
-	claims, _ := jwtkeys.ClaimsFrom(r.Context())
+	claims, _ := verify.ClaimsFrom(r.Context())
 	s.mu.Lock()
 	out := []analysis{}
 	for _, a := range s.items {
@@ -101,7 +104,7 @@ func (s *analyses) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *analyses) create(w http.ResponseWriter, r *http.Request) {
-	claims, _ := jwtkeys.ClaimsFrom(r.Context())
+	claims, _ := verify.ClaimsFrom(r.Context())
 	var in struct {
 		Name string `json:"name"`
 	}

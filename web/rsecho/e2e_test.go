@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -187,9 +188,9 @@ func (c rsCall) want(t *testing.T, what string, status int, description string) 
 // rsKinds builds a resource server with each middleware.
 var rsKinds = []struct {
 	name  string
-	build func(v jwtkeys.TokenVerifier) http.Handler
+	build func(v verify.TokenVerifier) http.Handler
 }{
-	{"echo", func(v jwtkeys.TokenVerifier) http.Handler { var n int; return echoServer(v, &n) }},
+	{"echo", func(v verify.TokenVerifier) http.Handler { var n int; return echoServer(v, &n) }},
 	{"net/http", stdServer},
 }
 
@@ -199,17 +200,17 @@ func TestEndToEnd(t *testing.T) {
 		appID, appSecret := e.client(oauth.NewClient{Name: "CI pipeline", Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{rsAudience}, TokenTTL: 10 * time.Minute})
 		rsID, rsSecret := e.client(oauth.NewClient{Name: "analyses service", ResourceServer: true})
 
-		jwksVerifier := func(now func() time.Time) *jwtkeys.Verifier {
-			v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: e.url + "/.well-known/jwks.json", Issuer: e.url, Audience: rsAudience, Now: now})
+		jwksVerifier := func(now func() time.Time) *verify.Verifier {
+			v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: e.url + "/.well-known/jwks.json", Issuer: e.url, Audience: rsAudience, Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return v
 		}
-		introspectionVerifier := func(mod func(*jwtkeys.IntrospectionConfig)) *jwtkeys.IntrospectionVerifier {
-			cfg := jwtkeys.IntrospectionConfig{URL: e.url + "/oauth2/introspect", ClientID: rsID, ClientSecret: rsSecret, Issuer: e.url, Audience: rsAudience}
+		introspectionVerifier := func(mod func(*verify.IntrospectionConfig)) *verify.IntrospectionVerifier {
+			cfg := verify.IntrospectionConfig{URL: e.url + "/oauth2/introspect", ClientID: rsID, ClientSecret: rsSecret, Issuer: e.url, Audience: rsAudience}
 			mod(&cfg)
-			v, err := jwtkeys.NewIntrospectionVerifier(cfg)
+			v, err := verify.NewIntrospectionVerifier(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +236,7 @@ func TestEndToEnd(t *testing.T) {
 				// (b) online, by introspection with the RS's own credentials.
 				const cacheTTL = 30 * time.Second
 				clockB := &clock{t: time.Now()}
-				rsB := httptest.NewServer(kind.build(introspectionVerifier(func(c *jwtkeys.IntrospectionConfig) {
+				rsB := httptest.NewServer(kind.build(introspectionVerifier(func(c *verify.IntrospectionConfig) {
 					c.CacheTTL, c.Now = cacheTTL, clockB.Now
 				})))
 				t.Cleanup(rsB.Close)
@@ -285,7 +286,7 @@ func TestEndToEnd(t *testing.T) {
 				tok := e.token(appID, appSecret, "analysis:read")
 				exp := expOf(tok)
 				clockC := &clock{t: time.Now()}
-				rs := httptest.NewServer(kind.build(introspectionVerifier(func(c *jwtkeys.IntrospectionConfig) {
+				rs := httptest.NewServer(kind.build(introspectionVerifier(func(c *verify.IntrospectionConfig) {
 					c.CacheTTL, c.Now = time.Hour, clockC.Now // far beyond the token's 10 minutes
 				})))
 				t.Cleanup(rs.Close)
@@ -307,7 +308,7 @@ func TestEndToEnd(t *testing.T) {
 			})
 
 			t.Run(kind.name+"/local pre-check spares the server", func(t *testing.T) {
-				rs := httptest.NewServer(kind.build(introspectionVerifier(func(c *jwtkeys.IntrospectionConfig) {
+				rs := httptest.NewServer(kind.build(introspectionVerifier(func(c *verify.IntrospectionConfig) {
 					c.Local = jwksVerifier(nil)
 				})))
 				t.Cleanup(rs.Close)
@@ -321,13 +322,13 @@ func TestEndToEnd(t *testing.T) {
 		}
 
 		t.Run("RS credentials refused: 503, not 401", func(t *testing.T) {
-			rs := httptest.NewServer(stdServer(introspectionVerifier(func(c *jwtkeys.IntrospectionConfig) { c.ClientSecret = "wrong" })))
+			rs := httptest.NewServer(stdServer(introspectionVerifier(func(c *verify.IntrospectionConfig) { c.ClientSecret = "wrong" })))
 			t.Cleanup(rs.Close)
 			call(t, rs.URL, "GET", e.token(appID, appSecret)).want(t, "wrong RS secret", 503, "the access token cannot be checked right now; try again later")
 		})
 		t.Run("a client that is not a resource server sees other tokens inactive", func(t *testing.T) {
 			otherID, otherSecret := e.client(oauth.NewClient{Name: "not an RS"})
-			rs := httptest.NewServer(stdServer(introspectionVerifier(func(c *jwtkeys.IntrospectionConfig) { c.ClientID, c.ClientSecret = otherID, otherSecret })))
+			rs := httptest.NewServer(stdServer(introspectionVerifier(func(c *verify.IntrospectionConfig) { c.ClientID, c.ClientSecret = otherID, otherSecret })))
 			t.Cleanup(rs.Close)
 			call(t, rs.URL, "GET", e.token(appID, appSecret)).want(t, "non-RS introspecting", 401, "the access token is not active")
 		})

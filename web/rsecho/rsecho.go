@@ -1,39 +1,39 @@
 // Package rsecho protects Echo routes with authz access tokens: the Echo
-// counterpart of [jwtkeys.Middleware] and [jwtkeys.RequireScope], with the
+// counterpart of [verify.Middleware] and [verify.RequireScope], with the
 // same behaviour and the same responses (both are built on
-// [jwtkeys.BearerAuth], [jwtkeys.ScopeCheck] and [jwtkeys.BearerError]).
+// [verify.BearerAuth], [verify.ScopeCheck] and [verify.BearerError]).
 //
-//	v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{
+//	v, err := verify.NewVerifier(verify.VerifierConfig{
 //		JWKSURL:  "https://authz.example/.well-known/jwks.json",
 //		Issuer:   "https://authz.example",
 //		Audience: "https://analyses.example",
 //	})
 //	if err != nil { ... }
 //	e := echo.New()
-//	api := e.Group("", rsecho.Middleware(v, jwtkeys.WithRealm("analyses")))
+//	api := e.Group("", rsecho.Middleware(v, verify.WithRealm("analyses")))
 //	api.GET("/analyses", list, rsecho.RequireScope("analysis:read"))
 //	api.POST("/analyses", create, rsecho.RequireScope("analysis:create"))
 package rsecho
 
 import (
-	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/labstack/echo/v4"
 )
 
 // Middleware returns Echo middleware that lets through only requests with a
-// valid bearer access token, verified by v (a [*jwtkeys.Verifier] or a
-// [*jwtkeys.IntrospectionVerifier]), and puts the claims in the request
-// context, where [Claims] and [jwtkeys.ClaimsFrom] find them.
+// valid bearer access token, verified by v (a [*verify.Verifier] or a
+// [*verify.IntrospectionVerifier]), and puts the claims in the request
+// context, where [Claims] and [verify.ClaimsFrom] find them.
 //
 // A rejected request is answered directly, exactly like
-// [jwtkeys.Middleware] answers it (401 with WWW-Authenticate: Bearer ...,
+// [verify.Middleware] answers it (401 with WWW-Authenticate: Bearer ...,
 // 400 invalid_request, or 503 with Retry-After when the token cannot be
-// checked; see [jwtkeys.BearerAuth.Authenticate]), and the handler returns
+// checked; see [verify.BearerAuth.Authenticate]), and the handler returns
 // nil: Echo's HTTPErrorHandler is not involved, so the RFC 6750 headers
-// cannot be lost. Use [jwtkeys.WithRejectHook] to log rejections. It panics
+// cannot be lost. Use [verify.WithRejectHook] to log rejections. It panics
 // if v is nil.
-func Middleware(v jwtkeys.TokenVerifier, opts ...jwtkeys.MiddlewareOption) echo.MiddlewareFunc {
-	auth := jwtkeys.NewBearerAuth(v, opts...)
+func Middleware(v verify.TokenVerifier, opts ...verify.MiddlewareOption) echo.MiddlewareFunc {
+	auth := verify.NewBearerAuth(v, opts...)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r, berr := auth.Authenticate(c.Request())
@@ -54,12 +54,12 @@ func Middleware(v jwtkeys.TokenVerifier, opts ...jwtkeys.MiddlewareOption) echo.
 //	WWW-Authenticate: Bearer error="insufficient_scope", error_description="...", scope="analysis:create"
 //
 // and a JSON body naming the missing scopes, or 500 if Middleware is not
-// in front of it (see [jwtkeys.ScopeCheck.Check]). It panics on an invalid
-// scope (see [jwtkeys.NewScopeCheck]).
+// in front of it (see [verify.ScopeCheck.Check]). It panics on an invalid
+// scope (see [verify.NewScopeCheck]).
 //
 //	api.POST("/analyses", create, rsecho.RequireScope("analysis:create"))
 func RequireScope(scopes ...string) echo.MiddlewareFunc {
-	check := jwtkeys.NewScopeCheck(scopes...)
+	check := verify.NewScopeCheck(scopes...)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if berr := check.Check(c.Request()); berr != nil {
@@ -78,6 +78,6 @@ func RequireScope(scopes ...string) echo.MiddlewareFunc {
 //		claims, _ := rsecho.Claims(c)
 //		return c.JSON(http.StatusOK, map[string]string{"owner": claims.OwnerID})
 //	}
-func Claims(c echo.Context) (*jwtkeys.Claims, bool) {
-	return jwtkeys.ClaimsFrom(c.Request().Context())
+func Claims(c echo.Context) (*verify.Claims, bool) {
+	return verify.ClaimsFrom(c.Request().Context())
 }

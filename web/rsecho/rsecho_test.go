@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/web/rsecho"
 	"github.com/labstack/echo/v4"
@@ -49,9 +50,9 @@ func mint(tb testing.TB, kr *jwtkeys.Keyring, aud, scope string, iat time.Time, 
 	return tok
 }
 
-func staticVerifier(tb testing.TB, kr *jwtkeys.Keyring) *jwtkeys.Verifier {
+func staticVerifier(tb testing.TB, kr *jwtkeys.Keyring) *verify.Verifier {
 	tb.Helper()
-	v, err := jwtkeys.NewStaticVerifier(kr.JWKS(), issuer, audience, 30*time.Second, nil)
+	v, err := verify.NewStaticVerifier(kr.JWKS(), issuer, audience, 30*time.Second, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -66,7 +67,7 @@ type who struct {
 
 // echoServer is the Echo resource server under test; errs counts calls of
 // Echo's HTTPErrorHandler.
-func echoServer(v jwtkeys.TokenVerifier, errs *int) *echo.Echo {
+func echoServer(v verify.TokenVerifier, errs *int) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		*errs++
@@ -74,13 +75,13 @@ func echoServer(v jwtkeys.TokenVerifier, errs *int) *echo.Echo {
 	}
 	handler := func(c echo.Context) error {
 		claims, ok := rsecho.Claims(c)
-		std, _ := jwtkeys.ClaimsFrom(c.Request().Context())
+		std, _ := verify.ClaimsFrom(c.Request().Context())
 		if !ok || claims != std {
 			return echo.NewHTTPError(http.StatusInternalServerError, "claims missing")
 		}
 		return c.JSON(http.StatusOK, who{claims.ClientID, claims.OwnerID, claims.Scope})
 	}
-	api := e.Group("", rsecho.Middleware(v, jwtkeys.WithRealm(realm)))
+	api := e.Group("", rsecho.Middleware(v, verify.WithRealm(realm)))
 	api.GET("/me", handler)
 	api.GET("/analyses", handler, rsecho.RequireScope("analysis:read"))
 	api.POST("/analyses", handler, rsecho.RequireScope("analysis:create"))
@@ -90,20 +91,20 @@ func echoServer(v jwtkeys.TokenVerifier, errs *int) *echo.Echo {
 }
 
 // stdServer is the same resource server with the net/http middleware.
-func stdServer(v jwtkeys.TokenVerifier) http.Handler {
+func stdServer(v verify.TokenVerifier) http.Handler {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, _ := jwtkeys.ClaimsFrom(r.Context())
+		claims, _ := verify.ClaimsFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(who{claims.ClientID, claims.OwnerID, claims.Scope})
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /me", handler)
-	mux.Handle("GET /analyses", jwtkeys.RequireScope("analysis:read")(handler))
-	mux.Handle("POST /analyses", jwtkeys.RequireScope("analysis:create")(handler))
-	mux.Handle("DELETE /analyses", jwtkeys.RequireScope("analysis:create", "analysis:delete", "analysis:read")(handler))
+	mux.Handle("GET /analyses", verify.RequireScope("analysis:read")(handler))
+	mux.Handle("POST /analyses", verify.RequireScope("analysis:create")(handler))
+	mux.Handle("DELETE /analyses", verify.RequireScope("analysis:create", "analysis:delete", "analysis:read")(handler))
 	outer := http.NewServeMux()
-	outer.Handle("GET /unguarded", jwtkeys.RequireScope("analysis:read")(handler))
-	outer.Handle("/", jwtkeys.Middleware(v, jwtkeys.WithRealm(realm))(mux))
+	outer.Handle("GET /unguarded", verify.RequireScope("analysis:read")(handler))
+	outer.Handle("/", verify.Middleware(v, verify.WithRealm(realm))(mux))
 	return outer
 }
 
@@ -202,7 +203,7 @@ func TestMiddlewareJWKSDown(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(down.Close)
-	v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{JWKSURL: down.URL + "/.well-known/jwks.json", Issuer: issuer, Audience: audience})
+	v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: down.URL + "/.well-known/jwks.json", Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestClaimsWithoutMiddleware(t *testing.T) {
 // BenchmarkMiddlewareEcho is a full request through an Echo router with
 // rsecho.Middleware and a handler reading the claims. Compare with
 // BenchmarkVerifier (the same verification alone) and with
-// jwtkeys.BenchmarkRawJWTParseVerify.
+// verify.BenchmarkRawJWTParseVerify.
 func BenchmarkMiddlewareEcho(b *testing.B) {
 	kr := newKeyring(b)
 	v := staticVerifier(b, kr)
@@ -250,7 +251,7 @@ func BenchmarkMiddlewareEcho(b *testing.B) {
 			return echo.ErrInternalServerError
 		}
 		return c.NoContent(http.StatusNoContent)
-	}, rsecho.Middleware(v, jwtkeys.WithRealm(realm)))
+	}, rsecho.Middleware(v, verify.WithRealm(realm)))
 	r := httptest.NewRequest(http.MethodGet, "/analyses", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	b.ReportAllocs()
@@ -263,7 +264,7 @@ func BenchmarkMiddlewareEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkVerifier is jwtkeys.Verifier.Verify of the same token alone.
+// BenchmarkVerifier is verify.Verifier.Verify of the same token alone.
 func BenchmarkVerifier(b *testing.B) {
 	kr := newKeyring(b)
 	v := staticVerifier(b, kr)
@@ -281,7 +282,7 @@ func BenchmarkVerifier(b *testing.B) {
 // rsecho.Middleware and one bare Verify of the same token per iteration,
 // and reports the ratio of their summed times ("echo/verify"), which
 // machine noise affects far less than two separate benchmarks.
-// (jwtkeys.BenchmarkMiddlewareVsRaw relates the verifier to raw golang-jwt.)
+// (verify.BenchmarkMiddlewareVsRaw relates the verifier to raw golang-jwt.)
 func BenchmarkMiddlewareEchoVsVerifier(b *testing.B) {
 	kr := newKeyring(b)
 	v := staticVerifier(b, kr)
@@ -292,7 +293,7 @@ func BenchmarkMiddlewareEchoVsVerifier(b *testing.B) {
 			return echo.ErrInternalServerError
 		}
 		return c.NoContent(http.StatusNoContent)
-	}, rsecho.Middleware(v, jwtkeys.WithRealm(realm)))
+	}, rsecho.Middleware(v, verify.WithRealm(realm)))
 	r := httptest.NewRequest(http.MethodGet, "/analyses", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	ctx := context.Background()

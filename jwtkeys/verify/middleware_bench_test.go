@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // the same key, in the same run. Target: BenchmarkMiddleware within 1.2× of
 // BenchmarkRawJWTParseVerify.
 //
-//	go test ./jwtkeys -run '^$' -bench 'Middleware|RawJWT' -benchmem -count 5
+//	go test ./jwtkeys/verify -run '^$' -bench 'Middleware|RawJWT' -benchmem -count 5
 
 // mwBenchSetup returns a valid ES256 token, a static verifier for it (the
 // cached-keys path of a remote Verifier is the same code), the public key

@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -163,7 +163,7 @@ func TestMiddleware(t *testing.T) {
 			if !slices.Contains(mwDescriptions, res.body["error_description"]) {
 				t.Errorf("error_description %q is not one of the fixed texts", res.body["error_description"])
 			}
-			for _, leak := range []string{"jwtkeys", s.ec2.kid, "evil", "other.example", "token has", "crypto"} {
+			for _, leak := range []string{"verify:", s.ec2.kid, "evil", "other.example", "token has", "crypto"} {
 				if strings.Contains(res.challenge, leak) || strings.Contains(fmt.Sprint(res.body), leak) {
 					t.Errorf("response leaks %q: %s %v", leak, res.challenge, res.body)
 				}

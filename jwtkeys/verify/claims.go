@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import "github.com/golang-jwt/jwt/v5"
 

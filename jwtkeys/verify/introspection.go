@@ -1,7 +1,6 @@
-package jwtkeys
+package verify
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,10 +11,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 )
 
 // Errors of [IntrospectionVerifier.Verify], in addition to those of
@@ -26,13 +26,13 @@ var (
 	// (RFC 7662 §2.2): the token is revoked, expired, unknown, or its
 	// client is revoked or its owner disabled. The middleware answers 401
 	// invalid_token.
-	ErrTokenInactive = errors.New("jwtkeys: token is not active")
+	ErrTokenInactive = errors.New("verify: token is not active")
 	// ErrIntrospectionUnavailable: the introspection endpoint could not be
 	// asked or gave no usable answer (network error, timeout, non-200
 	// status, e.g. because the resource server's own credentials were
 	// refused, or an invalid body), or ctx ended while waiting for it. The
 	// middleware answers 503.
-	ErrIntrospectionUnavailable = errors.New("jwtkeys: introspection unavailable")
+	ErrIntrospectionUnavailable = errors.New("verify: introspection unavailable")
 )
 
 // Defaults of [IntrospectionConfig].
@@ -128,17 +128,20 @@ type IntrospectionVerifier struct {
 	timeout       time.Duration
 	now           func() time.Time
 
-	cache *introspectionCache
-
-	mu       sync.Mutex
-	inflight map[[sha256.Size]byte]*introspectionCall
+	// cache holds the answers by token hash, least recently used out
+	// first. Each entry carries its own end, checked on the injected
+	// clock: the library's expirable variant has one TTL for all entries,
+	// reads the wall clock and runs a goroutine that never ends.
+	cache *lru.Cache[[sha256.Size]byte, introspectionEntry]
+	// calls shares one request among concurrent Verify calls for the same
+	// token, keyed by its hash.
+	calls singleflight.Group
 }
 
-// introspectionCall is one in-flight request that callers can wait on.
-type introspectionCall struct {
-	done   chan struct{}
-	claims *Claims // nil with err == nil never happens
-	err    error
+// introspectionEntry is a cached answer.
+type introspectionEntry struct {
+	claims  *Claims // nil: inactive
+	expires time.Time
 }
 
 // NewIntrospectionVerifier returns an IntrospectionVerifier. It makes no
@@ -146,7 +149,7 @@ type introspectionCall struct {
 // URL, if ClientID, ClientSecret, Issuer or Audience is empty, or if a
 // duration or MaxEntries is negative.
 //
-//	v, err := jwtkeys.NewIntrospectionVerifier(jwtkeys.IntrospectionConfig{
+//	v, err := verify.NewIntrospectionVerifier(verify.IntrospectionConfig{
 //		URL:          "https://authz.example/oauth2/introspect",
 //		ClientID:     "azc_...",
 //		ClientSecret: os.Getenv("RS_CLIENT_SECRET"),
@@ -157,20 +160,20 @@ type introspectionCall struct {
 //	})
 func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, error) {
 	if cfg.URL == "" {
-		return nil, errors.New("jwtkeys: IntrospectionConfig.URL is required")
+		return nil, errors.New("verify: IntrospectionConfig.URL is required")
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL: %w", err)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.URL: %w", err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.URL %q must be an absolute http(s) URL", cfg.URL)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.URL %q must be an absolute http(s) URL", cfg.URL)
 	}
 	for _, f := range []struct{ name, val string }{
 		{"ClientID", cfg.ClientID}, {"ClientSecret", cfg.ClientSecret}, {"Issuer", cfg.Issuer}, {"Audience", cfg.Audience},
 	} {
 		if f.val == "" {
-			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s is required", f.name)
+			return nil, fmt.Errorf("verify: IntrospectionConfig.%s is required", f.name)
 		}
 	}
 	for _, d := range []struct {
@@ -182,14 +185,14 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		{"CacheInactive", &cfg.CacheInactive, 0},
 	} {
 		if *d.val < 0 {
-			return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.%s must not be negative, got %v", d.name, *d.val)
+			return nil, fmt.Errorf("verify: IntrospectionConfig.%s must not be negative, got %v", d.name, *d.val)
 		}
 		if *d.val == 0 {
 			*d.val = d.def
 		}
 	}
 	if cfg.MaxEntries < 0 {
-		return nil, fmt.Errorf("jwtkeys: IntrospectionConfig.MaxEntries must not be negative, got %d", cfg.MaxEntries)
+		return nil, fmt.Errorf("verify: IntrospectionConfig.MaxEntries must not be negative, got %d", cfg.MaxEntries)
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = introspectDefaultMaxEntries
@@ -206,6 +209,10 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if now == nil {
 		now = time.Now
 	}
+	cache, err := lru.New[[sha256.Size]byte, introspectionEntry](cfg.MaxEntries)
+	if err != nil { // cannot happen: MaxEntries is positive
+		return nil, fmt.Errorf("verify: introspection cache: %w", err)
+	}
 	basic := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
 	return &IntrospectionVerifier{
 		endpoint:      cfg.URL,
@@ -219,8 +226,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		client:        client,
 		timeout:       timeout,
 		now:           now,
-		cache:         newIntrospectionCache(cfg.MaxEntries),
-		inflight:      map[[sha256.Size]byte]*introspectionCall{},
+		cache:         cache,
 	}, nil
 }
 
@@ -243,11 +249,13 @@ func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Clai
 	key := sha256.Sum256([]byte(token))
 	now := v.now()
 	if !v.noCache {
-		if claims, hit := v.cache.get(key, now); hit {
-			if claims == nil {
+		// An expired entry is a miss; the next answer for the token
+		// replaces it, or it ages out as least recently used.
+		if e, hit := v.cache.Get(key); hit && now.Before(e.expires) {
+			if e.claims == nil {
 				return nil, fmt.Errorf("%w (cached answer)", ErrTokenInactive)
 			}
-			return copyClaims(claims), nil
+			return copyClaims(e.claims), nil
 		}
 	}
 	prechecked := false
@@ -261,32 +269,39 @@ func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Clai
 		}
 	}
 
-	v.mu.Lock()
-	call := v.inflight[key]
-	if call == nil {
-		call = &introspectionCall{done: make(chan struct{})}
-		v.inflight[key] = call
-		go v.run(context.WithoutCancel(ctx), key, token, prechecked, call)
-	}
-	v.mu.Unlock()
+	return v.shared(ctx, key, token, prechecked)
+}
 
+// shared asks the endpoint about token, or joins the request in flight
+// for it, and waits for the answer or the end of ctx. The request runs in a
+// goroutine of its own that ends with it, detached from ctx's cancellation
+// so that one caller giving up does not fail the others; it is bounded by
+// the HTTP client's timeout. (A method of its own so that the closure's
+// captures are allocated on a cache miss only.)
+func (v *IntrospectionVerifier) shared(ctx context.Context, key [sha256.Size]byte, token string, prechecked bool) (*Claims, error) {
+	rctx := context.WithoutCancel(ctx)
+	call := v.calls.DoChan(string(key[:]), func() (any, error) {
+		return v.run(rctx, key, token, prechecked)
+	})
+	var r singleflight.Result
 	select {
-	case <-call.done:
+	case r = <-call:
 	default:
 		select {
-		case <-call.done:
+		case r = <-call:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: waiting for the introspection endpoint: %w", ErrIntrospectionUnavailable, context.Cause(ctx))
 		}
 	}
-	if call.err != nil {
-		return nil, call.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	return copyClaims(call.claims), nil
+	return copyClaims(r.Val.(*Claims)), nil
 }
 
-// run asks the endpoint, caches the answer and completes call.
-func (v *IntrospectionVerifier) run(ctx context.Context, key [sha256.Size]byte, token string, prechecked bool, call *introspectionCall) {
+// run asks the endpoint and caches the answer. It caches before it returns,
+// so a Verify that comes after the shared call ends finds the answer.
+func (v *IntrospectionVerifier) run(ctx context.Context, key [sha256.Size]byte, token string, prechecked bool) (*Claims, error) {
 	claims, err := v.introspect(ctx, token)
 	now := v.now()
 	if !v.noCache {
@@ -298,17 +313,13 @@ func (v *IntrospectionVerifier) run(ctx context.Context, key [sha256.Size]byte, 
 				expires = exp
 			}
 			if now.Before(expires) {
-				v.cache.put(key, claims, expires)
+				v.cache.Add(key, introspectionEntry{claims: claims, expires: expires})
 			}
 		case errors.Is(err, ErrTokenInactive) && prechecked && v.cacheInactive > 0:
-			v.cache.put(key, nil, now.Add(v.cacheInactive))
+			v.cache.Add(key, introspectionEntry{expires: now.Add(v.cacheInactive)})
 		}
 	}
-	v.mu.Lock()
-	delete(v.inflight, key)
-	call.claims, call.err = claims, err
-	v.mu.Unlock()
-	close(call.done)
+	return claims, err
 }
 
 // introspectionResponse is the part of an RFC 7662 §2.2 answer that is read.
@@ -427,62 +438,4 @@ func copyClaims(c *Claims) *Claims {
 	out := *c
 	out.Audience = slices.Clone(c.Audience)
 	return &out
-}
-
-// introspectionCache is a mutex-guarded LRU map from token hash to answer.
-// Expired entries are dropped when looked up, or evicted as least recently
-// used; the number of entries never exceeds max.
-type introspectionCache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[[sha256.Size]byte]*list.Element
-	lru     *list.List // of *introspectionEntry, most recently used first
-}
-
-type introspectionEntry struct {
-	key     [sha256.Size]byte
-	claims  *Claims // nil: inactive
-	expires time.Time
-}
-
-func newIntrospectionCache(max int) *introspectionCache {
-	return &introspectionCache{max: max, entries: make(map[[sha256.Size]byte]*list.Element), lru: list.New()}
-}
-
-// get returns the entry for key if it has not expired at now. claims is nil
-// for a cached inactive answer.
-func (c *introspectionCache) get(key [sha256.Size]byte, now time.Time) (claims *Claims, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[key]
-	if !ok {
-		return nil, false
-	}
-	e := el.Value.(*introspectionEntry)
-	if !now.Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.entries, key)
-		return nil, false
-	}
-	c.lru.MoveToFront(el)
-	return e.claims, true
-}
-
-// put stores an answer until expires, evicting the least recently used
-// entries beyond max.
-func (c *introspectionCache) put(key [sha256.Size]byte, claims *Claims, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[key]; ok {
-		e := el.Value.(*introspectionEntry)
-		e.claims, e.expires = claims, expires
-		c.lru.MoveToFront(el)
-		return
-	}
-	c.entries[key] = c.lru.PushFront(&introspectionEntry{key: key, claims: claims, expires: expires})
-	for c.lru.Len() > c.max {
-		el := c.lru.Back()
-		c.lru.Remove(el)
-		delete(c.entries, el.Value.(*introspectionEntry).key)
-	}
 }

@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"crypto"

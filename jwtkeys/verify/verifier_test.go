@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -146,7 +146,8 @@ type vtJWKSServer struct {
 	body         atomic.Pointer[[]byte]
 	status       atomic.Int64
 	cacheControl atomic.Pointer[string]
-	delay        atomic.Int64 // nanoseconds to sleep before answering
+	delay        atomic.Int64           // nanoseconds to sleep before answering
+	hook         atomic.Pointer[func()] // if set, runs first in every request
 }
 
 func newVTJWKSServer(t testing.TB, keys ...JWK) *vtJWKSServer {
@@ -156,6 +157,9 @@ func newVTJWKSServer(t testing.TB, keys ...JWK) *vtJWKSServer {
 	s.status.Store(http.StatusOK)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		if h := s.hook.Load(); h != nil {
+			(*h)()
+		}
 		if d := s.delay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}
@@ -514,6 +518,70 @@ func TestVerifyUnknownKidFlood(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doneSignal is a context that reports, by closing waiting, that someone
+// is waiting on its Done channel.
+type doneSignal struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *doneSignal) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
+// A token with an unknown kid joins a refetch already in flight, even
+// inside the unknown-kid cooldown, so requests that arrive while a new key is
+// being fetched wait for it instead of being refused.
+func TestVerifyUnknownKidJoinsFetchInFlight(t *testing.T) {
+	s := vtSignerSet()
+	clock := newVTClock()
+	srv := newVTJWKSServer(t, s.ec.jwk)
+	v := newVTRemoteVerifier(t, srv, clock)
+	ctx := context.Background()
+	_, err := v.Verify(ctx, vtMint(t, s.ec, nil, vtClaims(clock.Now())))
+	vtCheckErr(t, err, nil)
+
+	// The new key is published; the refetch it causes is held at the
+	// server until the second caller waits on it.
+	srv.setKeys(t, s.ec.jwk, s.ec2.jwk)
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	var once sync.Once
+	hold := func() {
+		once.Do(func() { close(arrived) })
+		<-release
+	}
+	srv.hook.Store(&hold)
+	var releaseOnce sync.Once
+	unhold := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unhold() // also when the test fails: the server's Close waits for the request
+	tok := vtMint(t, s.ec2, nil, vtClaims(clock.Now()))
+	first := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, tok)
+		first <- err
+	}()
+	<-arrived // the first caller's refetch is in flight
+
+	second := &doneSignal{Context: ctx, waiting: make(chan struct{})}
+	secondErr := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(second, tok)
+		secondErr <- err
+	}()
+	select {
+	case <-second.waiting: // waiting on the fetch in flight
+	case err := <-secondErr:
+		t.Fatalf("second caller returned before the fetch ended: got %v, want it to wait for the fetch", err)
+	}
+	unhold()
+	vtCheckErr(t, <-first, nil)
+	vtCheckErr(t, <-secondErr, nil)
+	vtWantRequests(t, srv, 2)
 }
 
 func TestVerifyKeyRotation(t *testing.T) {
@@ -877,6 +945,54 @@ func TestNewStaticVerifier(t *testing.T) {
 	vtCheckErr(t, err, ErrTokenExpired)
 	_, err = v.Verify(context.Background(), vtMint(t, s.ec2, nil, vtClaims(now)))
 	vtCheckErr(t, err, ErrUnknownKey)
+}
+
+// NewIssuerVerifier accepts a token of any audience, and checks all else
+// as NewStaticVerifier does; NewStaticVerifier keeps checking "aud".
+func TestNewIssuerVerifier(t *testing.T) {
+	s := vtSignerSet()
+	now := vtBaseTime
+	clock := func() time.Time { return now }
+	if _, err := NewIssuerVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, "", 0, clock); err == nil {
+		t.Error("NewIssuerVerifier without issuer: got nil error, want an error")
+	}
+	if _, err := NewIssuerVerifier(JWKS{}, vtIssuer, 0, clock); err == nil {
+		t.Error("NewIssuerVerifier without keys: got nil error, want an error")
+	}
+	issuerV, err := NewIssuerVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, vtIssuer, 0, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staticV, err := NewStaticVerifier(JWKS{Keys: []JWK{s.ec.jwk}}, vtIssuer, vtAudience, 0, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := vtMint(t, s.ec, nil, vtWith(vtClaims(now), "aud", "https://other.example"))
+	claims, err := issuerV.Verify(context.Background(), other)
+	if err != nil {
+		t.Fatalf("issuer verifier, token for another audience: got error %v, want nil", err)
+	}
+	if got := claims.Audience; len(got) != 1 || got[0] != "https://other.example" {
+		t.Errorf("issuer verifier: got aud %v, want [https://other.example]", got)
+	}
+	_, err = staticV.Verify(context.Background(), other)
+	vtCheckErr(t, err, ErrInvalidClaims)
+
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"other issuer", vtMint(t, s.ec, nil, vtWith(vtClaims(now), "iss", "https://evil.example")), ErrInvalidClaims},
+		{"expired", vtMint(t, s.ec, nil, vtWith(vtClaims(now), "exp", now.Add(-time.Second).Unix())), ErrTokenExpired},
+		{"unknown key", vtMint(t, s.ec2, nil, vtClaims(now)), ErrUnknownKey},
+		{"wrong typ", vtMint(t, s.ec, map[string]any{"typ": "JWT"}, vtClaims(now)), ErrInvalidClaims},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := issuerV.Verify(context.Background(), tc.token)
+			vtCheckErr(t, err, tc.want)
+		})
+	}
 }
 
 // FuzzVerify checks that Verify never panics, returns exactly one sentinel

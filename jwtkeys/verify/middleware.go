@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -90,7 +90,7 @@ type BearerError struct {
 
 // Error implements error for logs: status, code, description and the cause.
 func (e *BearerError) Error() string {
-	msg := "jwtkeys: request rejected: " + strconv.Itoa(e.Status)
+	msg := "verify: request rejected: " + strconv.Itoa(e.Status)
 	if e.Code != "" {
 		msg += " " + e.Code
 	}
@@ -214,7 +214,7 @@ func WithRetryAfter(d time.Duration) MiddlewareOption {
 // or [ScopeCheck.Check] rejects, before the response is written. e.Err holds
 // the detailed cause: log it there, since it is never sent to the client.
 //
-//	jwtkeys.WithRejectHook(func(r *http.Request, e *jwtkeys.BearerError) {
+//	verify.WithRejectHook(func(r *http.Request, e *verify.BearerError) {
 //		slog.Warn("access token rejected", "path", r.URL.Path, "status", e.Status, "error", e)
 //	})
 func WithRejectHook(fn func(r *http.Request, e *BearerError)) MiddlewareOption {
@@ -236,7 +236,7 @@ type BearerAuth struct {
 // if v is nil.
 func NewBearerAuth(v TokenVerifier, opts ...MiddlewareOption) *BearerAuth {
 	if v == nil {
-		panic("jwtkeys: NewBearerAuth: nil TokenVerifier")
+		panic("verify: NewBearerAuth: nil TokenVerifier")
 	}
 	a := &BearerAuth{verifier: v, retryAfter: DefaultRetryAfter}
 	for _, o := range opts {
@@ -271,7 +271,7 @@ func (a *BearerAuth) Authenticate(r *http.Request) (*http.Request, *BearerError)
 		return nil, a.rejected(r, a.verifyError(err))
 	}
 	if claims == nil { // a broken TokenVerifier must not let the request in
-		return nil, a.rejected(r, &BearerError{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descInvalid, Err: errors.New("jwtkeys: TokenVerifier returned nil claims and nil error")})
+		return nil, a.rejected(r, &BearerError{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descInvalid, Err: errors.New("verify: TokenVerifier returned nil claims and nil error")})
 	}
 	return r.WithContext(context.WithValue(r.Context(), authKey{}, &authInfo{claims: claims, auth: a})), nil
 }
@@ -295,34 +295,34 @@ func (a *BearerAuth) Wrap(next http.Handler) http.Handler {
 // [BearerAuth.Authenticate] for what is accepted and how failures are
 // answered. It panics if v is nil.
 //
-//	v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{
+//	v, err := verify.NewVerifier(verify.VerifierConfig{
 //		JWKSURL:  "https://authz.example/.well-known/jwks.json",
 //		Issuer:   "https://authz.example",
 //		Audience: "https://analyses.example",
 //	})
 //	if err != nil { ... }
 //	mux := http.NewServeMux()
-//	mux.Handle("GET /analyses", jwtkeys.RequireScope("analysis:read")(list))
-//	http.ListenAndServe(":8080", jwtkeys.Middleware(v, jwtkeys.WithRealm("analyses"))(mux))
+//	mux.Handle("GET /analyses", verify.RequireScope("analysis:read")(list))
+//	http.ListenAndServe(":8080", verify.Middleware(v, verify.WithRealm("analyses"))(mux))
 func Middleware(v TokenVerifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	return NewBearerAuth(v, opts...).Wrap
 }
 
 func (a *BearerAuth) extract(r *http.Request) (string, *BearerError) {
 	if q := r.URL.RawQuery; q != "" && strings.Contains(q, "access_token") && r.URL.Query().Has("access_token") {
-		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descQueryToken, Err: errors.New("jwtkeys: access_token query parameter")}
+		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descQueryToken, Err: errors.New("verify: access_token query parameter")}
 	}
 	values := r.Header["Authorization"]
 	switch len(values) {
 	case 0:
-		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("jwtkeys: no Authorization header")}
+		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: no Authorization header")}
 	case 1:
 	default:
-		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descTwoHeaders, Err: errors.New("jwtkeys: several Authorization headers")}
+		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descTwoHeaders, Err: errors.New("verify: several Authorization headers")}
 	}
 	scheme, token, _ := strings.Cut(strings.TrimLeft(values[0], " \t"), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("jwtkeys: Authorization scheme is not Bearer")}
+		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: Authorization scheme is not Bearer")}
 	}
 	token = strings.Trim(token, " \t")
 	if token == "" {
@@ -383,7 +383,7 @@ type authInfo struct {
 // not modify the claims.
 //
 //	func list(w http.ResponseWriter, r *http.Request) {
-//		claims, _ := jwtkeys.ClaimsFrom(r.Context())
+//		claims, _ := verify.ClaimsFrom(r.Context())
 //		fmt.Fprintf(w, "hello %s (owner %s)\n", claims.ClientID, claims.OwnerID)
 //	}
 func ClaimsFrom(ctx context.Context) (*Claims, bool) {
@@ -398,7 +398,7 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 // it: for tests of handlers that read [ClaimsFrom] or sit behind
 // [RequireScope].
 //
-//	r = r.WithContext(jwtkeys.ContextWithClaims(r.Context(), &jwtkeys.Claims{ClientID: "c1", Scope: "analysis:read"}))
+//	r = r.WithContext(verify.ContextWithClaims(r.Context(), &verify.Claims{ClientID: "c1", Scope: "analysis:read"}))
 func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
 	return context.WithValue(ctx, authKey{}, &authInfo{claims: c})
 }
@@ -448,7 +448,7 @@ type ScopeCheck struct {
 func NewScopeCheck(scopes ...string) ScopeCheck {
 	for _, s := range scopes {
 		if !validScopeToken(s) {
-			panic(fmt.Sprintf("jwtkeys: invalid scope %q: want a non-empty scope-token of RFC 6749 §3.3", s))
+			panic(fmt.Sprintf("verify: invalid scope %q: want a non-empty scope-token of RFC 6749 §3.3", s))
 		}
 	}
 	return ScopeCheck{scopes: append([]string(nil), scopes...)}
@@ -465,7 +465,7 @@ func NewScopeCheck(scopes ...string) ScopeCheck {
 func (s ScopeCheck) Check(r *http.Request) *BearerError {
 	info, ok := r.Context().Value(authKey{}).(*authInfo)
 	if !ok || info.claims == nil {
-		return &BearerError{Status: http.StatusInternalServerError, Code: CodeServerError, Description: descMisconfigured, Err: errors.New("jwtkeys: scope check without verified claims: put Middleware in front of RequireScope")}
+		return &BearerError{Status: http.StatusInternalServerError, Code: CodeServerError, Description: descMisconfigured, Err: errors.New("verify: scope check without verified claims: put Middleware in front of RequireScope")}
 	}
 	missing := info.claims.MissingScopes(s.scopes...)
 	if missing == nil {
@@ -477,7 +477,7 @@ func (s ScopeCheck) Check(r *http.Request) *BearerError {
 		desc = "the access token lacks the required scopes " + scope
 	}
 	e := &BearerError{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: desc, Scope: scope,
-		Err: fmt.Errorf("jwtkeys: client %s lacks scope %s", info.claims.ClientID, scope)}
+		Err: fmt.Errorf("verify: client %s lacks scope %s", info.claims.ClientID, scope)}
 	return info.auth.rejected(r, e)
 }
 
@@ -490,7 +490,7 @@ func (s ScopeCheck) Check(r *http.Request) *BearerError {
 // (see [ScopeCheck.Check]). It must sit behind Middleware. It panics on an
 // invalid scope (see [NewScopeCheck]).
 //
-//	mux.Handle("POST /analyses", jwtkeys.RequireScope("analysis:create")(http.HandlerFunc(create)))
+//	mux.Handle("POST /analyses", verify.RequireScope("analysis:create")(http.HandlerFunc(create)))
 func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	check := NewScopeCheck(scopes...)
 	return func(next http.Handler) http.Handler {

@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"crypto"
@@ -97,23 +97,23 @@ var jwkB64 = base64.RawURLEncoding.Strict()
 // passed in place of a public one is an error.
 func PublicJWK(kid, alg string, pub crypto.PublicKey) (JWK, error) {
 	if kid == "" {
-		return JWK{}, errors.New("jwtkeys: JWK kid must not be empty")
+		return JWK{}, errors.New("verify: JWK kid must not be empty")
 	}
 	switch alg {
 	case jwkAlgES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || k == nil {
-			return JWK{}, fmt.Errorf("jwtkeys: alg %s requires a *ecdsa.PublicKey, got %T", alg, pub)
+			return JWK{}, fmt.Errorf("verify: alg %s requires a *ecdsa.PublicKey, got %T", alg, pub)
 		}
 		if k.Curve != elliptic.P256() {
-			return JWK{}, fmt.Errorf("jwtkeys: alg %s requires curve P-256", alg)
+			return JWK{}, fmt.Errorf("verify: alg %s requires curve P-256", alg)
 		}
 		raw, err := k.Bytes() // 0x04 || X || Y, fixed width
 		if err != nil {
-			return JWK{}, fmt.Errorf("jwtkeys: invalid P-256 public key: %w", err)
+			return JWK{}, fmt.Errorf("verify: invalid P-256 public key: %w", err)
 		}
 		if len(raw) != 1+2*jwkP256CoordSize || raw[0] != 4 {
-			return JWK{}, errors.New("jwtkeys: invalid P-256 public key encoding")
+			return JWK{}, errors.New("verify: invalid P-256 public key encoding")
 		}
 		return JWK{
 			Kty: "EC", Use: "sig", Kid: kid, Alg: alg, Crv: "P-256",
@@ -123,10 +123,10 @@ func PublicJWK(kid, alg string, pub crypto.PublicKey) (JWK, error) {
 	case jwkAlgEdDSA:
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok {
-			return JWK{}, fmt.Errorf("jwtkeys: alg %s requires an ed25519.PublicKey, got %T", alg, pub)
+			return JWK{}, fmt.Errorf("verify: alg %s requires an ed25519.PublicKey, got %T", alg, pub)
 		}
 		if len(k) != ed25519.PublicKeySize {
-			return JWK{}, fmt.Errorf("jwtkeys: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+			return JWK{}, fmt.Errorf("verify: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
 		}
 		return JWK{
 			Kty: "OKP", Use: "sig", Kid: kid, Alg: alg, Crv: "Ed25519",
@@ -135,7 +135,7 @@ func PublicJWK(kid, alg string, pub crypto.PublicKey) (JWK, error) {
 	case jwkAlgRS256:
 		k, ok := pub.(*rsa.PublicKey)
 		if !ok || k == nil || k.N == nil {
-			return JWK{}, fmt.Errorf("jwtkeys: alg %s requires a *rsa.PublicKey, got %T", alg, pub)
+			return JWK{}, fmt.Errorf("verify: alg %s requires a *rsa.PublicKey, got %T", alg, pub)
 		}
 		if err := jwkCheckRSA(k); err != nil {
 			return JWK{}, err
@@ -146,7 +146,7 @@ func PublicJWK(kid, alg string, pub crypto.PublicKey) (JWK, error) {
 			E: jwkB64.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
 		}, nil
 	default:
-		return JWK{}, fmt.Errorf("jwtkeys: unsupported alg %q (want %s, %s or %s)", alg, jwkAlgES256, jwkAlgEdDSA, jwkAlgRS256)
+		return JWK{}, fmt.Errorf("verify: unsupported alg %q (want %s, %s or %s)", alg, jwkAlgES256, jwkAlgEdDSA, jwkAlgRS256)
 	}
 }
 
@@ -163,10 +163,10 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 	switch k.Alg {
 	case jwkAlgES256:
 		if k.Kty != "EC" || k.Crv != "P-256" {
-			return nil, fmt.Errorf("jwtkeys: alg %s needs kty EC and crv P-256, got kty %q crv %q", k.Alg, k.Kty, k.Crv)
+			return nil, fmt.Errorf("verify: alg %s needs kty EC and crv P-256, got kty %q crv %q", k.Alg, k.Kty, k.Crv)
 		}
 		if k.N != "" || k.E != "" {
-			return nil, errors.New("jwtkeys: EC JWK has RSA members")
+			return nil, errors.New("verify: EC JWK has RSA members")
 		}
 		x, err := jwkDecodeFixed("x", k.X, jwkP256CoordSize)
 		if err != nil {
@@ -182,15 +182,15 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		raw = append(raw, y...)
 		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
 		if err != nil {
-			return nil, fmt.Errorf("jwtkeys: invalid P-256 point: %w", err)
+			return nil, fmt.Errorf("verify: invalid P-256 point: %w", err)
 		}
 		return pub, nil
 	case jwkAlgEdDSA:
 		if k.Kty != "OKP" || k.Crv != "Ed25519" {
-			return nil, fmt.Errorf("jwtkeys: alg %s needs kty OKP and crv Ed25519, got kty %q crv %q", k.Alg, k.Kty, k.Crv)
+			return nil, fmt.Errorf("verify: alg %s needs kty OKP and crv Ed25519, got kty %q crv %q", k.Alg, k.Kty, k.Crv)
 		}
 		if k.Y != "" || k.N != "" || k.E != "" {
-			return nil, errors.New("jwtkeys: OKP JWK has members of another key type")
+			return nil, errors.New("verify: OKP JWK has members of another key type")
 		}
 		x, err := jwkDecodeFixed("x", k.X, ed25519.PublicKeySize)
 		if err != nil {
@@ -199,30 +199,30 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		return ed25519.PublicKey(x), nil
 	case jwkAlgRS256:
 		if k.Kty != "RSA" {
-			return nil, fmt.Errorf("jwtkeys: alg %s needs kty RSA, got kty %q", k.Alg, k.Kty)
+			return nil, fmt.Errorf("verify: alg %s needs kty RSA, got kty %q", k.Alg, k.Kty)
 		}
 		if k.Crv != "" || k.X != "" || k.Y != "" {
-			return nil, errors.New("jwtkeys: RSA JWK has members of another key type")
+			return nil, errors.New("verify: RSA JWK has members of another key type")
 		}
 		// Bound the input before decoding: base64 of the largest modulus plus a
 		// leading zero byte some encoders emit.
 		if len(k.N) > jwkB64.EncodedLen(jwkMaxRSABits/8+1) {
-			return nil, fmt.Errorf("jwtkeys: RSA modulus longer than %d bits", jwkMaxRSABits)
+			return nil, fmt.Errorf("verify: RSA modulus longer than %d bits", jwkMaxRSABits)
 		}
 		nb, err := jwkB64.DecodeString(k.N)
 		if err != nil {
-			return nil, fmt.Errorf("jwtkeys: JWK member n: %w", err)
+			return nil, fmt.Errorf("verify: JWK member n: %w", err)
 		}
 		if len(k.E) > 8 { // 6 bytes of exponent is already far too large
-			return nil, errors.New("jwtkeys: RSA exponent too large")
+			return nil, errors.New("verify: RSA exponent too large")
 		}
 		eb, err := jwkB64.DecodeString(k.E)
 		if err != nil {
-			return nil, fmt.Errorf("jwtkeys: JWK member e: %w", err)
+			return nil, fmt.Errorf("verify: JWK member e: %w", err)
 		}
 		e := new(big.Int).SetBytes(eb)
 		if !e.IsInt64() || e.Int64() > 1<<31-1 {
-			return nil, errors.New("jwtkeys: RSA exponent too large")
+			return nil, errors.New("verify: RSA exponent too large")
 		}
 		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: int(e.Int64())}
 		if err := jwkCheckRSA(pub); err != nil {
@@ -230,9 +230,9 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		return pub, nil
 	case "":
-		return nil, errors.New("jwtkeys: JWK has no alg")
+		return nil, errors.New("verify: JWK has no alg")
 	default:
-		return nil, fmt.Errorf("jwtkeys: unsupported JWK alg %q", k.Alg)
+		return nil, fmt.Errorf("verify: unsupported JWK alg %q", k.Alg)
 	}
 }
 
@@ -240,16 +240,16 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 func jwkCheckRSA(k *rsa.PublicKey) error {
 	bits := k.N.BitLen()
 	if bits < jwkMinRSABits {
-		return fmt.Errorf("jwtkeys: RSA key is %d bits, want at least %d", bits, jwkMinRSABits)
+		return fmt.Errorf("verify: RSA key is %d bits, want at least %d", bits, jwkMinRSABits)
 	}
 	if bits > jwkMaxRSABits {
-		return fmt.Errorf("jwtkeys: RSA key is %d bits, want at most %d", bits, jwkMaxRSABits)
+		return fmt.Errorf("verify: RSA key is %d bits, want at most %d", bits, jwkMaxRSABits)
 	}
 	if k.N.Bit(0) == 0 {
-		return errors.New("jwtkeys: RSA modulus is even")
+		return errors.New("verify: RSA modulus is even")
 	}
 	if k.E < 3 || k.E > 1<<31-1 || k.E%2 == 0 {
-		return fmt.Errorf("jwtkeys: invalid RSA exponent %d", k.E)
+		return fmt.Errorf("verify: invalid RSA exponent %d", k.E)
 	}
 	return nil
 }
@@ -258,14 +258,14 @@ func jwkCheckRSA(k *rsa.PublicKey) error {
 // size bytes long.
 func jwkDecodeFixed(name, s string, size int) ([]byte, error) {
 	if len(s) != jwkB64.EncodedLen(size) {
-		return nil, fmt.Errorf("jwtkeys: JWK member %s must encode exactly %d bytes", name, size)
+		return nil, fmt.Errorf("verify: JWK member %s must encode exactly %d bytes", name, size)
 	}
 	b, err := jwkB64.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("jwtkeys: JWK member %s: %w", name, err)
+		return nil, fmt.Errorf("verify: JWK member %s: %w", name, err)
 	}
 	if len(b) != size {
-		return nil, fmt.Errorf("jwtkeys: JWK member %s is %d bytes, want %d", name, len(b), size)
+		return nil, fmt.Errorf("verify: JWK member %s is %d bytes, want %d", name, len(b), size)
 	}
 	return b, nil
 }

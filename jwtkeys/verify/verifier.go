@@ -1,4 +1,4 @@
-package jwtkeys
+package verify
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // Errors returned by [Verifier.Verify]. Every error Verify returns wraps
@@ -28,27 +29,27 @@ var (
 	// ErrTokenMalformed: the token is not a well-formed JWS compact
 	// serialization with JSON header and claims, lacks a "kid" header, has a
 	// "crit" header, or is longer than the maximum accepted size.
-	ErrTokenMalformed = errors.New("jwtkeys: malformed token")
+	ErrTokenMalformed = errors.New("verify: malformed token")
 	// ErrTokenExpired: the "exp" claim is in the past (beyond the leeway).
-	ErrTokenExpired = errors.New("jwtkeys: token expired")
+	ErrTokenExpired = errors.New("verify: token expired")
 	// ErrTokenNotYetValid: the "nbf" or "iat" claim is in the future (beyond
 	// the leeway).
-	ErrTokenNotYetValid = errors.New("jwtkeys: token not yet valid")
+	ErrTokenNotYetValid = errors.New("verify: token not yet valid")
 	// ErrUnknownKey: no key with the token's "kid" is known, even after a
 	// JWKS refetch (or a refetch was not allowed yet, see
 	// [VerifierConfig.RefreshCooldown]).
-	ErrUnknownKey = errors.New("jwtkeys: unknown signing key")
+	ErrUnknownKey = errors.New("verify: unknown signing key")
 	// ErrInvalidSignature: the signature does not verify, or the token's "alg"
 	// is unsupported ("none", HS*, ...) or differs from the "alg" of its key.
-	ErrInvalidSignature = errors.New("jwtkeys: invalid token signature")
+	ErrInvalidSignature = errors.New("verify: invalid token signature")
 	// ErrInvalidClaims: wrong "typ" header, wrong "iss", "aud" not containing
 	// the expected audience, or a required claim ("exp", "iss", "aud", "sub",
 	// "client_id") missing or of the wrong type.
-	ErrInvalidClaims = errors.New("jwtkeys: invalid token claims")
+	ErrInvalidClaims = errors.New("verify: invalid token claims")
 	// ErrJWKSUnavailable: no usable key set could be obtained from the JWKS
 	// endpoint (network error, non-200 status, oversized or invalid
 	// document), or ctx ended while waiting for a fetch.
-	ErrJWKSUnavailable = errors.New("jwtkeys: JWKS unavailable")
+	ErrJWKSUnavailable = errors.New("verify: JWKS unavailable")
 )
 
 // Defaults and limits of [Verifier].
@@ -132,13 +133,24 @@ type Verifier struct {
 	cooldown     time.Duration
 	cacheTTL     time.Duration
 
+	// fetches shares one JWKS request among concurrent callers. Whether to
+	// fetch at all (TTL, cooldowns, stale keys) is decided under mu.
+	//
+	// The key set itself is one immutable snapshot behind an atomic
+	// pointer, not a library cache: the JWKS caches on offer (such as
+	// keyfunc with jwkset) refresh in a background goroutine on the wall
+	// clock and parse keys by their own rules, where this Verifier uses the
+	// injected clock, honours max-age, starts no goroutine that outlives a
+	// fetch, and binds each kid to one alg under this package's JWK checks.
+	fetches singleflight.Group
+
 	mu             sync.Mutex // guards the fields below and publishes fetched keys
-	inflight       *verifierFetch
-	attempted      bool      // a fetch has been started at least once
-	lastAttempt    time.Time // start of the latest fetch
-	lastErr        error     // result of the latest completed fetch
-	kidRefreshed   bool      // an unknown-kid refetch has been started
-	lastKidRefresh time.Time // start of the latest unknown-kid refetch
+	fetching       bool       // a fetch is in flight in fetches
+	attempted      bool       // a fetch has been started at least once
+	lastAttempt    time.Time  // start of the latest fetch
+	lastErr        error      // result of the latest completed fetch
+	kidRefreshed   bool       // an unknown-kid refetch has been started
+	lastKidRefresh time.Time  // start of the latest unknown-kid refetch
 }
 
 // verifierKey is one parsed public key and the only alg it may verify.
@@ -153,11 +165,8 @@ type verifierKeySet struct {
 	expires time.Time // zero for static sets (never expire)
 }
 
-// verifierFetch is one in-flight JWKS fetch that callers can wait on.
-type verifierFetch struct {
-	done chan struct{}
-	err  error // set before done is closed
-}
+// jwksFetch is the key of the JWKS fetch in Verifier.fetches.
+const jwksFetch = "jwks"
 
 // verifierKeyfuncError carries an error from keyFor through golang-jwt so
 // that Verify can return it unchanged.
@@ -172,20 +181,20 @@ func (e *verifierKeyfuncError) Unwrap() error { return e.err }
 // empty, or if a duration is negative.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.JWKSURL == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.JWKSURL is required")
+		return nil, errors.New("verify: VerifierConfig.JWKSURL is required")
 	}
 	u, err := url.Parse(cfg.JWKSURL)
 	if err != nil {
-		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL: %w", err)
+		return nil, fmt.Errorf("verify: VerifierConfig.JWKSURL: %w", err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jwtkeys: VerifierConfig.JWKSURL %q must be an absolute http(s) URL", cfg.JWKSURL)
+		return nil, fmt.Errorf("verify: VerifierConfig.JWKSURL %q must be an absolute http(s) URL", cfg.JWKSURL)
 	}
 	if cfg.Issuer == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.Issuer is required")
+		return nil, errors.New("verify: VerifierConfig.Issuer is required")
 	}
 	if cfg.Audience == "" {
-		return nil, errors.New("jwtkeys: VerifierConfig.Audience is required")
+		return nil, errors.New("verify: VerifierConfig.Audience is required")
 	}
 	for _, d := range []struct {
 		name string
@@ -197,7 +206,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		{"Leeway", &cfg.Leeway, verifierDefaultLeeway},
 	} {
 		if *d.val < 0 {
-			return nil, fmt.Errorf("jwtkeys: VerifierConfig.%s must not be negative, got %v", d.name, *d.val)
+			return nil, fmt.Errorf("verify: VerifierConfig.%s must not be negative, got %v", d.name, *d.val)
 		}
 		if *d.val == 0 {
 			*d.val = d.def
@@ -227,14 +236,30 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // leeway is used as given (0 means no clock-skew allowance). A nil now means
 // time.Now.
 func NewStaticVerifier(keys JWKS, issuer, audience string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
-	if issuer == "" {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: issuer is required")
-	}
 	if audience == "" {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: audience is required")
+		return nil, errors.New("verify: NewStaticVerifier: audience is required")
+	}
+	return newStaticVerifier("NewStaticVerifier", keys, issuer, audience, leeway, now)
+}
+
+// NewIssuerVerifier is [NewStaticVerifier] for the authorization server
+// itself: it checks everything Verify checks except "aud", because the
+// server's introspection endpoint answers for tokens of every audience it
+// issues. A resource server must not use it: it would accept tokens issued
+// for other services.
+func NewIssuerVerifier(keys JWKS, issuer string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
+	return newStaticVerifier("NewIssuerVerifier", keys, issuer, "", leeway, now)
+}
+
+// newStaticVerifier builds the fixed key set of NewStaticVerifier and
+// NewIssuerVerifier; name prefixes its errors. An empty audience is not
+// checked.
+func newStaticVerifier(name string, keys JWKS, issuer, audience string, leeway time.Duration, now func() time.Time) (*Verifier, error) {
+	if issuer == "" {
+		return nil, fmt.Errorf("verify: %s: issuer is required", name)
 	}
 	if leeway < 0 {
-		return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: leeway must not be negative, got %v", leeway)
+		return nil, fmt.Errorf("verify: %s: leeway must not be negative, got %v", name, leeway)
 	}
 	set := &verifierKeySet{keys: make(map[string]verifierKey, len(keys.Keys))}
 	for i, k := range keys.Keys {
@@ -242,19 +267,19 @@ func NewStaticVerifier(keys JWKS, issuer, audience string, leeway time.Duration,
 			continue
 		}
 		if k.Kid == "" {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %d has no kid", i)
+			return nil, fmt.Errorf("verify: %s: key %d has no kid", name, i)
 		}
 		if _, dup := set.keys[k.Kid]; dup {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: duplicate kid %q", k.Kid)
+			return nil, fmt.Errorf("verify: %s: duplicate kid %q", name, k.Kid)
 		}
 		pub, err := k.PublicKey()
 		if err != nil {
-			return nil, fmt.Errorf("jwtkeys: NewStaticVerifier: key %q: %w", k.Kid, err)
+			return nil, fmt.Errorf("verify: %s: key %q: %w", name, k.Kid, err)
 		}
 		set.keys[k.Kid] = verifierKey{alg: k.Alg, key: pub}
 	}
 	if len(set.keys) == 0 {
-		return nil, errors.New("jwtkeys: NewStaticVerifier: no usable signing key")
+		return nil, fmt.Errorf("verify: %s: no usable signing key", name)
 	}
 	v := newVerifier(issuer, audience, leeway, now)
 	v.keys.Store(set)
@@ -276,7 +301,7 @@ func newVerifier(issuer, audience string, leeway time.Duration, now func() time.
 		jwt.WithTimeFunc(now),
 		jwt.WithStrictDecoding(),
 	}
-	if audience != "" { // empty only for the server's own any-audience checks
+	if audience != "" { // empty only for NewIssuerVerifier
 		opts = append(opts, jwt.WithAudience(audience))
 	}
 	v.parser = jwt.NewParser(opts...)
@@ -414,8 +439,7 @@ func (v *Verifier) ensureKeys(ctx context.Context) error {
 		v.mu.Unlock()
 		return nil
 	}
-	call := v.inflight
-	if call == nil {
+	if !v.fetching {
 		// First fetch, TTL expiry after a successful fetch, or a retry
 		// after a failure once the cooldown has passed.
 		if v.attempted && v.lastErr != nil && now.Sub(v.lastAttempt) < v.cooldown {
@@ -426,8 +450,8 @@ func (v *Verifier) ensureKeys(ctx context.Context) error {
 			}
 			return err
 		}
-		call = v.startFetchLocked(ctx, now)
 	}
+	call := v.fetchLocked(ctx, now)
 	v.mu.Unlock()
 	if err := v.wait(ctx, call); err != nil && set == nil {
 		return err
@@ -447,17 +471,16 @@ func (v *Verifier) refreshForKid(ctx context.Context, kid string) (found bool, e
 		v.mu.Unlock()
 		return true, nil
 	}
-	call := v.inflight
-	if call == nil {
-		now := v.now()
+	now := v.now()
+	if !v.fetching {
 		if v.kidRefreshed && now.Sub(v.lastKidRefresh) < v.cooldown {
 			v.mu.Unlock()
 			return false, nil
 		}
 		v.kidRefreshed = true
 		v.lastKidRefresh = now
-		call = v.startFetchLocked(ctx, now)
 	}
+	call := v.fetchLocked(ctx, now)
 	v.mu.Unlock()
 	if err := v.wait(ctx, call); err != nil {
 		return false, err
@@ -474,41 +497,49 @@ func (v *Verifier) hasKid(kid string) bool {
 	return ok
 }
 
-// startFetchLocked starts a JWKS fetch in a goroutine that ends with the
-// fetch. The fetch is detached from ctx's cancellation so that one caller
-// giving up does not fail the others; it is bounded by v.fetchTimeout.
-// v.mu must be held.
-func (v *Verifier) startFetchLocked(ctx context.Context, now time.Time) *verifierFetch {
-	call := &verifierFetch{done: make(chan struct{})}
-	v.inflight = call
-	v.attempted = true
-	v.lastAttempt = now
+// fetchLocked joins the JWKS fetch in flight or starts one, and returns
+// the channel its result arrives on. singleflight runs the fetch in a
+// goroutine that ends with it, detached from ctx's cancellation so that one
+// caller giving up does not fail the others; it is bounded by
+// v.fetchTimeout. v.mu must be held.
+//
+// v.fetching mirrors whether fetches holds a call, so that callers can
+// decide under v.mu to join a fetch rather than be refused by a cooldown.
+// The fetch publishes its result, clears v.fetching and forgets its call
+// in one v.mu section: a caller that finds v.fetching set joins a call that
+// has not published yet, and one that finds it clear starts a new call
+// instead of joining a finished one.
+func (v *Verifier) fetchLocked(ctx context.Context, now time.Time) <-chan singleflight.Result {
+	if !v.fetching {
+		v.fetching = true
+		v.attempted = true
+		v.lastAttempt = now
+	}
 	fctx := context.WithoutCancel(ctx)
-	go func() {
+	return v.fetches.DoChan(jwksFetch, func() (any, error) {
 		set, err := v.fetch(fctx)
 		v.mu.Lock()
+		defer v.mu.Unlock()
 		if err == nil {
 			v.keys.Store(set)
 		}
 		v.lastErr = err
-		v.inflight = nil
-		call.err = err
-		v.mu.Unlock()
-		close(call.done)
-	}()
-	return call
+		v.fetching = false
+		v.fetches.Forget(jwksFetch)
+		return nil, err
+	})
 }
 
-// wait blocks until call finishes or ctx is done.
-func (v *Verifier) wait(ctx context.Context, call *verifierFetch) error {
+// wait blocks until the fetch's result arrives on call or ctx is done.
+func (v *Verifier) wait(ctx context.Context, call <-chan singleflight.Result) error {
 	select {
-	case <-call.done:
-		return call.err
+	case r := <-call:
+		return r.Err
 	default:
 	}
 	select {
-	case <-call.done:
-		return call.err
+	case r := <-call:
+		return r.Err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for JWKS fetch: %w", ErrJWKSUnavailable, context.Cause(ctx))
 	}

@@ -1,8 +1,11 @@
-package jwtkeys_test
+package verify_test
 
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -151,16 +154,16 @@ func (s *itServer) wantCalls(t testing.TB, want int64) {
 }
 
 // newIT returns a verifier for srv; mod adjusts the config.
-func newIT(t testing.TB, srv *itServer, clock *itClock, mod func(*jwtkeys.IntrospectionConfig)) *jwtkeys.IntrospectionVerifier {
+func newIT(t testing.TB, srv *itServer, clock *itClock, mod func(*verify.IntrospectionConfig)) *verify.IntrospectionVerifier {
 	t.Helper()
-	cfg := jwtkeys.IntrospectionConfig{
+	cfg := verify.IntrospectionConfig{
 		URL: srv.URL + "/oauth2/introspect", ClientID: itClientID, ClientSecret: itSecret,
 		Issuer: itIssuer, Audience: itAudience, Now: clock.Now,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	v, err := jwtkeys.NewIntrospectionVerifier(cfg)
+	v, err := verify.NewIntrospectionVerifier(cfg)
 	if err != nil {
 		t.Fatalf("NewIntrospectionVerifier: %v", err)
 	}
@@ -218,27 +221,27 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"token_type lower case", 200, itAnswer(exp, map[string]any{"token_type": "bearer"}), nil},
 		{"no iat, nbf, jti, scope", 200, itAnswer(exp, map[string]any{"iat": nil, "nbf": nil, "jti": nil, "scope": nil}), nil},
 
-		{"inactive", 200, `{"active":false}`, jwtkeys.ErrTokenInactive},
-		{"inactive with members", 200, itAnswer(exp, map[string]any{"active": false}), jwtkeys.ErrTokenInactive},
-		{"wrong issuer", 200, itAnswer(exp, map[string]any{"iss": "https://evil.example"}), jwtkeys.ErrInvalidClaims},
-		{"no issuer", 200, itAnswer(exp, map[string]any{"iss": nil}), jwtkeys.ErrInvalidClaims},
-		{"wrong audience", 200, itAnswer(exp, map[string]any{"aud": "https://other.example"}), jwtkeys.ErrInvalidClaims},
-		{"audience prefix", 200, itAnswer(exp, map[string]any{"aud": itAudience + "/x"}), jwtkeys.ErrInvalidClaims},
-		{"no audience", 200, itAnswer(exp, map[string]any{"aud": nil}), jwtkeys.ErrInvalidClaims},
-		{"aud of the wrong type", 200, itAnswer(exp, map[string]any{"aud": 7}), jwtkeys.ErrInvalidClaims},
-		{"no exp", 200, itAnswer(exp, map[string]any{"exp": nil}), jwtkeys.ErrInvalidClaims},
-		{"exp passed", 200, itAnswer(itBase, nil), jwtkeys.ErrTokenExpired},
-		{"no client_id", 200, itAnswer(exp, map[string]any{"client_id": nil}), jwtkeys.ErrInvalidClaims},
-		{"no sub", 200, itAnswer(exp, map[string]any{"sub": nil}), jwtkeys.ErrInvalidClaims},
-		{"token_type DPoP", 200, itAnswer(exp, map[string]any{"token_type": "DPoP"}), jwtkeys.ErrInvalidClaims},
+		{"inactive", 200, `{"active":false}`, verify.ErrTokenInactive},
+		{"inactive with members", 200, itAnswer(exp, map[string]any{"active": false}), verify.ErrTokenInactive},
+		{"wrong issuer", 200, itAnswer(exp, map[string]any{"iss": "https://evil.example"}), verify.ErrInvalidClaims},
+		{"no issuer", 200, itAnswer(exp, map[string]any{"iss": nil}), verify.ErrInvalidClaims},
+		{"wrong audience", 200, itAnswer(exp, map[string]any{"aud": "https://other.example"}), verify.ErrInvalidClaims},
+		{"audience prefix", 200, itAnswer(exp, map[string]any{"aud": itAudience + "/x"}), verify.ErrInvalidClaims},
+		{"no audience", 200, itAnswer(exp, map[string]any{"aud": nil}), verify.ErrInvalidClaims},
+		{"aud of the wrong type", 200, itAnswer(exp, map[string]any{"aud": 7}), verify.ErrInvalidClaims},
+		{"no exp", 200, itAnswer(exp, map[string]any{"exp": nil}), verify.ErrInvalidClaims},
+		{"exp passed", 200, itAnswer(itBase, nil), verify.ErrTokenExpired},
+		{"no client_id", 200, itAnswer(exp, map[string]any{"client_id": nil}), verify.ErrInvalidClaims},
+		{"no sub", 200, itAnswer(exp, map[string]any{"sub": nil}), verify.ErrInvalidClaims},
+		{"token_type DPoP", 200, itAnswer(exp, map[string]any{"token_type": "DPoP"}), verify.ErrInvalidClaims},
 
-		{"no active member", 200, `{"scope":"a"}`, jwtkeys.ErrIntrospectionUnavailable},
-		{"active not a boolean", 200, `{"active":"true"}`, jwtkeys.ErrIntrospectionUnavailable},
-		{"not JSON", 200, `<html>`, jwtkeys.ErrIntrospectionUnavailable},
-		{"oversized body", 200, `{"active":false,"x":"` + strings.Repeat("a", 70<<10) + `"}`, jwtkeys.ErrIntrospectionUnavailable},
-		{"server error", 500, "", jwtkeys.ErrIntrospectionUnavailable},
-		{"credentials refused", 401, "", jwtkeys.ErrIntrospectionUnavailable},
-		{"unavailable", 503, "", jwtkeys.ErrIntrospectionUnavailable},
+		{"no active member", 200, `{"scope":"a"}`, verify.ErrIntrospectionUnavailable},
+		{"active not a boolean", 200, `{"active":"true"}`, verify.ErrIntrospectionUnavailable},
+		{"not JSON", 200, `<html>`, verify.ErrIntrospectionUnavailable},
+		{"oversized body", 200, `{"active":false,"x":"` + strings.Repeat("a", 70<<10) + `"}`, verify.ErrIntrospectionUnavailable},
+		{"server error", 500, "", verify.ErrIntrospectionUnavailable},
+		{"credentials refused", 401, "", verify.ErrIntrospectionUnavailable},
+		{"unavailable", 503, "", verify.ErrIntrospectionUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +264,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		v := newIT(t, srv, clock, nil)
 		for _, tok := range []string{"", strings.Repeat("a", 17<<10)} {
 			_, err := v.Verify(context.Background(), tok)
-			itCheck(t, err, jwtkeys.ErrTokenMalformed)
+			itCheck(t, err, verify.ErrTokenMalformed)
 		}
 		srv.wantCalls(t, 0)
 	})
@@ -271,7 +274,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		v := newIT(t, srv, clock, nil)
 		srv.Close()
 		_, err := v.Verify(context.Background(), "tok")
-		itCheck(t, err, jwtkeys.ErrIntrospectionUnavailable)
+		itCheck(t, err, verify.ErrIntrospectionUnavailable)
 	})
 }
 
@@ -280,7 +283,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 func TestIntrospectionCacheTTL(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
-	v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.CacheTTL = 30 * time.Second })
+	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.CacheTTL = 30 * time.Second })
 	srv.setActive("tok", itBase.Add(time.Hour))
 	ctx := context.Background()
 	for range 3 {
@@ -297,7 +300,7 @@ func TestIntrospectionCacheTTL(t *testing.T) {
 
 	clock.Advance(time.Second)
 	_, err = v.Verify(ctx, "tok")
-	itCheck(t, err, jwtkeys.ErrTokenInactive)
+	itCheck(t, err, verify.ErrTokenInactive)
 	srv.wantCalls(t, 2)
 }
 
@@ -307,7 +310,7 @@ func TestIntrospectionCacheTTL(t *testing.T) {
 func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
-	v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.CacheTTL = time.Hour })
+	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.CacheTTL = time.Hour })
 	exp := itBase.Add(10 * time.Second)
 	srv.setActive("tok", exp) // the endpoint keeps saying active (a lagging clock)
 	ctx := context.Background()
@@ -321,10 +324,10 @@ func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 
 	clock.Advance(time.Second) // now == exp
 	_, err = v.Verify(ctx, "tok")
-	itCheck(t, err, jwtkeys.ErrTokenExpired)
+	itCheck(t, err, verify.ErrTokenExpired)
 	srv.wantCalls(t, 2)
 	_, err = v.Verify(ctx, "tok")
-	itCheck(t, err, jwtkeys.ErrTokenExpired)
+	itCheck(t, err, verify.ErrTokenExpired)
 	srv.wantCalls(t, 3) // an expired answer is not cached either
 }
 
@@ -333,7 +336,7 @@ func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 func TestIntrospectionCacheBound(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
-	v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.MaxEntries = 3 })
+	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.MaxEntries = 3 })
 	ctx := context.Background()
 	for i := range 5 {
 		srv.setActive(fmt.Sprint("t", i), itBase.Add(time.Hour))
@@ -364,7 +367,7 @@ func TestIntrospectionCacheBound(t *testing.T) {
 func TestIntrospectionDisableCache(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
-	v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.DisableCache = true })
+	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.DisableCache = true })
 	srv.setActive("tok", itBase.Add(time.Hour))
 	for range 3 {
 		_, err := v.Verify(context.Background(), "tok")
@@ -377,20 +380,20 @@ func TestIntrospectionDisableCache(t *testing.T) {
 type itSigner struct {
 	kid  string
 	priv crypto.Signer
-	jwk  jwtkeys.JWK
+	jwk  verify.JWK
 }
+
+// itSigners counts the signers made, to give each its own kid.
+var itSigners atomic.Int64
 
 func newITSigner(t testing.TB) itSigner {
 	t.Helper()
-	priv, err := jwtkeys.GenerateKey(jwtkeys.ES256)
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid, err := jwtkeys.KID(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwk, err := jwtkeys.PublicJWK(kid, jwtkeys.ES256, priv.Public())
+	kid := fmt.Sprintf("it-key-%d", itSigners.Add(1)) // each signer has its own kid
+	jwk, err := verify.PublicJWK(kid, "ES256", priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +406,7 @@ func (s itSigner) mint(t testing.TB, now time.Time, exp time.Time) string {
 		"iss": itIssuer, "sub": "azc_1", "client_id": "azc_1", "aud": itAudience, "scope": "analysis:read",
 		"exp": exp.Unix(), "iat": now.Unix(), "nbf": now.Unix(), "jti": fmt.Sprint(exp.UnixNano()), "owner_id": "user-9",
 	})
-	tok.Header["typ"] = jwtkeys.TokenType
+	tok.Header["typ"] = verify.TokenType
 	tok.Header["kid"] = s.kid
 	out, err := tok.SignedString(s.priv)
 	if err != nil {
@@ -412,9 +415,9 @@ func (s itSigner) mint(t testing.TB, now time.Time, exp time.Time) string {
 	return out
 }
 
-func (s itSigner) verifier(t testing.TB, clock *itClock) *jwtkeys.Verifier {
+func (s itSigner) verifier(t testing.TB, clock *itClock) *verify.Verifier {
 	t.Helper()
-	v, err := jwtkeys.NewStaticVerifier(jwtkeys.JWKS{Keys: []jwtkeys.JWK{s.jwk}}, itIssuer, itAudience, 0, clock.Now)
+	v, err := verify.NewStaticVerifier(verify.JWKS{Keys: []verify.JWK{s.jwk}}, itIssuer, itAudience, 0, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,16 +430,16 @@ func TestIntrospectionLocalPrecheck(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
 	s := newITSigner(t)
-	v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.Local = s.verifier(t, clock) })
+	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.Local = s.verifier(t, clock) })
 	ctx := context.Background()
 
 	for _, tt := range []struct {
 		name, token string
 		want        error
 	}{
-		{"garbage", "not-a-jwt", jwtkeys.ErrTokenMalformed},
-		{"expired", s.mint(t, itBase.Add(-time.Hour), itBase.Add(-time.Minute)), jwtkeys.ErrTokenExpired},
-		{"other key", newITSigner(t).mint(t, itBase, itBase.Add(time.Hour)), jwtkeys.ErrUnknownKey},
+		{"garbage", "not-a-jwt", verify.ErrTokenMalformed},
+		{"expired", s.mint(t, itBase.Add(-time.Hour), itBase.Add(-time.Minute)), verify.ErrTokenExpired},
+		{"other key", newITSigner(t).mint(t, itBase, itBase.Add(time.Hour)), verify.ErrUnknownKey},
 	} {
 		srv.setActive(tt.token, itBase.Add(time.Hour)) // the endpoint would even say yes
 		_, err := v.Verify(ctx, tt.token)
@@ -453,18 +456,18 @@ func TestIntrospectionLocalPrecheck(t *testing.T) {
 	srv.wantCalls(t, 1)
 
 	// Local fails for lack of keys: the endpoint decides.
-	down := func(context.Context, string) (*jwtkeys.Claims, error) {
-		return nil, fmt.Errorf("%w: connection refused", jwtkeys.ErrJWKSUnavailable)
+	down := func(context.Context, string) (*verify.Claims, error) {
+		return nil, fmt.Errorf("%w: connection refused", verify.ErrJWKSUnavailable)
 	}
-	v2 := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) { c.Local = itVerifierFunc(down) })
+	v2 := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.Local = itVerifierFunc(down) })
 	_, err = v2.Verify(ctx, good)
 	itCheck(t, err, nil)
 	srv.wantCalls(t, 2)
 }
 
-type itVerifierFunc func(ctx context.Context, token string) (*jwtkeys.Claims, error)
+type itVerifierFunc func(ctx context.Context, token string) (*verify.Claims, error)
 
-func (f itVerifierFunc) Verify(ctx context.Context, token string) (*jwtkeys.Claims, error) {
+func (f itVerifierFunc) Verify(ctx context.Context, token string) (*verify.Claims, error) {
 	return f(ctx, token)
 }
 
@@ -487,7 +490,7 @@ func TestIntrospectionCacheInactive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := &itClock{t: itBase}
 			srv := newITServer(t)
-			v := newIT(t, srv, clock, func(c *jwtkeys.IntrospectionConfig) {
+			v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) {
 				c.CacheInactive = tt.inactive
 				if tt.local {
 					c.Local = s.verifier(t, clock)
@@ -496,7 +499,7 @@ func TestIntrospectionCacheInactive(t *testing.T) {
 			tok := s.mint(t, itBase, itBase.Add(time.Hour)) // unknown to srv: inactive
 			for range 3 {
 				_, err := v.Verify(ctx, tok)
-				itCheck(t, err, jwtkeys.ErrTokenInactive)
+				itCheck(t, err, verify.ErrTokenInactive)
 			}
 			srv.wantCalls(t, tt.wantCalls)
 			if tt.wantCalls == 1 {
@@ -524,7 +527,7 @@ func TestIntrospectionSingleFlight(t *testing.T) {
 	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := v.Verify(short, "tok")
-	itCheck(t, err, jwtkeys.ErrIntrospectionUnavailable)
+	itCheck(t, err, verify.ErrIntrospectionUnavailable)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v, want it to wrap context.DeadlineExceeded", err)
 	}
@@ -554,32 +557,32 @@ func TestIntrospectionSingleFlight(t *testing.T) {
 }
 
 func TestNewIntrospectionVerifierConfig(t *testing.T) {
-	ok := jwtkeys.IntrospectionConfig{URL: "https://authz.example/oauth2/introspect", ClientID: "id", ClientSecret: "secret", Issuer: itIssuer, Audience: itAudience}
-	mod := func(f func(*jwtkeys.IntrospectionConfig)) jwtkeys.IntrospectionConfig { c := ok; f(&c); return c }
+	ok := verify.IntrospectionConfig{URL: "https://authz.example/oauth2/introspect", ClientID: "id", ClientSecret: "secret", Issuer: itIssuer, Audience: itAudience}
+	mod := func(f func(*verify.IntrospectionConfig)) verify.IntrospectionConfig { c := ok; f(&c); return c }
 	tests := []struct {
 		name    string
-		cfg     jwtkeys.IntrospectionConfig
+		cfg     verify.IntrospectionConfig
 		wantErr string
 	}{
 		{"valid", ok, ""},
-		{"valid with every field", mod(func(c *jwtkeys.IntrospectionConfig) {
+		{"valid with every field", mod(func(c *verify.IntrospectionConfig) {
 			c.URL, c.CacheTTL, c.CacheInactive, c.MaxEntries, c.DisableCache = "http://127.0.0.1:8080/i", time.Minute, time.Second, 5, true
 			c.HTTPClient, c.Now = http.DefaultClient, time.Now
 		}), ""},
-		{"no URL", mod(func(c *jwtkeys.IntrospectionConfig) { c.URL = "" }), "URL is required"},
-		{"relative URL", mod(func(c *jwtkeys.IntrospectionConfig) { c.URL = "/oauth2/introspect" }), "absolute"},
-		{"bad URL", mod(func(c *jwtkeys.IntrospectionConfig) { c.URL = "https://[::1" }), "URL"},
-		{"no ClientID", mod(func(c *jwtkeys.IntrospectionConfig) { c.ClientID = "" }), "ClientID"},
-		{"no ClientSecret", mod(func(c *jwtkeys.IntrospectionConfig) { c.ClientSecret = "" }), "ClientSecret"},
-		{"no Issuer", mod(func(c *jwtkeys.IntrospectionConfig) { c.Issuer = "" }), "Issuer"},
-		{"no Audience", mod(func(c *jwtkeys.IntrospectionConfig) { c.Audience = "" }), "Audience"},
-		{"negative CacheTTL", mod(func(c *jwtkeys.IntrospectionConfig) { c.CacheTTL = -1 }), "CacheTTL"},
-		{"negative CacheInactive", mod(func(c *jwtkeys.IntrospectionConfig) { c.CacheInactive = -1 }), "CacheInactive"},
-		{"negative MaxEntries", mod(func(c *jwtkeys.IntrospectionConfig) { c.MaxEntries = -1 }), "MaxEntries"},
+		{"no URL", mod(func(c *verify.IntrospectionConfig) { c.URL = "" }), "URL is required"},
+		{"relative URL", mod(func(c *verify.IntrospectionConfig) { c.URL = "/oauth2/introspect" }), "absolute"},
+		{"bad URL", mod(func(c *verify.IntrospectionConfig) { c.URL = "https://[::1" }), "URL"},
+		{"no ClientID", mod(func(c *verify.IntrospectionConfig) { c.ClientID = "" }), "ClientID"},
+		{"no ClientSecret", mod(func(c *verify.IntrospectionConfig) { c.ClientSecret = "" }), "ClientSecret"},
+		{"no Issuer", mod(func(c *verify.IntrospectionConfig) { c.Issuer = "" }), "Issuer"},
+		{"no Audience", mod(func(c *verify.IntrospectionConfig) { c.Audience = "" }), "Audience"},
+		{"negative CacheTTL", mod(func(c *verify.IntrospectionConfig) { c.CacheTTL = -1 }), "CacheTTL"},
+		{"negative CacheInactive", mod(func(c *verify.IntrospectionConfig) { c.CacheInactive = -1 }), "CacheInactive"},
+		{"negative MaxEntries", mod(func(c *verify.IntrospectionConfig) { c.MaxEntries = -1 }), "MaxEntries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := jwtkeys.NewIntrospectionVerifier(tt.cfg)
+			v, err := verify.NewIntrospectionVerifier(tt.cfg)
 			switch {
 			case tt.wantErr == "" && (err != nil || v == nil):
 				t.Fatalf("got %v, %v; want a verifier", v, err)
@@ -596,8 +599,8 @@ func TestMiddlewareWithIntrospection(t *testing.T) {
 	clock := &itClock{t: itBase}
 	srv := newITServer(t)
 	srv.setActive("good", itBase.Add(time.Hour))
-	h := jwtkeys.Middleware(newIT(t, srv, clock, nil))(jwtkeys.RequireScope("analysis:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := jwtkeys.ClaimsFrom(r.Context())
+	h := verify.Middleware(newIT(t, srv, clock, nil))(verify.RequireScope("analysis:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := verify.ClaimsFrom(r.Context())
 		_, _ = io.WriteString(w, c.OwnerID)
 	})))
 	do := func(tok string) *httptest.ResponseRecorder {
@@ -622,7 +625,7 @@ func TestMiddlewareWithIntrospection(t *testing.T) {
 // Offline verification with the JWKS, and the routes of a resource server:
 // any request needs a valid token; GET /analyses needs analysis:read.
 func ExampleMiddleware() {
-	v, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{
+	v, err := verify.NewVerifier(verify.VerifierConfig{
 		JWKSURL:  "https://authz.example/.well-known/jwks.json",
 		Issuer:   "https://authz.example",
 		Audience: "https://analyses.example",
@@ -631,21 +634,21 @@ func ExampleMiddleware() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /analyses", jwtkeys.RequireScope("analysis:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, _ := jwtkeys.ClaimsFrom(r.Context())
+	mux.Handle("GET /analyses", verify.RequireScope("analysis:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := verify.ClaimsFrom(r.Context())
 		fmt.Fprintf(w, "analyses of %s\n", claims.OwnerID)
 	})))
-	log.Fatal(http.ListenAndServe(":8081", jwtkeys.Middleware(v, jwtkeys.WithRealm("analyses"))(mux)))
+	log.Fatal(http.ListenAndServe(":8081", verify.Middleware(v, verify.WithRealm("analyses"))(mux)))
 }
 
 // A handler behind RequireScope, tested with ContextWithClaims: a token
 // without the scope gets 403 naming it.
 func ExampleRequireScope() {
-	h := jwtkeys.RequireScope("analysis:create")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := verify.RequireScope("analysis:create")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	}))
 	r := httptest.NewRequest(http.MethodPost, "/analyses", nil)
-	r = r.WithContext(jwtkeys.ContextWithClaims(r.Context(), &jwtkeys.Claims{ClientID: "azc_1", Scope: "analysis:read"}))
+	r = r.WithContext(verify.ContextWithClaims(r.Context(), &verify.Claims{ClientID: "azc_1", Scope: "analysis:read"}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	fmt.Println(rec.Code)
@@ -660,7 +663,7 @@ func ExampleRequireScope() {
 // Online verification: revocation holds within CacheTTL. The JWKS verifier
 // refuses bad tokens before the endpoint is asked.
 func ExampleNewIntrospectionVerifier() {
-	local, err := jwtkeys.NewVerifier(jwtkeys.VerifierConfig{
+	local, err := verify.NewVerifier(verify.VerifierConfig{
 		JWKSURL:  "https://authz.example/.well-known/jwks.json",
 		Issuer:   "https://authz.example",
 		Audience: "https://analyses.example",
@@ -668,7 +671,7 @@ func ExampleNewIntrospectionVerifier() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := jwtkeys.NewIntrospectionVerifier(jwtkeys.IntrospectionConfig{
+	v, err := verify.NewIntrospectionVerifier(verify.IntrospectionConfig{
 		URL:          "https://authz.example/oauth2/introspect",
 		ClientID:     os.Getenv("RS_CLIENT_ID"),
 		ClientSecret: os.Getenv("RS_CLIENT_SECRET"),
@@ -681,16 +684,16 @@ func ExampleNewIntrospectionVerifier() {
 		log.Fatal(err)
 	}
 	api := http.NewServeMux() // the service's routes
-	log.Fatal(http.ListenAndServe(":8081", jwtkeys.Middleware(v)(api)))
+	log.Fatal(http.ListenAndServe(":8081", verify.Middleware(v)(api)))
 }
 
 // Logging why requests were refused: the client gets a short fixed text,
 // the log gets the cause.
 func ExampleWithRejectHook() {
-	h := jwtkeys.Middleware(itVerifierFunc(func(context.Context, string) (*jwtkeys.Claims, error) {
-		return nil, fmt.Errorf("%w: token is expired by 2m0s", jwtkeys.ErrTokenExpired)
-	}), jwtkeys.WithRejectHook(func(r *http.Request, e *jwtkeys.BearerError) {
-		fmt.Println("log:", e.Status, errors.Is(e, jwtkeys.ErrTokenExpired), e.Err)
+	h := verify.Middleware(itVerifierFunc(func(context.Context, string) (*verify.Claims, error) {
+		return nil, fmt.Errorf("%w: token is expired by 2m0s", verify.ErrTokenExpired)
+	}), verify.WithRejectHook(func(r *http.Request, e *verify.BearerError) {
+		fmt.Println("log:", e.Status, errors.Is(e, verify.ErrTokenExpired), e.Err)
 	}))(http.NotFoundHandler())
 	r := httptest.NewRequest(http.MethodGet, "/analyses", nil)
 	r.Header.Set("Authorization", "Bearer x")
@@ -698,6 +701,6 @@ func ExampleWithRejectHook() {
 	h.ServeHTTP(rec, r)
 	fmt.Println("client:", rec.Header().Get("WWW-Authenticate"))
 	// Output:
-	// log: 401 true jwtkeys: token expired: token is expired by 2m0s
+	// log: 401 true verify: token expired: token is expired by 2m0s
 	// client: Bearer error="invalid_token", error_description="the access token expired"
 }
