@@ -207,7 +207,8 @@ func checkPasswordPolicy(password string) error {
 // SetPassword sets the admin-API password of the user with the given
 // email; only admins (and the CLI) may. The password is 12 to 256
 // characters and is stored as an argon2id hash; it is never logged or
-// audited.
+// audited. Every session of the user ends, but the actor's own when they
+// set their own password.
 func (r *Registry) SetPassword(ctx context.Context, actor Actor, email, password string) error {
 	if !actor.isAdmin() {
 		return models.Forbiddenf("admin_required", "only admins may set passwords")
@@ -227,10 +228,11 @@ func (r *Registry) SetPassword(ctx context.Context, actor Actor, email, password
 		return err
 	}
 	u.PasswordHash = hash
-	if err := r.store.UpdateUser(ctx, u); err != nil {
+	n, err := r.store.UpdateUserEndSessions(ctx, u, actor.keep(u.ID))
+	if err != nil {
 		return err
 	}
-	r.audit(ctx, actor, models.AuditPasswordUpdated, "", u.ID, map[string]any{"email": u.Email})
+	r.audit(ctx, actor, models.AuditPasswordUpdated, "", u.ID, map[string]any{"email": u.Email, "sessions_ended": n})
 	return nil
 }
 
