@@ -72,6 +72,7 @@ type Registry struct {
 	hasher *Hasher
 	now    func() time.Time
 	log    *slog.Logger
+	signIn *Limiter // failure budgets of SignIn
 }
 
 // NewRegistry returns a Registry; now is the clock (nil: time.Now).
@@ -82,7 +83,7 @@ func NewRegistry(store RegistryStore, hasher *Hasher, now func() time.Time, log 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{store: store, hasher: hasher, now: now, log: log}
+	return &Registry{store: store, hasher: hasher, now: now, log: log, signIn: newSignInLimiter(now)}
 }
 
 // NewClient describes a client to register.

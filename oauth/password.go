@@ -7,9 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/authz/authz/models"
@@ -61,17 +64,32 @@ type credentialsError struct{ reason, userID string }
 func (e *credentialsError) Error() string        { return ErrInvalidCredentials.Error() }
 func (e *credentialsError) Is(target error) bool { return target == ErrInvalidCredentials }
 
-// idKey is argon2.IDKey; tests count its calls.
+// idKey is argon2.IDKey; tests count its calls and how many run at once.
 var idKey = argon2.IDKey
 
-// passwordSlots bounds concurrent argon2id computations: each takes
-// DefaultPasswordParams.Memory, so unbounded sign-in attempts would be a
-// memory exhaustion attack.
+// passwordSlots bounds concurrent argon2id computations in the process:
+// each takes DefaultPasswordParams.Memory, so unbounded sign-in attempts
+// would be a memory exhaustion attack. Four hashes take 256 MiB.
 var passwordSlots = make(chan struct{}, 4)
 
+// passwordWait is how long a request waits for a slot before it is refused
+// with ErrPasswordBusy: the time of a few dozen hashes, long enough for a
+// burst of real sign-ins, short enough that a flood queues no more than
+// what arrives in that time.
+var passwordWait = 5 * time.Second
+
+// ErrPasswordBusy answers a sign-in or password change that found every
+// argon2id slot taken for passwordWait: the server is checking too many
+// passwords at once. Nothing was checked; the caller may retry.
+var ErrPasswordBusy = errors.New("too many password checks in progress")
+
 func withSlot(ctx context.Context, fn func()) error {
+	timer := time.NewTimer(passwordWait)
+	defer timer.Stop()
 	select {
 	case passwordSlots <- struct{}{}:
+	case <-timer.C:
+		return ErrPasswordBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -286,21 +304,93 @@ func (r *Registry) Authenticate(ctx context.Context, email, password string) (*m
 	return u, nil
 }
 
-// SignIn is Authenticate plus the audit log: a session.created event on
-// success; on failure a session.failed event with the email as typed (as
-// the actor), the reason and the IP, never the password.
+// Sign-in failure budgets, as the token endpoint's for clients: per
+// (account, source) and per source, never per account alone, so that
+// guessing from elsewhere cannot lock an admin out of their own address.
+const (
+	signInFailuresPerPair   = 5
+	signInFailuresPerSource = 20
+	signInMaxKeys           = 10_000
+)
+
+func newSignInLimiter(now func() time.Time) *Limiter {
+	return NewLimiter(LimiterConfig{
+		FailuresPerPair: signInFailuresPerPair,
+		FailuresPerIP:   signInFailuresPerSource,
+		MaxKeys:         signInMaxKeys,
+		Now:             now,
+	})
+}
+
+// SignInThrottled answers a sign-in over a failure budget or the request
+// rate of its address. Nothing was checked or audited.
+type SignInThrottled struct {
+	// Wait is how long until the next attempt is admitted.
+	Wait time.Duration
+	// Limit is the Limiter's name of the budget: "client_failures" (this
+	// account from this address), "ip_failures" or "ip_rate".
+	Limit string
+}
+
+func (e *SignInThrottled) Error() string {
+	switch e.Limit {
+	case "client_failures":
+		return "too many failed sign-ins to this account from this address"
+	case "ip_failures":
+		return "too many failed sign-ins from this address"
+	}
+	return "too many sign-in attempts from this address"
+}
+
+// signInSource is the address a sign-in's failure budget is kept for: the
+// IP, or for IPv6 its /64, which one host usually holds in full.
+func signInSource(ip string) netip.Addr {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+// typedEmail is an email as typed, fit for the audit log and a budget key:
+// valid UTF-8 without control characters (PostgreSQL refuses a NUL), at
+// most models.MaxEmailLen bytes.
+func typedEmail(email string) string {
+	typed := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(models.NormalizeEmail(email), "?"))
+	if len(typed) > models.MaxEmailLen {
+		typed = strings.ToValidUTF8(typed[:models.MaxEmailLen], "")
+	}
+	if typed == "" {
+		typed = "(no email)"
+	}
+	return typed
+}
+
+// SignIn is Authenticate behind failure budgets, plus the audit log. A
+// source that spent a budget (5 failures for one account, 20 in all, each
+// further one doubling a backoff from 1 s to 15 min) gets SignInThrottled
+// before any database read or hash. On success a session.created event; on
+// failure a session.failed event with the email as typed (as the actor),
+// the reason and the IP, never the password.
 func (r *Registry) SignIn(ctx context.Context, ip, email, password string) (*models.User, error) {
+	src, typed := signInSource(ip), typedEmail(email)
+	if wait, limit := r.signIn.Allow(src, typed); wait > 0 {
+		return nil, &SignInThrottled{Wait: wait, Limit: limit}
+	}
 	u, err := r.Authenticate(ctx, email, password)
 	var ce *credentialsError
 	switch {
 	case errors.As(err, &ce):
-		typed := strings.ToValidUTF8(models.NormalizeEmail(email), "?")
-		if len(typed) > 254 {
-			typed = strings.ToValidUTF8(typed[:254], "")
-		}
-		if typed == "" {
-			typed = "(no email)"
-		}
+		r.signIn.Failed(src, typed)
 		detail := `{"reason":"` + ce.reason + `"}`
 		aerr := r.store.AddAudit(ctx, models.AuditEvent{At: r.now(), Actor: typed, Action: models.AuditSessionFailed, UserID: ce.userID, IP: ip, Detail: detail})
 		if aerr != nil {
@@ -310,6 +400,7 @@ func (r *Registry) SignIn(ctx context.Context, ip, email, password string) (*mod
 	case err != nil:
 		return nil, err
 	}
+	r.signIn.Succeeded(src, typed)
 	r.audit(ctx, Actor{User: u, IP: ip}, models.AuditSessionCreated, "", u.ID, nil)
 	return u, nil
 }
