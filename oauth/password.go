@@ -83,15 +83,21 @@ var passwordWait = 5 * time.Second
 // passwords at once. Nothing was checked; the caller may retry.
 var ErrPasswordBusy = errors.New("too many password checks in progress")
 
+// withSlot runs fn in a slot: at once if one is free, else after waiting
+// at most passwordWait for one.
 func withSlot(ctx context.Context, fn func()) error {
-	timer := time.NewTimer(passwordWait)
-	defer timer.Stop()
 	select {
 	case passwordSlots <- struct{}{}:
-	case <-timer.C:
-		return ErrPasswordBusy
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		timer := time.NewTimer(passwordWait)
+		defer timer.Stop()
+		select {
+		case passwordSlots <- struct{}{}:
+		case <-timer.C:
+			return ErrPasswordBusy
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	defer func() { <-passwordSlots }()
 	fn()

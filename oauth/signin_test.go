@@ -115,17 +115,22 @@ func TestSignInBackoff(t *testing.T) {
 }
 
 // At most cap(passwordSlots) argon2id computations run at once, however
-// many sign-ins arrive together.
+// many sign-ins arrive together. With no time to wait for a slot, the
+// first sign-ins take every slot and hold it (the hook blocks their
+// hashes); every other one is refused as busy.
 func TestPasswordHashConcurrencyBound(t *testing.T) {
 	cheapParams(t)
 	e := newPasswordEnv(t, "sqlite")
 	ctx := context.Background()
 	dummy() // the dummy hash is made once, outside the slots
+	orig := passwordWait
+	passwordWait = 0
+	t.Cleanup(func() { passwordWait = orig })
 	slots := cap(passwordSlots)
 	const signIns = 16
 	var inFlight, maxInFlight atomic.Int64
 	entered, release := make(chan struct{}), make(chan struct{})
-	orig := idKey
+	origKey := idKey
 	idKey = func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 		n := inFlight.Add(1)
 		for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
@@ -133,9 +138,9 @@ func TestPasswordHashConcurrencyBound(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 		inFlight.Add(-1)
-		return orig(password, salt, time, memory, threads, keyLen)
+		return origKey(password, salt, time, memory, threads, keyLen)
 	}
-	t.Cleanup(func() { idKey = orig })
+	t.Cleanup(func() { idKey = origKey })
 
 	errs := make(chan error, signIns)
 	for i := range signIns {
@@ -144,30 +149,35 @@ func TestPasswordHashConcurrencyBound(t *testing.T) {
 			errs <- err
 		}()
 	}
-	// Fill every slot, then let one hash finish for each new one that starts.
-	for range slots {
-		<-entered
-	}
-	for range signIns - slots {
-		release <- struct{}{}
-		<-entered
-	}
-	for range slots {
-		release <- struct{}{}
-	}
+	// Each sign-in either starts a hash (and holds it) or is refused.
+	hashing, busy := 0, 0
 	for range signIns {
-		if err := <-errs; !errors.Is(err, ErrInvalidCredentials) {
-			t.Errorf("got %v, want ErrInvalidCredentials", err)
+		select {
+		case <-entered:
+			hashing++
+		case err := <-errs:
+			if !errors.Is(err, ErrPasswordBusy) {
+				t.Fatalf("a sign-in that did not hash: got %v, want ErrPasswordBusy", err)
+			}
+			busy++
 		}
 	}
-	if got := maxInFlight.Load(); got != int64(slots) {
-		t.Errorf("at most %d hashes ran at once, want %d (the number of slots)", got, slots)
+	for range hashing {
+		release <- struct{}{}
+	}
+	for range hashing {
+		if err := <-errs; !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("a sign-in that hashed: got %v, want ErrInvalidCredentials", err)
+		}
+	}
+	if hashing != slots || busy != signIns-slots || maxInFlight.Load() != int64(slots) {
+		t.Errorf("%d hashed (at most %d at once), %d busy; want %d, %d, %d", hashing, maxInFlight.Load(), busy, slots, slots, signIns-slots)
 	}
 }
 
 // A request that finds every slot taken for passwordWait is refused with
 // ErrPasswordBusy, and one whose caller is gone with its context's error;
-// neither computes a hash.
+// neither computes a hash. A request that waits gets the next free slot.
 func TestPasswordSlotWait(t *testing.T) {
 	cheapParams(t)
 	e := newPasswordEnv(t, "sqlite")
@@ -175,8 +185,9 @@ func TestPasswordSlotWait(t *testing.T) {
 	for range cap(passwordSlots) {
 		passwordSlots <- struct{}{}
 	}
+	held := cap(passwordSlots)
 	t.Cleanup(func() {
-		for range cap(passwordSlots) {
+		for range held {
 			<-passwordSlots
 		}
 	})
@@ -203,6 +214,14 @@ func TestPasswordSlotWait(t *testing.T) {
 	failed, err := e.store.Audit(context.Background(), models.AuditFilter{Action: models.AuditSessionFailed})
 	if err != nil || len(failed) != 0 {
 		t.Errorf("session.failed events: %v, %d, want none", err, len(failed))
+	}
+	// A waiting request runs once a slot frees, whenever it started waiting.
+	done := make(chan error)
+	go func() { done <- withSlot(context.Background(), func() {}) }()
+	<-passwordSlots
+	held--
+	if err := <-done; err != nil {
+		t.Errorf("a waiting request when a slot freed: got %v, want nil", err)
 	}
 }
 
