@@ -233,6 +233,7 @@ func TestSignInOddEmails(t *testing.T) {
 		cheapParams(t)
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
+		dummy() // made once, at the first unknown email of the process
 		hashes := countHashes(t)
 		for i, email := range []string{"root\x00@example.com", "root@example.com\x00", "\xff\xfe@example.com", "ro\x01ot@example.com", strings.Repeat("é", 300) + "@example.com"} {
 			before := hashes.Load()
