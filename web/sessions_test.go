@@ -321,7 +321,7 @@ func TestAdminSignInThrottle(t *testing.T) {
 		lc := page.cookie("authz_login_csrf")
 		ui := e.uiDo("", "POST", "/admin/login", url.Values{"csrf_token": {csrfOf(t, page)}, "email": {adminEmail}, "password": {adminPassword}}, nil, lc)
 		if ui.status != http.StatusTooManyRequests || ui.header.Get("Retry-After") != "1" || ui.cookie(web.SessionCookie) != nil ||
-			!strings.Contains(ui.body, "Too many failed sign-ins from this address. Please try again in 1 seconds.") {
+			!strings.Contains(ui.body, "Too many failed sign-ins from this address. Please try again in a second.") {
 			t.Errorf("console sign-in past the budget: %d, Retry-After %q", ui.status, ui.header.Get("Retry-After"))
 		}
 

@@ -115,7 +115,11 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 		logOutcome(c, ap.code)
 		msg := "The server is busy checking other sign-ins. Please try again in a moment."
 		if ap.status == http.StatusTooManyRequests {
-			msg = "Too many failed sign-ins from this address. Please try again in " + c.Response().Header().Get("Retry-After") + " seconds."
+			wait := c.Response().Header().Get("Retry-After") + " seconds"
+			if wait == "1 seconds" {
+				wait = "a second"
+			}
+			msg = "Too many failed sign-ins from this address. Please try again in " + wait + "."
 		}
 		return u.renderPage(c, p, ap.status, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: msg})
