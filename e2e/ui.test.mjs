@@ -501,7 +501,7 @@ test("screenshots of the credentials table and a client's page", async () => {
 
 test("sign out ends the session", async () => {
   await page.goto("/admin/");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL(/\/admin\/login$/);
   assert.equal(await heading(), "Sign in");
   await page.goto("/admin/");

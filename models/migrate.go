@@ -157,6 +157,26 @@ CREATE TABLE auth_version (
 );
 INSERT INTO auth_version (id, v) VALUES (1, 0);
 `},
+	// Sessions get a public id (ref) for listing and ending them, a last-seen
+	// time and the epoch of their user (see Store.EndSessions). Sessions of
+	// the old table had neither, so they end: their users sign in again.
+	{version: 4, name: "session_management", sql: `
+DROP TABLE sessions;
+CREATE TABLE sessions (
+	id TEXT PRIMARY KEY,
+	ref TEXT NOT NULL UNIQUE,
+	user_id TEXT NOT NULL REFERENCES users(id),
+	epoch BIGINT NOT NULL,
+	created_at {{ts}} NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	last_seen_at {{ts}} NOT NULL,
+	ip TEXT NOT NULL DEFAULT '',
+	user_agent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_user ON sessions (user_id);
+ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+`},
 }
 
 func (s *Store) ddl(sql string) string {

@@ -130,8 +130,11 @@ type User struct {
 	Status           string
 	MayCreateClients bool
 	PasswordHash     string `json:"-"`
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// SessionEpoch grows by one whenever the user's sessions are ended; a
+	// session started under another value has ended (see EndSessions).
+	SessionEpoch int64 `json:"-"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Active reports whether the user is enabled.

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // ErrInvalid marks input that breaks a domain rule; the wrapped text says
@@ -17,14 +20,29 @@ var ErrInvalid = errors.New("invalid")
 // NormalizeEmail lower-cases and trims an email address.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
+// Limits of a user's fields: RFC 5321 §4.5.3.1.3 bounds a path, so an
+// address, to 256 octets including the angle brackets.
+const (
+	MaxEmailLen = 254 // bytes
+	MaxNameLen  = 200 // characters
+)
+
 // Validate checks the user's fields.
 func (u *User) Validate() error {
 	u.Email = NormalizeEmail(u.Email)
-	if _, err := mail.ParseAddress(u.Email); err != nil || strings.ContainsAny(u.Email, "<> ") {
+	if _, err := mail.ParseAddress(u.Email); err != nil || strings.ContainsAny(u.Email, "<> ") || len(u.Email) > MaxEmailLen {
 		return fmt.Errorf("%w: email %q is not an address", ErrInvalid, u.Email)
 	}
 	if strings.TrimSpace(u.Name) == "" {
 		return fmt.Errorf("%w: name is required", ErrInvalid)
+	}
+	// PostgreSQL refuses a NUL or invalid UTF-8 in text, and a control
+	// character would garble the console, the CLI's table and log lines.
+	if !utf8.ValidString(u.Name) || strings.ContainsFunc(u.Name, unicode.IsControl) {
+		return fmt.Errorf("%w: name must be UTF-8 text without control characters", ErrInvalid)
+	}
+	if utf8.RuneCountInString(u.Name) > MaxNameLen {
+		return fmt.Errorf("%w: name must have at most %d characters", ErrInvalid, MaxNameLen)
 	}
 	if u.Role != RoleAdmin && u.Role != RoleMember {
 		return fmt.Errorf("%w: role %q: want admin or member", ErrInvalid, u.Role)
@@ -76,8 +94,21 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	return translate(s.db.WithContext(ctx).Create(u).Error, "create user "+u.Email)
 }
 
+// maxIDLen bounds the ids a lookup accepts (users' ids are UUIDs).
+const maxIDLen = 256
+
+// storableKey reports whether s can be a stored key of at most max bytes.
+// A lookup of any other key answers ErrNotFound without a query: PostgreSQL
+// would fail on a NUL or invalid UTF-8 instead of finding nothing.
+func storableKey(s string, max int) bool {
+	return len(s) <= max && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // UserByEmail finds a user by email address.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	if !storableKey(NormalizeEmail(email), MaxEmailLen) {
+		return nil, fmt.Errorf("user: %w", ErrNotFound)
+	}
 	var u User
 	err := s.db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).Take(&u).Error
 	if err != nil {
@@ -88,6 +119,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
 
 // UserByID finds a user by id.
 func (s *Store) UserByID(ctx context.Context, id string) (*User, error) {
+	if !storableKey(id, maxIDLen) {
+		return nil, fmt.Errorf("user: %w", ErrNotFound)
+	}
 	var u User
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&u).Error; err != nil {
 		return nil, translate(err, "user "+id)
@@ -108,8 +142,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
+	return s.updateUser(s.db.WithContext(ctx), u)
+}
+
+func (s *Store) updateUser(db *gorm.DB, u *User) error {
 	u.UpdatedAt = s.now()
-	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
+	res := db.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 		"name":               u.Name,
 		"role":               u.Role,
 		"permissions":        u.Permissions,

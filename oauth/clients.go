@@ -16,8 +16,12 @@ import (
 // RegistryStore is what the Registry reads and writes.
 type RegistryStore interface {
 	UserByEmail(ctx context.Context, email string) (*models.User, error)
+	UserByID(ctx context.Context, id string) (*models.User, error)
 	CreateUser(ctx context.Context, u *models.User) error
 	UpdateUser(ctx context.Context, u *models.User) error
+	UpdateUserEndSessions(ctx context.Context, u *models.User, keep string) (int64, error)
+	EndSessions(ctx context.Context, userID, keep string) (int64, error)
+	DeleteUserSession(ctx context.Context, userID, ref string) error
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret, maxPerOwner int) error
 	UpdateClient(ctx context.Context, c *models.Client) error
@@ -36,6 +40,9 @@ type RegistryStore interface {
 type Actor struct {
 	User *models.User
 	IP   string
+	// Session is the id of the session the user acts in: the one session
+	// kept when they change their own password or permissions.
+	Session string
 }
 
 // CLI is the operator at the command line.
@@ -65,6 +72,7 @@ type Registry struct {
 	hasher *Hasher
 	now    func() time.Time
 	log    *slog.Logger
+	signIn *Limiter // failure budgets of SignIn
 }
 
 // NewRegistry returns a Registry; now is the clock (nil: time.Now).
@@ -75,7 +83,7 @@ func NewRegistry(store RegistryStore, hasher *Hasher, now func() time.Time, log 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{store: store, hasher: hasher, now: now, log: log}
+	return &Registry{store: store, hasher: hasher, now: now, log: log, signIn: newSignInLimiter(now)}
 }
 
 // NewClient describes a client to register.
@@ -368,15 +376,27 @@ func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) 
 
 // UpdateUser saves a user's changes (permissions, status, role, creation
 // right); only admins (and the CLI) may. The change holds at the user's
-// clients' next token request.
+// clients' next token request. A change that takes something away (see
+// endsSessions) also ends the user's sessions, but the actor's own.
 func (r *Registry) UpdateUser(ctx context.Context, actor Actor, u *models.User, change string) error {
 	if !actor.isAdmin() {
 		return models.Forbiddenf("admin_required", "only admins may change users")
 	}
-	if err := r.store.UpdateUser(ctx, u); err != nil {
+	old, err := r.store.UserByID(ctx, u.ID)
+	if err != nil {
 		return err
 	}
-	r.audit(ctx, actor, models.AuditUserUpdated, "", u.ID, map[string]any{"email": u.Email, "change": change, "status": u.Status, "role": u.Role, "permissions": u.Permissions, "may_create_clients": u.MayCreateClients})
+	detail := map[string]any{"email": u.Email, "change": change, "status": u.Status, "role": u.Role, "permissions": u.Permissions, "may_create_clients": u.MayCreateClients}
+	if endsSessions(old, u) {
+		n, err := r.store.UpdateUserEndSessions(ctx, u, actor.keep(u.ID))
+		if err != nil {
+			return err
+		}
+		detail["sessions_ended"] = n
+	} else if err := r.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	r.audit(ctx, actor, models.AuditUserUpdated, "", u.ID, detail)
 	return nil
 }
 

@@ -40,6 +40,8 @@ type AdminStore interface {
 	CreateSession(ctx context.Context, s *models.Session) error
 	SessionByID(ctx context.Context, id string) (*models.Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	ListSessions(ctx context.Context, userID string) ([]models.Session, error)
+	TouchSession(ctx context.Context, id string, t time.Time) error
 }
 
 // Admin configures the admin JSON API (mounted when Config.Admin is set).
@@ -115,6 +117,9 @@ func (a *adminAPI) routes() []adminRoute {
 		{http.MethodGet, "/users/:id", signedIn, a.getUser},
 		{http.MethodPatch, "/users/:id", adminOnly, a.updateUser},
 		{http.MethodPut, "/users/:id/password", adminOnly, a.setPassword},
+		{http.MethodGet, "/users/:id/sessions", signedIn, a.listSessions},
+		{http.MethodDelete, "/users/:id/sessions", signedIn, a.endSessions},
+		{http.MethodDelete, "/users/:id/sessions/:session_id", signedIn, a.endSession},
 
 		{http.MethodGet, "/clients", signedIn, a.listClients},
 		{http.MethodPost, "/clients", signedIn, a.createClient},
@@ -141,7 +146,13 @@ type principal struct {
 
 func (p *principal) isAdmin() bool { return p.user != nil && p.user.Role == models.RoleAdmin }
 
-func (p *principal) actor() oauth.Actor { return oauth.Actor{User: p.user, IP: p.ip} }
+func (p *principal) actor() oauth.Actor {
+	a := oauth.Actor{User: p.user, IP: p.ip}
+	if p.session != nil {
+		a.Session = p.session.ID
+	}
+	return a
+}
 
 // handler wraps a route with the admin API's rules, in order: no
 // credential of any kind (Authorization header, access_token or

@@ -556,6 +556,9 @@ func TestAdminMemberPermissions(t *testing.T) {
 		wantAPI(t, "admin demotes self", e.call(admin, "PATCH", apiBase+"/users/"+e.admin.ID, map[string]any{"role": "member"}, nil), 409, "self_lockout")
 		wantAPI(t, "admin disables self", e.call(admin, "PATCH", apiBase+"/users/"+e.admin.ID, map[string]any{"status": "disabled"}, nil), 409, "self_lockout")
 		wantAPI(t, "promote alice", e.call(admin, "PATCH", apiBase+"/users/"+e.member.ID, map[string]any{"role": "admin"}, nil), 200, "")
+		// A role change ends the user's sessions: alice signs in again as an admin.
+		wantAPI(t, "alice's session from before the promotion", e.call(alice, "GET", apiBase+"/users", nil, nil), 401, "unauthenticated")
+		alice = e.login(memberEmail, memberPass)
 		wantAPI(t, "alice as admin", e.call(alice, "GET", apiBase+"/users", nil, nil), 200, "")
 	})
 }

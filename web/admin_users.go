@@ -183,7 +183,8 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 }
 
 // setPassword is PUT /users/{id}/password {"password"}: admins set any
-// user's admin-API password (12 to 256 characters).
+// user's admin-API password (12 to 256 characters). The user's sessions
+// end, but the caller's own when they set their own password.
 func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -202,7 +203,7 @@ func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
 		return err
 	}
 	if err := a.Registry.SetPassword(c.Request().Context(), p.actor(), u.Email, *in.Password); err != nil {
-		return err
+		return passwordProblem(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
 
@@ -17,11 +19,17 @@ import (
 // 256-bit token in an HttpOnly, SameSite=Strict cookie scoped to /admin.
 // The database keeps only its SHA-256, so a read of the sessions table
 // yields no usable cookie. A session lasts 24 hours from sign-in, and ends
-// early on sign-out or when its user is disabled.
+// early on sign-out, when it is ended from the session list, or when its
+// user's password, status, role or permissions change (see oauth's
+// endsSessions). Every request reads the session from the database, so an
+// ending holds on every instance at once.
 const (
 	SessionCookie   = "authz_session"
 	SessionLifetime = 24 * time.Hour
 	sessionTokenLen = 43 // base64url of 32 bytes
+	// sessionTouchEvery is how stale a session's last-seen time may get:
+	// it costs a write at most this often per session.
+	sessionTouchEvery = time.Minute
 )
 
 var errUnauthenticated = problem(http.StatusUnauthorized, "unauthenticated", "sign in first: POST /admin/api/v1/session")
@@ -59,6 +67,14 @@ func (a *adminAPI) session(c echo.Context) (*models.Session, error) {
 	if sess.User == nil || !sess.User.Active() {
 		return nil, problem(http.StatusUnauthorized, "unauthenticated", "the user is disabled")
 	}
+	if now := a.Now(); now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
+		// Only for display: a failed write does not fail the request.
+		if err := a.Store.TouchSession(c.Request().Context(), sess.ID, now); err != nil {
+			a.log.WarnContext(c.Request().Context(), "session last-seen time not saved", "error", err)
+		} else {
+			sess.LastSeenAt = now
+		}
+	}
 	return sess, nil
 }
 
@@ -94,7 +110,7 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	ctx := c.Request().Context()
 	user, err := a.Registry.SignIn(ctx, p.ip, in.Email, in.Password)
 	if err != nil {
-		return err
+		return passwordProblem(c, err)
 	}
 	sess, err := a.startSession(c, user, p.ip)
 	if err != nil {
@@ -120,7 +136,9 @@ func (a *adminAPI) startSession(c echo.Context, user *models.User, ip string) (*
 	if len(ua) > 256 {
 		ua = strings.ToValidUTF8(ua[:256], "")
 	}
-	sess := &models.Session{ID: sessionID(token), UserID: user.ID, ExpiresAt: a.Now().Add(SessionLifetime).UTC(), IP: ip, UserAgent: ua}
+	// The epoch is the user's as read before the password was checked: if
+	// their sessions were ended meanwhile, this one is born ended.
+	sess := &models.Session{ID: sessionID(token), UserID: user.ID, Epoch: user.SessionEpoch, ExpiresAt: a.Now().Add(SessionLifetime).UTC(), IP: ip, UserAgent: ua}
 	if err := a.Store.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -148,5 +166,117 @@ func (a *adminAPI) logout(c echo.Context, _ *principal) error {
 		}
 	}
 	a.setCookie(c, "", -1)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// passwordProblem turns the refusals of a password check into answers
+// with Retry-After: a spent sign-in failure budget is 429
+// too_many_attempts, every argon2id slot busy is 503 busy. Other errors are
+// returned as they are.
+func passwordProblem(c echo.Context, err error) error {
+	var th *oauth.SignInThrottled
+	switch {
+	case errors.As(err, &th):
+		secs := int((th.Wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return problem(http.StatusTooManyRequests, "too_many_attempts", "%s; retry in %d s", th.Error(), secs)
+	case errors.Is(err, oauth.ErrPasswordBusy):
+		c.Response().Header().Set("Retry-After", "1")
+		return problem(http.StatusServiceUnavailable, "busy", "the server is checking too many passwords at once; retry in a moment")
+	}
+	return err
+}
+
+// sessionItem is a session as its user and admins see it: never the token
+// or its hash, only the random ref as id.
+type sessionItem struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	// Current marks the session of the request.
+	Current bool `json:"current"`
+}
+
+// sessionOwner returns the user of a /users/{id}/sessions route: admins
+// may reach anyone's sessions, members their own.
+func (a *adminAPI) sessionOwner(c echo.Context, p *principal) (*models.User, error) {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	if !p.isAdmin() && id != p.user.ID {
+		return nil, errAdminRequired
+	}
+	return a.userByParam(c)
+}
+
+// listSessions is GET /users/{id}/sessions: the user's live sessions,
+// newest first.
+func (a *adminAPI) listSessions(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	u, err := a.sessionOwner(c, p)
+	if err != nil {
+		return err
+	}
+	list, err := a.Store.ListSessions(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	out := page[sessionItem]{Items: make([]sessionItem, 0, len(list))}
+	for _, s := range list {
+		out.Items = append(out.Items, sessionItem{
+			ID: s.Ref, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
+			IP: s.IP, UserAgent: s.UserAgent, Current: s.ID == p.session.ID,
+		})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// endSession is DELETE /users/{id}/sessions/{session_id}: that session
+// ends at its next request. Ending one's own current session also clears
+// its cookie.
+func (a *adminAPI) endSession(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	u, err := a.sessionOwner(c, p)
+	if err != nil {
+		return err
+	}
+	ref, err := pathParam(c, "session_id")
+	if err != nil {
+		return err
+	}
+	if err := a.Registry.EndSession(c.Request().Context(), p.actor(), u.ID, ref); err != nil {
+		return notFound(err, "session_not_found", "session")
+	}
+	if ref == p.session.Ref {
+		a.setCookie(c, "", -1)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// endSessions is DELETE /users/{id}/sessions: every session of the user
+// ends, the caller's own included when it is theirs ("sign out
+// everywhere"), whose cookie is then cleared.
+func (a *adminAPI) endSessions(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	u, err := a.sessionOwner(c, p)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Registry.EndSessions(c.Request().Context(), p.actor(), u.ID); err != nil {
+		return err
+	}
+	if u.ID == p.user.ID {
+		a.setCookie(c, "", -1)
+	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -109,6 +109,21 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 		return u.renderPage(c, p, http.StatusUnauthorized, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: "Invalid email or password."})
 	}
+	var ap *apiProblem
+	if errors.As(passwordProblem(c, err), &ap) {
+		// Throttled or busy: nothing was checked; the form stays as it was.
+		logOutcome(c, ap.code)
+		msg := "The server is busy checking other sign-ins. Please try again in a moment."
+		if ap.status == http.StatusTooManyRequests {
+			wait := c.Response().Header().Get("Retry-After") + " seconds"
+			if wait == "1 seconds" {
+				wait = "a second"
+			}
+			msg = "Too many failed sign-ins from this address. Please try again in " + wait + "."
+		}
+		return u.renderPage(c, p, ap.status, "login.html", "Sign in", "",
+			loginData{Email: email, Next: next, CSRF: ck.Value, Error: msg})
+	}
 	if err != nil {
 		return err
 	}
@@ -121,8 +136,17 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 }
 
 // logoutSubmit is POST /admin/logout: the session ends and the cookie is
-// cleared.
+// cleared. With everywhere=1 ("Sign out everywhere") every session of the
+// user ends, on every browser and instance, and the audit log says so.
 func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
+	if c.Request().PostForm.Get("everywhere") == "1" {
+		if _, err := u.Registry.EndSessions(c.Request().Context(), p.actor(), p.user.ID); err != nil {
+			return err
+		}
+		u.setCookie(c, "", -1)
+		logOutcome(c, "signed_out_everywhere")
+		return c.Redirect(http.StatusSeeOther, UIPrefix+"/login")
+	}
 	if ck, err := c.Cookie(SessionCookie); err == nil && validToken(ck.Value) {
 		if err := u.Store.DeleteSession(c.Request().Context(), sessionID(ck.Value)); err != nil {
 			return err

@@ -235,7 +235,7 @@ var auditActions = []string{
 	models.AuditClientCreated, models.AuditClientImported, models.AuditClientRevoked, models.AuditSecretRotated,
 	models.AuditSecretRevoked, models.AuditTokenRevoked, models.AuditAuthFailed, models.AuditReminderSent,
 	models.AuditUserCreated, models.AuditUserUpdated, models.AuditPasswordUpdated, models.AuditSessionCreated,
-	models.AuditSessionFailed, models.AuditPolicyUpdated, models.AuditKeyRotated,
+	models.AuditSessionFailed, models.AuditSessionEnded, models.AuditPolicyUpdated, models.AuditKeyRotated,
 }
 
 type auditData struct {

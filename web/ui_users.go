@@ -171,7 +171,7 @@ func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	if err := u.Registry.SetPassword(c.Request().Context(), p.actor(), usr.Email, c.Request().PostForm.Get("password")); err != nil {
-		status, body, known := render(err)
+		status, body, known := render(passwordProblem(c, err))
 		if !known {
 			return err
 		}
