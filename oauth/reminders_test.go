@@ -796,27 +796,52 @@ func TestVerifyWebhookSignature(t *testing.T) {
 	})
 }
 
+// runStarts is a reminder store that tells the test when a run starts
+// (RunOnce reads the policy first) and holds the run until the test has
+// heard it.
+type runStarts struct {
+	*models.Store
+	runs chan struct{}
+}
+
+func (s runStarts) Policy(ctx context.Context) (*models.Policy, error) {
+	select {
+	case s.runs <- struct{}{}:
+	case <-ctx.Done():
+	}
+	return s.Store.Policy(ctx)
+}
+
 func TestReminderRun(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		r := e.reminders()
 		e.client("background", 20*day)
+		runs := make(chan struct{})
+		r := oauth.NewReminders(runStarts{Store: e.store, runs: runs}, oauth.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a"})
 		ctx, cancel := context.WithCancel(e.ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); r.Run(ctx, 10*time.Millisecond) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for len(e.hook.delivered()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		// Runs follow one another: when run n starts, run n-1 is over.
+		waitRun := func(n int) {
+			t.Helper()
+			select {
+			case <-runs:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("run %d of Run did not start within 30s", n)
+			}
 		}
-		if len(e.hook.delivered()) != 1 {
-			t.Errorf("got %d deliveries from Run within 10s, want 1", len(e.hook.delivered()))
+		waitRun(1)
+		waitRun(2)
+		if got := len(e.hook.delivered()); got != 1 {
+			t.Errorf("got %d deliveries after Run's first run, want 1", got)
 		}
-		time.Sleep(50 * time.Millisecond) // a few more ticks
+		waitRun(3) // the second run is over, and
+		waitRun(4) // the third: both found the reminder sent
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return within 10s of cancellation")
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return within 30s of cancellation")
 		}
 		if n := e.hook.count(); n != 1 {
 			t.Errorf("got %d webhook requests, want 1", n)
