@@ -45,7 +45,9 @@ before(async () => {
   context = await browser.newContext({ viewport: DESKTOP, baseURL: BASE });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
   page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  // Generous: the tests wait on the page's own events (navigations,
+  // elements), and a loaded machine may take seconds to deliver them.
+  page.setDefaultTimeout(30_000);
   page.on("console", (msg) => {
     if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
   });
@@ -261,9 +263,10 @@ test("reloading the page does not show the secret again; last use appears", asyn
   assert.ok(!(await page.content()).includes(state.secret), "the secret is on the page after a reload");
   const last4 = state.secret.slice(-4);
   assert.match(await page.locator("#secrets-table tbody").textContent(), new RegExp(`azs_…${last4}`));
-  // Usage is flushed every 200 ms in the e2e server.
+  // Usage is flushed every 200 ms in the e2e server, which tells no one:
+  // reload until it shows, for up to 30 s.
   let used = "";
-  for (let i = 0; i < 30 && !/127\.0\.0\.1/.test(used); i++) {
+  for (const deadline = Date.now() + 30_000; !/127\.0\.0\.1/.test(used) && Date.now() < deadline; ) {
     await page.waitForTimeout(200);
     await page.reload();
     used = await page.locator("#secrets-table tbody [data-label='Last used']").first().textContent();
@@ -305,10 +308,11 @@ test("rotate with a grace period: the new secret is shown once, both work", asyn
 
 test("revoke asks first; then the token endpoint refuses the client (401)", async () => {
   await page.goto(`/admin/clients/${state.id}`);
-  // Dismissed: nothing happens.
-  page.once("dialog", (d) => d.dismiss());
+  // Dismissed: nothing happens (a revocation sent anyway would make the
+  // accepted one below fail as already revoked).
+  const dismissed = page.waitForEvent("dialog").then((d) => d.dismiss());
   await page.getByRole("button", { name: "Revoke client" }).click();
-  await page.waitForTimeout(300);
+  await dismissed;
   assert.equal((await page.locator("#client-status").textContent()).trim(), "active");
   assert.equal((await token(state.id, state.fresh)).status, 200);
 

@@ -529,7 +529,9 @@ func (r *Reminders) Run(ctx context.Context, interval time.Duration) {
 			return
 		}
 		if err != nil {
-			r.log.Error("credential expiry reminders run failed", "sent", sent, "error", err)
+			// Almost always the database failing: an outage, logged at
+			// WARN as everywhere else, and the next run retries.
+			r.log.Warn("credential expiry reminders run failed; will retry", "sent", sent, "error", err)
 		} else if sent > 0 {
 			r.log.Info("credential expiry reminders sent", "sent", sent)
 		}

@@ -796,30 +796,106 @@ func TestVerifyWebhookSignature(t *testing.T) {
 	})
 }
 
-func TestReminderRun(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, backend string) {
-		e := newEnv(t, backend)
-		r := e.reminders()
-		e.client("background", 20*day)
-		ctx, cancel := context.WithCancel(e.ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); r.Run(ctx, 10*time.Millisecond) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for len(e.hook.delivered()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+// runStarts is a reminder store that tells the test when a run starts
+// (RunOnce reads the policy first) and holds the run until the test has
+// heard it.
+type runStarts struct {
+	*models.Store
+	runs chan struct{}
+}
+
+func (s runStarts) Policy(ctx context.Context) (*models.Policy, error) {
+	select {
+	case s.runs <- struct{}{}:
+	case <-ctx.Done():
+	}
+	return s.Store.Policy(ctx)
+}
+
+// runReminders runs Reminders.Run on store, every 10ms, until stop is
+// called. waitRun(n) waits for the start of run n: runs follow one
+// another, so run n-1 is over by then.
+func runReminders(t *testing.T, store *models.Store, cfg oauth.ReminderConfig) (waitRun func(n int), stop func()) {
+	runs := make(chan struct{})
+	r := oauth.NewReminders(runStarts{Store: store, runs: runs}, cfg)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx, 10*time.Millisecond) }()
+	waitRun = func(n int) {
+		t.Helper()
+		select {
+		case <-runs:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("run %d of Run did not start within 30s", n)
 		}
-		if len(e.hook.delivered()) != 1 {
-			t.Errorf("got %d deliveries from Run within 10s, want 1", len(e.hook.delivered()))
-		}
-		time.Sleep(50 * time.Millisecond) // a few more ticks
+	}
+	stop = func() {
+		t.Helper()
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return within 10s of cancellation")
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return within 30s of cancellation")
 		}
+	}
+	return waitRun, stop
+}
+
+func TestReminderRun(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		e.client("background", 20*day)
+		waitRun, stop := runReminders(t, e.store, oauth.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a"})
+		waitRun(1)
+		waitRun(2)
+		if got := len(e.hook.delivered()); got != 1 {
+			t.Errorf("got %d deliveries after Run's first run, want 1", got)
+		}
+		waitRun(3) // the second run is over, and
+		waitRun(4) // the third: both found the reminder sent
+		stop()
 		if n := e.hook.count(); n != 1 {
 			t.Errorf("got %d webhook requests, want 1", n)
+		}
+	})
+}
+
+// A run that fails because the database is unreachable is retried at the
+// next interval and logged at WARN, as every outage is (the outage test
+// allows no ERROR line), not as an internal error.
+func TestReminderRunStoreDown(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		e.client("background", 20*day)
+		var logs testutil.LockedBuffer
+		if err := e.store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		waitRun, stop := runReminders(t, e.store, oauth.ReminderConfig{
+			WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a",
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		})
+		waitRun(1)
+		waitRun(2) // run 1 failed and was logged
+		stop()
+		var failed int
+		for line := range strings.Lines(logs.String()) {
+			var rec struct{ Level, Msg string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if rec.Level == "ERROR" {
+				t.Errorf("got an ERROR line for an unreachable database: %s", line)
+			}
+			if rec.Level == "WARN" && strings.HasPrefix(rec.Msg, "credential expiry reminders run failed") {
+				failed++
+			}
+		}
+		if failed == 0 {
+			t.Errorf("got no WARN line for the failed run; log:\n%s", logs.String())
+		}
+		if n := e.hook.count(); n != 0 {
+			t.Errorf("got %d webhook requests, want none", n)
 		}
 	})
 }

@@ -33,15 +33,31 @@ func TestLogOutput(t *testing.T) {
 		t.Fatalf("a line after Close was not written at once; got %q", got)
 	}
 
-	var periodic testutil.LockedBuffer
-	out = web.NewLogOutput(&periodic, 10*time.Millisecond)
+	periodic := &wroteBuffer{wrote: make(chan struct{}, 1)}
+	out = web.NewLogOutput(periodic, 10*time.Millisecond)
 	defer out.Close()
 	slog.New(web.NewLogHandler(out, slog.LevelInfo)).Info("tick")
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(periodic.String(), "tick") {
-		if time.Now().After(deadline) {
-			t.Fatal("the periodic flush never wrote the line")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-periodic.wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the periodic flush did not write within 30s")
 	}
+	if got := periodic.String(); !strings.Contains(got, `"msg":"tick"`) {
+		t.Fatalf("the periodic flush wrote %q, want the line", got)
+	}
+}
+
+// wroteBuffer is a sink that tells each write on wrote.
+type wroteBuffer struct {
+	testutil.LockedBuffer
+	wrote chan struct{}
+}
+
+func (b *wroteBuffer) Write(p []byte) (int, error) {
+	n, err := b.LockedBuffer.Write(p)
+	select {
+	case b.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,9 +49,14 @@ func gcPercentFor(live, floor uint64) int {
 	return int(p)
 }
 
+// gcFloorRuns counts the calls of gcFloor.Run, so that a test can tell
+// whether serve started the tuner without waiting for it to act.
+var gcFloorRuns atomic.Int64
+
 // Run adjusts GOGC every interval until ctx is done, then restores the
 // value it found.
 func (g *gcFloor) Run(ctx context.Context, interval time.Duration) {
+	gcFloorRuns.Add(1)
 	prev := debug.SetGCPercent(g.next(g.liveHeap()))
 	defer debug.SetGCPercent(prev)
 	t := time.NewTicker(interval)

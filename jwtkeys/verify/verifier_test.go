@@ -146,8 +146,9 @@ type vtJWKSServer struct {
 	body         atomic.Pointer[[]byte]
 	status       atomic.Int64
 	cacheControl atomic.Pointer[string]
-	delay        atomic.Int64           // nanoseconds to sleep before answering
-	hook         atomic.Pointer[func()] // if set, runs first in every request
+	delay        atomic.Int64                  // nanoseconds to sleep before answering
+	hook         atomic.Pointer[func()]        // if set, runs first in every request
+	gate         atomic.Pointer[chan struct{}] // if set, each request waits for it to close
 }
 
 func newVTJWKSServer(t testing.TB, keys ...JWK) *vtJWKSServer {
@@ -159,6 +160,9 @@ func newVTJWKSServer(t testing.TB, keys ...JWK) *vtJWKSServer {
 		s.requests.Add(1)
 		if h := s.hook.Load(); h != nil {
 			(*h)()
+		}
+		if g := s.gate.Load(); g != nil {
+			<-*g
 		}
 		if d := s.delay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
@@ -817,7 +821,12 @@ func TestVerifyContextDoneWhileFetching(t *testing.T) {
 	s := vtSignerSet()
 	clock := newVTClock()
 	srv := newVTJWKSServer(t, s.ec.jwk)
-	srv.delay.Store(int64(300 * time.Millisecond))
+	// The fetch cannot finish before the caller's deadline, however slow
+	// the machine: the server answers once the gate is open.
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	defer open()
+	srv.gate.Store(&gate)
 	v := newVTRemoteVerifier(t, srv, clock)
 	tok := vtMint(t, s.ec, nil, vtClaims(clock.Now()))
 
@@ -830,7 +839,9 @@ func TestVerifyContextDoneWhileFetching(t *testing.T) {
 	}
 
 	// The fetch was not cancelled with the first caller; a patient caller
-	// joins it and succeeds, without a second request.
+	// joins it (or, if it finished meanwhile, uses its keys) and succeeds,
+	// without a second request.
+	open()
 	_, err = v.Verify(context.Background(), tok)
 	vtCheckErr(t, err, nil)
 	vtWantRequests(t, srv, 1)
