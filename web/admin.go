@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
@@ -26,7 +27,7 @@ import (
 const AdminPrefix = "/admin/api/v1"
 
 // AdminStore is what the admin API reads. Every change goes through the
-// oauth.Registry, which checks permissions and writes the audit log.
+// app.Registry, which checks permissions and writes the audit log.
 type AdminStore interface {
 	UserByID(ctx context.Context, id string) (*models.User, error)
 	UserByEmail(ctx context.Context, email string) (*models.User, error)
@@ -47,7 +48,7 @@ type AdminStore interface {
 // Admin configures the admin JSON API (mounted when Config.Admin is set).
 type Admin struct {
 	Store    AdminStore
-	Registry *oauth.Registry
+	Registry *app.Registry
 	// Now is the clock of sessions and of displayed statuses (nil: time.Now).
 	Now func() time.Time
 	// SecureCookies sets the Secure attribute of the session cookie: true
@@ -146,8 +147,8 @@ type principal struct {
 
 func (p *principal) isAdmin() bool { return p.user != nil && p.user.Role == models.RoleAdmin }
 
-func (p *principal) actor() oauth.Actor {
-	a := oauth.Actor{User: p.user, IP: p.ip}
+func (p *principal) actor() app.Actor {
+	a := app.Actor{User: p.user, IP: p.ip}
 	if p.session != nil {
 		a.Session = p.session.ID
 	}
@@ -258,7 +259,7 @@ var errorKinds = []struct {
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{models.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the current state"},
 	{models.ErrForbidden, http.StatusForbidden, "forbidden", "not allowed"},
-	{oauth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "invalid email or password"},
+	{app.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "invalid email or password"},
 	{models.ErrUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", "the server cannot reach its database; retry later"},
 }
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
 
@@ -316,8 +316,8 @@ type clientInput struct {
 	ResourceServer bool     `json:"resource_server"`
 }
 
-func (in *clientInput) newClient(p *principal) (oauth.NewClient, error) {
-	out := oauth.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
+func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
+	out := app.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
 	if out.OwnerEmail == "" {
 		out.OwnerEmail = p.user.Email
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
 
@@ -20,7 +20,7 @@ import (
 // The database keeps only its SHA-256, so a read of the sessions table
 // yields no usable cookie. A session lasts 24 hours from sign-in, and ends
 // early on sign-out, when it is ended from the session list, or when its
-// user's password, status, role or permissions change (see oauth's
+// user's password, status, role or permissions change (see app's
 // endsSessions). Every request reads the session from the database, so an
 // ending holds on every instance at once.
 const (
@@ -174,13 +174,13 @@ func (a *adminAPI) logout(c echo.Context, _ *principal) error {
 // too_many_attempts, every argon2id slot busy is 503 busy. Other errors are
 // returned as they are.
 func passwordProblem(c echo.Context, err error) error {
-	var th *oauth.SignInThrottled
+	var th *app.SignInThrottled
 	switch {
 	case errors.As(err, &th):
 		secs := int((th.Wait + time.Second - 1) / time.Second)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		return problem(http.StatusTooManyRequests, "too_many_attempts", "%s; retry in %d s", th.Error(), secs)
-	case errors.Is(err, oauth.ErrPasswordBusy):
+	case errors.Is(err, app.ErrPasswordBusy):
 		c.Response().Header().Set("Retry-After", "1")
 		return problem(http.StatusServiceUnavailable, "busy", "the server is checking too many passwords at once; retry in a moment")
 	}

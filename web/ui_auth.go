@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/app"
 	"github.com/labstack/echo/v4"
 )
 
@@ -104,7 +104,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 			loginData{Email: email, Next: next, CSRF: tok, Error: "The sign-in form expired or was not sent from this page. Please sign in again."})
 	}
 	user, err := u.Registry.SignIn(c.Request().Context(), p.ip, email, form.Get("password"))
-	if errors.Is(err, oauth.ErrInvalidCredentials) {
+	if errors.Is(err, app.ErrInvalidCredentials) {
 		logOutcome(c, "invalid_credentials")
 		return u.renderPage(c, p, http.StatusUnauthorized, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: "Invalid email or password."})

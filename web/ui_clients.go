@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
 
@@ -240,7 +240,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	errs := map[string]string{}
-	nc := oauth.NewClient{
+	nc := app.NewClient{
 		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
 		Audiences: splitFields(form.Audiences), IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
 	}

@@ -1,4 +1,4 @@
-package oauth
+package app
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 	"github.com/google/uuid"
 )
 
@@ -69,14 +70,14 @@ func (a Actor) canManage(c *models.Client) bool {
 // and writes the audit log.
 type Registry struct {
 	store  RegistryStore
-	hasher *Hasher
+	hasher *oauth.Hasher
 	now    func() time.Time
 	log    *slog.Logger
-	signIn *Limiter // failure budgets of SignIn
+	signIn *oauth.Limiter // failure budgets of SignIn
 }
 
 // NewRegistry returns a Registry; now is the clock (nil: time.Now).
-func NewRegistry(store RegistryStore, hasher *Hasher, now func() time.Time, log *slog.Logger) *Registry {
+func NewRegistry(store RegistryStore, hasher *oauth.Hasher, now func() time.Time, log *slog.Logger) *Registry {
 	if now == nil {
 		now = time.Now
 	}
@@ -102,8 +103,8 @@ type NewClient struct {
 // Create registers a client and returns it with its secret, which is not
 // stored and cannot be shown again.
 func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*models.Client, string, error) {
-	secret := NewSecret()
-	c, err := r.register(ctx, actor, in, NewClientID(), secret, models.FormatCurrent)
+	secret := oauth.NewSecret()
+	c, err := r.register(ctx, actor, in, oauth.NewClientID(), secret, models.FormatCurrent)
 	if err != nil {
 		return nil, "", err
 	}
@@ -118,8 +119,8 @@ func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, client
 	if len(clientID) < 4 || len(clientID) > 128 || !printable(clientID) {
 		return nil, models.Invalidf("invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
 	}
-	if strings.HasPrefix(clientID, ClientIDPrefix) {
-		return nil, models.Invalidf("invalid_client_id", "client_ids starting with %s are reserved for generated credentials", ClientIDPrefix)
+	if strings.HasPrefix(clientID, oauth.ClientIDPrefix) {
+		return nil, models.Invalidf("invalid_client_id", "client_ids starting with %s are reserved for generated credentials", oauth.ClientIDPrefix)
 	}
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
 		return nil, models.Invalidf("weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
@@ -258,7 +259,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 }
 
 func normalizeAllowlist(list []string) (models.Set, error) {
-	prefixes, err := ParsePrefixes(list)
+	prefixes, err := oauth.ParsePrefixes(list)
 	if err != nil {
 		return nil, models.Invalidf("invalid_ip_allowlist", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
 	}
@@ -270,7 +271,7 @@ func normalizeAllowlist(list []string) (models.Set, error) {
 }
 
 func (r *Registry) newSecretRow(clientID, secret, format string) *models.ClientSecret {
-	prefix, last := SecretDisplay(secret)
+	prefix, last := oauth.SecretDisplay(secret)
 	return &models.ClientSecret{ID: uuid.NewString(), ClientID: clientID, Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
 }
 
@@ -324,7 +325,7 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	if g < 0 || g > 30*24*time.Hour {
 		return "", nil, models.Invalidf("invalid_grace", "grace period must be between 0 (now) and 30 days")
 	}
-	secret := NewSecret()
+	secret := oauth.NewSecret()
 	row := r.newSecretRow(clientID, secret, models.FormatCurrent)
 	if err := r.store.AddSecret(ctx, row, r.now().Add(g)); err != nil {
 		return "", nil, err

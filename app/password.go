@@ -1,4 +1,4 @@
-package oauth
+package app
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -322,8 +323,8 @@ const (
 	signInMaxKeys           = 10_000
 )
 
-func newSignInLimiter(now func() time.Time) *Limiter {
-	return NewLimiter(LimiterConfig{
+func newSignInLimiter(now func() time.Time) *oauth.Limiter {
+	return oauth.NewLimiter(oauth.LimiterConfig{
 		FailuresPerPair: signInFailuresPerPair,
 		FailuresPerIP:   signInFailuresPerSource,
 		MaxKeys:         signInMaxKeys,
@@ -336,7 +337,7 @@ func newSignInLimiter(now func() time.Time) *Limiter {
 type SignInThrottled struct {
 	// Wait is how long until the next attempt is admitted.
 	Wait time.Duration
-	// Limit is the Limiter's name of the budget: "client_failures" (this
+	// Limit is the oauth.Limiter's name of the budget: "client_failures" (this
 	// account from this address), "ip_failures" or "ip_rate".
 	Limit string
 }
