@@ -34,37 +34,6 @@ type RegistryStore interface {
 	AddAudit(ctx context.Context, events ...models.AuditEvent) error
 }
 
-// Actor is who performs an administrative action: a signed-in user, or the
-// operator at the CLI (User nil), who works directly on the database and
-// may do anything. A client is never an actor: no credential can create,
-// rotate or revoke credentials.
-type Actor struct {
-	User *models.User
-	IP   string
-	// Session is the id of the session the user acts in: the one session
-	// kept when they change their own password or permissions.
-	Session string
-}
-
-// CLI is the operator at the command line.
-var CLI = Actor{}
-
-// Name is how the actor appears in the audit log and as a creator.
-func (a Actor) Name() string {
-	if a.User == nil {
-		return "cli"
-	}
-	return a.User.Email
-}
-
-func (a Actor) isAdmin() bool { return a.User == nil || a.User.Role == models.RoleAdmin }
-
-// canManage reports whether the actor may rotate or revoke the client:
-// admins and the CLI any client, members their own.
-func (a Actor) canManage(c *models.Client) bool {
-	return a.isAdmin() || (a.User.Active() && a.User.ID == c.OwnerID)
-}
-
 // Registry carries out administrative actions: it enforces the rules of
 // the organization policy, makes secrets (returned once, stored as hashes)
 // and writes the audit log.
@@ -358,75 +327,4 @@ func (r *Registry) Revoke(ctx context.Context, actor Actor, clientID string) (*m
 	}
 	r.audit(ctx, actor, models.AuditClientRevoked, clientID, c.OwnerID, nil)
 	return c, nil
-}
-
-// CreateUser adds a user; only admins (and the CLI) may.
-func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may create users")
-	}
-	if err := r.store.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, models.ErrConflict) {
-			return models.Conflictf("email_taken", "a user with email %s exists", u.Email)
-		}
-		return err
-	}
-	r.audit(ctx, actor, models.AuditUserCreated, "", u.ID, map[string]any{"email": u.Email, "role": u.Role, "permissions": u.Permissions})
-	return nil
-}
-
-// UpdateUser saves a user's changes (permissions, status, role, creation
-// right); only admins (and the CLI) may. The change holds at the user's
-// clients' next token request. A change that takes something away (see
-// endsSessions) also ends the user's sessions, but the actor's own.
-func (r *Registry) UpdateUser(ctx context.Context, actor Actor, u *models.User, change string) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change users")
-	}
-	old, err := r.store.UserByID(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	detail := map[string]any{"email": u.Email, "change": change, "status": u.Status, "role": u.Role, "permissions": u.Permissions, "may_create_clients": u.MayCreateClients}
-	if endsSessions(old, u) {
-		n, err := r.store.UpdateUserEndSessions(ctx, u, actor.keep(u.ID))
-		if err != nil {
-			return err
-		}
-		detail["sessions_ended"] = n
-	} else if err := r.store.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	r.audit(ctx, actor, models.AuditUserUpdated, "", u.ID, detail)
-	return nil
-}
-
-// SavePolicy changes the organization policy; only admins (and the CLI)
-// may. Lifetime changes apply retroactively from each client's creation.
-func (r *Registry) SavePolicy(ctx context.Context, actor Actor, p *models.Policy) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change the policy")
-	}
-	if _, err := normalizeAllowlist(p.IPAllowlist); err != nil {
-		return err
-	}
-	if p.ReminderWebhookURL != "" {
-		if u, err := url.Parse(p.ReminderWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook must be an http(s) URL")
-		}
-		if err := models.CheckText(p.ReminderWebhookURL); err != nil {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook URL %v", err)
-		}
-	}
-	p.UpdatedBy = actor.Name()
-	if err := r.store.SavePolicy(ctx, p); err != nil {
-		return err
-	}
-	r.audit(ctx, actor, models.AuditPolicyUpdated, "", "", map[string]any{
-		"max_credential_lifetime": p.MaxCredentialLifetime.String(), "default_credential_lifetime": p.DefaultCredentialLifetime.String(),
-		"default_token_ttl": p.DefaultTokenTTL.String(), "max_token_ttl": p.MaxTokenTTL.String(), "max_clients_per_owner": p.MaxClientsPerOwner,
-		"creation_restricted": p.CreationRestricted, "ip_allowlist": p.IPAllowlist, "rotation_grace": p.RotationGrace.String(),
-		"reminder_webhook_url": p.ReminderWebhookURL, "legacy_sunset": p.LegacySunset,
-	})
-	return nil
 }
