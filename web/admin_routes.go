@@ -53,10 +53,7 @@ func (s *Server) mountAdmin() {
 	if s.cfg.Admin == nil {
 		return
 	}
-	a := &adminAPI{Admin: *s.cfg.Admin, log: s.cfg.Logger}
-	if a.Now == nil {
-		a.Now = time.Now
-	}
+	a := s.newAdminAPI()
 	g := s.echo.Group(AdminPrefix)
 	for _, r := range a.routes() {
 		g.Add(r.method, r.path, a.handler(r.access, r.h))
@@ -65,7 +62,19 @@ func (s *Server) mountAdmin() {
 
 type adminAPI struct {
 	Admin
-	log *slog.Logger
+	sessions *app.Sessions
+	log      *slog.Logger
+}
+
+// newAdminAPI is what the admin API and the console share: the
+// configuration, the clock and the sessions.
+func (s *Server) newAdminAPI() *adminAPI {
+	a := &adminAPI{Admin: *s.cfg.Admin, log: s.cfg.Logger}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	a.sessions = app.NewSessions(a.Store, a.Now, a.log)
+	return a
 }
 
 // Who may call a route.

@@ -170,7 +170,7 @@ func TestAdminSessionList(t *testing.T) {
 		now := e.clock.Now().Format(time.RFC3339)
 		if s := items[0]; s["current"] != true || s["user_agent"] != "second-browser/2.0" || s["ip"] != "127.0.0.1" ||
 			s["created_at"] != signedIn.Format(time.RFC3339) || s["last_seen_at"] != now ||
-			s["expires_at"] != signedIn.Add(web.SessionLifetime).Format(time.RFC3339) {
+			s["expires_at"] != signedIn.Add(app.SessionLifetime).Format(time.RFC3339) {
 			t.Errorf("the current session: %v", s)
 		}
 		if s := items[1]; s["current"] != false || s["last_seen_at"] != s["created_at"] || !strings.HasPrefix(s["user_agent"].(string), "Go-http-client") {

@@ -41,6 +41,16 @@ func validCSRF(want, got string) bool {
 	return want != "" && len(got) == len(want) && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
+// validToken reports whether tok has the form randomToken makes, so that
+// garbage in a cookie is refused before any comparison.
+func validToken(tok string) bool {
+	if len(tok) != 43 { // base64url of 32 bytes
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(tok)
+	return err == nil
+}
+
 func randomToken() (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -147,10 +157,8 @@ func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
 		logOutcome(c, "signed_out_everywhere")
 		return c.Redirect(http.StatusSeeOther, UIPrefix+"/login")
 	}
-	if ck, err := c.Cookie(SessionCookie); err == nil && validToken(ck.Value) {
-		if err := u.Store.DeleteSession(c.Request().Context(), sessionID(ck.Value)); err != nil {
-			return err
-		}
+	if err := u.sessions.End(c.Request().Context(), sessionToken(c)); err != nil {
+		return err
 	}
 	u.setCookie(c, "", -1)
 	logOutcome(c, "signed_out")

@@ -207,7 +207,7 @@ func TestUIRequiresSession(t *testing.T) {
 
 		session, _ := e.uiLogin(adminEmail, adminPassword)
 		expired := session
-		e.clock.Advance(web.SessionLifetime)
+		e.clock.Advance(app.SessionLifetime)
 		sessions := map[string]string{
 			"no cookie":       "",
 			"unknown token":   base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
@@ -459,7 +459,7 @@ func TestUISignInAndCookies(t *testing.T) {
 			}
 			// Sessions last 24 hours.
 			session, _ := e.uiLogin(adminEmail, adminPassword)
-			e.clock.Advance(web.SessionLifetime - time.Second)
+			e.clock.Advance(app.SessionLifetime - time.Second)
 			if r := e.uiDo(session, "GET", "/admin/", nil, nil); r.status != 200 {
 				t.Errorf("just before 24 h: %d", r.status)
 			}
