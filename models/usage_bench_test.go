@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkRecordUsage measures one usage flush of 1,000 active clients
-// (what oauth.UsageRecorder writes every --usage-flush under load), per
+// (what app.UsageRecorder writes every --usage-flush under load), per
 // backend. The flush runs on the server's CPU beside the token endpoint.
 func BenchmarkRecordUsage(b *testing.B) {
 	const clients = 1000

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -36,7 +37,7 @@ type cacheEnv struct {
 	t      *testing.T
 	store  *countingStore
 	server *oauth.Server
-	reg    *oauth.Registry
+	reg    *app.Registry
 	owner  *models.User
 }
 
@@ -53,12 +54,12 @@ func newCacheEnv(t *testing.T, backend string, cacheSize int) *cacheEnv {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	return &cacheEnv{t: t, store: store, server: srv, reg: oauth.NewRegistry(store.Store, hasher, nil, nil), owner: owner}
+	return &cacheEnv{t: t, store: store, server: srv, reg: app.NewRegistry(store.Store, hasher, nil, nil), owner: owner}
 }
 
 func (e *cacheEnv) client() (id, secret string) {
 	e.t.Helper()
-	c, secret, err := e.reg.Create(context.Background(), oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "c", Scopes: []string{"a:read", "a:write"}})
+	c, secret, err := e.reg.Create(context.Background(), app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "c", Scopes: []string{"a:read", "a:write"}})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,4 +1,5 @@
-// Package oauth implements the OAuth 2.0 client-credentials grant on top of
-// go-oauth2: strict request parsing, client authentication, effective
-// permissions and RFC 6749 error values.
+// Package oauth is the OAuth 2.0 protocol of authz: the client-credentials
+// token flow on go-oauth2, introspection and revocation, client
+// authentication, rate limits, the client secret format and its hashing, and
+// RFC 6749 error values.
 package oauth

@@ -56,24 +56,17 @@ var (
 	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
 )
 
-// fromLibrary maps go-oauth2's error values, whose status codes are not
-// RFC 6749's, onto ours.
+// fromLibrary maps errors from the flow onto ours: our own pass through,
+// and go-oauth2's Manager has one of its own, invalid_client (whose status
+// is not RFC 6749's), when VerifyPassword refuses or the ClientStore does
+// not know the client.
 func fromLibrary(err error) (*Error, bool) {
 	var ours *Error
 	if errors.As(err, &ours) {
 		return ours, true
 	}
-	switch {
-	case errors.Is(err, oerrors.ErrInvalidClient):
+	if errors.Is(err, oerrors.ErrInvalidClient) {
 		return errUnknownClientOrSecret, true
-	case errors.Is(err, oerrors.ErrUnsupportedGrantType):
-		return ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported"), true
-	case errors.Is(err, oerrors.ErrUnauthorizedClient):
-		return ErrUnauthorizedClient.With("the client may use only grant_type=client_credentials"), true
-	case errors.Is(err, oerrors.ErrInvalidScope):
-		return ErrInvalidScope, true
-	case errors.Is(err, oerrors.ErrInvalidRequest):
-		return ErrInvalidRequest, true
 	}
 	return nil, false
 }

@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -15,9 +14,7 @@ import (
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	oauth2 "github.com/go-oauth2/oauth2/v4"
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/go-oauth2/oauth2/v4/manage"
-	"github.com/go-oauth2/oauth2/v4/server"
 )
 
 // Config configures the token endpoint.
@@ -69,13 +66,15 @@ type UsageSink interface {
 	Record(u models.Usage)
 }
 
-// Server is the client-credentials token endpoint. It drives go-oauth2's
-// server through its extension points and replaces its defaults where they
-// are wrong for us: authentication happens first (in the ClientInfoHandler),
-// secrets are compared in constant time (ClientPasswordVerifier), scopes are
-// the owner's current permissions (ClientScopeHandler), tokens are RFC 9068
-// JWTs (AccessGenerate) and no token is stored (a TokenStore that keeps
-// nothing).
+// Server is the client-credentials token endpoint. It authenticates the
+// client, then decides the grant type, scope, audience and lifetime itself,
+// and only then hands the request to go-oauth2's Manager, whose defaults it
+// replaces where they are wrong for us: the ClientStore returns only the
+// client this request authenticated, secrets are compared in constant time
+// (ClientPasswordVerifier), tokens are RFC 9068 JWTs (AccessGenerate) and no
+// token is stored (a TokenStore that keeps nothing). go-oauth2's Server
+// (request parsing, its handler chain) is not used: it would only pass our
+// decisions back to us through callbacks.
 type Server struct {
 	cfg         Config
 	store       Store
@@ -87,7 +86,7 @@ type Server struct {
 	revocations RevocationStore
 	limiter     *Limiter
 	cache       *authCache
-	lib         *server.Server
+	manager     *manage.Manager
 	// unavailableLog samples the "database unavailable" lines.
 	unavailableLog sampler
 }
@@ -128,13 +127,7 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	m.MapClientStorage(authenticatedClients{})
 	m.MapTokenStorage(noTokenStore{})
 	m.MapAccessGenerate(jwtGenerator{s})
-	lib := server.NewServer(&server.Config{
-		TokenType:         "Bearer",
-		AllowedGrantTypes: []oauth2.GrantType{oauth2.ClientCredentials},
-	}, m)
-	lib.SetClientInfoHandler(s.authenticate)
-	lib.SetClientScopeHandler(s.authorize)
-	s.lib = lib
+	s.manager = m
 	return s, nil
 }
 
@@ -149,24 +142,19 @@ type TokenResponse struct {
 	ClientID string `json:"-"`
 }
 
-// grant carries one request's decisions between go-oauth2's callbacks.
+// grant is one request's decisions: who the client is (authenticate), what
+// it gets (authorize), and why it was refused, if it was.
 type grant struct {
 	req      *tokenRequest
 	ip       netip.Addr
 	policy   *models.Policy
 	client   *models.Client
 	secret   *models.ClientSecret
+	scope    string
 	audience string
 	ttl      time.Duration
 	// failure names why authentication failed, for the audit log.
 	failure string
-}
-
-type grantKey struct{}
-
-func grantFrom(ctx context.Context) *grant {
-	g, _ := ctx.Value(grantKey{}).(*grant)
-	return g
 }
 
 // Token handles a token request. Every error is an *Error whose Status is
@@ -180,16 +168,23 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	if oerr := s.admit(g); oerr != nil {
 		return nil, oerr
 	}
-	ctx := context.WithValue(r.Context(), grantKey{}, g)
-	r = r.WithContext(ctx)
-
-	gt, tgr, err := s.lib.ValidationTokenRequest(r)
-	if err != nil {
+	ctx := r.Context()
+	if err := s.authenticate(ctx, g); err != nil {
 		s.authFailed(g)
 		return nil, s.toError(ctx, err)
 	}
 	s.authSucceeded(g)
-	ti, err := s.lib.GetAccessToken(ctx, gt, tgr)
+	if oerr := s.authorize(g); oerr != nil {
+		return nil, oerr
+	}
+	// The Manager checks the secret again (VerifyPassword), calls
+	// AccessGenerate and the TokenStore; the decisions above are final.
+	ti, err := s.manager.GenerateAccessToken(context.WithValue(ctx, grantKey{}, g), oauth2.ClientCredentials, &oauth2.TokenGenerateRequest{
+		ClientID:       g.req.clientID,
+		ClientSecret:   g.req.clientSecret,
+		Scope:          g.scope,
+		AccessTokenExp: g.ttl,
+	})
 	if err != nil {
 		return nil, s.toError(ctx, err)
 	}
@@ -287,151 +282,32 @@ func (s *Server) admit(g *grant) *Error {
 	return e
 }
 
-func (s *Server) authSucceeded(g *grant) {
-	if s.limiter != nil && g.secret != nil {
-		s.limiter.Succeeded(g.ip, g.req.clientID)
-	}
-}
-
-// authFailed audits and counts a refused client authentication, and counts
-// it against the limiter's budgets when the secret did not match (unknown
-// client, wrong secret, malformed credentials). A revoked or expired client
-// or a sunset legacy secret presented with its right secret is refused but
-// is no guess: counting its retries would lock every healthy client behind
-// the same address (one NAT, one CI runner) out.
-func (s *Server) authFailed(g *grant) {
-	if g.failure == "" {
-		return // not an authentication failure (e.g. the database is down)
-	}
-	if s.limiter != nil && g.secret == nil {
-		s.limiter.Failed(g.ip, g.req.clientID)
-	}
-	if s.cfg.Observer != nil {
-		s.cfg.Observer.AuthFailed(g.failure)
-	}
-	s.auditFailure(g)
-}
-
-// auditFailure records a failed client authentication: the client_id as
-// sent (cut short), why, and from where; never the secret.
-func (s *Server) auditFailure(g *grant) {
-	if s.audit == nil {
-		return
-	}
-	e := models.AuditEvent{At: s.cfg.Now(), Actor: truncateID(g.req.clientID), Action: models.AuditAuthFailed, IP: g.ip.String(), Detail: `{"reason":"` + g.failure + `"}`}
-	if g.client != nil {
-		e.ClientID, e.UserID = g.client.ID, g.client.OwnerID
-	}
-	s.audit.Record(e)
-}
-
-// truncateID cuts a client_id as sent down for the audit log, into a
-// string of its own: the id is a slice of the request body, which an event
-// waiting in the audit queue would otherwise keep whole (up to 16 KiB).
-// Something shaped like a secret (a caller who swapped id and secret) is
-// redacted.
-func truncateID(id string) string {
-	if strings.HasPrefix(id, SecretPrefix) {
-		_, last := SecretDisplay(id)
-		return SecretPrefix + "…" + last + " (a secret sent as client_id; redacted)"
-	}
-	if len(id) > 128 {
-		id = id[:128]
-	}
-	return strings.Clone(strings.ToValidUTF8(id, "?"))
-}
-
-// authenticate is go-oauth2's ClientInfoHandler. It runs before any grant
-// type or scope decision, and answers an unknown client and a wrong secret
-// identically.
-func (s *Server) authenticate(r *http.Request) (string, string, error) {
-	g := grantFrom(r.Context())
-	if err := s.authenticateClient(r.Context(), g); err != nil {
-		return "", "", err
-	}
-	if gt := g.req.form.Get("grant_type"); gt != string(oauth2.ClientCredentials) {
-		// Decided only now that the client is authenticated.
-		return "", "", ErrUnsupportedGrantType.With("only grant_type=client_credentials is supported")
-	}
-	return g.req.clientID, g.req.clientSecret, nil
-}
-
-// authenticateClient authenticates the client of any client request and
-// refuses revoked, expired and sunset credentials, saying which.
-func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
-	id, secret := g.req.clientID, g.req.clientSecret
-	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
-		// Generated credentials carry a checksum: a mistyped one is refused
-		// without a database lookup. Other ids may be imported (legacy).
-		g.failure = "malformed_credentials"
-		return errUnknownClientOrSecret
-	}
-	c, policy, err := s.authClient(ctx, id)
-	if errors.Is(err, models.ErrNotFound) {
-		s.hasher.Hash(secret) // spend the same time as a wrong secret
-		g.failure = "unknown_client"
-		return errUnknownClientOrSecret
-	}
-	if err != nil {
-		return fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
-	}
-	g.policy = policy
-	now := s.cfg.Now()
-	sum := s.hasher.Hash(secret)
-	for i := range c.Secrets {
-		cs := &c.Secrets[i]
-		if cs.Live(now) && hashMatches(sum, cs.Hash) {
-			g.secret = cs
-		}
-	}
-	if g.secret == nil {
-		g.failure = "wrong_secret"
-		g.client = c
-		return errUnknownClientOrSecret
-	}
-	g.client = c
-	if c.Status == models.StatusRevoked {
-		g.failure = "revoked"
-		return ErrInvalidClient.With("the client has been revoked")
-	}
-	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
-		g.failure = "expired"
-		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; create or rotate to a new credential")
-	}
-	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
-		g.failure = "deprecated_format"
-		return ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
-	}
-	return nil
-}
-
-// authorize is go-oauth2's ClientScopeHandler: it runs after authentication
-// and sets the granted scope to the owner's current permissions ∩ the
-// client's granted scopes ∩ the requested scope.
-func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
-	g := grantFrom(tgr.Request.Context())
+// authorize runs after authentication and decides what an authenticated
+// client gets: the scope (the owner's current permissions ∩ the client's
+// granted scopes ∩ the requested scope), the audience and the lifetime.
+func (s *Server) authorize(g *grant) *Error {
 	if err := checkOwnerAndNetwork(g); err != nil {
-		return false, err
+		return err
 	}
 	c, owner := g.client, g.client.Owner
 	effective := c.Scopes.Intersect(owner.Permissions)
 	if len(c.Scopes) > 0 && len(effective) == 0 {
-		return false, ErrUnauthorizedClient.With("the client's owner no longer holds any of the client's permissions")
+		return ErrUnauthorizedClient.With("the client's owner no longer holds any of the client's permissions")
 	}
 	granted := effective
 	if g.req.scope != "" {
 		requested := models.NewSet(strings.Split(g.req.scope, " ")...)
 		for _, p := range requested {
 			if models.ValidScopeToken(p) != nil {
-				return false, ErrInvalidScope.With("scope is not a space-separated list of permissions")
+				return ErrInvalidScope.With("scope is not a space-separated list of permissions")
 			}
 		}
 		if missing := requested.Missing(effective); len(missing) > 0 {
 			lost := missing.Intersect(c.Scopes)
 			if len(lost) == len(missing) {
-				return false, ErrInvalidScope.With("the client's owner no longer holds: " + lost.String())
+				return ErrInvalidScope.With("the client's owner no longer holds: " + lost.String())
 			}
-			return false, ErrInvalidScope.With("not granted to this client: " + missing.Missing(c.Scopes).String())
+			return ErrInvalidScope.With("not granted to this client: " + missing.Missing(c.Scopes).String())
 		}
 		granted = requested
 	}
@@ -442,22 +318,21 @@ func (s *Server) authorize(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	switch {
 	case g.req.resource != "":
 		if !audiences.Has(g.req.resource) {
-			return false, ErrInvalidTarget.With("the client may not request tokens for " + g.req.resource)
+			return ErrInvalidTarget.With("the client may not request tokens for " + g.req.resource)
 		}
 		g.audience = g.req.resource
 	case len(audiences) == 1:
 		g.audience = audiences[0]
 	default:
-		return false, ErrInvalidTarget.With("the client has several audiences; name one with the resource parameter")
+		return ErrInvalidTarget.With("the client has several audiences; name one with the resource parameter")
 	}
 	g.ttl = g.policy.DefaultTokenTTL
 	if c.TokenTTL > 0 {
 		g.ttl = c.TokenTTL
 	}
 	g.ttl = min(g.ttl, g.policy.MaxTokenTTL)
-	tgr.AccessTokenExp = g.ttl
-	tgr.Scope = granted.String()
-	return true, nil
+	g.scope = granted.String()
+	return nil
 }
 
 // checkOwnerAndNetwork refuses an authenticated client whose owner is
@@ -475,70 +350,4 @@ func checkOwnerAndNetwork(g *grant) *Error {
 		return ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside this client's IP allowlist")
 	}
 	return nil
-}
-
-// authenticatedClients is the go-oauth2 ClientStore: it returns only the
-// client this request has already authenticated.
-type authenticatedClients struct{}
-
-func (authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
-	g := grantFrom(ctx)
-	if g == nil || g.client == nil || g.client.ID != id {
-		return nil, oerrors.ErrInvalidClient
-	}
-	return clientInfo{g: g}, nil
-}
-
-// clientInfo adapts an authenticated client to go-oauth2. GetSecret returns
-// nothing, so go-oauth2's plain comparison can never run; VerifyPassword
-// compares against the secret that authenticated this request.
-type clientInfo struct{ g *grant }
-
-func (c clientInfo) GetID() string     { return c.g.client.ID }
-func (c clientInfo) GetSecret() string { return "" }
-func (c clientInfo) GetDomain() string { return "" }
-func (c clientInfo) IsPublic() bool    { return false }
-func (c clientInfo) GetUserID() string { return c.g.client.OwnerID }
-
-// VerifyPassword implements oauth2.ClientPasswordVerifier: go-oauth2 asks
-// about the secret this request was authenticated with (against its stored
-// HMAC, in authenticateClient); it is compared with that one in constant
-// time rather than hashed a second time.
-func (c clientInfo) VerifyPassword(secret string) bool {
-	return c.g.secret != nil && c.g.req.clientSecret != "" && subtleEqual(secret, c.g.req.clientSecret)
-}
-
-// jwtGenerator is go-oauth2's AccessGenerate: an RFC 9068 JWT.
-type jwtGenerator struct{ s *Server }
-
-func (j jwtGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
-	g := grantFrom(ctx)
-	tok, err := j.s.signer.Mint(jwtkeys.AccessToken{
-		Issuer:   j.s.cfg.Issuer,
-		ClientID: g.client.ID,
-		OwnerID:  g.client.OwnerID,
-		Audience: g.audience,
-		Scope:    data.TokenInfo.GetScope(),
-		IssuedAt: j.s.cfg.Now(),
-		TTL:      g.ttl,
-	})
-	return tok, "", err
-}
-
-// noTokenStore is go-oauth2's TokenStore: JWTs are self-contained, so
-// nothing is written per token.
-type noTokenStore struct{}
-
-func (noTokenStore) Create(context.Context, oauth2.TokenInfo) error { return nil }
-func (noTokenStore) RemoveByCode(context.Context, string) error     { return nil }
-func (noTokenStore) RemoveByAccess(context.Context, string) error   { return nil }
-func (noTokenStore) RemoveByRefresh(context.Context, string) error  { return nil }
-func (noTokenStore) GetByCode(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidAuthorizeCode
-}
-func (noTokenStore) GetByAccess(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidAccessToken
-}
-func (noTokenStore) GetByRefresh(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidRefreshToken
 }

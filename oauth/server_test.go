@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
@@ -21,6 +22,24 @@ import (
 )
 
 const testIssuer = "https://authz.example"
+
+// fakeClock is a settable clock for the server and its limiter.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 // heapAlloc is the live heap after a full collection.
 func heapAlloc() uint64 {
@@ -52,7 +71,7 @@ func TestFailedAuthFloodKeepsNoBodies(t *testing.T) {
 	hasher, keyring := testkeys.New(t, store, testIssuer)
 	// The audit writer is not running, as when its database writes are
 	// slower than the flood: its buffer fills with events.
-	audit := oauth.NewAuditWriter(store, 4096, nil)
+	audit := app.NewAuditWriter(store, 4096, nil)
 	srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer}, store, hasher, keyring, nil, audit)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +110,7 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 		ctx := context.Background()
 		store := storetest.Open(t, backend)
 		hasher, keyring := testkeys.New(t, store, testIssuer)
-		usage := oauth.NewUsageRecorder(store, time.Hour, nil)
+		usage := app.NewUsageRecorder(store, time.Hour, nil)
 		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer}, store, hasher, keyring, usage, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -100,7 +119,7 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 		if err := store.CreateUser(ctx, owner); err != nil {
 			t.Fatal(err)
 		}
-		reg := oauth.NewRegistry(store, hasher, nil, nil)
+		reg := app.NewRegistry(store, hasher, nil, nil)
 		for _, tc := range []struct{ name, sent, want string }{
 			{"plain", "curl/8.5.0", "curl/8.5.0"},
 			{"latin-1 and NUL", "caf\xe9/1.0 \x00(x)", "caf\uFFFD/1.0 \uFFFD(x)"},
@@ -108,7 +127,7 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 			{"long, cut in a rune", strings.Repeat("a", 255) + "é" + strings.Repeat("a", 50), strings.Repeat("a", 255)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c, secret, err := reg.Create(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: owner.Email, Name: tc.name, Scopes: []string{"a:read"}})
+				c, secret, err := reg.Create(ctx, app.CLI, app.NewClient{OwnerEmail: owner.Email, Name: tc.name, Scopes: []string{"a:read"}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,7 +195,7 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 		hasher, keyring := testkeys.New(t, store, testIssuer)
 		now := time.Now()
 		clock := &fakeClock{t: now}
-		audit := oauth.NewAuditWriter(store, 4096, nil)
+		audit := app.NewAuditWriter(store, 4096, nil)
 		observed := &reasons{}
 		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer, Observer: observed, Now: clock.Now}, store, hasher, keyring, nil, audit)
 		if err != nil {
@@ -197,25 +216,25 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 		if err := store.SavePolicy(ctx, policy); err != nil {
 			t.Fatal(err)
 		}
-		reg := oauth.NewRegistry(store, hasher, nil, nil)
-		create := func(in oauth.NewClient) (string, string) {
+		reg := app.NewRegistry(store, hasher, nil, nil)
+		create := func(in app.NewClient) (string, string) {
 			t.Helper()
 			in.OwnerEmail, in.Name, in.Scopes = owner.Email, "c", []string{"a:read"}
-			c, secret, err := reg.Create(ctx, oauth.CLI, in)
+			c, secret, err := reg.Create(ctx, app.CLI, in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return c.ID, secret
 		}
-		healthyID, healthySecret := create(oauth.NewClient{})
-		revokedID, revokedSecret := create(oauth.NewClient{})
+		healthyID, healthySecret := create(app.NewClient{})
+		revokedID, revokedSecret := create(app.NewClient{})
 		if _, err := store.RevokeClient(ctx, revokedID); err != nil {
 			t.Fatal(err)
 		}
 		expiry := now.Add(time.Hour)
-		expiredID, expiredSecret := create(oauth.NewClient{ExpiresAt: &expiry})
+		expiredID, expiredSecret := create(app.NewClient{ExpiresAt: &expiry})
 		const legacyID, legacySecret = "acme-billing-0042", "Legacy-Secret-0123456789-abcdef"
-		if _, err := reg.Import(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: owner.Email, Name: "legacy", Scopes: []string{"a:read"}}, legacyID, legacySecret); err != nil {
+		if _, err := reg.Import(ctx, app.CLI, app.NewClient{OwnerEmail: owner.Email, Name: "legacy", Scopes: []string{"a:read"}}, legacyID, legacySecret); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(2 * time.Hour) // past the expiry and the sunset

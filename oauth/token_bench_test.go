@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
@@ -62,7 +63,7 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		b.Fatal(err)
 	}
-	c, secret, err := oauth.NewRegistry(store, hasher, nil, nil).Create(ctx, oauth.CLI, oauth.NewClient{
+	c, secret, err := app.NewRegistry(store, hasher, nil, nil).Create(ctx, app.CLI, app.NewClient{
 		OwnerEmail: owner.Email, Name: "bench client",
 		Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{benchTokenAudience},
 		IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
@@ -73,8 +74,8 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	// As `authz serve`: a usage recorder, an audit writer (neither runs its
 	// writer loop here; Record only updates memory) and the limiter, its
 	// per-IP rate raised since every request comes from one address.
-	usage := oauth.NewUsageRecorder(store, time.Hour, nil)
-	audit := oauth.NewAuditWriter(store, 4096, nil)
+	usage := app.NewUsageRecorder(store, time.Hour, nil)
+	audit := app.NewAuditWriter(store, 4096, nil)
 	cfg.Issuer = issuer
 	srv, err := oauth.NewServer(cfg, store, hasher, keyring, usage, audit)
 	if err != nil {

@@ -8,96 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
-
-// ClientView is a client as the admin API and the CLI show it. Status and
-// expires_at are under the current policy; no hash and no secret, ever.
-type ClientView struct {
-	ClientID        string       `json:"client_id"`
-	Name            string       `json:"name"`
-	Description     string       `json:"description"`
-	Owner           string       `json:"owner"`
-	OwnerID         string       `json:"owner_id"`
-	CreatedBy       string       `json:"created_by"`
-	Status          string       `json:"status"`
-	Scopes          []string     `json:"scopes"`
-	EffectiveScopes []string     `json:"effective_scopes"`
-	Audiences       []string     `json:"audiences"`
-	IPAllowlist     []string     `json:"ip_allowlist"`
-	TokenTTL        string       `json:"token_ttl,omitempty"`
-	ResourceServer  bool         `json:"resource_server"`
-	ExpiresAt       *time.Time   `json:"expires_at"`
-	RevokedAt       *time.Time   `json:"revoked_at,omitempty"`
-	LastUsedAt      *time.Time   `json:"last_used_at"`
-	LastUsedIP      string       `json:"last_used_ip"`
-	LastUserAgent   string       `json:"last_user_agent"`
-	TokenCount      int64        `json:"token_count"`
-	Legacy          bool         `json:"legacy"`
-	CreatedAt       time.Time    `json:"created_at"`
-	Secrets         []SecretView `json:"secrets"`
-}
-
-// SecretView is one secret of a client: its display prefix and last
-// characters, never the secret or its hash.
-type SecretView struct {
-	ID         string     `json:"id"`
-	Prefix     string     `json:"prefix"`
-	Last       string     `json:"last_chars"`
-	Format     string     `json:"format"`
-	Status     string     `json:"status"` // active, expired or revoked
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	LastUsedIP string     `json:"last_used_ip"`
-	TokenCount int64      `json:"token_count"`
-}
-
-func secretStatus(s *models.ClientSecret, p *models.Policy, now time.Time) string {
-	switch {
-	case s.RevokedAt != nil || len(s.Hash) == 0:
-		return "revoked"
-	case s.ExpiresAt != nil && !now.Before(*s.ExpiresAt):
-		return "expired"
-	case s.Format == models.FormatLegacy && p.LegacySunset != nil && !now.Before(*p.LegacySunset):
-		return "expired"
-	}
-	return "active"
-}
-
-// ViewClient shows a client as the token endpoint sees it at now under p.
-func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
-	v := ClientView{
-		ClientID: c.ID, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
-		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
-		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
-		ExpiresAt: utc(c.EffectiveExpiry(p)), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
-		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
-		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
-	}
-	if c.TokenTTL > 0 {
-		v.TokenTTL = c.TokenTTL.String()
-	}
-	if c.Owner != nil {
-		v.Owner = c.Owner.Email
-		v.EffectiveScopes = nonNil(c.Scopes.Intersect(c.Owner.Permissions))
-	}
-	for i := range c.Secrets {
-		s := &c.Secrets[i]
-		if s.Format == models.FormatLegacy && s.Live(now) {
-			v.Legacy = true
-		}
-		v.Secrets = append(v.Secrets, SecretView{
-			ID: s.ID, Prefix: s.Prefix, Last: s.Last4, Format: s.Format, Status: secretStatus(s, p, now),
-			CreatedAt: s.CreatedAt.UTC(), ExpiresAt: utc(s.ExpiresAt), RevokedAt: utc(s.RevokedAt),
-			LastUsedAt: utc(s.LastUsedAt), LastUsedIP: s.LastUsedIP, TokenCount: s.TokenCount,
-		})
-	}
-	return v
-}
 
 var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner}
 
@@ -316,8 +230,8 @@ type clientInput struct {
 	ResourceServer bool     `json:"resource_server"`
 }
 
-func (in *clientInput) newClient(p *principal) (oauth.NewClient, error) {
-	out := oauth.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
+func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
+	out := app.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
 	if out.OwnerEmail == "" {
 		out.OwnerEmail = p.user.Email
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
@@ -70,7 +71,7 @@ type adminEnv struct {
 	url      string
 	host     string
 	store    *models.Store
-	registry *oauth.Registry
+	registry *app.Registry
 	keyring  *jwtkeys.Keyring
 	clock    *adminClock
 	admin    *models.User
@@ -93,10 +94,10 @@ func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registry := oauth.NewRegistry(store, hasher, clk.Now, nil)
+	registry := app.NewRegistry(store, hasher, clk.Now, nil)
 	handler = web.New(web.Config{Issuer: srv.URL, Admin: &web.Admin{Store: store, Registry: registry, Now: clk.Now, SecureCookies: secure}}, tokens, keyring, store)
 
-	hashesOnce.Do(func() { adminHash, memberHash = oauth.HashPassword(adminPassword), oauth.HashPassword(memberPass) })
+	hashesOnce.Do(func() { adminHash, memberHash = app.HashPassword(adminPassword), app.HashPassword(memberPass) })
 	admin := &models.User{Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash, Permissions: models.NewSet(readScope, createScope, configScope)}
 	member := &models.User{Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash, MayCreateClients: true, Permissions: models.NewSet(readScope, createScope, configScope)}
 	for _, u := range []*models.User{admin, member} {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
-	"github.com/authz/authz/oauth"
 )
 
 // TestChangesElsewhereHoldAtNextRequest makes each change that decides a
@@ -43,7 +43,7 @@ func TestChangesElsewhereHoldAtNextRequest(t *testing.T) {
 			}
 		}
 
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		warm(id, secret)
 		c, err := other.ClientByID(ctx, id)
 		if err != nil {
@@ -54,14 +54,14 @@ func TestChangesElsewhereHoldAtNextRequest(t *testing.T) {
 		}
 		refused("secret revoked elsewhere", id, secret, 401, "invalid_client", "")
 
-		id, secret = e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret = e.client(app.NewClient{Scopes: []string{readScope}})
 		warm(id, secret)
 		if _, err := other.RevokeClient(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		refused("client revoked elsewhere", id, secret, 401, "invalid_client", "revoked")
 
-		id, secret = e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret = e.client(app.NewClient{Scopes: []string{readScope}})
 		warm(id, secret)
 		c, err = other.ClientByID(ctx, id)
 		if err != nil {
@@ -74,7 +74,7 @@ func TestChangesElsewhereHoldAtNextRequest(t *testing.T) {
 		}
 		refused("client expired elsewhere", id, secret, 401, "invalid_client", "expired")
 
-		id, secret = e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret = e.client(app.NewClient{Scopes: []string{readScope}})
 		warm(id, secret)
 		p, err := other.Policy(ctx)
 		if err != nil {

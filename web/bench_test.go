@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
@@ -45,7 +46,7 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		b.Fatal(err)
 	}
-	c, secret, err := oauth.NewRegistry(store, hasher, nil, nil).Create(ctx, oauth.CLI, oauth.NewClient{
+	c, secret, err := app.NewRegistry(store, hasher, nil, nil).Create(ctx, app.CLI, app.NewClient{
 		OwnerEmail: owner.Email, Name: "bench client", Scopes: []string{readScope, createScope},
 		Audiences: []string{"https://api.example.com"}, IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
 	})
@@ -62,8 +63,8 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
 		b.Fatal(err)
 	}
-	usage := oauth.NewUsageRecorder(store, time.Hour, log)
-	audit := oauth.NewAuditWriter(store, 4096, log)
+	usage := app.NewUsageRecorder(store, time.Hour, log)
+	audit := app.NewAuditWriter(store, 4096, log)
 	tokens, err := oauth.NewServer(oauth.Config{Issuer: issuer, Observer: metrics, Logger: log}, store, hasher, keyring, usage, audit)
 	if err != nil {
 		b.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -72,9 +73,9 @@ type govEnv struct {
 	store    *models.Store
 	hasher   *oauth.Hasher
 	keyring  *jwtkeys.Keyring
-	registry *oauth.Registry
-	usage    *oauth.UsageRecorder
-	audit    *oauth.AuditWriter
+	registry *app.Registry
+	usage    *app.UsageRecorder
+	audit    *app.AuditWriter
 	// stopAudit stops the running AuditWriter, which writes what it holds.
 	stopAudit func()
 	url       string // the main server: no trusted proxies
@@ -108,11 +109,11 @@ func newGovEnv(t *testing.T, backend string) *govEnv {
 	if err := e.keyring.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.usage = oauth.NewUsageRecorder(store, time.Hour, nil)
-	e.audit = oauth.NewAuditWriter(store, 1024, nil)
+	e.usage = app.NewUsageRecorder(store, time.Hour, nil)
+	e.audit = app.NewAuditWriter(store, 1024, nil)
 	e.runAudit()
 	t.Cleanup(func() { e.stopAudit() }) // before the store closes
-	e.registry = oauth.NewRegistry(store, hasher, clock.Now, nil)
+	e.registry = app.NewRegistry(store, hasher, clock.Now, nil)
 	handler = e.handler(t, oauth.Config{})
 
 	e.admin = e.user(t, "admin@example.com", models.RoleAdmin, readScope, createScope, configScope)
@@ -181,14 +182,14 @@ func (e *govEnv) user(t *testing.T, email, role string, perms ...string) *models
 // updateUser saves u through the Registry as the admin.
 func (e *govEnv) updateUser(t *testing.T, u *models.User, change string) {
 	t.Helper()
-	if err := e.registry.UpdateUser(e.ctx, oauth.Actor{User: e.admin}, u, change); err != nil {
+	if err := e.registry.UpdateUser(e.ctx, app.Actor{User: e.admin}, u, change); err != nil {
 		t.Fatalf("update user %s (%s): %v", u.Email, change, err)
 	}
 }
 
 // client registers a client as the CLI; by default owned by e.owner with
 // readScope.
-func (e *govEnv) client(t *testing.T, in oauth.NewClient) (*models.Client, string) {
+func (e *govEnv) client(t *testing.T, in app.NewClient) (*models.Client, string) {
 	t.Helper()
 	if in.OwnerEmail == "" {
 		in.OwnerEmail = e.owner.Email
@@ -199,7 +200,7 @@ func (e *govEnv) client(t *testing.T, in oauth.NewClient) (*models.Client, strin
 	if in.Scopes == nil {
 		in.Scopes = []string{readScope}
 	}
-	c, secret, err := e.registry.Create(e.ctx, oauth.CLI, in)
+	c, secret, err := e.registry.Create(e.ctx, app.CLI, in)
 	if err != nil {
 		t.Fatalf("create client: %v", err)
 	}
@@ -214,7 +215,7 @@ func (e *govEnv) setPolicy(t *testing.T, change func(p *models.Policy)) {
 		t.Fatal(err)
 	}
 	change(p)
-	if err := e.registry.SavePolicy(e.ctx, oauth.Actor{User: e.admin}, p); err != nil {
+	if err := e.registry.SavePolicy(e.ctx, app.Actor{User: e.admin}, p); err != nil {
 		t.Fatalf("save policy: %v", err)
 	}
 }
@@ -361,9 +362,9 @@ func TestGovernanceExpiry(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
 		created := e.clock.Now()
-		c, secret := e.client(t, oauth.NewClient{})
+		c, secret := e.client(t, app.NewClient{})
 		in10 := created.Add(10 * govDay)
-		short, shortSecret := e.client(t, oauth.NewClient{ExpiresAt: &in10})
+		short, shortSecret := e.client(t, app.NewClient{ExpiresAt: &in10})
 
 		for _, tc := range []struct {
 			id   string
@@ -403,7 +404,7 @@ func TestGovernanceRetroactiveMaxLifetime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
 		created := e.clock.Now()
-		c, secret := e.client(t, oauth.NewClient{})
+		c, secret := e.client(t, app.NewClient{})
 		e.clock.Advance(60 * govDay)
 		wantIssued(t, "60 days old, no cap", e.token(t, c.ID, secret))
 
@@ -414,7 +415,7 @@ func TestGovernanceRetroactiveMaxLifetime(t *testing.T) {
 			t.Errorf("error_description %q does not name the capped expiry %s", r.str("error_description"), want)
 		}
 		in60 := e.clock.Now().Add(60 * govDay)
-		_, _, err := e.registry.Create(e.ctx, oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "too long", ExpiresAt: &in60})
+		_, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "too long", ExpiresAt: &in60})
 		wantDomainError(t, "expiry beyond the 30-day cap", err, "invalid_expiry", models.ErrInvalid)
 
 		e.setPolicy(t, func(p *models.Policy) { p.MaxCredentialLifetime = 90 * govDay })
@@ -430,10 +431,10 @@ func TestGovernanceRetroactiveMaxLifetime(t *testing.T) {
 func TestGovernanceRotationOverlap(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		c, first := e.client(t, oauth.NewClient{})
+		c, first := e.client(t, app.NewClient{})
 		hour, zero := time.Hour, time.Duration(0)
 
-		second, secondRow, err := e.registry.Rotate(e.ctx, oauth.CLI, c.ID, &hour)
+		second, secondRow, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,25 +457,25 @@ func TestGovernanceRotationOverlap(t *testing.T) {
 		wantOAuthError(t, "old secret after the grace period", e.token(t, c.ID, first), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "new secret after the grace period", e.token(t, c.ID, second))
 
-		third, thirdRow, err := e.registry.Rotate(e.ctx, oauth.CLI, c.ID, &zero)
+		third, thirdRow, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &zero)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantOAuthError(t, "previous secret after a rotation without grace", e.token(t, c.ID, second), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "new secret after a rotation without grace", e.token(t, c.ID, third))
 
-		fourth, _, err := e.registry.Rotate(e.ctx, oauth.CLI, c.ID, &hour)
+		fourth, _, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantIssued(t, "third secret, two live", e.token(t, c.ID, third))
 		wantIssued(t, "fourth secret, two live", e.token(t, c.ID, fourth))
-		if err := e.registry.RevokeSecret(e.ctx, oauth.CLI, c.ID, thirdRow.ID); err != nil {
+		if err := e.registry.RevokeSecret(e.ctx, app.CLI, c.ID, thirdRow.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantOAuthError(t, "revoked secret", e.token(t, c.ID, third), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "the other live secret", e.token(t, c.ID, fourth))
-		err = e.registry.RevokeSecret(e.ctx, oauth.CLI, c.ID, thirdRow.ID)
+		err = e.registry.RevokeSecret(e.ctx, app.CLI, c.ID, thirdRow.ID)
 		if !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("revoking a revoked secret: got %v, want ErrNotFound", err)
 		}
@@ -488,7 +489,7 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 		e := newGovEnv(t, backend)
 		bob := e.user(t, "bob@example.com", models.RoleMember, readScope)
 		create := func() (*models.Client, error) {
-			c, _, err := e.registry.Create(e.ctx, oauth.CLI, oauth.NewClient{OwnerEmail: bob.Email, Name: "bob's", Scopes: []string{readScope}})
+			c, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: bob.Email, Name: "bob's", Scopes: []string{readScope}})
 			return c, err
 		}
 		var ids []string
@@ -502,9 +503,9 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 		_, err := create()
 		wantDomainError(t, "6th client", err, "client_limit_reached", models.ErrConflict)
 		// Another owner's clients do not count.
-		e.client(t, oauth.NewClient{})
+		e.client(t, app.NewClient{})
 
-		if _, err := e.registry.Revoke(e.ctx, oauth.CLI, ids[0]); err != nil {
+		if _, err := e.registry.Revoke(e.ctx, app.CLI, ids[0]); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := create(); err != nil {
@@ -529,7 +530,7 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, err := e.registry.Create(e.ctx, oauth.CLI, oauth.NewClient{OwnerEmail: carol.Email, Name: "carol's", Scopes: []string{readScope}})
+				_, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: carol.Email, Name: "carol's", Scopes: []string{readScope}})
 				switch {
 				case err == nil:
 					created.Add(1)
@@ -549,14 +550,14 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
 		mia := e.user(t, "mia@example.com", models.RoleMember, readScope)
-		newClient := func(owner string) oauth.NewClient {
-			return oauth.NewClient{OwnerEmail: owner, Name: "self-service", Scopes: []string{readScope}}
+		newClient := func(owner string) app.NewClient {
+			return app.NewClient{OwnerEmail: owner, Name: "self-service", Scopes: []string{readScope}}
 		}
 
-		_, _, err := e.registry.Create(e.ctx, oauth.Actor{User: mia}, newClient(mia.Email))
+		_, _, err := e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(mia.Email))
 		wantDomainError(t, "member without the creation right", err, "not_allowed_to_create", models.ErrForbidden)
 		mia.MayCreateClients = true
-		err = e.registry.UpdateUser(e.ctx, oauth.Actor{User: mia}, mia, "may_create_clients")
+		err = e.registry.UpdateUser(e.ctx, app.Actor{User: mia}, mia, "may_create_clients")
 		wantDomainError(t, "member granting themselves the right", err, "admin_required", models.ErrForbidden)
 
 		e.updateUser(t, mia, "may_create_clients")
@@ -567,7 +568,7 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 		if !mia.MayCreateClients {
 			t.Fatal("MayCreateClients was not saved")
 		}
-		c, secret, err := e.registry.Create(e.ctx, oauth.Actor{User: mia}, newClient(mia.Email))
+		c, secret, err := e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(mia.Email))
 		if err != nil {
 			t.Fatalf("member allowed by an admin, for themselves: %v", err)
 		}
@@ -575,17 +576,17 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 			t.Errorf("created by %q for %q, want %q for %q", c.CreatedBy, c.OwnerID, mia.Email, mia.ID)
 		}
 		wantIssued(t, "client a member created", e.token(t, c.ID, secret))
-		_, _, err = e.registry.Create(e.ctx, oauth.Actor{User: mia}, newClient(e.owner.Email))
+		_, _, err = e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(e.owner.Email))
 		wantDomainError(t, "member allowed by an admin, for another owner", err, "owner_must_be_self", models.ErrForbidden)
 
 		noah := e.user(t, "noah@example.com", models.RoleMember, readScope)
 		e.setPolicy(t, func(p *models.Policy) { p.CreationRestricted = false })
-		c, secret, err = e.registry.Create(e.ctx, oauth.Actor{User: noah}, newClient(noah.Email))
+		c, secret, err = e.registry.Create(e.ctx, app.Actor{User: noah}, newClient(noah.Email))
 		if err != nil {
 			t.Fatalf("unrestricted creation, member for themselves: %v", err)
 		}
 		wantIssued(t, "client created under unrestricted creation", e.token(t, c.ID, secret))
-		_, _, err = e.registry.Create(e.ctx, oauth.Actor{User: noah}, newClient(mia.Email))
+		_, _, err = e.registry.Create(e.ctx, app.Actor{User: noah}, newClient(mia.Email))
 		wantDomainError(t, "unrestricted creation, member for another owner", err, "owner_must_be_self", models.ErrForbidden)
 	})
 }
@@ -598,7 +599,7 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 func TestGovernanceOwnerLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		c, secret := e.client(t, oauth.NewClient{Scopes: []string{readScope, configScope}})
+		c, secret := e.client(t, app.NewClient{Scopes: []string{readScope, configScope}})
 		wantIssued(t, "active owner", e.token(t, c.ID, secret))
 		listed := func(what string) {
 			t.Helper()
@@ -639,7 +640,7 @@ func TestGovernanceOwnerLifecycle(t *testing.T) {
 func TestGovernanceIPAllowlists(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		c, secret := e.client(t, oauth.NewClient{})
+		c, secret := e.client(t, app.NewClient{})
 		orgAllowlist := func(t *testing.T, list ...string) {
 			t.Helper()
 			e.setPolicy(t, func(p *models.Policy) { p.IPAllowlist = models.NewSet(list...) })
@@ -669,9 +670,9 @@ func TestGovernanceIPAllowlists(t *testing.T) {
 		})
 
 		t.Run("client", func(t *testing.T) {
-			fenced, fencedSecret := e.client(t, oauth.NewClient{IPAllowlist: []string{"10.0.0.0/8"}})
+			fenced, fencedSecret := e.client(t, app.NewClient{IPAllowlist: []string{"10.0.0.0/8"}})
 			wantOAuthError(t, "outside", e.token(t, fenced.ID, fencedSecret), 400, "unauthorized_client", "127.0.0.1 are outside this client's IP allowlist")
-			near, nearSecret := e.client(t, oauth.NewClient{IPAllowlist: []string{"127.0.0.1"}})
+			near, nearSecret := e.client(t, app.NewClient{IPAllowlist: []string{"127.0.0.1"}})
 			wantIssued(t, "inside", e.token(t, near.ID, nearSecret))
 			wantIssued(t, "another client without an allowlist", e.token(t, c.ID, secret))
 
@@ -685,7 +686,7 @@ func TestGovernanceIPAllowlists(t *testing.T) {
 		})
 
 		t.Run("trusted proxy", func(t *testing.T) {
-			proxied, proxiedSecret := e.client(t, oauth.NewClient{IPAllowlist: []string{"203.0.113.0/24"}})
+			proxied, proxiedSecret := e.client(t, app.NewClient{IPAllowlist: []string{"203.0.113.0/24"}})
 			behindProxy := e.serve(t, oauth.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, nil)
 			xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
 
@@ -719,7 +720,7 @@ func TestGovernanceLegacySunset(t *testing.T) {
 		sunset := e.clock.Now().Add(30 * govDay)
 		e.setPolicy(t, func(p *models.Policy) { p.LegacySunset = &sunset })
 		const id, legacySecret = "acme-billing-0042", "Legacy-Secret-0123456789-abcdef"
-		c, err := e.registry.Import(e.ctx, oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, legacySecret)
+		c, err := e.registry.Import(e.ctx, app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, legacySecret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -752,7 +753,7 @@ func TestGovernanceLegacySunset(t *testing.T) {
 		}
 
 		zero := time.Duration(0)
-		current, row, err := e.registry.Rotate(e.ctx, oauth.CLI, id, &zero)
+		current, row, err := e.registry.Rotate(e.ctx, app.CLI, id, &zero)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -775,7 +776,7 @@ func TestGovernanceLegacySunset(t *testing.T) {
 func TestGovernanceTypedSecretsRejectedBeforeLookup(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		c, secret := e.client(t, oauth.NewClient{})
+		c, secret := e.client(t, app.NewClient{})
 		badSecret := secret[:len(secret)-1] + string(rotate(secret[len(secret)-1]))
 		badID := c.ID[:len(c.ID)-1] + string(rotate(c.ID[len(c.ID)-1]))
 
@@ -826,12 +827,12 @@ func TestGovernanceTypedSecretsRejectedBeforeLookup(t *testing.T) {
 func TestGovernanceAudit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		admin := oauth.Actor{User: e.admin, IP: "198.51.100.20"}
+		admin := app.Actor{User: e.admin, IP: "198.51.100.20"}
 		hour := time.Hour
 		at := func(minutes int) time.Time { return govEpoch.Add(time.Duration(minutes) * time.Minute) }
 
 		e.clock.Set(at(1))
-		c, secret, err := e.registry.Create(e.ctx, admin, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "audited", Scopes: []string{readScope}})
+		c, secret, err := e.registry.Create(e.ctx, admin, app.NewClient{OwnerEmail: e.owner.Email, Name: "audited", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -950,7 +951,7 @@ func TestGovernanceAudit(t *testing.T) {
 func TestGovernanceUsageTracking(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		c, first := e.client(t, oauth.NewClient{})
+		c, first := e.client(t, app.NewClient{})
 		ua := func(v string) http.Header { return http.Header{"User-Agent": {v}} }
 		for i := 0; i < 3; i++ {
 			e.clock.Advance(time.Second)
@@ -975,7 +976,7 @@ func TestGovernanceUsageTracking(t *testing.T) {
 
 		e.clock.Advance(time.Minute)
 		hour := time.Hour
-		second, row, err := e.registry.Rotate(e.ctx, oauth.CLI, c.ID, &hour)
+		second, row, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1017,8 +1018,8 @@ func TestGovernanceUsageTracking(t *testing.T) {
 func TestGovernanceTokenTTLFromPolicy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		plain, plainSecret := e.client(t, oauth.NewClient{})
-		long, longSecret := e.client(t, oauth.NewClient{TokenTTL: 30 * time.Minute})
+		plain, plainSecret := e.client(t, app.NewClient{})
+		long, longSecret := e.client(t, app.NewClient{TokenTTL: 30 * time.Minute})
 		lifetime := func(what string, id, secret string, want time.Duration) {
 			t.Helper()
 			r := e.token(t, id, secret)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
@@ -139,10 +140,10 @@ type introspectEnv struct {
 func newIntrospectEnv(t *testing.T, backend string) *introspectEnv {
 	t.Helper()
 	e := &introspectEnv{govEnv: newGovEnv(t, backend)}
-	a, aSecret := e.client(t, oauth.NewClient{Name: "A"})
-	b, bSecret := e.client(t, oauth.NewClient{Name: "B"})
+	a, aSecret := e.client(t, app.NewClient{Name: "A"})
+	b, bSecret := e.client(t, app.NewClient{Name: "B"})
 	rsOwner := e.user(t, "api-team@example.com", models.RoleMember, readScope)
-	rs, rsSecret := e.client(t, oauth.NewClient{Name: "RS", OwnerEmail: rsOwner.Email, ResourceServer: true})
+	rs, rsSecret := e.client(t, app.NewClient{Name: "RS", OwnerEmail: rsOwner.Email, ResourceServer: true})
 	e.aID, e.aSecret, e.bID, e.bSecret, e.rsID, e.rsSecret = a.ID, aSecret, b.ID, bSecret, rs.ID, rsSecret
 	return e
 }
@@ -231,10 +232,10 @@ func TestIntrospection(t *testing.T) {
 		})
 
 		t.Run("revoked client", func(t *testing.T) {
-			c, secret := e.client(t, oauth.NewClient{Name: "to revoke"})
+			c, secret := e.client(t, app.NewClient{Name: "to revoke"})
 			tok := e.mustToken(t, c.ID, secret)
 			wantActive(t, "before", introspectAs(t, e.url, e.rsID, e.rsSecret, tok))
-			if _, err := e.registry.Revoke(e.ctx, oauth.CLI, c.ID); err != nil {
+			if _, err := e.registry.Revoke(e.ctx, app.CLI, c.ID); err != nil {
 				t.Fatal(err)
 			}
 			wantInactive(t, "token of a revoked client", introspectAs(t, e.url, e.rsID, e.rsSecret, tok))
@@ -243,7 +244,7 @@ func TestIntrospection(t *testing.T) {
 
 		t.Run("expired client", func(t *testing.T) {
 			in20 := e.clock.Now().Add(20 * time.Minute)
-			c, secret := e.client(t, oauth.NewClient{Name: "short-lived", ExpiresAt: &in20, TokenTTL: time.Hour})
+			c, secret := e.client(t, app.NewClient{Name: "short-lived", ExpiresAt: &in20, TokenTTL: time.Hour})
 			tok := e.mustToken(t, c.ID, secret)
 			wantActive(t, "before", introspectAs(t, e.url, e.rsID, e.rsSecret, tok))
 			e.clock.Set(in20)

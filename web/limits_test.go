@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -42,7 +43,7 @@ func from(ip string, h http.Header) http.Header {
 func TestBruteForceProtection(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend, withLimiter(oauth.NewLimiter(oauth.LimiterConfig{FailuresPerPair: 5, FailuresPerIP: 50})))
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		wrong := oauth.NewSecret()
 		cc := "grant_type=client_credentials"
 		const attacker, legit = "198.51.100.66", "203.0.113.7"
@@ -76,7 +77,7 @@ func TestBruteForceProtection(t *testing.T) {
 func TestRateLimitPerIP(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend, withLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 0.001, Burst: 3})))
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		cc := "grant_type=client_credentials"
 		for i := 0; i < 3; i++ {
 			if resp, body := e.post("POST", "/oauth2/token", form, cc, from("192.0.2.10", basic(id, secret))); resp.StatusCode != 200 {
@@ -132,7 +133,7 @@ func TestRateLimitedRequestLinesAreSampled(t *testing.T) {
 	m := web.NewMetrics(nil)
 	l := oauth.NewLimiter(oauth.LimiterConfig{Rate: 0.001, Burst: 3, FailuresPerPair: 1, FailuresPerIP: 100, Now: clock.Now})
 	e := newEnv(t, "sqlite", withLimiter(l), withMetrics(m), withRequestLog(slog.New(web.NewLogHandler(out, slog.LevelInfo)), clock.Now))
-	id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+	id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 	cc := "grant_type=client_credentials"
 
 	metrics := scrape(t, e.url)

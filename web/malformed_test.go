@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models/storetest"
-	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
 
@@ -36,7 +36,7 @@ func TestMalformedTextIsRefusedBeforeTheDatabase(t *testing.T) {
 		if err := e.store.ObserveQueries(m.ObserveQuery); err != nil {
 			t.Fatal(err)
 		}
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		const params = "grant_type=client_credentials&token=x"
 		body := params + "&client_secret=" + secret + "&client_id="
 		cases := []struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
@@ -47,7 +48,7 @@ func TestMetrics(t *testing.T) {
 		if err := e.store.ObserveQueries(m.ObserveQuery); err != nil {
 			t.Fatal(err)
 		}
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		cc := "grant_type=client_credentials"
 		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, secret)))
 		e.post("POST", "/oauth2/token", form, cc, from("192.0.2.1", basic(id, secret)))
@@ -85,8 +86,8 @@ func TestMetricsClientSeriesLimit(t *testing.T) {
 	m := web.NewMetrics(nil)
 	m.LimitClientSeries(1)
 	e := newEnv(t, "sqlite", withMetrics(m))
-	first, firstSecret := e.client(oauth.NewClient{Scopes: []string{readScope}})
-	second, secondSecret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+	first, firstSecret := e.client(app.NewClient{Scopes: []string{readScope}})
+	second, secondSecret := e.client(app.NewClient{Scopes: []string{readScope}})
 	cc := "grant_type=client_credentials"
 	for _, c := range [][2]string{{first, firstSecret}, {second, secondSecret}, {first, firstSecret}, {second, secondSecret}, {second, secondSecret}} {
 		if resp, _ := e.post("POST", "/oauth2/token", form, cc, basic(c[0], c[1])); resp.StatusCode != 200 {

@@ -1,81 +1,42 @@
 package web
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
 
-// Admin sessions: a sign-in with email and password yields a random
-// 256-bit token in an HttpOnly, SameSite=Strict cookie scoped to /admin.
-// The database keeps only its SHA-256, so a read of the sessions table
-// yields no usable cookie. A session lasts 24 hours from sign-in, and ends
-// early on sign-out, when it is ended from the session list, or when its
-// user's password, status, role or permissions change (see oauth's
-// endsSessions). Every request reads the session from the database, so an
-// ending holds on every instance at once.
-const (
-	SessionCookie   = "authz_session"
-	SessionLifetime = 24 * time.Hour
-	sessionTokenLen = 43 // base64url of 32 bytes
-	// sessionTouchEvery is how stale a session's last-seen time may get:
-	// it costs a write at most this often per session.
-	sessionTouchEvery = time.Minute
-)
+// Admin sessions (app.Sessions) over HTTP: the session token travels in an
+// HttpOnly, SameSite=Strict cookie scoped to /admin.
+const SessionCookie = "authz_session"
 
 var errUnauthenticated = problem(http.StatusUnauthorized, "unauthenticated", "sign in first: POST /admin/api/v1/session")
 
-// sessionID is the stored id of a session token.
-func sessionID(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-func validToken(tok string) bool {
-	if len(tok) != sessionTokenLen {
-		return false
+// sessionToken is the token of the session cookie, "" without one.
+func sessionToken(c echo.Context) string {
+	if ck, err := c.Cookie(SessionCookie); err == nil {
+		return ck.Value
 	}
-	_, err := base64.RawURLEncoding.DecodeString(tok)
-	return err == nil
+	return ""
 }
 
 // session returns the caller's live session with its user.
 func (a *adminAPI) session(c echo.Context) (*models.Session, error) {
-	ck, err := c.Cookie(SessionCookie)
-	if err != nil || !validToken(ck.Value) {
+	sess, err := a.sessions.Resume(c.Request().Context(), sessionToken(c))
+	switch {
+	case errors.Is(err, app.ErrNoSession):
 		return nil, errUnauthenticated
-	}
-	sess, err := a.Store.SessionByID(c.Request().Context(), sessionID(ck.Value))
-	if errors.Is(err, models.ErrNotFound) {
-		return nil, errUnauthenticated
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !a.Now().Before(sess.ExpiresAt) {
+	case errors.Is(err, app.ErrSessionExpired):
 		return nil, problem(http.StatusUnauthorized, "unauthenticated", "the session has expired: sign in again")
-	}
-	if sess.User == nil || !sess.User.Active() {
+	case errors.Is(err, app.ErrSessionUserDisabled):
 		return nil, problem(http.StatusUnauthorized, "unauthenticated", "the user is disabled")
 	}
-	if now := a.Now(); now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
-		// Only for display: a failed write does not fail the request.
-		if err := a.Store.TouchSession(c.Request().Context(), sess.ID, now); err != nil {
-			a.log.WarnContext(c.Request().Context(), "session last-seen time not saved", "error", err)
-		} else {
-			sess.LastSeenAt = now
-		}
-	}
-	return sess, nil
+	return sess, err
 }
 
 func (a *adminAPI) setCookie(c echo.Context, value string, maxAge int) {
@@ -124,25 +85,11 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 // console) and sets its cookie. A sign-in always starts a new session; one
 // the browser still holds ends.
 func (a *adminAPI) startSession(c echo.Context, user *models.User, ip string) (*models.Session, error) {
-	ctx := c.Request().Context()
-	if old, err := c.Cookie(SessionCookie); err == nil && validToken(old.Value) {
-		_ = a.Store.DeleteSession(ctx, sessionID(old.Value))
-	}
-	token, err := randomToken()
+	token, sess, err := a.sessions.Start(c.Request().Context(), user, ip, c.Request().UserAgent(), sessionToken(c))
 	if err != nil {
 		return nil, err
 	}
-	ua := c.Request().UserAgent()
-	if len(ua) > 256 {
-		ua = strings.ToValidUTF8(ua[:256], "")
-	}
-	// The epoch is the user's as read before the password was checked: if
-	// their sessions were ended meanwhile, this one is born ended.
-	sess := &models.Session{ID: sessionID(token), UserID: user.ID, Epoch: user.SessionEpoch, ExpiresAt: a.Now().Add(SessionLifetime).UTC(), IP: ip, UserAgent: ua}
-	if err := a.Store.CreateSession(ctx, sess); err != nil {
-		return nil, err
-	}
-	a.setCookie(c, token, int(SessionLifetime/time.Second))
+	a.setCookie(c, token, int(app.SessionLifetime/time.Second))
 	return sess, nil
 }
 
@@ -160,10 +107,8 @@ func (a *adminAPI) logout(c echo.Context, _ *principal) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	if ck, err := c.Cookie(SessionCookie); err == nil && validToken(ck.Value) {
-		if err := a.Store.DeleteSession(c.Request().Context(), sessionID(ck.Value)); err != nil {
-			return err
-		}
+	if err := a.sessions.End(c.Request().Context(), sessionToken(c)); err != nil {
+		return err
 	}
 	a.setCookie(c, "", -1)
 	return c.NoContent(http.StatusNoContent)
@@ -174,13 +119,13 @@ func (a *adminAPI) logout(c echo.Context, _ *principal) error {
 // too_many_attempts, every argon2id slot busy is 503 busy. Other errors are
 // returned as they are.
 func passwordProblem(c echo.Context, err error) error {
-	var th *oauth.SignInThrottled
+	var th *app.SignInThrottled
 	switch {
 	case errors.As(err, &th):
 		secs := int((th.Wait + time.Second - 1) / time.Second)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		return problem(http.StatusTooManyRequests, "too_many_attempts", "%s; retry in %d s", th.Error(), secs)
-	case errors.Is(err, oauth.ErrPasswordBusy):
+	case errors.Is(err, app.ErrPasswordBusy):
 		c.Response().Header().Set("Retry-After", "1")
 		return problem(http.StatusServiceUnavailable, "busy", "the server is checking too many passwords at once; retry in a moment")
 	}

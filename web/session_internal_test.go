@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/app"
 	"github.com/labstack/echo/v4"
 )
 
 // The refusals of a password check become 429 and 503 answers with
 // Retry-After (the end-to-end 429 is in TestAdminSignInThrottle; a busy
-// server cannot be made from outside the oauth package).
+// server cannot be made from outside the app package).
 func TestPasswordProblem(t *testing.T) {
 	other := errors.New("database down")
 	for _, tc := range []struct {
@@ -23,8 +23,8 @@ func TestPasswordProblem(t *testing.T) {
 		code       string
 		retryAfter string
 	}{
-		{"throttled", &oauth.SignInThrottled{Wait: 1500 * time.Millisecond, Limit: "client_failures"}, http.StatusTooManyRequests, "too_many_attempts", "2"},
-		{"busy", oauth.ErrPasswordBusy, http.StatusServiceUnavailable, "busy", "1"},
+		{"throttled", &app.SignInThrottled{Wait: 1500 * time.Millisecond, Limit: "client_failures"}, http.StatusTooManyRequests, "too_many_attempts", "2"},
+		{"busy", app.ErrPasswordBusy, http.StatusServiceUnavailable, "busy", "1"},
 		{"other", other, 0, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

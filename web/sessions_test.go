@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
-	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
 
@@ -85,7 +85,7 @@ func TestAdminSessionsEndOnCredentialChanges(t *testing.T) {
 			t.Errorf("after an admin set their own password: current session alive %v (want true), other %v (want false)", e.alive(admin1), e.alive(admin2))
 		}
 		// The operator at the CLI ends every session.
-		if err := e.registry.SetPassword(context.Background(), oauth.CLI, adminEmail, "set at the command line"); err != nil {
+		if err := e.registry.SetPassword(context.Background(), app.CLI, adminEmail, "set at the command line"); err != nil {
 			t.Fatal(err)
 		}
 		if e.alive(admin1) {
@@ -102,7 +102,7 @@ func TestAdminSessionsAcrossInstances(t *testing.T) {
 		instance := func() *adminEnv {
 			store := storetest.OpenURL(t, dbURL)
 			store.Now = clk.Now
-			registry := oauth.NewRegistry(store, nil, clk.Now, nil)
+			registry := app.NewRegistry(store, nil, clk.Now, nil)
 			var handler http.Handler
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 			t.Cleanup(srv.Close)
@@ -110,7 +110,7 @@ func TestAdminSessionsAcrossInstances(t *testing.T) {
 			return &adminEnv{t: t, url: srv.URL, store: store, registry: registry, clock: clk}
 		}
 		a, b := instance(), instance()
-		hashesOnce.Do(func() { adminHash, memberHash = oauth.HashPassword(adminPassword), oauth.HashPassword(memberPass) })
+		hashesOnce.Do(func() { adminHash, memberHash = app.HashPassword(adminPassword), app.HashPassword(memberPass) })
 		admin := &models.User{Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash}
 		member := &models.User{Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash}
 		for _, u := range []*models.User{admin, member} {
@@ -170,7 +170,7 @@ func TestAdminSessionList(t *testing.T) {
 		now := e.clock.Now().Format(time.RFC3339)
 		if s := items[0]; s["current"] != true || s["user_agent"] != "second-browser/2.0" || s["ip"] != "127.0.0.1" ||
 			s["created_at"] != signedIn.Format(time.RFC3339) || s["last_seen_at"] != now ||
-			s["expires_at"] != signedIn.Add(web.SessionLifetime).Format(time.RFC3339) {
+			s["expires_at"] != signedIn.Add(app.SessionLifetime).Format(time.RFC3339) {
 			t.Errorf("the current session: %v", s)
 		}
 		if s := items[1]; s["current"] != false || s["last_seen_at"] != s["created_at"] || !strings.HasPrefix(s["user_agent"].(string), "Go-http-client") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
@@ -36,7 +37,7 @@ type env struct {
 	url      string
 	dbURL    string // the database, for a second Store (as the CLI opens)
 	store    *models.Store
-	registry *oauth.Registry
+	registry *app.Registry
 	keyring  *jwtkeys.Keyring
 	owner    *models.User
 }
@@ -81,10 +82,10 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: srv.URL, dbURL: dbURL, store: store, registry: oauth.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
+	return &env{t: t, url: srv.URL, dbURL: dbURL, store: store, registry: app.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
 }
 
-func (e *env) client(in oauth.NewClient) (id, secret string) {
+func (e *env) client(in app.NewClient) (id, secret string) {
 	e.t.Helper()
 	if in.OwnerEmail == "" {
 		in.OwnerEmail = e.owner.Email
@@ -92,7 +93,7 @@ func (e *env) client(in oauth.NewClient) (id, secret string) {
 	if in.Name == "" {
 		in.Name = "test client"
 	}
-	c, secret, err := e.registry.Create(context.Background(), oauth.CLI, in)
+	c, secret, err := e.registry.Create(context.Background(), app.CLI, in)
 	if err != nil {
 		e.t.Fatalf("create client: %v", err)
 	}
@@ -117,7 +118,7 @@ func (e *env) fetch(id, secret string, style oauth2.AuthStyle, scopes []string, 
 func TestClientCredentialsFlow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope, configScope}, TokenTTL: 10 * time.Minute})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope, configScope}, TokenTTL: 10 * time.Minute})
 		for _, style := range []struct {
 			name  string
 			style oauth2.AuthStyle
@@ -171,7 +172,7 @@ func TestBasicCredentialsAreFormURLDecoded(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		const id, secret = "legacy:client/one+two", "s3cr+t/with=signs%and:colon+plus=="
-		if _, err := e.registry.Import(context.Background(), oauth.CLI, oauth.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
+		if _, err := e.registry.Import(context.Background(), app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
 			t.Fatal(err)
 		}
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
@@ -245,18 +246,18 @@ func TestTokenEndpointRejections(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		ctx := context.Background()
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope, configScope}, Audiences: []string{"https://api.example.com"}})
-		multiID, multiSecret := e.client(oauth.NewClient{Scopes: []string{readScope}, Audiences: []string{"https://a.example.com", "https://b.example.com"}})
-		revokedID, revokedSecret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope, configScope}, Audiences: []string{"https://api.example.com"}})
+		multiID, multiSecret := e.client(app.NewClient{Scopes: []string{readScope}, Audiences: []string{"https://a.example.com", "https://b.example.com"}})
+		revokedID, revokedSecret := e.client(app.NewClient{Scopes: []string{readScope}})
 		if _, err := e.store.RevokeClient(ctx, revokedID); err != nil {
 			t.Fatal(err)
 		}
-		fencedID, fencedSecret := e.client(oauth.NewClient{Scopes: []string{readScope}, IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}})
+		fencedID, fencedSecret := e.client(app.NewClient{Scopes: []string{readScope}, IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}})
 		bob := &models.User{Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
 		if err := e.store.CreateUser(ctx, bob); err != nil {
 			t.Fatal(err)
 		}
-		bobID, bobSecret := e.client(oauth.NewClient{OwnerEmail: bob.Email, Scopes: []string{readScope}})
+		bobID, bobSecret := e.client(app.NewClient{OwnerEmail: bob.Email, Scopes: []string{readScope}})
 		bob.Status = models.StatusDisabled
 		if err := e.store.UpdateUser(ctx, bob); err != nil {
 			t.Fatal(err)
@@ -382,7 +383,7 @@ func TestOwnerPermissionsAreCurrent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		ctx := context.Background()
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope, configScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope, configScope}})
 		scopeOf := func() (int, map[string]string) {
 			resp, body := e.post("POST", "/oauth2/token", form, "grant_type=client_credentials", basic(id, secret))
 			return resp.StatusCode, body
@@ -422,7 +423,7 @@ func TestOwnerPermissionsAreCurrent(t *testing.T) {
 func TestNoTokenIsStored(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		id, secret := e.client(oauth.NewClient{Scopes: []string{readScope}})
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 		before := rowCounts(t, e.store)
 		for i := 0; i < 20; i++ {
 			if _, err := e.fetch(id, secret, oauth2.AuthStyleInHeader, nil, nil); err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/app"
 	"github.com/labstack/echo/v4"
 )
 
@@ -39,6 +39,16 @@ func csrfToken(sessionToken string) string {
 
 func validCSRF(want, got string) bool {
 	return want != "" && len(got) == len(want) && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+// validToken reports whether tok has the form randomToken makes, so that
+// garbage in a cookie is refused before any comparison.
+func validToken(tok string) bool {
+	if len(tok) != 43 { // base64url of 32 bytes
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(tok)
+	return err == nil
 }
 
 func randomToken() (string, error) {
@@ -104,7 +114,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 			loginData{Email: email, Next: next, CSRF: tok, Error: "The sign-in form expired or was not sent from this page. Please sign in again."})
 	}
 	user, err := u.Registry.SignIn(c.Request().Context(), p.ip, email, form.Get("password"))
-	if errors.Is(err, oauth.ErrInvalidCredentials) {
+	if errors.Is(err, app.ErrInvalidCredentials) {
 		logOutcome(c, "invalid_credentials")
 		return u.renderPage(c, p, http.StatusUnauthorized, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: "Invalid email or password."})
@@ -147,10 +157,8 @@ func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
 		logOutcome(c, "signed_out_everywhere")
 		return c.Redirect(http.StatusSeeOther, UIPrefix+"/login")
 	}
-	if ck, err := c.Cookie(SessionCookie); err == nil && validToken(ck.Value) {
-		if err := u.Store.DeleteSession(c.Request().Context(), sessionID(ck.Value)); err != nil {
-			return err
-		}
+	if err := u.sessions.End(c.Request().Context(), sessionToken(c)); err != nil {
+		return err
 	}
 	u.setCookie(c, "", -1)
 	logOutcome(c, "signed_out")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
@@ -197,7 +198,7 @@ func TestUIRequiresSession(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
-		cl, _, err := e.registry.Create(ctx, oauth.Actor{User: e.admin}, oauth.NewClient{OwnerEmail: memberEmail, Name: "existing", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "existing", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +207,7 @@ func TestUIRequiresSession(t *testing.T) {
 
 		session, _ := e.uiLogin(adminEmail, adminPassword)
 		expired := session
-		e.clock.Advance(web.SessionLifetime)
+		e.clock.Advance(app.SessionLifetime)
 		sessions := map[string]string{
 			"no cookie":       "",
 			"unknown token":   base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
@@ -270,7 +271,7 @@ func TestUIRequiresSession(t *testing.T) {
 				t.Errorf("member GET %s: %d", p, r.status)
 			}
 		}
-		admins, _, err := e.registry.Create(ctx, oauth.Actor{User: e.admin}, oauth.NewClient{OwnerEmail: adminEmail, Name: "the admin's own"})
+		admins, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: adminEmail, Name: "the admin's own"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +289,7 @@ func TestUICSRF(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
-		cl, _, err := e.registry.Create(ctx, oauth.Actor{User: e.admin}, oauth.NewClient{OwnerEmail: memberEmail, Name: "target", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "target", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,7 +459,7 @@ func TestUISignInAndCookies(t *testing.T) {
 			}
 			// Sessions last 24 hours.
 			session, _ := e.uiLogin(adminEmail, adminPassword)
-			e.clock.Advance(web.SessionLifetime - time.Second)
+			e.clock.Advance(app.SessionLifetime - time.Second)
 			if r := e.uiDo(session, "GET", "/admin/", nil, nil); r.status != 200 {
 				t.Errorf("just before 24 h: %d", r.status)
 			}
@@ -621,7 +622,7 @@ var (
 func TestUISecurityHeaders(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, true)
-		cl, _, err := e.registry.Create(context.Background(), oauth.Actor{User: e.admin}, oauth.NewClient{OwnerEmail: memberEmail, Name: "headers", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(context.Background(), app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "headers", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -784,14 +785,14 @@ func TestUILegacyCredentials(t *testing.T) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
 		const id, secret = "legacy/ci-1", "an old secret from another system"
-		if _, err := e.registry.Import(ctx, oauth.CLI, oauth.NewClient{OwnerEmail: memberEmail, Name: "old CI", Scopes: []string{readScope}}, id, secret); err != nil {
+		if _, err := e.registry.Import(ctx, app.CLI, app.NewClient{OwnerEmail: memberEmail, Name: "old CI", Scopes: []string{readScope}}, id, secret); err != nil {
 			t.Fatal(err)
 		}
 		e.secrets = append(e.secrets, secret)
 		sunset := e.clock.Now().Add(48 * time.Hour).UTC()
 		pol, _ := e.store.Policy(ctx)
 		pol.LegacySunset = &sunset
-		if err := e.registry.SavePolicy(ctx, oauth.CLI, pol); err != nil {
+		if err := e.registry.SavePolicy(ctx, app.CLI, pol); err != nil {
 			t.Fatal(err)
 		}
 		admin, csrf := e.uiLogin(adminEmail, adminPassword)

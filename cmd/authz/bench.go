@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
@@ -38,7 +39,7 @@ const (
 	// clientsPerOwner keeps seeded data within the default policy's
 	// MaxClientsPerOwner.
 	clientsPerOwner = 5
-	// registryClients are created through oauth.Registry (with its checks
+	// registryClients are created through app.Registry (with its checks
 	// and audit rows); the rest through the bulk path.
 	registryClients = 10
 )
@@ -136,7 +137,7 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 // exercises every check of the token endpoint (an org IP allowlist, a
 // maximum credential lifetime, a legacy sunset), owned by one user per
 // clientsPerOwner clients. The first registryClients go through
-// oauth.Registry; the rest through models.Store.CreateClient from
+// app.Registry; the rest through models.Store.CreateClient from
 // cfg.workers goroutines. Secrets are known only for clients created by
 // this call, so a database is seeded once, by one call.
 func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg seedConfig, out io.Writer) error {
@@ -184,16 +185,16 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	}
 	ownersDone := time.Since(start)
 
-	registry := oauth.NewRegistry(store, hasher, nil, nil)
-	clientIn := func(owner *models.User) oauth.NewClient {
-		return oauth.NewClient{
+	registry := app.NewRegistry(store, hasher, nil, nil)
+	clientIn := func(owner *models.User) app.NewClient {
+		return app.NewClient{
 			OwnerEmail: owner.Email, Name: "bench client",
 			Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{benchAudience},
 			IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: benchTTL,
 		}
 	}
 	for i := 0; i < min(n, registryClients); i++ {
-		c, secret, err := registry.Create(ctx, oauth.CLI, clientIn(owners[i/clientsPerOwner]))
+		c, secret, err := registry.Create(ctx, app.CLI, clientIn(owners[i/clientsPerOwner]))
 		if err != nil {
 			return err
 		}

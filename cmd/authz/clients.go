@@ -9,14 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
 
 // clientFlags are the fields of a new client, for create and import.
 type clientFlags struct {
-	in        oauth.NewClient
+	in        app.NewClient
 	scopes    string
 	audiences string
 	ips       string
@@ -35,7 +35,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.in.ResourceServer, "resource-server", false, "the client may introspect any token (a resource server)")
 }
 
-func (f *clientFlags) build(now time.Time) (oauth.NewClient, error) {
+func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
 	if f.in.OwnerEmail == "" || f.in.Name == "" {
 		return f.in, errors.New("--owner and --name are required")
 	}
@@ -95,12 +95,12 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		return err
 	}
 	// registry opens the key material only for commands that hash secrets.
-	registry := func() (*oauth.Registry, error) {
+	registry := func() (*app.Registry, error) {
 		km, err := m.loadKeyMaterial(ctx, &c, store, log)
 		if err != nil {
 			return nil, err
 		}
-		return oauth.NewRegistry(store, km.hasher, nil, log), nil
+		return app.NewRegistry(store, km.hasher, nil, log), nil
 	}
 
 	switch args[0] {
@@ -124,10 +124,10 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return err
 		}
 		if args[0] == "import" {
-			client, err = reg.Import(ctx, oauth.CLI, in, importID, secret)
+			client, err = reg.Import(ctx, app.CLI, in, importID, secret)
 			secret = "" // the caller has it; never echo it
 		} else {
-			client, secret, err = reg.Create(ctx, oauth.CLI, in)
+			client, secret, err = reg.Create(ctx, app.CLI, in)
 		}
 		if err != nil {
 			return err
@@ -168,7 +168,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		secret, _, err := reg.Rotate(ctx, oauth.CLI, id, g)
+		secret, _, err := reg.Rotate(ctx, app.CLI, id, g)
 		if err != nil {
 			return err
 		}
@@ -178,14 +178,14 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		}
 		return m.printNewSecret(&c, id, secret, web.ViewClient(client, policy, time.Now()))
 	case "revoke":
-		if _, err := oauth.NewRegistry(store, nil, nil, log).Revoke(ctx, oauth.CLI, id); err != nil {
+		if _, err := app.NewRegistry(store, nil, nil, log).Revoke(ctx, app.CLI, id); err != nil {
 			return err
 		}
 	case "revoke-secret":
 		if len(pos) != 2 {
 			return errors.New("clients revoke-secret: want CLIENT_ID SECRET_ID (see clients show)")
 		}
-		if err := oauth.NewRegistry(store, nil, nil, log).RevokeSecret(ctx, oauth.CLI, id, pos[1]); err != nil {
+		if err := app.NewRegistry(store, nil, nil, log).RevokeSecret(ctx, app.CLI, id, pos[1]); err != nil {
 			return err
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 )
 
 // settings are the environment variables authz reads; a configuration
@@ -106,10 +106,10 @@ func (m *Main) withConfigFile(args []string) (*Main, []string, error) {
 }
 
 // auditRetentionFlag defines --audit-retention (env AUTHZ_AUDIT_RETENTION,
-// default oauth.DefaultAuditRetention): how long the janitor keeps audit
+// default app.DefaultAuditRetention): how long the janitor keeps audit
 // events. A value that does not parse is reported like the other settings.
 func (m *Main) auditRetentionFlag(fs *flag.FlagSet, into *time.Duration, problems *[]string) {
-	*into = oauth.DefaultAuditRetention
+	*into = app.DefaultAuditRetention
 	if v := m.Getenv("AUTHZ_AUDIT_RETENTION"); v != "" {
 		d, err := parseRetention(v)
 		if err != nil {

@@ -102,7 +102,7 @@ func loadProjectGraph(t *testing.T) *projectGraph {
 
 // layer is a package's room; "" for packages outside the named rooms.
 func layer(rel string) string {
-	for _, l := range []string{"cmd", "web", "oauth", "jwtkeys", "models"} {
+	for _, l := range []string{"cmd", "web", "app", "oauth", "jwtkeys", "models"} {
 		if under(rel, l) {
 			return l
 		}
@@ -118,6 +118,7 @@ func TestImportRules(t *testing.T) {
 	for _, want := range []struct{ pkg, imp string }{
 		{"models", "gorm.io/gorm"},
 		{"web", "github.com/labstack/echo/v4"},
+		{"app", "github.com/authz/authz/oauth"},
 		{"oauth", "github.com/go-oauth2/oauth2/v4"},
 		{"jwtkeys", "github.com/golang-jwt/jwt/v5"},
 		{"jwtkeys/verify", "github.com/golang-jwt/jwt/v5"},
@@ -182,9 +183,10 @@ func TestImportRules(t *testing.T) {
 		targets []string
 	}{
 		{"nothing imports cmd", "", []string{"cmd"}},
-		{"oauth never imports Echo or web", "oauth", []string{"web", "cmd"}},
-		{"jwtkeys imports neither oauth nor web", "jwtkeys", []string{"oauth", "web", "cmd"}},
-		{"models imports none of the other rooms", "models", []string{"jwtkeys", "oauth", "web", "cmd"}},
+		{"app imports neither web nor cmd", "app", []string{"web", "cmd"}},
+		{"oauth never imports app, Echo or web", "oauth", []string{"app", "web", "cmd"}},
+		{"jwtkeys imports none of app, oauth and web", "jwtkeys", []string{"app", "oauth", "web", "cmd"}},
+		{"models imports none of the other rooms", "models", []string{"jwtkeys", "oauth", "app", "web", "cmd"}},
 		{"web does not import cmd", "web", []string{"cmd"}},
 	}
 	for _, rule := range forbidden {
@@ -198,7 +200,7 @@ func TestImportRules(t *testing.T) {
 						continue // cmd/authz's own files; there is no cmd/x importing cmd/y today
 					}
 					if path := g.pathTo(rel, target); path != nil {
-						t.Errorf("%s reaches %s: %s (docs/design.md: cmd/authz -> web -> oauth -> jwtkeys -> models; nothing imports cmd)",
+						t.Errorf("%s reaches %s: %s (docs/design.md: cmd/authz -> web -> app -> oauth -> jwtkeys -> models; nothing imports cmd)",
 							g.pkgs[rel].ImportPath, target, strings.Join(path, " -> "))
 					}
 				}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
 
@@ -113,7 +113,7 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 			}
 			p.LegacySunset = &t
 		}
-		if err := oauth.NewRegistry(store, nil, nil, log).SavePolicy(ctx, oauth.CLI, p); err != nil {
+		if err := app.NewRegistry(store, nil, nil, log).SavePolicy(ctx, app.CLI, p); err != nil {
 			return err
 		}
 	}

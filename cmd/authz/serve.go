@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
@@ -256,8 +257,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
 		return err
 	}
-	usage := oauth.NewUsageRecorder(store, cfg.usageFlush, log)
-	audit := oauth.NewAuditWriter(store, 4096, log)
+	usage := app.NewUsageRecorder(store, cfg.usageFlush, log)
+	audit := app.NewAuditWriter(store, 4096, log)
 	tokens, err := oauth.NewServer(oauth.Config{
 		Issuer:          issuer,
 		DefaultAudience: cfg.audience,
@@ -273,7 +274,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: cfg.rateLimit, FailuresPerPair: cfg.authFailures, FailuresPerIP: 4 * cfg.authFailures}))
 	admin := &web.Admin{
 		Store:          store,
-		Registry:       oauth.NewRegistry(store, km.hasher, nil, log),
+		Registry:       app.NewRegistry(store, km.hasher, nil, log),
 		SecureCookies:  !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies: proxies,
 	}
@@ -298,8 +299,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	instance := instanceID()
-	reminders := oauth.NewReminders(store, oauth.ReminderConfig{WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance})
-	janitor := oauth.NewJanitor(store, instance, nil, log)
+	reminders := app.NewReminders(store, app.ReminderConfig{WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance})
+	janitor := app.NewJanitor(store, instance, nil, log)
 	janitor.AuditRetention = cfg.auditRetention
 	// Each goroutine exits when stopBG is called: the usage recorder and the
 	// audit writer after writing what they hold.

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
-	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/web"
 )
 
@@ -42,7 +42,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	reg := oauth.NewRegistry(store, nil, nil, log)
+	reg := app.NewRegistry(store, nil, nil, log)
 
 	switch args[0] {
 	case "create":
@@ -50,7 +50,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return errors.New("users create: --email and --name are required")
 		}
 		u := &models.User{Email: email, Name: name, Role: role, Permissions: models.ParseSet(perms)}
-		if err := reg.CreateUser(ctx, oauth.CLI, u); err != nil {
+		if err := reg.CreateUser(ctx, app.CLI, u); err != nil {
 			return err
 		}
 		return m.printUser(&c, u)
@@ -86,7 +86,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("users set-password: read the password from standard input: %w", err)
 		}
-		if err := reg.SetPassword(ctx, oauth.CLI, u.Email, password); err != nil {
+		if err := reg.SetPassword(ctx, app.CLI, u.Email, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stderr, "password set for %s\n", u.Email)
@@ -110,7 +110,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		}
 		u.Permissions = models.ParseSet(pos[1])
 	}
-	if err := reg.UpdateUser(ctx, oauth.CLI, u, args[0]); err != nil {
+	if err := reg.UpdateUser(ctx, app.CLI, u, args[0]); err != nil {
 		return err
 	}
 	return m.printUser(&c, u)

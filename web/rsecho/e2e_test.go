@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
@@ -33,7 +34,7 @@ const rsAudience = "https://analyses.example"
 type authzEnv struct {
 	t              *testing.T
 	url            string
-	registry       *oauth.Registry
+	registry       *app.Registry
 	owner          *models.User
 	introspections atomic.Int64 // requests to /oauth2/introspect
 }
@@ -78,14 +79,14 @@ func newAuthzEnv(t *testing.T, backend string) *authzEnv {
 	if err := store.CreateUser(ctx, e.owner); err != nil {
 		t.Fatal(err)
 	}
-	e.registry = oauth.NewRegistry(store, hasher, nil, nil)
+	e.registry = app.NewRegistry(store, hasher, nil, nil)
 	return e
 }
 
-func (e *authzEnv) client(in oauth.NewClient) (id, secret string) {
+func (e *authzEnv) client(in app.NewClient) (id, secret string) {
 	e.t.Helper()
 	in.OwnerEmail = e.owner.Email
-	c, secret, err := e.registry.Create(context.Background(), oauth.CLI, in)
+	c, secret, err := e.registry.Create(context.Background(), app.CLI, in)
 	if err != nil {
 		e.t.Fatalf("create client: %v", err)
 	}
@@ -197,8 +198,8 @@ var rsKinds = []struct {
 func TestEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAuthzEnv(t, backend)
-		appID, appSecret := e.client(oauth.NewClient{Name: "CI pipeline", Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{rsAudience}, TokenTTL: 10 * time.Minute})
-		rsID, rsSecret := e.client(oauth.NewClient{Name: "analyses service", ResourceServer: true})
+		appID, appSecret := e.client(app.NewClient{Name: "CI pipeline", Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{rsAudience}, TokenTTL: 10 * time.Minute})
+		rsID, rsSecret := e.client(app.NewClient{Name: "analyses service", ResourceServer: true})
 
 		jwksVerifier := func(now func() time.Time) *verify.Verifier {
 			v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: e.url + "/.well-known/jwks.json", Issuer: e.url, Audience: rsAudience, Now: now})
@@ -327,7 +328,7 @@ func TestEndToEnd(t *testing.T) {
 			call(t, rs.URL, "GET", e.token(appID, appSecret)).want(t, "wrong RS secret", 503, "the access token cannot be checked right now; try again later")
 		})
 		t.Run("a client that is not a resource server sees other tokens inactive", func(t *testing.T) {
-			otherID, otherSecret := e.client(oauth.NewClient{Name: "not an RS"})
+			otherID, otherSecret := e.client(app.NewClient{Name: "not an RS"})
 			rs := httptest.NewServer(stdServer(introspectionVerifier(func(c *verify.IntrospectionConfig) { c.ClientID, c.ClientSecret = otherID, otherSecret })))
 			t.Cleanup(rs.Close)
 			call(t, rs.URL, "GET", e.token(appID, appSecret)).want(t, "non-RS introspecting", 401, "the access token is not active")

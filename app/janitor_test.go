@@ -1,13 +1,13 @@
-package oauth_test
+package app_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
-	"github.com/authz/authz/oauth"
 )
 
 // TestJanitorAuditRetention: events older than the retention are deleted,
@@ -50,7 +50,7 @@ func TestJanitorAuditRetention(t *testing.T) {
 			return len(got)
 		}
 
-		keep := oauth.NewJanitor(store, "keeper", clock.Now, nil)
+		keep := app.NewJanitor(store, "keeper", clock.Now, nil)
 		keep.AuditRetention = 0
 		if ok, err := keep.RunOnce(ctx, time.Minute); !ok || err != nil {
 			t.Fatalf("RunOnce with retention 0: %t, %v", ok, err)
@@ -62,11 +62,11 @@ func TestJanitorAuditRetention(t *testing.T) {
 
 		clock.Set(now.Add(time.Hour)) // the lease has expired
 		now = clock.Now()
-		j := oauth.NewJanitor(store, "cleaner", clock.Now, nil)
-		if j.AuditRetention != oauth.DefaultAuditRetention || oauth.DefaultAuditRetention != 400*day {
+		j := app.NewJanitor(store, "cleaner", clock.Now, nil)
+		if j.AuditRetention != app.DefaultAuditRetention || app.DefaultAuditRetention != 400*day {
 			t.Fatalf("default retention %s, want 400d", j.AuditRetention)
 		}
-		oauth.SetAuditDeleteBatch(j, 4) // 19 old events: five batches
+		app.SetAuditDeleteBatch(j, 4) // 19 old events: five batches
 		if ok, err := j.RunOnce(ctx, time.Minute); !ok || err != nil {
 			t.Fatalf("RunOnce: %t, %v", ok, err)
 		}

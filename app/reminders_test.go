@@ -1,4 +1,4 @@
-package oauth_test
+package app_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -110,7 +111,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		rc.t.Errorf("webhook: got Content-Type %q, want application/json", ct)
 	}
-	if err := oauth.VerifyWebhookSignature(rc.secret, r.Header.Get("Authz-Signature"), body, rc.clock.Now(), 5*time.Minute); err != nil {
+	if err := app.VerifyWebhookSignature(rc.secret, r.Header.Get("Authz-Signature"), body, rc.clock.Now(), 5*time.Minute); err != nil {
 		rc.t.Errorf("webhook: signature of %s rejected: %v", body, err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -174,7 +175,7 @@ type env struct {
 	ctx   context.Context
 	store *models.Store
 	clock *fakeClock
-	reg   *oauth.Registry
+	reg   *app.Registry
 	hook  *receiver
 	owner *models.User
 	// secret is the webhook signing key.
@@ -201,10 +202,10 @@ func (e *env) init() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.reg = oauth.NewRegistry(e.store, hasher, e.clock.Now, nil)
+	e.reg = app.NewRegistry(e.store, hasher, e.clock.Now, nil)
 	e.hook = newReceiver(t, e.secret, e.clock)
 	e.owner = &models.User{Email: "owner@example.com", Name: "Owner", Role: models.RoleMember}
-	if err := e.reg.CreateUser(e.ctx, oauth.CLI, e.owner); err != nil {
+	if err := e.reg.CreateUser(e.ctx, app.CLI, e.owner); err != nil {
 		t.Fatalf("create owner: %v", err)
 	}
 	e.policy(func(p *models.Policy) {
@@ -221,7 +222,7 @@ func (e *env) policy(change func(p *models.Policy)) {
 		e.t.Fatal(err)
 	}
 	change(p)
-	if err := e.reg.SavePolicy(e.ctx, oauth.CLI, p); err != nil {
+	if err := e.reg.SavePolicy(e.ctx, app.CLI, p); err != nil {
 		e.t.Fatalf("save policy: %v", err)
 	}
 }
@@ -229,20 +230,20 @@ func (e *env) policy(change func(p *models.Policy)) {
 // client creates a client expiring in d (0: the policy's default).
 func (e *env) client(name string, d time.Duration) *models.Client {
 	e.t.Helper()
-	in := oauth.NewClient{OwnerEmail: e.owner.Email, Name: name}
+	in := app.NewClient{OwnerEmail: e.owner.Email, Name: name}
 	if d != 0 {
 		exp := e.clock.Now().Add(d)
 		in.ExpiresAt = &exp
 	}
-	c, _, err := e.reg.Create(e.ctx, oauth.CLI, in)
+	c, _, err := e.reg.Create(e.ctx, app.CLI, in)
 	if err != nil {
 		e.t.Fatalf("create client %s: %v", name, err)
 	}
 	return c
 }
 
-func (e *env) reminders(change ...func(*oauth.ReminderConfig)) *oauth.Reminders {
-	cfg := oauth.ReminderConfig{
+func (e *env) reminders(change ...func(*app.ReminderConfig)) *app.Reminders {
+	cfg := app.ReminderConfig{
 		WebhookSecret: e.secret,
 		Now:           e.clock.Now,
 		Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -251,11 +252,11 @@ func (e *env) reminders(change ...func(*oauth.ReminderConfig)) *oauth.Reminders 
 	for _, c := range change {
 		c(&cfg)
 	}
-	return oauth.NewReminders(e.store, cfg)
+	return app.NewReminders(e.store, cfg)
 }
 
 // run calls RunOnce and checks how many reminders it sent.
-func (e *env) run(r *oauth.Reminders, want int) {
+func (e *env) run(r *app.Reminders, want int) {
 	e.t.Helper()
 	sent, err := r.RunOnce(e.ctx)
 	if err != nil {
@@ -459,7 +460,7 @@ func TestReminderWebhookRetry(t *testing.T) {
 		e.run(r, 0)
 		e.clock.Advance(30 * time.Second)
 		e.run(r, 0)
-		e.run(e.reminders(func(c *oauth.ReminderConfig) { c.Holder = "instance-b" }), 0)
+		e.run(e.reminders(func(c *app.ReminderConfig) { c.Holder = "instance-b" }), 0)
 		if n := e.hook.count(); n != 1 {
 			t.Fatalf("got %d requests during the backoff, want 1", n)
 		}
@@ -497,7 +498,7 @@ func TestReminderMaxAttempts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		e.hook.status = func(int) int { return http.StatusServiceUnavailable }
-		r := e.reminders(func(c *oauth.ReminderConfig) { c.MaxAttempts = 3 })
+		r := e.reminders(func(c *app.ReminderConfig) { c.MaxAttempts = 3 })
 		c := e.client("dead-receiver", 20*day)
 
 		for range 10 {
@@ -516,7 +517,7 @@ func TestReminderMaxAttempts(t *testing.T) {
 			t.Errorf("got %d ERROR lines, want one saying the reminder of %s was abandoned:\n%s", n, c.ID, logs)
 		}
 		// Another instance with a higher limit picks it up again.
-		r2 := e.reminders(func(c *oauth.ReminderConfig) { c.Holder, c.MaxAttempts = "instance-b", 4 })
+		r2 := e.reminders(func(c *app.ReminderConfig) { c.Holder, c.MaxAttempts = "instance-b", 4 })
 		e.run(r2, 0)
 		e.clock.Advance(2 * time.Hour)
 		e.run(r2, 0)
@@ -544,9 +545,9 @@ func TestReminderTwoInstances(t *testing.T) {
 			e.client(fmt.Sprintf("client-%d", i), d)
 		}
 		const want = 5 // all but the one 40 days out
-		instances := []*oauth.Reminders{
-			e.reminders(func(c *oauth.ReminderConfig) { c.Holder = "instance-a" }),
-			oauth.NewReminders(other, oauth.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-b"}),
+		instances := []*app.Reminders{
+			e.reminders(func(c *app.ReminderConfig) { c.Holder = "instance-a" }),
+			app.NewReminders(other, app.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-b"}),
 		}
 		var (
 			wg    sync.WaitGroup
@@ -603,7 +604,7 @@ func TestReminderRevokedAndExpiring(t *testing.T) {
 		revoked := e.client("revoked", 20*day)
 		far := e.client("far", 100*day)
 		for _, c := range []*models.Client{revokedOld, revoked} {
-			if _, err := e.reg.Revoke(e.ctx, oauth.CLI, c.ID); err != nil {
+			if _, err := e.reg.Revoke(e.ctx, app.CLI, c.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -684,7 +685,7 @@ func TestReminderNoWebhook(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		e.policy(func(p *models.Policy) { p.ReminderWebhookURL = "" })
-		r := e.reminders(func(c *oauth.ReminderConfig) { c.WebhookSecret = nil })
+		r := e.reminders(func(c *app.ReminderConfig) { c.WebhookSecret = nil })
 		c := e.client("quiet", 20*day)
 		exp := start.Add(20 * day)
 
@@ -750,7 +751,7 @@ func TestVerifyWebhookSignature(t *testing.T) {
 		if want := sign(e.secret, now.Unix(), body); header != want {
 			t.Errorf("got Authz-Signature %q, want %q", header, want)
 		}
-		if err := oauth.VerifyWebhookSignature(e.secret, header, body, now, 5*time.Minute); err != nil {
+		if err := app.VerifyWebhookSignature(e.secret, header, body, now, 5*time.Minute); err != nil {
 			t.Fatalf("genuine delivery: %v", err)
 		}
 
@@ -785,11 +786,11 @@ func TestVerifyWebhookSignature(t *testing.T) {
 			{"two timestamps", e.secret, header + ",t=" + strconv.FormatInt(now.Unix(), 10), body, now, false},
 			{"truncated signature", e.secret, header[:len(header)-2], body, now, false},
 		} {
-			err := oauth.VerifyWebhookSignature(tc.secret, tc.header, tc.body, tc.now, 5*time.Minute)
+			err := app.VerifyWebhookSignature(tc.secret, tc.header, tc.body, tc.now, 5*time.Minute)
 			if tc.ok && err != nil {
 				t.Errorf("%s: got %v, want accepted", tc.name, err)
 			}
-			if !tc.ok && !errors.Is(err, oauth.ErrWebhookSignature) {
+			if !tc.ok && !errors.Is(err, app.ErrWebhookSignature) {
 				t.Errorf("%s: got %v, want ErrWebhookSignature", tc.name, err)
 			}
 		}

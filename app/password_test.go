@@ -1,4 +1,4 @@
-package oauth
+package app
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
+	"github.com/authz/authz/oauth"
 )
 
 // countHashes counts argon2id computations until the test ends.
@@ -131,7 +132,7 @@ func newPasswordEnv(t *testing.T, backend string) *passwordEnv {
 	t.Helper()
 	ctx := context.Background()
 	store := storetest.Open(t, backend)
-	hasher, err := NewHasher([]byte(strings.Repeat("p", 32)))
+	hasher, err := oauth.NewHasher([]byte(strings.Repeat("p", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

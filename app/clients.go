@@ -1,4 +1,4 @@
-package oauth
+package app
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 	"github.com/google/uuid"
 )
 
@@ -33,50 +34,19 @@ type RegistryStore interface {
 	AddAudit(ctx context.Context, events ...models.AuditEvent) error
 }
 
-// Actor is who performs an administrative action: a signed-in user, or the
-// operator at the CLI (User nil), who works directly on the database and
-// may do anything. A client is never an actor: no credential can create,
-// rotate or revoke credentials.
-type Actor struct {
-	User *models.User
-	IP   string
-	// Session is the id of the session the user acts in: the one session
-	// kept when they change their own password or permissions.
-	Session string
-}
-
-// CLI is the operator at the command line.
-var CLI = Actor{}
-
-// Name is how the actor appears in the audit log and as a creator.
-func (a Actor) Name() string {
-	if a.User == nil {
-		return "cli"
-	}
-	return a.User.Email
-}
-
-func (a Actor) isAdmin() bool { return a.User == nil || a.User.Role == models.RoleAdmin }
-
-// canManage reports whether the actor may rotate or revoke the client:
-// admins and the CLI any client, members their own.
-func (a Actor) canManage(c *models.Client) bool {
-	return a.isAdmin() || (a.User.Active() && a.User.ID == c.OwnerID)
-}
-
 // Registry carries out administrative actions: it enforces the rules of
 // the organization policy, makes secrets (returned once, stored as hashes)
 // and writes the audit log.
 type Registry struct {
 	store  RegistryStore
-	hasher *Hasher
+	hasher *oauth.Hasher
 	now    func() time.Time
 	log    *slog.Logger
-	signIn *Limiter // failure budgets of SignIn
+	signIn *oauth.Limiter // failure budgets of SignIn
 }
 
 // NewRegistry returns a Registry; now is the clock (nil: time.Now).
-func NewRegistry(store RegistryStore, hasher *Hasher, now func() time.Time, log *slog.Logger) *Registry {
+func NewRegistry(store RegistryStore, hasher *oauth.Hasher, now func() time.Time, log *slog.Logger) *Registry {
 	if now == nil {
 		now = time.Now
 	}
@@ -102,8 +72,8 @@ type NewClient struct {
 // Create registers a client and returns it with its secret, which is not
 // stored and cannot be shown again.
 func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*models.Client, string, error) {
-	secret := NewSecret()
-	c, err := r.register(ctx, actor, in, NewClientID(), secret, models.FormatCurrent)
+	secret := oauth.NewSecret()
+	c, err := r.register(ctx, actor, in, oauth.NewClientID(), secret, models.FormatCurrent)
 	if err != nil {
 		return nil, "", err
 	}
@@ -118,8 +88,8 @@ func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, client
 	if len(clientID) < 4 || len(clientID) > 128 || !printable(clientID) {
 		return nil, models.Invalidf("invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
 	}
-	if strings.HasPrefix(clientID, ClientIDPrefix) {
-		return nil, models.Invalidf("invalid_client_id", "client_ids starting with %s are reserved for generated credentials", ClientIDPrefix)
+	if strings.HasPrefix(clientID, oauth.ClientIDPrefix) {
+		return nil, models.Invalidf("invalid_client_id", "client_ids starting with %s are reserved for generated credentials", oauth.ClientIDPrefix)
 	}
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
 		return nil, models.Invalidf("weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
@@ -258,7 +228,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 }
 
 func normalizeAllowlist(list []string) (models.Set, error) {
-	prefixes, err := ParsePrefixes(list)
+	prefixes, err := oauth.ParsePrefixes(list)
 	if err != nil {
 		return nil, models.Invalidf("invalid_ip_allowlist", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
 	}
@@ -270,7 +240,7 @@ func normalizeAllowlist(list []string) (models.Set, error) {
 }
 
 func (r *Registry) newSecretRow(clientID, secret, format string) *models.ClientSecret {
-	prefix, last := SecretDisplay(secret)
+	prefix, last := oauth.SecretDisplay(secret)
 	return &models.ClientSecret{ID: uuid.NewString(), ClientID: clientID, Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
 }
 
@@ -324,7 +294,7 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	if g < 0 || g > 30*24*time.Hour {
 		return "", nil, models.Invalidf("invalid_grace", "grace period must be between 0 (now) and 30 days")
 	}
-	secret := NewSecret()
+	secret := oauth.NewSecret()
 	row := r.newSecretRow(clientID, secret, models.FormatCurrent)
 	if err := r.store.AddSecret(ctx, row, r.now().Add(g)); err != nil {
 		return "", nil, err
@@ -357,75 +327,4 @@ func (r *Registry) Revoke(ctx context.Context, actor Actor, clientID string) (*m
 	}
 	r.audit(ctx, actor, models.AuditClientRevoked, clientID, c.OwnerID, nil)
 	return c, nil
-}
-
-// CreateUser adds a user; only admins (and the CLI) may.
-func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may create users")
-	}
-	if err := r.store.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, models.ErrConflict) {
-			return models.Conflictf("email_taken", "a user with email %s exists", u.Email)
-		}
-		return err
-	}
-	r.audit(ctx, actor, models.AuditUserCreated, "", u.ID, map[string]any{"email": u.Email, "role": u.Role, "permissions": u.Permissions})
-	return nil
-}
-
-// UpdateUser saves a user's changes (permissions, status, role, creation
-// right); only admins (and the CLI) may. The change holds at the user's
-// clients' next token request. A change that takes something away (see
-// endsSessions) also ends the user's sessions, but the actor's own.
-func (r *Registry) UpdateUser(ctx context.Context, actor Actor, u *models.User, change string) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change users")
-	}
-	old, err := r.store.UserByID(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	detail := map[string]any{"email": u.Email, "change": change, "status": u.Status, "role": u.Role, "permissions": u.Permissions, "may_create_clients": u.MayCreateClients}
-	if endsSessions(old, u) {
-		n, err := r.store.UpdateUserEndSessions(ctx, u, actor.keep(u.ID))
-		if err != nil {
-			return err
-		}
-		detail["sessions_ended"] = n
-	} else if err := r.store.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	r.audit(ctx, actor, models.AuditUserUpdated, "", u.ID, detail)
-	return nil
-}
-
-// SavePolicy changes the organization policy; only admins (and the CLI)
-// may. Lifetime changes apply retroactively from each client's creation.
-func (r *Registry) SavePolicy(ctx context.Context, actor Actor, p *models.Policy) error {
-	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change the policy")
-	}
-	if _, err := normalizeAllowlist(p.IPAllowlist); err != nil {
-		return err
-	}
-	if p.ReminderWebhookURL != "" {
-		if u, err := url.Parse(p.ReminderWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook must be an http(s) URL")
-		}
-		if err := models.CheckText(p.ReminderWebhookURL); err != nil {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook URL %v", err)
-		}
-	}
-	p.UpdatedBy = actor.Name()
-	if err := r.store.SavePolicy(ctx, p); err != nil {
-		return err
-	}
-	r.audit(ctx, actor, models.AuditPolicyUpdated, "", "", map[string]any{
-		"max_credential_lifetime": p.MaxCredentialLifetime.String(), "default_credential_lifetime": p.DefaultCredentialLifetime.String(),
-		"default_token_ttl": p.DefaultTokenTTL.String(), "max_token_ttl": p.MaxTokenTTL.String(), "max_clients_per_owner": p.MaxClientsPerOwner,
-		"creation_restricted": p.CreationRestricted, "ip_allowlist": p.IPAllowlist, "rotation_grace": p.RotationGrace.String(),
-		"reminder_webhook_url": p.ReminderWebhookURL, "legacy_sunset": p.LegacySunset,
-	})
-	return nil
 }

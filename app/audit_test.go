@@ -1,4 +1,4 @@
-package oauth_test
+package app_test
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
-	"github.com/authz/authz/oauth"
 )
 
 // writeSignal is the real store, telling the test how many events each
@@ -54,7 +54,7 @@ func TestAuditAggregatesFailures(t *testing.T) {
 		clock := &fakeClock{t: minute.Add(10 * time.Second)}
 		store := storetest.Open(t, backend)
 		sink := writeSignal{store, make(chan int, 1000)}
-		w := oauth.NewAuditWriter(sink, 4096, nil)
+		w := app.NewAuditWriter(sink, 4096, nil)
 		w.Now = clock.Now
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -85,7 +85,7 @@ func TestAuditAggregatesFailures(t *testing.T) {
 		}
 		w.Record(models.AuditEvent{At: minute.Add(50 * time.Second), Actor: "azc_real", Action: models.AuditTokenRevoked, ClientID: "azc_real"})
 		// Memory is bounded by rows, not by addresses or failures.
-		if n, max := oauth.AuditTracked(w), oauth.AuditSources+1+1; n > max {
+		if n, max := app.AuditTracked(w), app.AuditSources+1+1; n > max {
 			t.Errorf("%d aggregated rows held for %d addresses, want at most %d", n, sources, max)
 		}
 		// The next minute: 4 failures from one address.
@@ -97,7 +97,7 @@ func TestAuditAggregatesFailures(t *testing.T) {
 		// sources, the other sources, 10 + 1 rows of the real client and
 		// the revocation.
 		clock.Set(minute.Add(90 * time.Second))
-		const firstMinute = oauth.AuditSources + 1 + oauth.AuditClientRows + 1 + 1
+		const firstMinute = app.AuditSources + 1 + app.AuditClientRows + 1 + 1
 		waitWritten(t, sink.written, firstMinute)
 		got, err := store.Audit(ctx, models.AuditFilter{Limit: 1000})
 		if err != nil {
@@ -134,7 +134,7 @@ func TestAuditAggregatesFailures(t *testing.T) {
 				ownRows++
 			case e.ClientID == "azc_real":
 				realRows++
-				if d.Failures != 25-oauth.AuditClientRows || d.IndividualRows != oauth.AuditClientRows || len(d.Addresses) != 3 || e.UserID != "owner-1" || d.Reasons["wrong_secret"] != d.Failures {
+				if d.Failures != 25-app.AuditClientRows || d.IndividualRows != app.AuditClientRows || len(d.Addresses) != 3 || e.UserID != "owner-1" || d.Reasons["wrong_secret"] != d.Failures {
 					t.Errorf("the real client's aggregated row: %+v %+v", e, d)
 				}
 			case e.Actor == "late":
@@ -145,8 +145,8 @@ func TestAuditAggregatesFailures(t *testing.T) {
 			case d.OtherSources:
 				otherRows++
 				unknownFailures += d.Failures
-				if e.IP != "" || d.Failures != (sources-oauth.AuditSources)*perSource {
-					t.Errorf("the other sources' row: ip %q, %d failures, want none and %d", e.IP, d.Failures, (sources-oauth.AuditSources)*perSource)
+				if e.IP != "" || d.Failures != (sources-app.AuditSources)*perSource {
+					t.Errorf("the other sources' row: ip %q, %d failures, want none and %d", e.IP, d.Failures, (sources-app.AuditSources)*perSource)
 				}
 			default:
 				sourceRows++
@@ -157,8 +157,8 @@ func TestAuditAggregatesFailures(t *testing.T) {
 				}
 			}
 		}
-		if ownRows != oauth.AuditClientRows || realRows != 1 || sourceRows != oauth.AuditSources || otherRows != 1 || lateRows != 1 {
-			t.Errorf("rows: %d own, %d real aggregated, %d sources, %d other, %d late; want %d, 1, %d, 1, 1", ownRows, realRows, sourceRows, otherRows, lateRows, oauth.AuditClientRows, oauth.AuditSources)
+		if ownRows != app.AuditClientRows || realRows != 1 || sourceRows != app.AuditSources || otherRows != 1 || lateRows != 1 {
+			t.Errorf("rows: %d own, %d real aggregated, %d sources, %d other, %d late; want %d, 1, %d, 1, 1", ownRows, realRows, sourceRows, otherRows, lateRows, app.AuditClientRows, app.AuditSources)
 		}
 		if unknownFailures != sources*perSource {
 			t.Errorf("the first minute's rows count %d failures, want %d", unknownFailures, sources*perSource)
@@ -191,14 +191,14 @@ func TestAuditBoundedUnderAddressFlood(t *testing.T) {
 		ctx := context.Background()
 		at := time.Date(2030, 1, 1, 10, 0, 30, 0, time.UTC)
 		store := storetest.Open(t, backend)
-		w := oauth.NewAuditWriter(store, 16, nil)
+		w := app.NewAuditWriter(store, 16, nil)
 		w.Now = func() time.Time { return at }
 		const flood = 20_000
 		for i := range flood {
 			w.Record(models.AuditEvent{At: at, Actor: "x", Action: models.AuditAuthFailed, IP: fmt.Sprintf("2001:db8::%x", i), Detail: `{"reason":"unknown_client"}`})
 		}
-		if n := oauth.AuditTracked(w); n != oauth.AuditSources+1 {
-			t.Errorf("%d rows held for %d addresses, want %d", n, flood, oauth.AuditSources+1)
+		if n := app.AuditTracked(w); n != app.AuditSources+1 {
+			t.Errorf("%d rows held for %d addresses, want %d", n, flood, app.AuditSources+1)
 		}
 		runCtx, stop := context.WithCancel(ctx)
 		stop() // Run writes what it holds and returns
@@ -215,8 +215,8 @@ func TestAuditBoundedUnderAddressFlood(t *testing.T) {
 			}
 			total += d.Failures
 		}
-		if len(got) != oauth.AuditSources+1 || total != flood || w.Dropped() != 0 {
-			t.Errorf("%d rows counting %d failures (%d dropped), want %d rows counting %d", len(got), total, w.Dropped(), oauth.AuditSources+1, flood)
+		if len(got) != app.AuditSources+1 || total != flood || w.Dropped() != 0 {
+			t.Errorf("%d rows counting %d failures (%d dropped), want %d rows counting %d", len(got), total, w.Dropped(), app.AuditSources+1, flood)
 		}
 	})
 }

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/authz/authz/app"
+	"github.com/authz/authz/models"
+	"github.com/labstack/echo/v4"
+)
+
+// canCreate reports whether the user may create clients (for themselves,
+// or for anyone if admin): the Registry decides; this only hides buttons.
+func canCreate(user *models.User, policy *models.Policy) bool {
+	return user.Role == models.RoleAdmin || (user.Active() && (!policy.CreationRestricted || user.MayCreateClients))
+}
+
+// clientForm is the creation form's fields, as typed.
+type clientForm struct {
+	Name, Description, Owner string
+	Scopes                   []string
+	Audiences, TokenTTL      string
+	ExpiresIn, IPAllowlist   string
+	ResourceServer           bool
+}
+
+type ownerOption struct {
+	Email, Name string
+	Permissions models.Set
+}
+
+type newClientData struct {
+	Form       clientForm
+	Owners     []ownerOption
+	AllPerms   []string   // every permission an owner holds: checkboxes
+	OwnerPerms models.Set // the selected owner's
+	Effective  []string
+	Policy     *models.Policy
+	Errors     map[string]string
+	FormError  string
+	Allowed    bool
+}
+
+// newClientPage is GET /admin/clients/new?owner=.
+func (u *adminUI) newClientPage(c echo.Context, p *uiCtx) error {
+	ctx := c.Request().Context()
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	form := clientForm{Owner: c.QueryParam("owner"), ExpiresIn: shortDur(policy.DefaultCredentialLifetime)}
+	return u.renderClientForm(c, p, http.StatusOK, policy, form, nil, "")
+}
+
+func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy *models.Policy, form clientForm, errs map[string]string, formErr string) error {
+	d := newClientData{Form: form, Policy: policy, Errors: errs, FormError: formErr, Allowed: canCreate(p.user, policy)}
+	if !d.Allowed {
+		return u.renderPage(c, p, http.StatusForbidden, "client_new.html", "New client", "new", d)
+	}
+	if p.isAdmin() {
+		users, err := u.Store.ListUsers(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		for _, us := range users {
+			if us.Active() {
+				d.Owners = append(d.Owners, ownerOption{us.Email, us.Name, us.Permissions})
+			}
+		}
+	} else {
+		d.Owners = []ownerOption{{p.user.Email, p.user.Name, p.user.Permissions}}
+	}
+	selected := -1
+	for i, o := range d.Owners {
+		if o.Email == models.NormalizeEmail(form.Owner) {
+			selected = i
+		}
+	}
+	if selected < 0 {
+		for i, o := range d.Owners {
+			if o.Email == p.user.Email {
+				selected = i
+			}
+		}
+	}
+	if selected < 0 && len(d.Owners) > 0 {
+		selected = 0
+	}
+	all := models.Set{}
+	for _, o := range d.Owners {
+		all = append(all, o.Permissions...)
+	}
+	d.AllPerms = models.NewSet(all...)
+	if selected >= 0 {
+		d.Form.Owner, d.OwnerPerms = d.Owners[selected].Email, d.Owners[selected].Permissions
+	}
+	d.Effective = models.NewSet(form.Scopes...).Intersect(d.OwnerPerms)
+	return u.renderPage(c, p, status, "client_new.html", "New client", "new", d)
+}
+
+// clientFields says which form field a Registry error is about, so that
+// its message is shown (and announced) next to that field.
+var clientFields = map[string]string{
+	"invalid_name": "name", "invalid_description": "description",
+	"owner_not_found": "owner", "owner_disabled": "owner", "owner_must_be_self": "owner", "client_limit_reached": "owner",
+	"invalid_scope": "scopes", "scope_not_held_by_owner": "scopes",
+	"invalid_audience": "audiences", "invalid_ip_allowlist": "ip_allowlist",
+	"invalid_token_ttl": "token_ttl", "invalid_expiry": "expires_in",
+}
+
+// createClientSubmit is POST /admin/clients: the Registry creates the
+// client; the answer is the client's page showing its secret this once.
+func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
+	ctx := c.Request().Context()
+	f := c.Request().PostForm
+	form := clientForm{
+		Name: f.Get("name"), Description: f.Get("description"), Owner: strings.TrimSpace(f.Get("owner")), Scopes: f["scopes"],
+		Audiences: f.Get("audiences"), TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
+		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
+	}
+	policy, err := u.Store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	errs := map[string]string{}
+	nc := app.NewClient{
+		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
+		Audiences: splitFields(form.Audiences), IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
+	}
+	if nc.OwnerEmail == "" {
+		nc.OwnerEmail = p.user.Email
+	}
+	if form.TokenTTL != "" {
+		if nc.TokenTTL, err = models.ParseDuration(form.TokenTTL); err != nil {
+			errs["token_ttl"] = "Token lifetime: " + durationMessage(err) + "."
+		}
+	}
+	if form.ExpiresIn != "" {
+		d, err := models.ParseDuration(form.ExpiresIn)
+		switch {
+		case err != nil:
+			errs["expires_in"] = "Expires in: " + durationMessage(err) + "."
+		case d <= 0:
+			errs["expires_in"] = "Expires in: must be more than zero."
+		default:
+			at := u.Now().Add(d)
+			nc.ExpiresAt = &at
+		}
+	}
+	if form.ResourceServer && !p.isAdmin() {
+		errs["resource_server"] = "Only admins may create resource-server clients."
+	}
+	if len(errs) > 0 {
+		return u.renderClientForm(c, p, http.StatusBadRequest, policy, form, errs, "")
+	}
+	cl, secret, err := u.Registry.Create(ctx, p.actor(), nc)
+	if err != nil {
+		status, body, known := render(err)
+		if !known {
+			return err
+		}
+		var de *models.Error
+		if errors.As(err, &de) && clientFields[de.Code] != "" {
+			return u.renderClientForm(c, p, status, policy, form, map[string]string{clientFields[de.Code]: body.Message}, "")
+		}
+		return u.renderClientForm(c, p, status, policy, form, nil, body.Message)
+	}
+	logOutcome(c, "client_created")
+	secretID := ""
+	if len(cl.Secrets) > 0 {
+		secretID = cl.Secrets[0].ID
+	}
+	return u.renderClient(c, p, http.StatusCreated, cl, secret, secretID, true)
+}
+
+// splitFields splits a list typed one per line, or separated by commas or
+// spaces.
+func splitFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
