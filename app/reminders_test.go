@@ -816,9 +816,9 @@ func (s runStarts) Policy(ctx context.Context) (*models.Policy, error) {
 // runReminders runs Reminders.Run on store, every 10ms, until stop is
 // called. waitRun(n) waits for the start of run n: runs follow one
 // another, so run n-1 is over by then.
-func runReminders(t *testing.T, store *models.Store, cfg oauth.ReminderConfig) (waitRun func(n int), stop func()) {
+func runReminders(t *testing.T, store *models.Store, cfg app.ReminderConfig) (waitRun func(n int), stop func()) {
 	runs := make(chan struct{})
-	r := oauth.NewReminders(runStarts{Store: store, runs: runs}, cfg)
+	r := app.NewReminders(runStarts{Store: store, runs: runs}, cfg)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx, 10*time.Millisecond) }()
@@ -846,7 +846,7 @@ func TestReminderRun(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		e.client("background", 20*day)
-		waitRun, stop := runReminders(t, e.store, oauth.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a"})
+		waitRun, stop := runReminders(t, e.store, app.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a"})
 		waitRun(1)
 		waitRun(2)
 		if got := len(e.hook.delivered()); got != 1 {
@@ -872,7 +872,7 @@ func TestReminderRunStoreDown(t *testing.T) {
 		if err := e.store.Close(); err != nil {
 			t.Fatal(err)
 		}
-		waitRun, stop := runReminders(t, e.store, oauth.ReminderConfig{
+		waitRun, stop := runReminders(t, e.store, app.ReminderConfig{
 			WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-a",
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
