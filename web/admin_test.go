@@ -20,6 +20,7 @@ import (
 
 	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -36,25 +37,6 @@ const (
 	memberPass    = "alice password, long enough"
 	apiBase       = web.AdminPrefix
 )
-
-// adminClock is the one fake clock of the store, the Registry, the token
-// endpoint and the admin API.
-type adminClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *adminClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *adminClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // Password hashes are computed once per test binary: argon2id at its real
 // cost takes a while.
@@ -73,7 +55,7 @@ type adminEnv struct {
 	store    *models.Store
 	registry *app.Registry
 	keyring  *jwtkeys.Keyring
-	clock    *adminClock
+	clock    *testutil.Clock
 	admin    *models.User
 	member   *models.User
 	// secrets are every client secret seen; no GET may show one.
@@ -83,7 +65,7 @@ type adminEnv struct {
 func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	t.Helper()
 	ctx := context.Background()
-	clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 	store := storetest.Open(t, backend)
 	store.Now = clk.Now
 	hasher, keyring := testkeys.New(t, store, "")
