@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
@@ -51,7 +52,7 @@ func TestAuditAggregatesFailures(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		minute := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
-		clock := &fakeClock{t: minute.Add(10 * time.Second)}
+		clock := testutil.NewClock(minute.Add(10 * time.Second))
 		store := storetest.Open(t, backend)
 		sink := writeSignal{store, make(chan int, 1000)}
 		w := app.NewAuditWriter(sink, 4096, nil)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
@@ -16,7 +17,7 @@ func TestJanitorAuditRetention(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
-		clock := &fakeClock{t: now}
+		clock := testutil.NewClock(now)
 		store := storetest.Open(t, backend)
 		store.Now = clock.Now
 		ages := map[time.Duration]int{ // age: events of that age

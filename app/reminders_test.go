@@ -28,32 +28,6 @@ import (
 
 const day = 24 * time.Hour
 
-// fakeClock is a settable clock shared by the store, the registry, the
-// reminders and the webhook receiver.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // webhookEvent is the documented webhook body.
 type webhookEvent struct {
 	Type       string `json:"type"`
@@ -82,7 +56,7 @@ type receiver struct {
 	t      *testing.T
 	srv    *httptest.Server
 	secret []byte
-	clock  *fakeClock
+	clock  *testutil.Clock
 
 	mu       sync.Mutex
 	requests []delivery
@@ -92,7 +66,7 @@ type receiver struct {
 	delay time.Duration
 }
 
-func newReceiver(t *testing.T, secret []byte, clock *fakeClock) *receiver {
+func newReceiver(t *testing.T, secret []byte, clock *testutil.Clock) *receiver {
 	rc := &receiver{t: t, secret: secret, clock: clock}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
@@ -174,7 +148,7 @@ type env struct {
 	t     *testing.T
 	ctx   context.Context
 	store *models.Store
-	clock *fakeClock
+	clock *testutil.Clock
 	reg   *app.Registry
 	hook  *receiver
 	owner *models.User
@@ -189,7 +163,7 @@ var start = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 // sending reminders to the test's receiver.
 func newEnv(t *testing.T, backend string) *env {
 	t.Helper()
-	e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-test-0123456789abcdef"), logs: &testutil.LockedBuffer{}}
+	e := &env{t: t, ctx: t.Context(), clock: testutil.NewClock(start), secret: []byte("whsec-test-0123456789abcdef"), logs: &testutil.LockedBuffer{}}
 	e.store = storetest.Open(t, backend)
 	e.store.Now = e.clock.Now
 	e.init()
@@ -532,7 +506,7 @@ func TestReminderMaxAttempts(t *testing.T) {
 func TestReminderTwoInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		url := storetest.URL(t, backend)
-		e := &env{t: t, ctx: t.Context(), clock: &fakeClock{t: start}, secret: []byte("whsec-shared"), logs: &testutil.LockedBuffer{}}
+		e := &env{t: t, ctx: t.Context(), clock: testutil.NewClock(start), secret: []byte("whsec-shared"), logs: &testutil.LockedBuffer{}}
 		e.store = storetest.OpenURL(t, url)
 		e.store.Now = e.clock.Now
 		e.init()

@@ -5,32 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
-
-// signInClock is a settable clock for the sign-in budgets.
-type signInClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *signInClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *signInClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // Failed sign-ins are budgeted per (account, source) and per source, as
 // the token endpoint budgets clients: past a budget the source waits,
@@ -40,7 +22,7 @@ func TestSignInBackoff(t *testing.T) {
 		cheapParams(t)
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
-		clk := &signInClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		clk := testutil.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		reg := NewRegistry(e.store, nil, clk.Now, nil)
 		const pw = "a long enough password"
 		if err := reg.SetPassword(ctx, CLI, e.admin.Email, pw); err != nil {

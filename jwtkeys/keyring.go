@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -341,72 +339,6 @@ func (k *Keyring) openPrivate(row *models.SigningKey) (crypto.Signer, error) {
 		return nil, fmt.Errorf("signing key %s: the decrypted private key does not match the stored public key", row.KID)
 	}
 	return priv, nil
-}
-
-// AccessToken is what an RFC 9068 access token says; Mint turns it into
-// claims.
-type AccessToken struct {
-	Issuer   string
-	ClientID string // also the subject
-	OwnerID  string
-	Audience string
-	Scope    string
-	IssuedAt time.Time
-	TTL      time.Duration
-}
-
-// Mint signs an RFC 9068 access token with the active key: header typ
-// at+jwt and kid; claims iss, sub, aud, exp, iat, nbf, jti, client_id,
-// scope and owner_id.
-func (k *Keyring) Mint(t AccessToken) (string, error) {
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", err
-	}
-	iat := t.IssuedAt.Truncate(time.Second)
-	return k.Sign(&verify.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    t.Issuer,
-			Subject:   t.ClientID,
-			Audience:  jwt.ClaimStrings{t.Audience},
-			ExpiresAt: jwt.NewNumericDate(iat.Add(t.TTL)),
-			IssuedAt:  jwt.NewNumericDate(iat),
-			NotBefore: jwt.NewNumericDate(iat),
-			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
-		},
-		ClientID: t.ClientID,
-		Scope:    t.Scope,
-		OwnerID:  t.OwnerID,
-	})
-}
-
-// Sign signs claims with the active key as an RFC 9068 access token.
-//
-// Sign refuses a token that would outlive what the rotation schedule keeps
-// its key published for (RotationConfig.MaxTokenTTL), and, once Run has
-// started, signing with keys not reloaded from the store within
-// RotationConfig.MaxStale (ErrStaleKeys): the key might have been retired
-// and removed meanwhile.
-func (k *Keyring) Sign(claims *verify.Claims) (string, error) {
-	k.mu.RLock()
-	s := k.active
-	k.mu.RUnlock()
-	if err := k.Ready(); err != nil {
-		return "", err
-	}
-	if claims.ExpiresAt != nil {
-		from := k.now()
-		if claims.IssuedAt != nil {
-			from = claims.IssuedAt.Time
-		}
-		if life := claims.ExpiresAt.Sub(from); life > k.rot.MaxTokenTTL {
-			return "", fmt.Errorf("keyring: token lifetime %s exceeds the rotation schedule's MaxTokenTTL %s", life, k.rot.MaxTokenTTL)
-		}
-	}
-	tok := jwt.NewWithClaims(s.method, claims)
-	tok.Header["typ"] = verify.TokenType
-	tok.Header["kid"] = s.kid
-	return tok.SignedString(s.key)
 }
 
 // Ready reports whether the keyring can sign: it is loaded and, once Run

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
@@ -23,20 +24,10 @@ const (
 	testAudience = "https://api.example.com"
 )
 
-// fakeClock is a settable clock shared by keyrings and verifiers.
-type fakeClock struct{ ns atomic.Int64 }
+// rotEpoch is where every test's clock starts.
+var rotEpoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.Set(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func rotKeyring(t *testing.T, store jwtkeys.KeyStore, alg string, kek *jwtkeys.KEK, clock *fakeClock, rot jwtkeys.RotationConfig) *jwtkeys.Keyring {
+func rotKeyring(t *testing.T, store jwtkeys.KeyStore, alg string, kek *jwtkeys.KEK, clock *testutil.Clock, rot jwtkeys.RotationConfig) *jwtkeys.Keyring {
 	t.Helper()
 	kr, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: alg, KEK: kek, Issuer: testIssuer, Now: clock.Now, Rotation: rot})
 	if err != nil {
@@ -178,7 +169,7 @@ func TestRotationConfig(t *testing.T) {
 func TestRotationLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		kr := rotKeyring(t, s, jwtkeys.ES256, mustKEK(t, rawKEK(t)), clock, jwtkeys.RotationConfig{})
 		rot := kr.Rotation()
 		start := clock.Now()
@@ -298,7 +289,7 @@ func TestRotationNoTokenFailsVerification(t *testing.T) {
 		ctx := t.Context()
 		url := storetest.URL(t, backend)
 		storetest.OpenURL(t, url) // migrate
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		kek := mustKEK(t, rawKEK(t))
 		rot := jwtkeys.RotationConfig{RotateEvery: 3 * time.Hour, JWKSMaxAge: 10 * time.Minute, MaxStale: 5 * time.Minute, Leeway: time.Minute, MaxTokenTTL: 30 * time.Minute}
 		var instances [2]*jwtkeys.Keyring
@@ -432,7 +423,7 @@ func TestRotationConcurrentInstances(t *testing.T) {
 		ctx := t.Context()
 		url := storetest.URL(t, backend)
 		check := storetest.OpenURL(t, url)
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		kek := mustKEK(t, rawKEK(t))
 		rings := make([]*jwtkeys.Keyring, instances)
 		for i := range rings {
@@ -561,7 +552,7 @@ func TestRotationTwoInstances(t *testing.T) {
 		ctx := t.Context()
 		url := storetest.URL(t, backend)
 		storetest.OpenURL(t, url)
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		kek := mustKEK(t, rawKEK(t))
 		open := func() *jwtkeys.Keyring {
 			s, err := models.Open(ctx, url, nil)
@@ -633,12 +624,12 @@ func TestRotationSkewedCreator(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
 		kek := mustKEK(t, rawKEK(t))
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		server := rotKeyring(t, s, jwtkeys.ES256, kek, clock, jwtkeys.RotationConfig{})
 		mustLoad(t, server)
 		a, _ := server.ActiveKID()
 
-		behind := newFakeClock()
+		behind := testutil.NewClock(rotEpoch)
 		behind.Set(clock.Now().Add(-3 * time.Hour))
 		laptop := rotKeyring(t, s, jwtkeys.ES256, kek, behind, jwtkeys.RotationConfig{})
 		mustLoad(t, laptop)
@@ -664,7 +655,7 @@ func TestRotationSkewedCreator(t *testing.T) {
 
 // threeKeys builds a keyring history sealed under one KEK: a retired, an
 // active and a next key.
-func threeKeys(t *testing.T, s *models.Store, kek *jwtkeys.KEK, clock *fakeClock) (retired, active, next string) {
+func threeKeys(t *testing.T, s *models.Store, kek *jwtkeys.KEK, clock *testutil.Clock) (retired, active, next string) {
 	t.Helper()
 	kr := rotKeyring(t, s, jwtkeys.ES256, kek, clock, jwtkeys.RotationConfig{})
 	mustLoad(t, kr)
@@ -688,7 +679,7 @@ func TestRewrap(t *testing.T) {
 		ctx := t.Context()
 		url := storetest.URL(t, backend)
 		s := storetest.OpenURL(t, url)
-		clock := newFakeClock()
+		clock := testutil.NewClock(rotEpoch)
 		oldRaw, newRaw := rawKEK(t), rawKEK(t)
 		oldKEK, newKEK, rotated := mustKEK(t, oldRaw), mustKEK(t, newRaw), mustKEK(t, newRaw+","+oldRaw)
 		_, active, next := threeKeys(t, s, oldKEK, clock)
@@ -880,7 +871,7 @@ func (s *staleStore) SigningKeys(ctx context.Context) ([]models.SigningKey, erro
 
 func TestSignRefusesStaleKeys(t *testing.T) {
 	s := &staleStore{Store: storetest.Open(t, "sqlite")}
-	clock := newFakeClock()
+	clock := testutil.NewClock(rotEpoch)
 	kr := rotKeyring(t, s, jwtkeys.ES256, mustKEK(t, rawKEK(t)), clock, jwtkeys.RotationConfig{})
 	mustLoad(t, kr)
 	maxStale := kr.Rotation().MaxStale
@@ -933,7 +924,7 @@ func TestSignRefusesStaleKeys(t *testing.T) {
 
 func TestSignRefusesTokensOutlivingRetirement(t *testing.T) {
 	s := storetest.Open(t, "sqlite")
-	clock := newFakeClock()
+	clock := testutil.NewClock(rotEpoch)
 	kr := rotKeyring(t, s, jwtkeys.ES256, mustKEK(t, rawKEK(t)), clock, jwtkeys.RotationConfig{MaxTokenTTL: time.Hour})
 	mustLoad(t, kr)
 	mint(t, kr, clock.Now(), time.Hour)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 )
@@ -176,17 +177,17 @@ func TestTouchSession(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
 		ctx := context.Background()
-		clk := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+		clk := testutil.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 		s.Now = clk.Now
 		ann := newUser(t, s, "ann@example.com")
-		sess := &models.Session{ID: "a1", UserID: ann.ID, ExpiresAt: clk.t.Add(time.Hour)}
+		sess := &models.Session{ID: "a1", UserID: ann.ID, ExpiresAt: clk.Now().Add(time.Hour)}
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
 		if !sess.LastSeenAt.Equal(sess.CreatedAt) {
 			t.Errorf("a new session: last seen %v, created %v: want equal", sess.LastSeenAt, sess.CreatedAt)
 		}
-		seen := clk.t.Add(5 * time.Minute)
+		seen := clk.Now().Add(5 * time.Minute)
 		if err := s.TouchSession(ctx, "a1", seen); err != nil {
 			t.Fatal(err)
 		}

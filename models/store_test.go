@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for raw checks
@@ -53,20 +54,6 @@ func rawDB(t *testing.T, rawURL string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-// fakeClock is a Store clock that advances by step on every call.
-type fakeClock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
 }
 
 func randomID(prefix string) string { return prefix + "-" + rand.Text()[:12] }
@@ -535,12 +522,13 @@ func TestClients(t *testing.T) {
 		})
 
 		t.Run("Revoke", func(t *testing.T) {
-			clock := &fakeClock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC), step: time.Second}
+			clock := testutil.NewClock(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
 			s.Now = clock.Now
 			defer func() { s.Now = func() time.Time { return time.Now().UTC() } }()
 
 			c, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
-			before := clock.Now()
+			clock.Advance(time.Second)
+			revokedAt := clock.Now()
 			got, err := s.RevokeClient(ctx, c.ID)
 			if err != nil {
 				t.Fatalf("RevokeClient: got error %v, want nil", err)
@@ -548,14 +536,15 @@ func TestClients(t *testing.T) {
 			if got.Status != models.StatusRevoked {
 				t.Errorf("RevokeClient status: got %q, want %q", got.Status, models.StatusRevoked)
 			}
-			if got.RevokedAt == nil || !got.RevokedAt.After(before) {
-				t.Errorf("RevokeClient revoked_at: got %v, want after %v", got.RevokedAt, before)
+			if got.RevokedAt == nil || !got.RevokedAt.Equal(revokedAt) {
+				t.Errorf("RevokeClient revoked_at: got %v, want the store's clock %v", got.RevokedAt, revokedAt)
 			}
 			reread := mustClient(t, s, c.ID)
 			if reread.Status != models.StatusRevoked || reread.RevokedAt == nil || !reread.RevokedAt.Equal(*got.RevokedAt) {
 				t.Errorf("revoked client read back: got status %q revoked_at %v, want revoked at %v", reread.Status, reread.RevokedAt, got.RevokedAt)
 			}
 
+			clock.Advance(time.Second) // a second revocation must not move revoked_at
 			again, err := s.RevokeClient(ctx, c.ID)
 			if !errors.Is(err, models.ErrConflict) {
 				t.Errorf("second RevokeClient: got %v, want ErrConflict", err)

@@ -7,15 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authz/authz/internal/testutil"
 )
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func TestLimiterRate(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{Rate: 10, Burst: 5, Now: clock.Now})
 	ip := netip.MustParseAddr("192.0.2.1")
 	for i := 0; i < 5; i++ {
@@ -39,7 +36,7 @@ func TestLimiterRate(t *testing.T) {
 // Failures lock out the (client, address) pair, never the client from
 // another address.
 func TestLimiterFailureBudgets(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{Rate: 1000, FailuresPerPair: 3, FailuresPerIP: 10, BaseBackoff: time.Second, MaxBackoff: time.Minute, Now: clock.Now})
 	attacker, victim := netip.MustParseAddr("198.51.100.66"), netip.MustParseAddr("203.0.113.7")
 	for i := 0; i < 3; i++ {
@@ -87,7 +84,7 @@ func TestLimiterFailureBudgets(t *testing.T) {
 }
 
 func TestLimiterBoundsMemory(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{MaxKeys: 1000, Now: clock.Now})
 	for i := 0; i < 100_000; i++ {
 		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
@@ -105,7 +102,7 @@ func TestLimiterBoundsMemory(t *testing.T) {
 // An IPv6 source is its /64: the addresses of one /64 share one rate bucket
 // and one failure budget, other /64s have their own.
 func TestLimiterCountsIPv6By64(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{Rate: 0.001, Burst: 2, FailuresPerPair: 100, FailuresPerIP: 3, Now: clock.Now})
 	a, b := netip.MustParseAddr("2001:db8:1:2::1"), netip.MustParseAddr("2001:db8:1:2:ffff:ffff:ffff:ffff")
 	other := netip.MustParseAddr("2001:db8:1:3::1")
@@ -143,7 +140,7 @@ func TestLimiterCountsIPv6By64(t *testing.T) {
 // The limiter keeps nothing of the client_ids sent: an entry has the same
 // size whatever the client_id's, so MaxKeys bounds bytes as well.
 func TestLimiterBoundsBytes(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{Now: clock.Now})
 	const sources = 10_000
 	before := heapAlloc()

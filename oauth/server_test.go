@@ -23,24 +23,6 @@ import (
 
 const testIssuer = "https://authz.example"
 
-// fakeClock is a settable clock for the server and its limiter.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // heapAlloc is the live heap after a full collection.
 func heapAlloc() uint64 {
 	runtime.GC()
@@ -194,7 +176,7 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 		store := storetest.Open(t, backend)
 		hasher, keyring := testkeys.New(t, store, testIssuer)
 		now := time.Now()
-		clock := &fakeClock{t: now}
+		clock := testutil.NewClock(now)
 		audit := app.NewAuditWriter(store, 4096, nil)
 		observed := &reasons{}
 		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer, Observer: observed, Now: clock.Now}, store, hasher, keyring, nil, audit)
@@ -302,7 +284,7 @@ func TestDatabaseUnavailableLogIsSampled(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		store := storetest.Open(t, backend)
 		hasher, keyring := testkeys.New(t, store, testIssuer)
-		clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		clock := testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		var logs testutil.LockedBuffer
 		srv, err := oauth.NewServer(oauth.Config{Issuer: testIssuer, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, store, hasher, keyring, nil, nil)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -36,25 +37,6 @@ const (
 	memberPass    = "alice password, long enough"
 	apiBase       = web.AdminPrefix
 )
-
-// adminClock is the one fake clock of the store, the Registry, the token
-// endpoint and the admin API.
-type adminClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *adminClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *adminClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // Password hashes are computed once per test binary: argon2id at its real
 // cost takes a while.
@@ -73,7 +55,7 @@ type adminEnv struct {
 	store    *models.Store
 	registry *app.Registry
 	keyring  *jwtkeys.Keyring
-	clock    *adminClock
+	clock    *testutil.Clock
 	admin    *models.User
 	member   *models.User
 	// secrets are every client secret seen; no GET may show one.
@@ -83,7 +65,7 @@ type adminEnv struct {
 func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	t.Helper()
 	ctx := context.Background()
-	clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 	store := storetest.Open(t, backend)
 	store.Now = clk.Now
 	hasher, keyring := testkeys.New(t, store, "")
@@ -569,7 +551,6 @@ func TestAdminClientLifecycle(t *testing.T) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
 		admin := e.login(adminEmail, adminPassword)
-		start := e.clock.Now()
 
 		id, secret, r := e.createClient(admin, map[string]any{
 			"owner": memberEmail, "name": "billing", "description": "nightly export", "scopes": []string{readScope, configScope},
@@ -588,27 +569,13 @@ func TestAdminClientLifecycle(t *testing.T) {
 			t.Fatalf("new secret at the token endpoint: %d %s", status, code)
 		}
 
+		// The view: created now, expiring in the default year, allowlist
+		// entries as prefixes, sorted.
 		got := e.call(admin, "GET", apiBase+"/clients/"+id, nil, nil)
-		want := map[string]any{
-			"client_id": id, "name": "billing", "description": "nightly export", "owner": memberEmail, "owner_id": e.member.ID,
-			"created_by": adminEmail, "status": "active", "token_ttl": "10m0s", "legacy": false, "resource_server": false,
-			"expires_at": start.Add(365 * 24 * time.Hour).Format(time.RFC3339), "created_at": start.Format(time.RFC3339),
-		}
-		for k, v := range want {
-			if got.body[k] != v {
-				t.Errorf("view %s: got %v, want %v", k, got.body[k], v)
-			}
-		}
-		for k, v := range map[string]string{"scopes": "analysis:read config:read", "effective_scopes": "analysis:read config:read", "audiences": "https://api.example.com", "ip_allowlist": "10.0.0.0/8 127.0.0.1/32"} {
-			if s := joinList(got.body[k]); s != v {
-				t.Errorf("view %s: got %q, want %q", k, s, v)
-			}
-		}
-		secrets := got.body["secrets"].([]any)
-		first := secrets[0].(map[string]any)
-		if len(secrets) != 1 || first["id"] != r.str("secret_id") || first["status"] != "active" || first["format"] != "current" ||
-			first["prefix"] != oauth.SecretPrefix || first["last_chars"] != secret[len(secret)-4:] {
-			t.Errorf("secrets: %v", secrets)
+		ids := map[string]string{id: "<client_id>", e.member.ID: "<member_id>", r.str("secret_id"): "<secret_id>"}
+		testutil.GoldenJSON(t, "testdata/admin/client.json", []byte(got.raw), e.adminNorm(ids, "last_chars"))
+		if secrets := got.body["secrets"].([]any); len(secrets) != 1 || secrets[0].(map[string]any)["last_chars"] != secret[len(secret)-4:] {
+			t.Errorf("secrets: got %v, want one ending as the secret, %q", secrets, secret[len(secret)-4:])
 		}
 
 		// Usage recorded by the token endpoint shows up.
@@ -1004,9 +971,8 @@ func TestAdminUsers(t *testing.T) {
 		r := e.call(admin, "POST", apiBase+"/users", map[string]any{"email": "Carol@Example.com", "name": "Carol", "permissions": []string{readScope, readScope, configScope}}, nil)
 		wantAPI(t, "create", r, 201, "")
 		carolID := r.str("id")
-		if r.str("email") != "carol@example.com" || r.str("role") != "member" || r.str("status") != "active" || joinList(r.body["permissions"]) != readScope+" "+configScope || r.body["has_password"] != false {
-			t.Errorf("created user: %s", r.raw)
-		}
+		// The email lower-cased, the permissions without the repeat.
+		testutil.GoldenJSON(t, "testdata/admin/user.json", []byte(r.raw), e.adminNorm(map[string]string{carolID: "<user_id>"}))
 		if r.header.Get("Location") != apiBase+"/users/"+carolID {
 			t.Errorf("Location: %q", r.header.Get("Location"))
 		}
@@ -1067,11 +1033,7 @@ func TestAdminPolicy(t *testing.T) {
 		e := newAdminEnv(t, backend, false)
 		admin := e.login(adminEmail, adminPassword)
 		p := e.call(admin, "GET", apiBase+"/policy", nil, nil)
-		for k, v := range map[string]any{"default_credential_lifetime": "365d", "max_credential_lifetime": "0s", "default_token_ttl": "15m0s", "max_token_ttl": "1h0m0s", "max_clients_per_owner": 5.0, "creation_restricted": true, "rotation_grace": "1d", "legacy_sunset": nil} {
-			if p.body[k] != v {
-				t.Errorf("default policy %s: got %v, want %v", k, p.body[k], v)
-			}
-		}
+		testutil.GoldenJSON(t, "testdata/admin/policy_default.json", []byte(p.raw), e.adminNorm(nil))
 		for _, tc := range []struct {
 			name   string
 			change map[string]any

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -37,39 +38,13 @@ import (
 // times survive every backend's round trip unchanged.
 var govEpoch = time.Date(2031, time.March, 3, 9, 0, 0, 0, time.UTC)
 
-// govClock is a controllable clock, safe for concurrent use.
-type govClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *govClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *govClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *govClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // govEnv is a running authz on a real database, wired like production (a
 // UsageRecorder and an AuditWriter behind the token endpoint, introspection
 // enabled), in which the store, the registry, the keyring and the token
 // endpoint all read one fake clock.
 type govEnv struct {
 	ctx      context.Context
-	clock    *govClock
+	clock    *testutil.Clock
 	store    *models.Store
 	hasher   *oauth.Hasher
 	keyring  *jwtkeys.Keyring
@@ -86,7 +61,7 @@ type govEnv struct {
 func newGovEnv(t *testing.T, backend string) *govEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &govClock{now: govEpoch}
+	clock := testutil.NewClock(govEpoch)
 	store := storetest.Open(t, backend)
 	store.Now = clock.Now
 	hasher, err := oauth.NewHasher([]byte(strings.Repeat("g", 32)))

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,24 +93,6 @@ func TestRateLimitPerIP(t *testing.T) {
 	})
 }
 
-// limitClock is a settable clock for the limiter and the request log.
-type limitClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *limitClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *limitClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func withRequestLog(log *slog.Logger, now func() time.Time) envOption {
 	return func(s envSetup) {
 		if s.web != nil {
@@ -126,7 +107,7 @@ func withRequestLog(log *slog.Logger, now func() time.Time) envOption {
 // limit, the next one counting those held back. One source with 8
 // connections wrote 90 MB of them in 25 s.
 func TestRateLimitedRequestLinesAreSampled(t *testing.T) {
-	clock := &limitClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	var buf testutil.LockedBuffer
 	out := web.NewLogOutput(&buf, time.Hour)
 	defer out.Close()

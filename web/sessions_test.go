@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/web"
@@ -98,7 +99,7 @@ func TestAdminSessionsEndOnCredentialChanges(t *testing.T) {
 func TestAdminSessionsAcrossInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		dbURL := storetest.URL(t, backend)
-		clk := &adminClock{t: time.Now().UTC().Truncate(time.Second)}
+		clk := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 		instance := func() *adminEnv {
 			store := storetest.OpenURL(t, dbURL)
 			store.Now = clk.Now

@@ -1,5 +1,6 @@
 // Package testutil holds helpers shared by the project's tests. It imports
-// nothing of the project, so any package's own tests may use it.
+// the standard library alone (TestDeps), so any package's own tests may use
+// it, the leaf jwtkeys/verify's included.
 package testutil
 
 import (

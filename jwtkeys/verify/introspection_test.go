@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -35,24 +36,6 @@ const (
 )
 
 var itBase = time.Unix(1_750_000_000, 0)
-
-// itClock is a settable clock safe for concurrent use.
-type itClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *itClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *itClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // itServer is a fake RFC 7662 endpoint. answers maps a token to the JSON
 // answer; unknown tokens are inactive.
@@ -154,7 +137,7 @@ func (s *itServer) wantCalls(t testing.TB, want int64) {
 }
 
 // newIT returns a verifier for srv; mod adjusts the config.
-func newIT(t testing.TB, srv *itServer, clock *itClock, mod func(*verify.IntrospectionConfig)) *verify.IntrospectionVerifier {
+func newIT(t testing.TB, srv *itServer, clock *testutil.Clock, mod func(*verify.IntrospectionConfig)) *verify.IntrospectionVerifier {
 	t.Helper()
 	cfg := verify.IntrospectionConfig{
 		URL: srv.URL + "/oauth2/introspect", ClientID: itClientID, ClientSecret: itSecret,
@@ -181,7 +164,7 @@ func itCheck(t testing.TB, err, want error) {
 }
 
 func TestIntrospectionVerify(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	v := newIT(t, srv, clock, nil)
 	exp := itBase.Add(time.Hour)
@@ -245,7 +228,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &itClock{t: itBase}
+			clock := testutil.NewClock(itBase)
 			srv := newITServer(t)
 			srv.status.Store(int64(tt.status))
 			srv.set("tok", tt.answer)
@@ -259,7 +242,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 	}
 
 	t.Run("token refused before any call", func(t *testing.T) {
-		clock := &itClock{t: itBase}
+		clock := testutil.NewClock(itBase)
 		srv := newITServer(t)
 		v := newIT(t, srv, clock, nil)
 		for _, tok := range []string{"", strings.Repeat("a", 17<<10)} {
@@ -269,7 +252,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		srv.wantCalls(t, 0)
 	})
 	t.Run("endpoint unreachable", func(t *testing.T) {
-		clock := &itClock{t: itBase}
+		clock := testutil.NewClock(itBase)
 		srv := newITServer(t)
 		v := newIT(t, srv, clock, nil)
 		srv.Close()
@@ -281,7 +264,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 // An active answer is reused until CacheTTL, so a revocation is seen at
 // most CacheTTL late.
 func TestIntrospectionCacheTTL(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.CacheTTL = 30 * time.Second })
 	srv.setActive("tok", itBase.Add(time.Hour))
@@ -308,7 +291,7 @@ func TestIntrospectionCacheTTL(t *testing.T) {
 // the next Verify asks again and refuses the token as expired, whatever
 // the endpoint says.
 func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.CacheTTL = time.Hour })
 	exp := itBase.Add(10 * time.Second)
@@ -334,7 +317,7 @@ func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 // The cache holds at most MaxEntries answers and evicts the least recently
 // used one.
 func TestIntrospectionCacheBound(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.MaxEntries = 3 })
 	ctx := context.Background()
@@ -365,7 +348,7 @@ func TestIntrospectionCacheBound(t *testing.T) {
 }
 
 func TestIntrospectionDisableCache(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.DisableCache = true })
 	srv.setActive("tok", itBase.Add(time.Hour))
@@ -415,7 +398,7 @@ func (s itSigner) mint(t testing.TB, now time.Time, exp time.Time) string {
 	return out
 }
 
-func (s itSigner) verifier(t testing.TB, clock *itClock) *verify.Verifier {
+func (s itSigner) verifier(t testing.TB, clock *testutil.Clock) *verify.Verifier {
 	t.Helper()
 	v, err := verify.NewStaticVerifier(verify.JWKS{Keys: []verify.JWK{s.jwk}}, itIssuer, itAudience, 0, clock.Now)
 	if err != nil {
@@ -427,7 +410,7 @@ func (s itSigner) verifier(t testing.TB, clock *itClock) *verify.Verifier {
 // The Local pre-check refuses garbage, expired and foreign tokens without
 // a call; a JWKS outage falls through to the endpoint.
 func TestIntrospectionLocalPrecheck(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	s := newITSigner(t)
 	v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) { c.Local = s.verifier(t, clock) })
@@ -488,7 +471,7 @@ func TestIntrospectionCacheInactive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &itClock{t: itBase}
+			clock := testutil.NewClock(itBase)
 			srv := newITServer(t)
 			v := newIT(t, srv, clock, func(c *verify.IntrospectionConfig) {
 				c.CacheInactive = tt.inactive
@@ -518,7 +501,7 @@ func TestIntrospectionCacheInactive(t *testing.T) {
 // Concurrent Verify calls for one uncached token share one request; a
 // caller whose ctx ends stops waiting without cancelling it for the others.
 func TestIntrospectionSingleFlight(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	srv.gate = make(chan struct{})
 	v := newIT(t, srv, clock, nil)
@@ -596,7 +579,7 @@ func TestNewIntrospectionVerifierConfig(t *testing.T) {
 // Behind the middleware: inactive is 401 invalid_token, an endpoint outage
 // 503.
 func TestMiddlewareWithIntrospection(t *testing.T) {
-	clock := &itClock{t: itBase}
+	clock := testutil.NewClock(itBase)
 	srv := newITServer(t)
 	srv.setActive("good", itBase.Add(time.Hour))
 	h := verify.Middleware(newIT(t, srv, clock, nil))(verify.RequireScope("analysis:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

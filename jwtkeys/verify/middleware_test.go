@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authz/authz/internal/testutil"
 )
 
 const mwRealm = "analyses"
@@ -250,7 +252,7 @@ func TestMiddlewareVerifierErrors(t *testing.T) {
 // unknown kid (after the refetch) a 401.
 func TestMiddlewareRemoteJWKS(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	tok := vtMint(t, s.ec, nil, vtClaims(clock.Now()))
 
 	t.Run("JWKS down", func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authz/authz/internal/testutil"
 )
 
 const (
@@ -28,26 +30,6 @@ const (
 // vtBaseTime is the fake "now" of the tests. It lies in the past, so the
 // tests also prove that Verify uses the injected clock.
 var vtBaseTime = time.Unix(1_750_000_000, 0)
-
-// vtClock is a settable clock safe for concurrent use.
-type vtClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newVTClock() *vtClock { return &vtClock{t: vtBaseTime} }
-
-func (c *vtClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *vtClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // vtSigner is one test signing key with its published JWK.
 type vtSigner struct {
@@ -196,7 +178,7 @@ func (s *vtJWKSServer) setBody(b []byte) { s.body.Store(&b) }
 func (s *vtJWKSServer) url() string { return s.URL + "/.well-known/jwks.json" }
 
 // newVTRemoteVerifier returns a Verifier for srv using clock.
-func newVTRemoteVerifier(t testing.TB, srv *vtJWKSServer, clock *vtClock) *Verifier {
+func newVTRemoteVerifier(t testing.TB, srv *vtJWKSServer, clock *testutil.Clock) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(VerifierConfig{
 		JWKSURL:  srv.url(),
@@ -251,7 +233,7 @@ func vtSentinels(err error) []error {
 
 func TestVerifyValidEachAlg(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk, s.ed.jwk, s.rs.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	for _, sg := range s.all {
@@ -441,7 +423,7 @@ func TestVerifyAlgBoundToKey(t *testing.T) {
 
 func TestVerifyUnknownKidRefetch(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	ctx := context.Background()
@@ -475,7 +457,7 @@ func TestVerifyUnknownKidFlood(t *testing.T) {
 	s := vtSignerSet()
 	for _, delay := range []time.Duration{0, 50 * time.Millisecond} {
 		t.Run(fmt.Sprintf("server delay %v", delay), func(t *testing.T) {
-			clock := newVTClock()
+			clock := testutil.NewClock(vtBaseTime)
 			srv := newVTJWKSServer(t, s.ec.jwk)
 			v := newVTRemoteVerifier(t, srv, clock)
 			ctx := context.Background()
@@ -542,7 +524,7 @@ func (c *doneSignal) Done() <-chan struct{} {
 // being fetched wait for it instead of being refused.
 func TestVerifyUnknownKidJoinsFetchInFlight(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	ctx := context.Background()
@@ -590,7 +572,7 @@ func TestVerifyUnknownKidJoinsFetchInFlight(t *testing.T) {
 
 func TestVerifyKeyRotation(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	ctx := context.Background()
@@ -646,7 +628,7 @@ func TestVerifyJWKSUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newVTClock()
+			clock := testutil.NewClock(vtBaseTime)
 			srv := newVTJWKSServer(t)
 			srv.status.Store(int64(tt.status))
 			srv.setBody(tt.body)
@@ -685,7 +667,7 @@ func TestVerifyLargeJWKSWithinLimit(t *testing.T) {
 	if len(body) != 1<<20 {
 		t.Fatalf("test body: got %d bytes, want %d", len(body), 1<<20)
 	}
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t)
 	srv.setBody(body)
 	v := newVTRemoteVerifier(t, srv, clock)
@@ -695,7 +677,7 @@ func TestVerifyLargeJWKSWithinLimit(t *testing.T) {
 
 func TestVerifyStaleKeysOnFailedRefresh(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	ctx := context.Background()
@@ -748,7 +730,7 @@ func TestVerifyCacheTTL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cacheControl, func(t *testing.T) {
-			clock := newVTClock()
+			clock := testutil.NewClock(vtBaseTime)
 			srv := newVTJWKSServer(t, s.ec.jwk)
 			if tt.cacheControl != "" {
 				srv.cacheControl.Store(&tt.cacheControl)
@@ -790,7 +772,7 @@ func TestVerifyJWKSSkipsUnusableKeys(t *testing.T) {
 		string(dupJSON), `{"kty":"oct","kid":"h","alg":"HS256","k":"c2VjcmV0"}`,
 	}, ",") + `]}`
 
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t)
 	srv.setBody([]byte(body))
 	v := newVTRemoteVerifier(t, srv, clock)
@@ -819,7 +801,7 @@ func TestVerifyJWKSSkipsUnusableKeys(t *testing.T) {
 
 func TestVerifyContextDoneWhileFetching(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	// The fetch cannot finish before the caller's deadline, however slow
 	// the machine: the server answers once the gate is open.
@@ -897,7 +879,7 @@ func TestNewVerifierConfig(t *testing.T) {
 
 func TestVerifierDefaultLeeway(t *testing.T) {
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(t, s.ec.jwk)
 	v := newVTRemoteVerifier(t, srv, clock)
 	for _, tt := range []struct {
@@ -1060,7 +1042,7 @@ func FuzzVerify(f *testing.F) {
 func vtBenchSetup(b *testing.B) (string, *Verifier, crypto.PublicKey, func() time.Time) {
 	b.Helper()
 	s := vtSignerSet()
-	clock := newVTClock()
+	clock := testutil.NewClock(vtBaseTime)
 	srv := newVTJWKSServer(b, s.ec.jwk)
 	v := newVTRemoteVerifier(b, srv, clock)
 	tok := vtMint(b, s.ec, nil, vtClaims(clock.Now()))

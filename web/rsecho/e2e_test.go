@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testutil"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
@@ -123,26 +123,6 @@ func (e *authzEnv) revoke(id, secret, token string) {
 	}
 }
 
-// clock is a settable clock for the resource servers' verifiers.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // rsCall is one request to a resource server over real HTTP.
 type rsCall struct {
 	status      int
@@ -231,12 +211,12 @@ func TestEndToEnd(t *testing.T) {
 				exp := expOf(tok)
 
 				// (a) offline, against the JWKS.
-				clockA := &clock{t: time.Now()}
+				clockA := testutil.NewClock(time.Now())
 				rsA := httptest.NewServer(kind.build(jwksVerifier(clockA.Now)))
 				t.Cleanup(rsA.Close)
 				// (b) online, by introspection with the RS's own credentials.
 				const cacheTTL = 30 * time.Second
-				clockB := &clock{t: time.Now()}
+				clockB := testutil.NewClock(time.Now())
 				rsB := httptest.NewServer(kind.build(introspectionVerifier(func(c *verify.IntrospectionConfig) {
 					c.CacheTTL, c.Now = cacheTTL, clockB.Now
 				})))
@@ -286,7 +266,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run(kind.name+"/cached active never outlives the token", func(t *testing.T) {
 				tok := e.token(appID, appSecret, "analysis:read")
 				exp := expOf(tok)
-				clockC := &clock{t: time.Now()}
+				clockC := testutil.NewClock(time.Now())
 				rs := httptest.NewServer(kind.build(introspectionVerifier(func(c *verify.IntrospectionConfig) {
 					c.CacheTTL, c.Now = time.Hour, clockC.Now // far beyond the token's 10 minutes
 				})))
