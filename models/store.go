@@ -23,13 +23,6 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-// Errors returned by the Store. Database errors that are not one of these are
-// wrapped and must be treated as internal.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
-)
-
 // Store persists the domain in SQLite or PostgreSQL.
 type Store struct {
 	db      *gorm.DB
