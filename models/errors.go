@@ -135,6 +135,33 @@ func ErrorMessage(err error) string {
 	return generic[ErrorKind(err)].message
 }
 
+// violated is the kind of a driver's constraint violation: KindConflict
+// for a unique key (SQLSTATE 23505; SQLite's SQLITE_CONSTRAINT_UNIQUE or
+// _PRIMARYKEY), KindNotFound for a foreign key that names no row (23503;
+// SQLITE_CONSTRAINT_FOREIGNKEY), "" for anything else.
+func violated(err error) Kind {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return KindConflict
+		case "23503":
+			return KindNotFound
+		}
+		return ""
+	}
+	var sqliteErr sqlite3.Error
+	if errors.As(err, &sqliteErr) {
+		switch sqliteErr.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return KindConflict
+		case sqlite3.ErrConstraintForeignKey:
+			return KindNotFound
+		}
+	}
+	return ""
+}
+
 // unavailable reports whether err says the database could not be reached
 // or used, as opposed to a statement it refused.
 func unavailable(err error) bool {
