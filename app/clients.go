@@ -86,13 +86,13 @@ func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*mode
 // sunset date; rotating it issues a current-format secret.
 func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, clientID, secret string) (*models.Client, error) {
 	if len(clientID) < 4 || len(clientID) > 128 || !printable(clientID) {
-		return nil, models.Invalidf("invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
+		return nil, models.Errorf(models.KindInvalid, "invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
 	}
 	if strings.HasPrefix(clientID, oauth.ClientIDPrefix) {
-		return nil, models.Invalidf("invalid_client_id", "client_ids starting with %s are reserved for generated credentials", oauth.ClientIDPrefix)
+		return nil, models.Errorf(models.KindInvalid, "invalid_client_id", "client_ids starting with %s are reserved for generated credentials", oauth.ClientIDPrefix)
 	}
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
-		return nil, models.Invalidf("weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
+		return nil, models.Errorf(models.KindInvalid, "weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
 	}
 	return r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
 }
@@ -113,18 +113,18 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 100 {
-		return nil, models.Invalidf("invalid_name", "name is required, at most 100 characters")
+		return nil, models.Errorf(models.KindInvalid, "invalid_name", "name is required, at most 100 characters")
 	}
 	// Names and descriptions reach terminals (the CLI) and the audit log:
 	// no control characters, which could forge lines there.
 	if err := models.CheckText(name); err != nil {
-		return nil, models.Invalidf("invalid_name", "name %v", err)
+		return nil, models.Errorf(models.KindInvalid, "invalid_name", "name %v", err)
 	}
 	if len(in.Description) > 1000 {
-		return nil, models.Invalidf("invalid_description", "description is at most 1000 characters")
+		return nil, models.Errorf(models.KindInvalid, "invalid_description", "description is at most 1000 characters")
 	}
 	if err := models.CheckText(in.Description); err != nil {
-		return nil, models.Invalidf("invalid_description", "description %v", err)
+		return nil, models.Errorf(models.KindInvalid, "invalid_description", "description %v", err)
 	}
 	// No user's email holds a control character or invalid UTF-8 (which
 	// PostgreSQL would refuse to compare): such an owner is not looked up.
@@ -134,38 +134,38 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		owner, err = r.store.UserByEmail(ctx, in.OwnerEmail)
 	}
 	if errors.Is(err, models.ErrNotFound) {
-		return nil, models.Invalidf("owner_not_found", "no user with email %q", models.NormalizeEmail(in.OwnerEmail))
+		return nil, models.Errorf(models.KindInvalid, "owner_not_found", "no user with email %q", models.NormalizeEmail(in.OwnerEmail))
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !actor.isAdmin() {
 		if !actor.User.Active() || (policy.CreationRestricted && !actor.User.MayCreateClients) {
-			return nil, models.Forbiddenf("not_allowed_to_create", "%s may not create clients: ask an admin", actor.User.Email)
+			return nil, models.Errorf(models.KindForbidden, "not_allowed_to_create", "%s may not create clients: ask an admin", actor.User.Email)
 		}
 		if actor.User.ID != owner.ID {
-			return nil, models.Forbiddenf("owner_must_be_self", "members may create clients only for themselves")
+			return nil, models.Errorf(models.KindForbidden, "owner_must_be_self", "members may create clients only for themselves")
 		}
 	}
 	if !owner.Active() {
-		return nil, models.Invalidf("owner_disabled", "owner %s is disabled", owner.Email)
+		return nil, models.Errorf(models.KindInvalid, "owner_disabled", "owner %s is disabled", owner.Email)
 	}
 	scopes := models.NewSet(in.Scopes...)
 	for _, p := range scopes {
 		if err := models.ValidScopeToken(p); err != nil {
-			return nil, models.Invalidf("invalid_scope", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+			return nil, models.Errorf(models.KindInvalid, "invalid_scope", "%s", models.ErrorMessage(err))
 		}
 	}
 	if missing := scopes.Missing(owner.Permissions); len(missing) > 0 {
-		return nil, models.Invalidf("scope_not_held_by_owner", "owner %s does not hold: %s", owner.Email, missing.String())
+		return nil, models.Errorf(models.KindInvalid, "scope_not_held_by_owner", "owner %s does not hold: %s", owner.Email, missing.String())
 	}
 	audiences := models.NewSet(in.Audiences...)
 	for _, a := range audiences {
 		if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
-			return nil, models.Invalidf("invalid_audience", "audience %q must be an absolute URI without a fragment", a)
+			return nil, models.Errorf(models.KindInvalid, "invalid_audience", "audience %q must be an absolute URI without a fragment", a)
 		}
 		if err := models.CheckText(a); err != nil {
-			return nil, models.Invalidf("invalid_audience", "audience %q %v", a, err)
+			return nil, models.Errorf(models.KindInvalid, "invalid_audience", "audience %q %v", a, err)
 		}
 	}
 	allowlist, err := normalizeAllowlist(in.IPAllowlist)
@@ -173,24 +173,24 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		return nil, err
 	}
 	if in.TokenTTL < 0 || in.TokenTTL > policy.MaxTokenTTL || (in.TokenTTL > 0 && in.TokenTTL < 30*time.Second) {
-		return nil, models.Invalidf("invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
+		return nil, models.Errorf(models.KindInvalid, "invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
 	}
 	now := r.now().UTC()
 	expires := now.Add(policy.DefaultCredentialLifetime)
 	if in.ExpiresAt != nil {
 		expires = in.ExpiresAt.UTC()
 		if !expires.After(now) {
-			return nil, models.Invalidf("invalid_expiry", "expiry must be in the future")
+			return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry must be in the future")
 		}
 	}
 	if policy.MaxCredentialLifetime > 0 && expires.After(now.Add(policy.MaxCredentialLifetime)) {
-		return nil, models.Invalidf("invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
+		return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
 	}
 	if in.ResourceServer && !actor.isAdmin() {
-		return nil, models.Forbiddenf("admin_required", "only admins may register resource servers, which may introspect every token")
+		return nil, models.Errorf(models.KindForbidden, "admin_required", "only admins may register resource servers, which may introspect every token")
 	}
 	if format == models.FormatLegacy && policy.LegacySunset != nil && !r.now().Before(*policy.LegacySunset) {
-		return nil, models.Invalidf("legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
+		return nil, models.Errorf(models.KindInvalid, "legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
 	}
 
 	c := &models.Client{
@@ -209,12 +209,11 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	}
 	cs := r.newSecretRow(clientID, secret, format)
 	if err := r.store.CreateClient(ctx, c, cs, policy.MaxClientsPerOwner); err != nil {
+		// The Store's own refusals carry a code; a bare conflict is the
+		// unique client_id.
 		var domain *models.Error
-		if errors.As(err, &domain) {
-			return nil, err
-		}
-		if errors.Is(err, models.ErrConflict) {
-			return nil, models.Conflictf("client_id_taken", "client_id %s is already registered", clientID)
+		if errors.As(err, &domain) && domain.Code == "" && domain.Kind == models.KindConflict {
+			return nil, models.Errorf(models.KindConflict, "client_id_taken", "client_id %s is already registered", clientID)
 		}
 		return nil, err
 	}
@@ -230,7 +229,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 func normalizeAllowlist(list []string) (models.Set, error) {
 	prefixes, err := oauth.ParsePrefixes(list)
 	if err != nil {
-		return nil, models.Invalidf("invalid_ip_allowlist", "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+		return nil, models.Errorf(models.KindInvalid, "invalid_ip_allowlist", "%s", models.ErrorMessage(err))
 	}
 	out := make([]string, 0, len(prefixes))
 	for _, p := range prefixes {
@@ -264,7 +263,7 @@ func (r *Registry) manageable(ctx context.Context, actor Actor, clientID string)
 		return nil, err
 	}
 	if !actor.canManage(c) {
-		return nil, models.Forbiddenf("not_client_owner", "only admins and the client's owner may change client %s", clientID)
+		return nil, models.Errorf(models.KindForbidden, "not_client_owner", "only admins and the client's owner may change client %s", clientID)
 	}
 	return c, nil
 }
@@ -278,21 +277,21 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 		return "", nil, err
 	}
 	if c.Status == models.StatusRevoked {
-		return "", nil, models.Conflictf("client_revoked", "client %s is revoked; create a new one", clientID)
+		return "", nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked; create a new one", clientID)
 	}
 	policy, err := r.store.Policy(ctx)
 	if err != nil {
 		return "", nil, err
 	}
 	if exp := c.EffectiveExpiry(policy); exp != nil && !r.now().Before(*exp) {
-		return "", nil, models.Conflictf("client_expired", "client %s expired on %s; a new secret would not work: create a new client", clientID, exp.UTC().Format(time.RFC3339))
+		return "", nil, models.Errorf(models.KindConflict, "client_expired", "client %s expired on %s; a new secret would not work: create a new client", clientID, exp.UTC().Format(time.RFC3339))
 	}
 	g := policy.RotationGrace
 	if grace != nil {
 		g = *grace
 	}
 	if g < 0 || g > 30*24*time.Hour {
-		return "", nil, models.Invalidf("invalid_grace", "grace period must be between 0 (now) and 30 days")
+		return "", nil, models.Errorf(models.KindInvalid, "invalid_grace", "grace period must be between 0 (now) and 30 days")
 	}
 	secret := oauth.NewSecret()
 	row := r.newSecretRow(clientID, secret, models.FormatCurrent)

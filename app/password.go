@@ -53,14 +53,14 @@ const (
 // ErrInvalidCredentials is the single answer to a failed sign-in, whatever
 // the reason (unknown email, wrong password, no password set, disabled
 // user), so that a caller learns nothing about which accounts exist.
-var ErrInvalidCredentials = errors.New("invalid email or password")
+var ErrInvalidCredentials = &models.Error{Kind: models.KindUnauthenticated, Code: "invalid_credentials", Message: "invalid email or password"}
 
 // credentialsError carries the reason of a failed sign-in and the user it
-// concerns, for the audit log only; it matches ErrInvalidCredentials.
+// concerns, for the audit log only; it unwraps to ErrInvalidCredentials.
 type credentialsError struct{ reason, userID string }
 
-func (e *credentialsError) Error() string        { return ErrInvalidCredentials.Error() }
-func (e *credentialsError) Is(target error) bool { return target == ErrInvalidCredentials }
+func (e *credentialsError) Error() string { return ErrInvalidCredentials.Error() }
+func (e *credentialsError) Unwrap() error { return ErrInvalidCredentials }
 
 // idKey is argon2.IDKey; tests count its calls and how many run at once.
 var idKey = argon2.IDKey
@@ -82,7 +82,8 @@ var passwordWait = 5 * time.Second
 // ErrPasswordBusy answers a sign-in or password change that found every
 // argon2id slot taken for passwordWait: the server is checking too many
 // passwords at once. Nothing was checked; the caller may retry.
-var ErrPasswordBusy = errors.New("too many password checks in progress")
+var ErrPasswordBusy = &models.Error{Kind: models.KindUnavailable, Code: "busy", RetryAfter: time.Second,
+	Message: "the server is checking too many passwords at once; retry in a moment"}
 
 // withSlot runs fn in a slot: at once if one is free, else after waiting
 // at most passwordWait for one.
@@ -218,13 +219,13 @@ func dummy() string {
 // checkPasswordPolicy applies the length rules of a new password.
 func checkPasswordPolicy(password string) error {
 	if !utf8.ValidString(password) {
-		return models.Invalidf("invalid_password", "the password must be valid UTF-8")
+		return models.Errorf(models.KindInvalid, "invalid_password", "the password must be valid UTF-8")
 	}
 	switch n := utf8.RuneCountInString(password); {
 	case n < MinPasswordLen:
-		return models.Invalidf("password_too_short", "the password must have at least %d characters", MinPasswordLen)
+		return models.Errorf(models.KindInvalid, "password_too_short", "the password must have at least %d characters", MinPasswordLen)
 	case n > MaxPasswordLen:
-		return models.Invalidf("password_too_long", "the password must have at most %d characters", MaxPasswordLen)
+		return models.Errorf(models.KindInvalid, "password_too_long", "the password must have at most %d characters", MaxPasswordLen)
 	}
 	return nil
 }
@@ -236,14 +237,14 @@ func checkPasswordPolicy(password string) error {
 // set their own password.
 func (r *Registry) SetPassword(ctx context.Context, actor Actor, email, password string) error {
 	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may set passwords")
+		return models.Errorf(models.KindForbidden, "admin_required", "only admins may set passwords")
 	}
 	if err := checkPasswordPolicy(password); err != nil {
 		return err
 	}
 	u, err := r.store.UserByEmail(ctx, email)
 	if errors.Is(err, models.ErrNotFound) {
-		return &models.Error{Code: "user_not_found", Msg: fmt.Sprintf("no user with email %q", models.NormalizeEmail(email)), Kind: models.ErrNotFound}
+		return models.Errorf(models.KindNotFound, "user_not_found", "no user with email %q", models.NormalizeEmail(email))
 	}
 	if err != nil {
 		return err

@@ -11,17 +11,17 @@ import (
 // may. Lifetime changes apply retroactively from each client's creation.
 func (r *Registry) SavePolicy(ctx context.Context, actor Actor, p *models.Policy) error {
 	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change the policy")
+		return models.Errorf(models.KindForbidden, "admin_required", "only admins may change the policy")
 	}
 	if _, err := normalizeAllowlist(p.IPAllowlist); err != nil {
 		return err
 	}
 	if p.ReminderWebhookURL != "" {
 		if u, err := url.Parse(p.ReminderWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook must be an http(s) URL")
+			return models.Errorf(models.KindInvalid, "invalid_webhook_url", "reminder webhook must be an http(s) URL")
 		}
 		if err := models.CheckText(p.ReminderWebhookURL); err != nil {
-			return models.Invalidf("invalid_webhook_url", "reminder webhook URL %v", err)
+			return models.Errorf(models.KindInvalid, "invalid_webhook_url", "reminder webhook URL %v", err)
 		}
 	}
 	p.UpdatedBy = actor.Name()

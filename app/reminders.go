@@ -395,7 +395,7 @@ func (r *Reminders) Run(ctx context.Context, interval time.Duration) {
 // within from now, soonest first; clients already expired are left out.
 func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]models.Expiring, error) {
 	if within <= 0 {
-		return nil, models.Invalidf("invalid_within", "the expiry window must be positive")
+		return nil, models.Errorf(models.KindInvalid, "invalid_within", "the expiry window must be positive")
 	}
 	p, err := r.store.Policy(ctx)
 	if err != nil {

@@ -45,7 +45,7 @@ func (a Actor) keep(userID string) string {
 // admins and the CLI may end anyone's, a user their own.
 func (a Actor) checkSessionAccess(userID string) error {
 	if !a.isAdmin() && a.User.ID != userID {
-		return models.Forbiddenf("admin_required", "only admins may end another user's sessions")
+		return models.Errorf(models.KindForbidden, "admin_required", "only admins may end another user's sessions")
 	}
 	return nil
 }
@@ -100,12 +100,10 @@ const (
 	sessionTouchEvery = time.Minute
 )
 
-// Why Resume found no live session.
-var (
-	ErrNoSession           = errors.New("no session")
-	ErrSessionExpired      = errors.New("the session has expired")
-	ErrSessionUserDisabled = errors.New("the session's user is disabled")
-)
+// ErrNoSession is Resume's answer to a token that names no session: the
+// caller never signed in, or signed out. (An expired session or a disabled
+// user is an unauthenticated Error with its own message.)
+var ErrNoSession = errors.New("no session")
 
 // Sessions starts, resumes and ends admin sessions.
 type Sessions struct {
@@ -142,7 +140,7 @@ func validSessionToken(tok string) bool {
 }
 
 // Resume returns the live session of token with its user, or
-// ErrNoSession, ErrSessionExpired or ErrSessionUserDisabled. It records
+// ErrNoSession, or an unauthenticated Error (expired, user disabled). It records
 // the session's last-seen time at most every sessionTouchEvery.
 func (s *Sessions) Resume(ctx context.Context, token string) (*models.Session, error) {
 	if !validSessionToken(token) {
@@ -156,10 +154,10 @@ func (s *Sessions) Resume(ctx context.Context, token string) (*models.Session, e
 		return nil, err
 	}
 	if !s.now().Before(sess.ExpiresAt) {
-		return nil, ErrSessionExpired
+		return nil, models.Errorf(models.KindUnauthenticated, "unauthenticated", "the session has expired: sign in again")
 	}
 	if sess.User == nil || !sess.User.Active() {
-		return nil, ErrSessionUserDisabled
+		return nil, models.Errorf(models.KindUnauthenticated, "unauthenticated", "the user is disabled")
 	}
 	if now := s.now(); now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
 		// Only for display: a failed write does not fail the request.

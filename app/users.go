@@ -10,11 +10,11 @@ import (
 // CreateUser adds a user; only admins (and the CLI) may.
 func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) error {
 	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may create users")
+		return models.Errorf(models.KindForbidden, "admin_required", "only admins may create users")
 	}
 	if err := r.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, models.ErrConflict) {
-			return models.Conflictf("email_taken", "a user with email %s exists", u.Email)
+			return models.Errorf(models.KindConflict, "email_taken", "a user with email %s exists", u.Email)
 		}
 		return err
 	}
@@ -28,7 +28,7 @@ func (r *Registry) CreateUser(ctx context.Context, actor Actor, u *models.User) 
 // endsSessions) also ends the user's sessions, but the actor's own.
 func (r *Registry) UpdateUser(ctx context.Context, actor Actor, u *models.User, change string) error {
 	if !actor.isAdmin() {
-		return models.Forbiddenf("admin_required", "only admins may change users")
+		return models.Errorf(models.KindForbidden, "admin_required", "only admins may change users")
 	}
 	old, err := r.store.UserByID(ctx, u.ID)
 	if err != nil {

@@ -83,7 +83,7 @@ func (s *Store) AuthVersion(ctx context.Context) (int64, error) {
 	}
 	hdr, ok := w.header()
 	if !ok {
-		return 0, fmt.Errorf("auth version: %w", ErrClosed)
+		return 0, fmt.Errorf("auth version: %w", errClosed)
 	}
 	if seen := w.seen.Load(); seen != nil && seen.hdr == hdr && time.Since(seen.at) < authVersionCheck {
 		return seen.v, nil
@@ -122,8 +122,8 @@ func (s *Store) readAuthVersion(ctx context.Context) (int64, error) {
 	return v, translate(err, "auth version")
 }
 
-// ErrClosed is returned by a Store used after Close.
-var ErrClosed = errors.New("store closed")
+// errClosed is returned by a Store used after Close.
+var errClosed = errors.New("store closed")
 
 // authWatch is the Store's WAL watcher, set up at the first AuthVersion.
 type authWatch struct {

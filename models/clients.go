@@ -47,7 +47,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 				return err
 			}
 			if int(n) >= maxPerOwner {
-				return Conflictf("client_limit_reached", "the owner already holds %d active clients, the policy's maximum", n)
+				return Errorf(KindConflict, "client_limit_reached", "the owner already holds %d active clients, the policy's maximum", n)
 			}
 		}
 		if err := tx.Omit("Owner", "Secrets").Create(c).Error; err != nil {
@@ -135,7 +135,7 @@ func (s *Store) RevokeClient(ctx context.Context, id string) (*Client, error) {
 		return nil, err
 	}
 	if res.RowsAffected == 0 {
-		return c, fmt.Errorf("client %s is already revoked: %w", id, ErrConflict)
+		return c, Errorf(KindConflict, "client_revoked", "client %s is already revoked", id)
 	}
 	return c, nil
 }

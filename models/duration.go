@@ -1,7 +1,6 @@
 package models
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -14,13 +13,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 100*365 {
-			return 0, fmt.Errorf("%w: duration %q: want a whole number of days such as 30d", ErrInvalid, s)
+			return 0, Errorf(KindInvalid, "invalid_request", "duration %q: want a whole number of days such as 30d", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: duration %q: want e.g. 15m, 24h or 30d", ErrInvalid, s)
+		return 0, Errorf(KindInvalid, "invalid_request", "duration %q: want e.g. 15m, 24h or 30d", s)
 	}
 	return d, nil
 }

@@ -23,3 +23,10 @@ func NoIdleConns(s *Store) { s.sqlDB.SetMaxIdleConns(0) }
 // ReadAuthVersion queries auth_version, as AuthVersion does when the
 // database changed (or always, on PostgreSQL).
 func (s *Store) ReadAuthVersion(ctx context.Context) (int64, error) { return s.readAuthVersion(ctx) }
+
+// ExecRaw runs a statement on s's sql.DB, past gorm, and returns its error
+// as the Store would (translated).
+func ExecRaw(ctx context.Context, s *Store, query string, args ...any) error {
+	_, err := s.sqlDB.ExecContext(ctx, query, args...)
+	return translate(err, "raw statement")
+}

@@ -50,19 +50,19 @@ func DefaultPolicy() Policy {
 func (p *Policy) Validate() error {
 	switch {
 	case p.MaxCredentialLifetime < 0:
-		return Invalidf("invalid_policy", "max credential lifetime must not be negative (0 means no cap)")
+		return Errorf(KindInvalid, "invalid_policy", "max credential lifetime must not be negative (0 means no cap)")
 	case p.DefaultCredentialLifetime < time.Hour:
-		return Invalidf("invalid_policy", "default credential lifetime must be at least 1h")
+		return Errorf(KindInvalid, "invalid_policy", "default credential lifetime must be at least 1h")
 	case p.MaxCredentialLifetime > 0 && p.DefaultCredentialLifetime > p.MaxCredentialLifetime:
-		return Invalidf("invalid_policy", "default credential lifetime exceeds the maximum")
+		return Errorf(KindInvalid, "invalid_policy", "default credential lifetime exceeds the maximum")
 	case p.DefaultTokenTTL < 30*time.Second || p.DefaultTokenTTL > p.MaxTokenTTL:
-		return Invalidf("invalid_policy", "default token TTL must be between 30s and the max token TTL")
+		return Errorf(KindInvalid, "invalid_policy", "default token TTL must be between 30s and the max token TTL")
 	case p.MaxTokenTTL > 24*time.Hour:
-		return Invalidf("invalid_policy", "max token TTL must be at most 24h: access tokens are short-lived")
+		return Errorf(KindInvalid, "invalid_policy", "max token TTL must be at most 24h: access tokens are short-lived")
 	case p.MaxClientsPerOwner < 1 || p.MaxClientsPerOwner > 10000:
-		return Invalidf("invalid_policy", "max clients per owner must be between 1 and 10000")
+		return Errorf(KindInvalid, "invalid_policy", "max clients per owner must be between 1 and 10000")
 	case p.RotationGrace < 0 || p.RotationGrace > 30*24*time.Hour:
-		return Invalidf("invalid_policy", "rotation grace must be between 0 (now) and 30 days")
+		return Errorf(KindInvalid, "invalid_policy", "rotation grace must be between 0 (now) and 30 days")
 	}
 	return nil
 }

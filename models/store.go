@@ -23,13 +23,6 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-// Errors returned by the Store. Database errors that are not one of these are
-// wrapped and must be treated as internal.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
-)
-
 // Store persists the domain in SQLite or PostgreSQL.
 type Store struct {
 	db      *gorm.DB
@@ -203,18 +196,21 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) now() time.Time { return s.Now().UTC() }
 
-// translate maps database errors onto the package's sentinel errors;
-// a database that cannot be reached is ErrUnavailable, still wrapping the
-// driver's error for the log.
+// translate maps database errors onto the package's kinds, by type and
+// by the driver's code, never by message text; a database that cannot be
+// reached is ErrUnavailable, still wrapping the driver's error for the log.
+// gorm translates a constraint violation of its own statements (its
+// TranslateError); violated maps the driver's error of the statements run
+// on the sql.DB directly.
 func translate(err error, what string) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), violated(err) == KindConflict:
 		return fmt.Errorf("%s: %w", what, ErrConflict)
-	case errors.Is(err, gorm.ErrForeignKeyViolated):
+	case errors.Is(err, gorm.ErrForeignKeyViolated), violated(err) == KindNotFound:
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	case unavailable(err):
 		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -12,10 +11,6 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
-
-// ErrInvalid marks input that breaks a domain rule; the wrapped text says
-// which and is safe to show to the caller.
-var ErrInvalid = errors.New("invalid")
 
 // NormalizeEmail lower-cases and trims an email address.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
@@ -31,24 +26,24 @@ const (
 func (u *User) Validate() error {
 	u.Email = NormalizeEmail(u.Email)
 	if _, err := mail.ParseAddress(u.Email); err != nil || strings.ContainsAny(u.Email, "<> ") || len(u.Email) > MaxEmailLen {
-		return fmt.Errorf("%w: email %q is not an address", ErrInvalid, u.Email)
+		return Errorf(KindInvalid, "invalid_request", "email %q is not an address", u.Email)
 	}
 	if strings.TrimSpace(u.Name) == "" {
-		return fmt.Errorf("%w: name is required", ErrInvalid)
+		return Errorf(KindInvalid, "invalid_request", "name is required")
 	}
 	// PostgreSQL refuses a NUL or invalid UTF-8 in text, and a control
 	// character would garble the console, the CLI's table and log lines.
 	if !utf8.ValidString(u.Name) || strings.ContainsFunc(u.Name, unicode.IsControl) {
-		return fmt.Errorf("%w: name must be UTF-8 text without control characters", ErrInvalid)
+		return Errorf(KindInvalid, "invalid_request", "name must be UTF-8 text without control characters")
 	}
 	if utf8.RuneCountInString(u.Name) > MaxNameLen {
-		return fmt.Errorf("%w: name must have at most %d characters", ErrInvalid, MaxNameLen)
+		return Errorf(KindInvalid, "invalid_request", "name must have at most %d characters", MaxNameLen)
 	}
 	if u.Role != RoleAdmin && u.Role != RoleMember {
-		return fmt.Errorf("%w: role %q: want admin or member", ErrInvalid, u.Role)
+		return Errorf(KindInvalid, "invalid_request", "role %q: want admin or member", u.Role)
 	}
 	if u.Status != StatusActive && u.Status != StatusDisabled {
-		return fmt.Errorf("%w: status %q: want active or disabled", ErrInvalid, u.Status)
+		return Errorf(KindInvalid, "invalid_request", "status %q: want active or disabled", u.Status)
 	}
 	for _, p := range u.Permissions {
 		if err := ValidScopeToken(p); err != nil {
@@ -62,11 +57,11 @@ func (u *User) Validate() error {
 // (printable ASCII except space, '"' and '\').
 func ValidScopeToken(p string) error {
 	if p == "" || len(p) > 128 {
-		return fmt.Errorf("%w: permission %q must be 1 to 128 characters", ErrInvalid, p)
+		return Errorf(KindInvalid, "invalid_request", "permission %q must be 1 to 128 characters", p)
 	}
 	for _, r := range p {
 		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' || r == ',' {
-			return fmt.Errorf("%w: permission %q has a character outside RFC 6749 scope syntax", ErrInvalid, p)
+			return Errorf(KindInvalid, "invalid_request", "permission %q has a character outside RFC 6749 scope syntax", p)
 		}
 	}
 	return nil

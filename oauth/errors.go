@@ -41,7 +41,10 @@ func (e *Error) With(description string) *Error {
 	return &c
 }
 
-// RFC 6749 §5.2, RFC 8707 §2 and RFC 6749 §4.1.2.1 error values.
+// RFC 6749 §5.2, RFC 8707 §2 and RFC 6749 §4.1.2.1 error values, and
+// ErrSlowDown, which answers a request over a rate limit or failure budget
+// (429 with Retry-After): "slow_down" is the registered OAuth error code
+// for "slow down your requests" (RFC 8628 §3.5).
 var (
 	ErrInvalidRequest         = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
 	ErrInvalidClient          = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
@@ -53,6 +56,7 @@ var (
 	ErrServerError            = &Error{Code: "server_error", Status: http.StatusInternalServerError}
 	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
 	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+	ErrSlowDown               = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
 	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
 )
 

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -72,16 +71,16 @@ func parsePrefix(item string) (netip.Prefix, error) {
 	if strings.Contains(item, "/") {
 		p, err := netip.ParsePrefix(item)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%w: IP range %q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", models.ErrInvalid, item)
+			return netip.Prefix{}, models.Errorf(models.KindInvalid, "invalid_request", "IP range %q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", item)
 		}
 		if p.Addr().Is4In6() {
-			return netip.Prefix{}, fmt.Errorf("%w: IP range %q is IPv4-mapped IPv6: write it as an IPv4 range", models.ErrInvalid, item)
+			return netip.Prefix{}, models.Errorf(models.KindInvalid, "invalid_request", "IP range %q is IPv4-mapped IPv6: write it as an IPv4 range", item)
 		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(item)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%w: %q is not an IPv4 or IPv6 address or CIDR range", models.ErrInvalid, item)
+		return netip.Prefix{}, models.Errorf(models.KindInvalid, "invalid_request", "%q is not an IPv4 or IPv6 address or CIDR range", item)
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

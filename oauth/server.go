@@ -258,11 +258,6 @@ func (s *sampler) take(now time.Time) (ok bool, suppressed int) {
 	return true, suppressed
 }
 
-// ErrSlowDown answers a request over a rate limit or failure budget
-// (429 with Retry-After). "slow_down" is the registered OAuth error code
-// for "slow down your requests" (RFC 8628 §3.5).
-var ErrSlowDown = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
-
 // admit applies the rate limit and failure budgets before authentication.
 func (s *Server) admit(g *grant) *Error {
 	if s.limiter == nil {

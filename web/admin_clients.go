@@ -20,7 +20,7 @@ var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.
 func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) (string, error) {
 	if !p.isAdmin() {
 		if owner != "" && models.NormalizeEmail(owner) != p.user.Email {
-			return "", problem(http.StatusForbidden, "admin_required", "members may list only their own clients")
+			return "", models.Errorf(models.KindForbidden, "admin_required", "members may list only their own clients")
 		}
 		return p.user.ID, nil
 	}
@@ -28,12 +28,12 @@ func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) 
 		return "", nil
 	}
 	var u *models.User
-	err := models.ErrNotFound // no email holds a control character or invalid UTF-8
+	var err error = models.ErrNotFound // no email holds a control character or invalid UTF-8
 	if models.CheckText(owner) == nil {
 		u, err = a.Store.UserByEmail(ctx, owner)
 	}
 	if errors.Is(err, models.ErrNotFound) {
-		return "", problem(http.StatusBadRequest, "owner_not_found", "no user with email %q", models.NormalizeEmail(owner))
+		return "", models.Errorf(models.KindInvalid, "owner_not_found", "no user with email %q", models.NormalizeEmail(owner))
 	}
 	if err != nil {
 		return "", err
@@ -183,7 +183,7 @@ func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, 
 		return nil, notFound(err, "client_not_found", "client")
 	}
 	if !p.isAdmin() && cl.OwnerID != p.user.ID {
-		return nil, problem(http.StatusForbidden, "not_client_owner", "only admins and the client's owner may see client %s", id)
+		return nil, models.Errorf(models.KindForbidden, "not_client_owner", "only admins and the client's owner may see client %s", id)
 	}
 	return cl, nil
 }
@@ -242,7 +242,7 @@ func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
 	if in.ExpiresAt != nil && *in.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
 		if err != nil {
-			return out, problem(http.StatusBadRequest, "invalid_expiry", "expires_at must be an RFC 3339 time such as 2030-01-31T00:00:00Z")
+			return out, models.Errorf(models.KindInvalid, "invalid_expiry", "expires_at must be an RFC 3339 time such as 2030-01-31T00:00:00Z")
 		}
 		out.ExpiresAt = &t
 	}
@@ -319,10 +319,6 @@ func (a *adminAPI) revokeClient(c echo.Context, p *principal) error {
 		return err
 	}
 	cl, err := a.Registry.Revoke(c.Request().Context(), p.actor(), id)
-	var de *models.Error
-	if errors.Is(err, models.ErrConflict) && !errors.As(err, &de) {
-		return problem(http.StatusConflict, "client_revoked", "client %s is already revoked", id)
-	}
 	if err != nil {
 		return notFound(err, "client_not_found", "client")
 	}
@@ -346,7 +342,7 @@ func (a *adminAPI) rotateClient(c echo.Context, p *principal) error {
 	if in.Grace != nil {
 		g, err := models.ParseDuration(*in.Grace)
 		if err != nil {
-			return problem(http.StatusBadRequest, "invalid_grace", "grace: %s", durationMessage(err))
+			return models.Errorf(models.KindInvalid, "invalid_grace", "grace: %s", models.ErrorMessage(err))
 		}
 		grace = &g
 	}

@@ -104,7 +104,7 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return problem(http.StatusBadRequest, "invalid_policy", "PUT replaces the whole policy; missing: %s", strings.Join(missing, ", "))
+		return models.Errorf(models.KindInvalid, "invalid_policy", "PUT replaces the whole policy; missing: %s", strings.Join(missing, ", "))
 	}
 	pol := &models.Policy{MaxClientsPerOwner: *in.MaxClientsPerOwner, CreationRestricted: *in.CreationRestricted, IPAllowlist: models.NewSet(*in.IPAllowlist...)}
 	for _, d := range []struct {
@@ -120,7 +120,7 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 	} {
 		v, err := models.ParseDuration(*d.in)
 		if err != nil {
-			return problem(http.StatusBadRequest, "invalid_duration", "%s: %s", d.name, durationMessage(err))
+			return models.Errorf(models.KindInvalid, "invalid_duration", "%s: %s", d.name, models.ErrorMessage(err))
 		}
 		*d.out = v
 	}
@@ -130,7 +130,7 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 	if in.LegacySunset != nil && *in.LegacySunset != "" {
 		t, err := time.Parse(time.RFC3339, *in.LegacySunset)
 		if err != nil {
-			return problem(http.StatusBadRequest, "invalid_policy", "legacy_sunset must be an RFC 3339 time or null")
+			return models.Errorf(models.KindInvalid, "invalid_policy", "legacy_sunset must be an RFC 3339 time or null")
 		}
 		t = t.UTC()
 		pol.LegacySunset = &t

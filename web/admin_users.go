@@ -161,7 +161,7 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 		return err
 	}
 	if in.Email != nil {
-		return problem(http.StatusBadRequest, "email_immutable", "a user's email cannot be changed; create a new user")
+		return models.Errorf(models.KindInvalid, "email_immutable", "a user's email cannot be changed; create a new user")
 	}
 	u, err := a.userByParam(c)
 	if err != nil {
@@ -169,12 +169,12 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 	}
 	changed := applyUser(u, &in)
 	if len(changed) == 0 {
-		return problem(http.StatusBadRequest, "invalid_request", "nothing to change: send name, role, permissions, status or may_create_clients")
+		return models.Errorf(models.KindInvalid, "invalid_request", "nothing to change: send name, role, permissions, status or may_create_clients")
 	}
 	// An admin who demotes or disables themselves could leave nobody able
 	// to administer the server from the API.
 	if u.ID == p.user.ID && (u.Role != models.RoleAdmin || u.Status != models.StatusActive) {
-		return problem(http.StatusConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+		return models.Errorf(models.KindConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
 	}
 	if err := a.Registry.UpdateUser(c.Request().Context(), p.actor(), u, strings.Join(changed, ",")); err != nil {
 		return notFound(err, "user_not_found", "user")
@@ -196,14 +196,14 @@ func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
 		return err
 	}
 	if in.Password == nil {
-		return problem(http.StatusBadRequest, "invalid_json", "field \"password\" is required")
+		return models.Errorf(models.KindInvalid, "invalid_json", "field \"password\" is required")
 	}
 	u, err := a.userByParam(c)
 	if err != nil {
 		return err
 	}
 	if err := a.Registry.SetPassword(c.Request().Context(), p.actor(), u.Email, *in.Password); err != nil {
-		return passwordProblem(c, err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -2,79 +2,63 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
+	"strconv"
+	"time"
 
-	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
 	"github.com/labstack/echo/v4"
 )
 
-// The admin API's errors: problems answered as they are, and one table from
-// the kinds of domain errors to HTTP statuses.
+// The admin API's and console's errors are models.Error values (see
+// docs/design.md, "Errors"); this file is the one table from their kind to
+// an HTTP status.
 
-// apiProblem is an error the admin API answers with as it is.
-type apiProblem struct {
-	status        int
-	code, message string
-}
-
-func (e *apiProblem) Error() string { return e.code + ": " + e.message }
-
-func problem(status int, code, format string, args ...any) *apiProblem {
-	return &apiProblem{status: status, code: code, message: fmt.Sprintf(format, args...)}
-}
-
-func invalidParam(format string, args ...any) *apiProblem {
-	return problem(http.StatusBadRequest, "invalid_parameter", format, args...)
-}
-
-// errorKinds maps the kinds of domain errors onto HTTP statuses, and gives
-// the code of an error that carries none. Every ErrInvalid is a 400 (not a
-// 422): the request could not be carried out as sent.
-var errorKinds = []struct {
-	kind    error
-	status  int
-	code    string
-	message string // used when the error's own text is not for the caller
+// kinds answers each kind of application error: its HTTP status, the
+// console's page title, and the Retry-After of an error that names none.
+// Every KindInvalid is a 400 (not a 422): the request could not be carried
+// out as sent.
+var kinds = map[models.Kind]struct {
+	status     int
+	title      string
+	retryAfter time.Duration
 }{
-	{models.ErrInvalid, http.StatusBadRequest, "invalid_request", ""},
-	{models.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
-	{models.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the current state"},
-	{models.ErrForbidden, http.StatusForbidden, "forbidden", "not allowed"},
-	{app.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "invalid email or password"},
-	{models.ErrUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", "the server cannot reach its database; retry later"},
+	models.KindInvalid:              {http.StatusBadRequest, "The request could not be carried out", 0},
+	models.KindUnauthenticated:      {http.StatusUnauthorized, "The request could not be carried out", 0},
+	models.KindForbidden:            {http.StatusForbidden, "Not allowed", 0},
+	models.KindNotFound:             {http.StatusNotFound, "Not found", 0},
+	models.KindConflict:             {http.StatusConflict, "Conflict", 0},
+	models.KindTooLarge:             {http.StatusRequestEntityTooLarge, "The request could not be carried out", 0},
+	models.KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request could not be carried out", 0},
+	models.KindTooManyRequests:      {http.StatusTooManyRequests, "The request could not be carried out", time.Second},
+	models.KindUnavailable:          {http.StatusServiceUnavailable, "Temporarily unavailable", 5 * time.Second},
+	models.KindInternal:             {http.StatusInternalServerError, "Something went wrong", 0},
 }
 
-// retryAfterUnavailable is the Retry-After (seconds) of a 503 answered
-// while the database is unreachable.
-const retryAfterUnavailable = "5"
+// invalidParam is the error of a query or path parameter the API cannot
+// use.
+func invalidParam(format string, args ...any) error {
+	return models.Errorf(models.KindInvalid, "invalid_parameter", format, args...)
+}
 
-// render turns any error into a status and a JSON body; unknown errors are
-// internal (500) and their text is not shown. A 503 needs a Retry-After
-// header (retryAfterUnavailable).
+// render turns any error into a status and a JSON body; errors that are
+// not models.Error values are internal (500) and their text is not shown.
 func render(err error) (int, apiError, bool) {
-	var p *apiProblem
-	if errors.As(err, &p) {
-		return p.status, apiError{Code: p.code, Message: p.message}, true
+	kind := models.ErrorKind(err)
+	return kinds[kind].status, apiError{Code: models.ErrorCode(err), Message: models.ErrorMessage(err)}, kind != models.KindInternal
+}
+
+// setRetryAfter sets the Retry-After header (whole seconds, rounded up) of
+// a 429 or 503: the error's own wait, else its kind's.
+func setRetryAfter(c echo.Context, err error) {
+	wait := kinds[models.ErrorKind(err)].retryAfter
+	var e *models.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		wait = e.RetryAfter
 	}
-	var de *models.Error
-	hasCode := errors.As(err, &de) && de.Code != ""
-	for _, k := range errorKinds {
-		if !errors.Is(err, k.kind) {
-			continue
-		}
-		switch {
-		case hasCode:
-			return k.status, apiError{Code: de.Code, Message: de.Msg}, true
-		case k.message == "":
-			return k.status, apiError{Code: k.code, Message: strings.TrimPrefix(err.Error(), models.ErrInvalid.Error()+": ")}, true
-		default:
-			return k.status, apiError{Code: k.code, Message: k.message}, true
-		}
+	if wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	}
-	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; it has been logged"}, false
 }
 
 func (a *adminAPI) writeError(c echo.Context, err error) {
@@ -82,18 +66,17 @@ func (a *adminAPI) writeError(c echo.Context, err error) {
 	if !known {
 		a.log.ErrorContext(c.Request().Context(), "admin API request failed", "error", err, "method", c.Request().Method, "path", c.Path())
 	}
-	if status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
-	}
+	setRetryAfter(c, err)
 	logOutcome(c, body.Code)
 	_ = c.JSON(status, body)
 }
 
-// notFound gives a store's not-found error a resource-specific code.
+// notFound gives a store's not-found error, which names no resource, a
+// resource-specific code.
 func notFound(err error, code, what string) error {
-	var de *models.Error
-	if errors.Is(err, models.ErrNotFound) && !errors.As(err, &de) {
-		return problem(http.StatusNotFound, code, "%s not found", what)
+	var e *models.Error
+	if errors.As(err, &e) && e.Kind == models.KindNotFound && e.Code == "" {
+		return models.Errorf(models.KindNotFound, code, "%s not found", what)
 	}
 	return err
 }

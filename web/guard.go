@@ -38,7 +38,7 @@ func (a *adminAPI) guard(c echo.Context, acc access) (*principal, error) {
 	p := &principal{ip: oauth.ClientIP(r, a.TrustedProxies).String()}
 	q := r.URL.Query()
 	if r.Header.Get("Authorization") != "" || q.Has("access_token") || q.Has("client_secret") {
-		return nil, problem(http.StatusUnauthorized, "credentials_not_accepted", "the admin API accepts only signed-in sessions: no access token or client credential can manage credentials")
+		return nil, models.Errorf(models.KindUnauthenticated, "credentials_not_accepted", "the admin API accepts only signed-in sessions: no access token or client credential can manage credentials")
 	}
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -47,7 +47,7 @@ func (a *adminAPI) guard(c echo.Context, acc access) (*principal, error) {
 		}
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/json" {
-			return nil, problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "state-changing requests (POST, PUT, PATCH, DELETE) must have Content-Type: application/json, even with an empty body")
+			return nil, models.Errorf(models.KindUnsupportedMediaType, "unsupported_media_type", "state-changing requests (POST, PUT, PATCH, DELETE) must have Content-Type: application/json, even with an empty body")
 		}
 	}
 	if acc == public {
@@ -64,14 +64,14 @@ func (a *adminAPI) guard(c echo.Context, acc access) (*principal, error) {
 	return p, nil
 }
 
-var errAdminRequired = problem(http.StatusForbidden, "admin_required", "only admins may do this")
+var errAdminRequired = models.Errorf(models.KindForbidden, "admin_required", "only admins may do this")
 
 // checkSameOrigin refuses a state-changing request sent by another site:
 // its Origin, when present, must name this host, and a browser's
 // Sec-Fetch-Site must not be cross-site or same-site.
 func checkSameOrigin(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return problem(http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+		return models.Errorf(models.KindForbidden, "cross_origin", "cross-origin requests are refused")
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -79,7 +79,7 @@ func checkSameOrigin(r *http.Request) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
-		return problem(http.StatusForbidden, "cross_origin", "the Origin header does not match this host: cross-origin requests are refused")
+		return models.Errorf(models.KindForbidden, "cross_origin", "the Origin header does not match this host: cross-origin requests are refused")
 	}
 	return nil
 }

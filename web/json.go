@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -23,24 +22,24 @@ const maxAdminBody = 64 << 10
 func decodeJSON(c echo.Context, dst any, required bool) error {
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAdminBody+1))
 	if err != nil {
-		return problem(http.StatusBadRequest, "invalid_json", "the request body could not be read")
+		return models.Errorf(models.KindInvalid, "invalid_json", "the request body could not be read")
 	}
 	if len(body) > maxAdminBody {
-		return problem(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than 64 KiB")
+		return models.Errorf(models.KindTooLarge, "body_too_large", "the request body is larger than 64 KiB")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if required {
-			return problem(http.StatusBadRequest, "invalid_json", "a JSON object is required in the body")
+			return models.Errorf(models.KindInvalid, "invalid_json", "a JSON object is required in the body")
 		}
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return problem(http.StatusBadRequest, "invalid_json", "%s", describeJSONError(err))
+		return models.Errorf(models.KindInvalid, "invalid_json", "%s", describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return problem(http.StatusBadRequest, "invalid_json", "unexpected data after the JSON object")
+		return models.Errorf(models.KindInvalid, "invalid_json", "unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -60,6 +59,9 @@ func describeJSONError(err error) string {
 		}
 		return fmt.Sprintf("field %q: want %s, got JSON %s", typ.Field, jsonTypeName(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no error type for an unknown field (its
+		// DisallowUnknownFields error is an errors.New text): the one place
+		// an error's text is read, and only to echo the field's name.
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
 	return "malformed JSON"

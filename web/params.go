@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -58,18 +57,13 @@ func pathParam(c echo.Context, name string) (string, error) {
 	return u, nil
 }
 
-// durationMessage is the text of a models.ParseDuration error for the caller.
-func durationMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), models.ErrInvalid.Error()+": ")
-}
-
 func durationField(name string, v *string) (time.Duration, error) {
 	if v == nil || *v == "" {
 		return 0, nil
 	}
 	d, err := models.ParseDuration(*v)
 	if err != nil {
-		return 0, problem(http.StatusBadRequest, "invalid_duration", "%s: %s", name, durationMessage(err))
+		return 0, models.Errorf(models.KindInvalid, "invalid_duration", "%s: %s", name, models.ErrorMessage(err))
 	}
 	return d, nil
 }

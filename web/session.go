@@ -2,8 +2,8 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authz/authz/app"
@@ -15,7 +15,7 @@ import (
 // HttpOnly, SameSite=Strict cookie scoped to /admin.
 const SessionCookie = "authz_session"
 
-var errUnauthenticated = problem(http.StatusUnauthorized, "unauthenticated", "sign in first: POST /admin/api/v1/session")
+var errUnauthenticated = models.Errorf(models.KindUnauthenticated, "unauthenticated", "sign in first: POST /admin/api/v1/session")
 
 // sessionToken is the token of the session cookie, "" without one.
 func sessionToken(c echo.Context) string {
@@ -28,13 +28,8 @@ func sessionToken(c echo.Context) string {
 // session returns the caller's live session with its user.
 func (a *adminAPI) session(c echo.Context) (*models.Session, error) {
 	sess, err := a.sessions.Resume(c.Request().Context(), sessionToken(c))
-	switch {
-	case errors.Is(err, app.ErrNoSession):
+	if errors.Is(err, app.ErrNoSession) {
 		return nil, errUnauthenticated
-	case errors.Is(err, app.ErrSessionExpired):
-		return nil, problem(http.StatusUnauthorized, "unauthenticated", "the session has expired: sign in again")
-	case errors.Is(err, app.ErrSessionUserDisabled):
-		return nil, problem(http.StatusUnauthorized, "unauthenticated", "the user is disabled")
 	}
 	return sess, err
 }
@@ -71,7 +66,7 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	ctx := c.Request().Context()
 	user, err := a.Registry.SignIn(ctx, p.ip, in.Email, in.Password)
 	if err != nil {
-		return passwordProblem(c, err)
+		return passwordProblem(err)
 	}
 	sess, err := a.startSession(c, user, p.ip)
 	if err != nil {
@@ -114,22 +109,17 @@ func (a *adminAPI) logout(c echo.Context, _ *principal) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// passwordProblem turns the refusals of a password check into answers
-// with Retry-After: a spent sign-in failure budget is 429
-// too_many_attempts, every argon2id slot busy is 503 busy. Other errors are
-// returned as they are.
-func passwordProblem(c echo.Context, err error) error {
+// passwordProblem turns a spent sign-in failure budget into a 429
+// too_many_attempts that says how long to wait. Other errors (among them
+// app.ErrPasswordBusy, a 503 busy) are returned as they are.
+func passwordProblem(err error) error {
 	var th *app.SignInThrottled
-	switch {
-	case errors.As(err, &th):
-		secs := int((th.Wait + time.Second - 1) / time.Second)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return problem(http.StatusTooManyRequests, "too_many_attempts", "%s; retry in %d s", th.Error(), secs)
-	case errors.Is(err, app.ErrPasswordBusy):
-		c.Response().Header().Set("Retry-After", "1")
-		return problem(http.StatusServiceUnavailable, "busy", "the server is checking too many passwords at once; retry in a moment")
+	if !errors.As(err, &th) {
+		return err
 	}
-	return err
+	secs := int((th.Wait + time.Second - 1) / time.Second)
+	return &models.Error{Kind: models.KindTooManyRequests, Code: "too_many_attempts", RetryAfter: th.Wait,
+		Message: fmt.Sprintf("%s; retry in %d s", th.Error(), secs)}
 }
 
 // sessionItem is a session as its user and admins see it: never the token

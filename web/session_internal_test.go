@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The refusals of a password check become 429 and 503 answers with
+// The refusals of a password check are 429 and 503 answers with
 // Retry-After (the end-to-end 429 is in TestAdminSignInThrottle; a busy
 // server cannot be made from outside the app package).
 func TestPasswordProblem(t *testing.T) {
@@ -30,7 +30,8 @@ func TestPasswordProblem(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), rec)
-			err := passwordProblem(c, tc.err)
+			err := passwordProblem(tc.err)
+			setRetryAfter(c, err)
 			if got := rec.Header().Get("Retry-After"); got != tc.retryAfter {
 				t.Errorf("Retry-After: got %q, want %q", got, tc.retryAfter)
 			}

@@ -117,23 +117,16 @@ type uiCtx struct {
 
 type uiHandler func(c echo.Context, p *uiCtx) error
 
-// fail renders an error: a known domain error with its message, anything
-// else as an internal error whose text is logged, not shown.
+// fail renders an error: a known application error with its message,
+// anything else as an internal error whose text is logged, not shown.
 func (u *adminUI) fail(c echo.Context, p *uiCtx, err error) error {
 	status, body, known := render(err)
 	if !known {
 		u.log.ErrorContext(c.Request().Context(), "admin console request failed", "error", err, "method", c.Request().Method, "path", c.Path())
-		return u.errorPage(c, p, status, "Something went wrong", "The server could not complete the request; the error has been logged.")
+		return u.errorPage(c, p, status, kinds[models.KindInternal].title, "The server could not complete the request; the error has been logged.")
 	}
-	if status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
-	}
-	title := map[int]string{http.StatusNotFound: "Not found", http.StatusForbidden: "Not allowed", http.StatusConflict: "Conflict",
-		http.StatusServiceUnavailable: "Temporarily unavailable"}[status]
-	if title == "" {
-		title = "The request could not be carried out"
-	}
-	return u.errorPage(c, p, status, title, body.Message)
+	setRetryAfter(c, err)
+	return u.errorPage(c, p, status, kinds[models.ErrorKind(err)].title, body.Message)
 }
 
 func (u *adminUI) errorPage(c echo.Context, p *uiCtx, status int, title, message string) error {

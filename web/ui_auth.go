@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/models"
 	"github.com/labstack/echo/v4"
 )
 
@@ -119,19 +120,20 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 		return u.renderPage(c, p, http.StatusUnauthorized, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: "Invalid email or password."})
 	}
-	var ap *apiProblem
-	if errors.As(passwordProblem(c, err), &ap) {
+	if err = passwordProblem(err); errors.Is(err, app.ErrPasswordBusy) || models.ErrorKind(err) == models.KindTooManyRequests {
 		// Throttled or busy: nothing was checked; the form stays as it was.
-		logOutcome(c, ap.code)
+		status, body, _ := render(err)
+		logOutcome(c, body.Code)
+		setRetryAfter(c, err)
 		msg := "The server is busy checking other sign-ins. Please try again in a moment."
-		if ap.status == http.StatusTooManyRequests {
+		if status == http.StatusTooManyRequests {
 			wait := c.Response().Header().Get("Retry-After") + " seconds"
 			if wait == "1 seconds" {
 				wait = "a second"
 			}
 			msg = "Too many failed sign-ins from this address. Please try again in " + wait + "."
 		}
-		return u.renderPage(c, p, ap.status, "login.html", "Sign in", "",
+		return u.renderPage(c, p, status, "login.html", "Sign in", "",
 			loginData{Email: email, Next: next, CSRF: ck.Value, Error: msg})
 	}
 	if err != nil {

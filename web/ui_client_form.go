@@ -133,14 +133,14 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 	}
 	if form.TokenTTL != "" {
 		if nc.TokenTTL, err = models.ParseDuration(form.TokenTTL); err != nil {
-			errs["token_ttl"] = "Token lifetime: " + durationMessage(err) + "."
+			errs["token_ttl"] = "Token lifetime: " + models.ErrorMessage(err) + "."
 		}
 	}
 	if form.ExpiresIn != "" {
 		d, err := models.ParseDuration(form.ExpiresIn)
 		switch {
 		case err != nil:
-			errs["expires_in"] = "Expires in: " + durationMessage(err) + "."
+			errs["expires_in"] = "Expires in: " + models.ErrorMessage(err) + "."
 		case d <= 0:
 			errs["expires_in"] = "Expires in: must be more than zero."
 		default:

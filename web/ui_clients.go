@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,9 +47,8 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 		d.FilterErr, d.Status, status = "Unknown status: choose one from the list.", "", http.StatusBadRequest
 	}
 	ownerID, err := u.ownerFilter(ctx, p.principal, d.Owner)
-	var ap *apiProblem
-	if errors.As(err, &ap) && ap.status < 500 {
-		d.FilterErr, d.Owner, status = ap.message, "", http.StatusBadRequest
+	if st, body, known := render(err); err != nil && known && st < http.StatusInternalServerError {
+		d.FilterErr, d.Owner, status = body.Message, "", http.StatusBadRequest
 		ownerID, err = u.ownerFilter(ctx, p.principal, "")
 	}
 	if err != nil {
@@ -195,7 +193,7 @@ func (u *adminUI) rotateSubmit(c echo.Context, p *uiCtx) error {
 	if v := strings.TrimSpace(c.Request().PostForm.Get("grace")); v != "" {
 		g, err := models.ParseDuration(v)
 		if err != nil {
-			return problem(http.StatusBadRequest, "invalid_grace", "grace period: %s", durationMessage(err))
+			return models.Errorf(models.KindInvalid, "invalid_grace", "grace period: %s", models.ErrorMessage(err))
 		}
 		grace = &g
 	}
@@ -243,8 +241,7 @@ func (u *adminUI) revokeSubmit(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	_, err = u.Registry.Revoke(c.Request().Context(), p.actor(), cl.ID)
-	var de *models.Error
-	if errors.Is(err, models.ErrConflict) && !errors.As(err, &de) {
+	if models.ErrorCode(err) == "client_revoked" {
 		return c.Redirect(http.StatusSeeOther, back+"?notice=already_revoked")
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
 )
@@ -48,14 +49,14 @@ func (u *adminUI) handle(acc access, h uiHandler) echo.HandlerFunc {
 			if err := checkFormOrigin(r); err != nil {
 				return u.errorPage(c, p, http.StatusForbidden, "Cross-site request refused", "This form was not sent from this site.")
 			}
-			if status, msg := parseForm(c); status != 0 {
-				return u.errorPage(c, p, status, "The form could not be read", msg)
+			if err := parseForm(c); err != nil {
+				status, body, _ := render(err)
+				return u.errorPage(c, p, status, "The form could not be read", body.Message)
 			}
 		}
 		if acc != public {
 			sess, err := u.session(c)
-			var ap *apiProblem
-			if errors.As(err, &ap) && ap.status == http.StatusUnauthorized {
+			if models.ErrorKind(err) == models.KindUnauthenticated {
 				return u.toLogin(c)
 			}
 			if err != nil {
@@ -87,30 +88,29 @@ func (u *adminUI) handle(acc access, h uiHandler) echo.HandlerFunc {
 func checkFormOrigin(r *http.Request) error {
 	if r.Header.Get("Origin") == "null" {
 		if r.Header.Get("Sec-Fetch-Site") != "same-origin" {
-			return problem(http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+			return models.Errorf(models.KindForbidden, "cross_origin", "cross-origin requests are refused")
 		}
 		return nil
 	}
 	return checkSameOrigin(r)
 }
 
-// parseForm reads a POST body: an urlencoded form of at most 64 KiB. It
-// returns a status and message when the body is refused.
-func parseForm(c echo.Context) (int, string) {
+// parseForm reads a POST body: an urlencoded form of at most 64 KiB.
+func parseForm(c echo.Context) error {
 	r := c.Request()
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded."
+		return models.Errorf(models.KindUnsupportedMediaType, "unsupported_media_type", "Forms must be sent as application/x-www-form-urlencoded.")
 	}
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, "The form is larger than 64 KiB."
+			return models.Errorf(models.KindTooLarge, "body_too_large", "The form is larger than 64 KiB.")
 		}
-		return http.StatusBadRequest, "The form is malformed."
+		return models.Errorf(models.KindInvalid, "invalid_form", "The form is malformed.")
 	}
-	return 0, ""
+	return nil
 }
 
 // toLogin sends a caller without a live session to the sign-in page, which

@@ -110,7 +110,7 @@ func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 	} {
 		v, err := models.ParseDuration(d.in)
 		if err != nil {
-			errs[d.name] = d.label + ": " + durationMessage(err) + "."
+			errs[d.name] = d.label + ": " + models.ErrorMessage(err) + "."
 			continue
 		}
 		*d.out = v

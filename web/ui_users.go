@@ -141,12 +141,12 @@ func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
 		usr.Permissions = models.NewSet(splitFields(f.Get("permissions"))...)
 		change = "name,permissions"
 	default:
-		return problem(http.StatusBadRequest, "invalid_action", "unknown action")
+		return models.Errorf(models.KindInvalid, "invalid_action", "unknown action")
 	}
 	// As in the API: an admin who demotes or disables themselves could
 	// leave nobody able to administer the server.
 	if usr.ID == p.user.ID && (usr.Role != models.RoleAdmin || usr.Status != models.StatusActive) {
-		return problem(http.StatusConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+		return models.Errorf(models.KindConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
 	}
 	if err := u.Registry.UpdateUser(c.Request().Context(), p.actor(), usr, change); err != nil {
 		status, body, known := render(err)
@@ -171,10 +171,11 @@ func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
 		return err
 	}
 	if err := u.Registry.SetPassword(c.Request().Context(), p.actor(), usr.Email, c.Request().PostForm.Get("password")); err != nil {
-		status, body, known := render(passwordProblem(c, err))
+		status, body, known := render(err)
 		if !known {
 			return err
 		}
+		setRetryAfter(c, err) // busy
 		return u.renderUser(c, p, status, usr, strings.Join(usr.Permissions, " "), map[string]string{"password": body.Message})
 	}
 	logOutcome(c, "password_set")

@@ -294,14 +294,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		code := map[int]string{
-			http.StatusNotFound:         "not_found",
-			http.StatusMethodNotAllowed: "method_not_allowed",
-			http.StatusBadRequest:       "bad_request",
-		}[he.Code]
-		if code == "" {
-			code = strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
-		}
+		// Echo's own answers (no route, wrong method): the status's text
+		// is the code, as in "not_found" or "method_not_allowed".
+		code := strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
 		_ = c.JSON(he.Code, apiError{Code: code, Message: strings.ToLower(http.StatusText(he.Code))})
 		return
 	}

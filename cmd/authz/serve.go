@@ -159,7 +159,7 @@ func (cfg *serveConfig) validate() error {
 		}
 	}
 	if _, err := oauth.ParsePrefixes(splitList(cfg.trustedProxies)); err != nil {
-		problems = append(problems, "--trusted-proxies: "+strings.TrimPrefix(err.Error(), "invalid: "))
+		problems = append(problems, "--trusted-proxies: "+models.ErrorMessage(err))
 	}
 	for flag, value := range map[string]string{"log-level": cfg.logLevel, "oauth-log-level": cfg.oauthLogLevel} {
 		var lvl slog.Level
