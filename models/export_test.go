@@ -30,3 +30,9 @@ func ExecRaw(ctx context.Context, s *Store, query string, args ...any) error {
 	_, err := s.sqlDB.ExecContext(ctx, query, args...)
 	return translate(err, "raw statement")
 }
+
+// MigrateTo applies the pending migrations up to version, building the
+// schema of a previous release.
+func MigrateTo(ctx context.Context, s *Store, version int) ([]int, error) {
+	return s.migrateTo(ctx, version)
+}

@@ -177,6 +177,35 @@ CREATE INDEX sessions_expires_at ON sessions (expires_at);
 CREATE INDEX sessions_user ON sessions (user_id);
 ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
 `},
+	// Organizations and their projects (docs/design.md, Domain). Every
+	// database gets the organization "default" with one project "default":
+	// on an upgraded one they hold what existed before, so nothing else
+	// changes and every credential keeps working. Their ids are fixed so
+	// that later migrations can refer to them in plain SQL.
+	{version: 5, name: "organizations", sql: `
+CREATE TABLE organizations (
+	id TEXT PRIMARY KEY,
+	slug TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL,
+	status TEXT NOT NULL,
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL
+);
+CREATE TABLE projects (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES organizations(id),
+	slug TEXT NOT NULL,
+	name TEXT NOT NULL,
+	resource TEXT NOT NULL DEFAULT '',
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	UNIQUE (org_id, slug)
+);
+INSERT INTO organizations (id, slug, name, status, created_at, updated_at)
+	VALUES ('00000000-0000-0000-0000-000000000001', 'default', 'Default', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+INSERT INTO projects (id, org_id, slug, name, created_at, updated_at)
+	VALUES ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000001', 'default', 'Default', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+`},
 }
 
 func (s *Store) ddl(sql string) string {
@@ -205,6 +234,12 @@ func LatestSchemaVersion() int { return migrations[len(migrations)-1].version }
 // once: the loser of a race fails on the version's primary key, rolls back
 // and finds the migration done.
 func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
+	return s.migrateTo(ctx, LatestSchemaVersion())
+}
+
+// migrateTo applies the pending migrations up to version; tests use it to
+// build a database of a previous release.
+func (s *Store) migrateTo(ctx context.Context, version int) (applied []int, err error) {
 	err = s.db.WithContext(ctx).Exec(s.ddl(`CREATE TABLE IF NOT EXISTS schema_migrations (
 	version INTEGER PRIMARY KEY,
 	name TEXT NOT NULL,
@@ -214,6 +249,9 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 		return nil, translate(err, "create schema_migrations")
 	}
 	for _, m := range migrations {
+		if m.version > version {
+			break
+		}
 		done, err := s.migrationApplied(ctx, m.version)
 		if err != nil {
 			return applied, err

@@ -58,6 +58,8 @@ Commands:
   migrate                  apply database migrations
   users create|list|disable|enable|set-permissions|set-role|allow-create|deny-create|set-password
   clients create|import|list|show|rotate|revoke|revoke-secret|expiring
+  orgs create|list         organizations
+  projects create|list     projects of an organization
   policy show|set          the organization's credential policy
   audit                    the audit log
   keys list|rotate|rewrap   signing keys
@@ -94,6 +96,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.clients(ctx, rest)
 	case "keys":
 		return m.keys(ctx, rest)
+	case "orgs":
+		return m.orgs(ctx, rest)
+	case "projects":
+		return m.projects(ctx, rest)
 	case "policy":
 		return m.policy(ctx, rest)
 	case "audit":

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/models"
+)
+
+// orgView is an organization as `authz orgs` prints it with --json.
+type orgView struct {
+	ID        string    `json:"id"`
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewOrg(o *models.Organization) orgView {
+	return orgView{ID: o.ID, Slug: o.Slug, Name: o.Name, Status: o.Status, CreatedAt: o.CreatedAt}
+}
+
+// projectView is a project as `authz projects` prints it with --json.
+// Resource is empty when the project's resource is derived from the
+// issuer (<issuer>/orgs/<org>/projects/<project>).
+type projectView struct {
+	ID           string    `json:"id"`
+	Organization string    `json:"organization"` // the organization's slug
+	Slug         string    `json:"slug"`
+	Name         string    `json:"name"`
+	Resource     string    `json:"resource"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func viewProject(org *models.Organization, p *models.Project) projectView {
+	return projectView{ID: p.ID, Organization: org.Slug, Slug: p.Slug, Name: p.Name, Resource: p.Resource, CreatedAt: p.CreatedAt}
+}
+
+func (m *Main) orgs(ctx context.Context, args []string) error {
+	const want = "orgs: want create or list"
+	if len(args) == 0 {
+		return errors.New(want)
+	}
+	var c common
+	fs := m.flags("orgs "+args[0], &c)
+	var slug, name string
+	switch args[0] {
+	case "create":
+		fs.StringVar(&slug, "slug", "", "unique URL-safe identifier (required): 1 to 63 lower-case letters, digits and hyphens")
+		fs.StringVar(&name, "name", "", "display name (required)")
+	case "list":
+	default:
+		return fmt.Errorf("orgs: unknown subcommand %q; want create or list", args[0])
+	}
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("orgs %s: unexpected argument %q", args[0], pos[0])
+	}
+	if args[0] == "create" && (slug == "" || name == "") {
+		return errors.New("orgs create: --slug and --name are required")
+	}
+	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	if args[0] == "create" {
+		o := &models.Organization{Slug: slug, Name: name}
+		if err := store.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		if c.json {
+			return m.printJSON(viewOrg(o))
+		}
+		m.printf("%s  %s  status=%s\n", o.Slug, o.Name, o.Status)
+		return nil
+	}
+	orgs, err := store.ListOrganizations(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		views := make([]orgView, 0, len(orgs))
+		for i := range orgs {
+			views = append(views, viewOrg(&orgs[i]))
+		}
+		return m.printJSON(views)
+	}
+	rows := make([][]string, 0, len(orgs))
+	for _, o := range orgs {
+		rows = append(rows, []string{o.Slug, o.Name, o.Status, o.CreatedAt.UTC().Format(time.RFC3339)})
+	}
+	m.table("SLUG\tNAME\tSTATUS\tCREATED", rows)
+	return nil
+}
+
+func (m *Main) projects(ctx context.Context, args []string) error {
+	const want = "projects: want create or list"
+	if len(args) == 0 {
+		return errors.New(want)
+	}
+	var c common
+	fs := m.flags("projects "+args[0], &c)
+	var orgSlug, slug, name, resource string
+	fs.StringVar(&orgSlug, "org", "", "the organization's slug; may be left out when the database has exactly one")
+	switch args[0] {
+	case "create":
+		fs.StringVar(&slug, "slug", "", "URL-safe identifier, unique in the organization (required): 1 to 63 lower-case letters, digits and hyphens")
+		fs.StringVar(&name, "name", "", "display name (required)")
+		fs.StringVar(&resource, "resource", "", "absolute URI, the aud of the project's tokens; default <issuer>/orgs/<org>/projects/<project>")
+	case "list":
+	default:
+		return fmt.Errorf("projects: unknown subcommand %q; want create or list", args[0])
+	}
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("projects %s: unexpected argument %q", args[0], pos[0])
+	}
+	if args[0] == "create" && (slug == "" || name == "") {
+		return errors.New("projects create: --slug and --name are required")
+	}
+	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	org, err := orgOrOnly(ctx, store, orgSlug)
+	if err != nil {
+		return fmt.Errorf("projects %s: %w", args[0], err)
+	}
+
+	if args[0] == "create" {
+		p := &models.Project{OrgID: org.ID, Slug: slug, Name: name, Resource: resource}
+		if err := store.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		if c.json {
+			return m.printJSON(viewProject(org, p))
+		}
+		m.printf("%s/%s  %s  resource=%s\n", org.Slug, p.Slug, p.Name, resourceOrDerived(p))
+		return nil
+	}
+	projects, err := store.ListProjects(ctx, org.ID)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		views := make([]projectView, 0, len(projects))
+		for i := range projects {
+			views = append(views, viewProject(org, &projects[i]))
+		}
+		return m.printJSON(views)
+	}
+	rows := make([][]string, 0, len(projects))
+	for i, p := range projects {
+		rows = append(rows, []string{org.Slug, p.Slug, p.Name, resourceOrDerived(&projects[i]), p.CreatedAt.UTC().Format(time.RFC3339)})
+	}
+	m.table("ORG\tSLUG\tNAME\tRESOURCE\tCREATED", rows)
+	return nil
+}
+
+// orgOrOnly returns the organization of the slug, or, when slug is empty,
+// the database's only organization: scripts written before organizations
+// existed keep working as long as there is one.
+func orgOrOnly(ctx context.Context, store *models.Store, slug string) (*models.Organization, error) {
+	if slug != "" {
+		return store.OrganizationBySlug(ctx, slug)
+	}
+	orgs, err := store.ListOrganizations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(orgs) == 1 {
+		return &orgs[0], nil
+	}
+	slugs := make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		slugs = append(slugs, o.Slug)
+	}
+	return nil, fmt.Errorf("--org is required: the database has %d organizations (%s)", len(orgs), strings.Join(slugs, ", "))
+}
+
+// resourceOrDerived is the project's resource as the human-readable output
+// shows it.
+func resourceOrDerived(p *models.Project) string {
+	if p.Resource == "" {
+		return "(derived from the issuer)"
+	}
+	return p.Resource
+}
