@@ -1,3 +1,9 @@
+// This file is one job, expiry reminders: finding the credentials due a
+// reminder, claiming each once across instances, and delivering it to the log
+// and the webhook with retries (the webhook's format and signature are in
+// webhook.go). It is a little over 400 lines because the claim, the delivery
+// and the retry schedule share one state machine that reads best in one place.
+
 package app
 
 import (

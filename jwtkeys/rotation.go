@@ -1,3 +1,8 @@
+// This file is one job, the signing-key schedule: publishing the next key,
+// promoting it after the JWKS cache lifetime, retiring and deleting old keys,
+// safely when several instances run it at once. It is a little over 400 lines
+// because each step's timing rule sits beside the transaction that applies it.
+
 package jwtkeys
 
 import (

@@ -1,3 +1,8 @@
+// This file is one job, offline verification of an access token against the
+// JWKS: configuration, constructors and the checks of RFC 9068 and RFC 8725
+// (fetching and caching the JWKS are in jwksfetch.go). It is a little over 400
+// lines because every check sits beside the comment that says why it exists.
+
 package verify
 
 import (
