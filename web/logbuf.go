@@ -51,17 +51,6 @@ func (o *LogOutput) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeRequest encodes rec's line straight into the buffer, and writes it
-// out at once when flush is set or after Close, as Write does.
-func (o *LogOutput) writeRequest(rec *requestRecord, flush bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	_, err := o.buf.Write(rec.appendJSON(o.buf.AvailableBuffer()))
-	if err == nil && (flush || o.closed) {
-		_ = o.buf.Flush()
-	}
-}
-
 // Flush writes what is waiting.
 func (o *LogOutput) Flush() {
 	o.mu.Lock()
@@ -88,16 +77,12 @@ func (o *LogOutput) Close() {
 // NewLogHandler is slog's JSON handler on out, flushing out after every
 // record at warning level or above.
 func NewLogHandler(out *LogOutput, level slog.Leveler) slog.Handler {
-	return logHandler{Handler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out, direct: true}
+	return logHandler{Handler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out}
 }
 
 type logHandler struct {
 	slog.Handler
 	out *LogOutput
-	// direct: no attributes or groups were added, so the request log can
-	// write its lines itself (requestRecord.appendJSON), as the JSON
-	// handler would.
-	direct bool
 }
 
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -106,12 +91,6 @@ func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.out.Flush()
 	}
 	return err
-}
-
-// writeRequest writes a request log line as Handle would write
-// rec.record(), without building it.
-func (h logHandler) writeRequest(rec *requestRecord) {
-	h.out.writeRequest(rec, rec.level >= slog.LevelWarn)
 }
 
 func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
