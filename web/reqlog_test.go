@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -58,22 +57,26 @@ func TestRequestLogLines(t *testing.T) {
 	}
 }
 
-// TestRequestLogWarnFlushes: a request line at warning level (here the OAuth
-// endpoints' level set to warn) is written at once, not at the next flush.
-func TestRequestLogWarnFlushes(t *testing.T) {
+// TestRequestLogLevels: OAuth endpoints log at OAuthLogLevel, probes at
+// debug, everything else at info; a line below the handler's level is not
+// written.
+func TestRequestLogLevels(t *testing.T) {
 	var buf bytes.Buffer
-	out := NewLogOutput(&buf, time.Hour)
-	defer out.Close()
-	s := New(Config{Issuer: "http://authz.test", Logger: slog.New(NewLogHandler(out, slog.LevelInfo)), OAuthLogLevel: slog.LevelWarn}, nil, nil, nil)
+	s := New(Config{Issuer: "http://authz.test", Logger: slog.New(slog.NewJSONHandler(&buf, nil)), OAuthLogLevel: slog.LevelWarn}, nil, nil, nil)
 	s.echo.GET("/oauth2/test", func(c echo.Context) error { return c.String(200, "ok") })
 	s.echo.GET("/test/info", func(c echo.Context) error { return c.String(200, "ok") })
-	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/test/info", nil))
-	if buf.Len() != 0 {
-		t.Fatalf("an info line was written at once: %q", buf.String())
+	for _, path := range []string{"/oauth2/test", "/test/info", "/healthz"} {
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}
-	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/oauth2/test", nil))
-	got := buf.String()
-	if !strings.Contains(got, `"level":"WARN","msg":"request"`) || !strings.Contains(got, `"path":"/oauth2/test"`) || !strings.Contains(got, `"path":"/test/info"`) {
-		t.Fatalf("after a warning-level request line, want both lines written; got %q", got)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m struct{ Level, Path string }
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		got = append(got, m.Level+" "+m.Path)
+	}
+	if want := []string{"WARN /oauth2/test", "INFO /test/info"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("got lines %q, want %q (no debug line for /healthz)", got, want)
 	}
 }

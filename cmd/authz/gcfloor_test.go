@@ -138,8 +138,7 @@ func TestGCFloorRun(t *testing.T) {
 	}
 }
 
-// logShows waits up to five seconds for serve's log, written in batches,
-// to contain s.
+// logShows waits up to five seconds for serve's log to contain s.
 func logShows(srv *server, s string) bool {
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(srv.stderr.String(), s) && time.Now().Before(deadline) {

@@ -196,9 +196,6 @@ type benchServer struct {
 	handler http.Handler
 }
 
-// logFlushInterval bounds how long a request's log line may wait.
-const logFlushInterval = 200 * time.Millisecond
-
 func (m *Main) serve(ctx context.Context, args []string) error {
 	var cfg serveConfig
 	if err := m.serveFlags(&cfg, args); err != nil {
@@ -206,11 +203,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.logLevel))
-	// Log lines are written in batches (see web.LogOutput); warnings and
-	// errors at once.
-	logOut := web.NewLogOutput(m.Stderr, logFlushInterval)
-	defer logOut.Close()
-	log := slog.New(web.NewLogHandler(logOut, level))
+	log := m.logger(level)
 
 	store, err := m.openStore(ctx, &cfg.common, log, true)
 	if err != nil {
