@@ -324,7 +324,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	kid, alg := keyring.ActiveKID()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gc_min_heap", gcMinHeap)
+		"client_cache", cfg.clientCache, "gc_min_heap", gcMinHeap)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
