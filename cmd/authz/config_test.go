@@ -65,6 +65,45 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
+// TestGCMinHeapRemoved: a configuration that still sets the removed heap
+// floor, as a flag, in the environment or in the file, is refused at start
+// with what to set instead.
+func TestGCMinHeapRemoved(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "authz.conf")
+	if err := os.WriteFile(conf, []byte("AUTHZ_GC_MIN_HEAP=64MiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(dir, "authz.db")
+	for _, tc := range []struct {
+		name, setting string
+		env           map[string]string
+		args          []string
+	}{
+		{"flag", "gc-min-heap", nil, []string{"--gc-min-heap", "64MiB"}},
+		{"flag off", "gc-min-heap", nil, []string{"--gc-min-heap=0"}},
+		{"environment", "AUTHZ_GC_MIN_HEAP", map[string]string{"AUTHZ_GC_MIN_HEAP": "64MiB"}, nil},
+		{"file", "AUTHZ_GC_MIN_HEAP", nil, []string{"--config", conf}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := &Main{Stdout: &out, Stderr: &out, Getenv: func(k string) string { return tc.env[k] }}
+			// Cancelled: a serve that wrongly starts stops at once.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			err := m.Run(ctx, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...))
+			if err == nil {
+				t.Fatal("serve started")
+			}
+			for _, want := range []string{tc.setting, "GOGC", "GOMEMLIMIT"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %s", err, want)
+				}
+			}
+		})
+	}
+}
+
 func TestAuditRetentionSetting(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "authz.conf")

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +39,6 @@ type serveConfig struct {
 	metricsClients   int
 	logLevel         string
 	oauthLogLevel    string
-	gcMinHeapText    string
-	gcMinHeap        uint64
 	auditRetention   time.Duration
 	envProblems      []string
 }
@@ -66,12 +63,22 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	m.auditRetentionFlag(fs, &cfg.auditRetention, &cfg.envProblems)
-	fs.StringVar(&cfg.gcMinHeapText, "gc-min-heap", m.env("AUTHZ_GC_MIN_HEAP", "64MiB"), "heap size below which the garbage collector stays idle (above it, Go's default GOGC=100); 0 leaves the collector to GOGC, as does setting GOGC (env AUTHZ_GC_MIN_HEAP)")
+	// The heap floor (which set GOGC from the live heap every second) is
+	// gone: a configuration that still sets it is refused, saying what to
+	// set instead, rather than started with a collector it did not ask for.
+	fs.Func("gc-min-heap", "removed: "+gcMinHeapRemoved, func(string) error { return errors.New(gcMinHeapRemoved) })
+	if m.Getenv("AUTHZ_GC_MIN_HEAP") != "" {
+		cfg.envProblems = append(cfg.envProblems, "AUTHZ_GC_MIN_HEAP: "+gcMinHeapRemoved)
+	}
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	return cfg.validate()
 }
+
+// gcMinHeapRemoved is what --gc-min-heap and AUTHZ_GC_MIN_HEAP are refused
+// with.
+const gcMinHeapRemoved = "the heap floor was removed; to make the garbage collector run less often, set GOGC (e.g. GOGC=400) or GOMEMLIMIT in the environment (docs/operations.md, Go runtime)"
 
 // clientCache maps --client-cache (0: off) onto oauth.Config.ClientCache
 // (0: the default, negative: off).
@@ -143,11 +150,6 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.reminderInterval < time.Second {
 		problems = append(problems, "--reminder-interval: want at least 1s")
-	}
-	if n, err := parseSize(cfg.gcMinHeapText); err != nil {
-		problems = append(problems, "--gc-min-heap "+err.Error())
-	} else {
-		cfg.gcMinHeap = n
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
@@ -303,17 +305,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		func() { janitor.Run(bg, 10*time.Minute) },
 		func() { keyring.Run(bg, cfg.keyCheck) },
 	}
-	// GOGC, when set, is the operator's choice and is left alone.
-	gcMinHeap := "off"
-	if cfg.gcMinHeap > 0 && m.Getenv("GOGC") == "" {
-		gcMinHeap = cfg.gcMinHeapText
-		n := floorUnderLimit(cfg.gcMinHeap, debug.SetMemoryLimit(-1))
-		if n != cfg.gcMinHeap {
-			gcMinHeap = fmt.Sprintf("%dKiB (half the memory limit)", n>>10)
-		}
-		floor := newGCFloor(n)
-		jobs = append(jobs, func() { floor.Run(bg, time.Second) })
-	}
 	for _, job := range jobs {
 		wg.Add(1)
 		go func() {
@@ -324,7 +315,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	kid, alg := keyring.ActiveKID()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "gc_min_heap", gcMinHeap)
+		"client_cache", cfg.clientCache)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
