@@ -25,9 +25,13 @@ func authVersion(t *testing.T, s *models.Store) int64 {
 // TestAuthVersionChanges checks that every change AuthClient could see
 // moves AuthVersion, and that usage, audit and other writes do not.
 func TestAuthVersionChanges(t *testing.T) {
+	defer models.SetAuthVersionCheck(time.Hour)() // the header alone decides
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
 		ctx := t.Context()
+		if got, want := s.AuthVersionSource(ctx), map[string]string{"sqlite": "sqlite-wal-index", "postgres": "query"}[backend]; got != want {
+			t.Fatalf("AuthVersionSource: got %q, want %q", got, want)
+		}
 		owner := mustCreateUser(t, s, "owner@example.com", "a:read", "a:write")
 		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID, Scopes: models.NewSet("a:read")})
 
@@ -91,13 +95,48 @@ func TestAuthVersionChanges(t *testing.T) {
 	})
 }
 
+// TestAuthVersionNoQueryWhileUnchanged checks the SQLite fast path: with no
+// commit in between, AuthVersion answers from shared memory.
+func TestAuthVersionNoQueryWhileUnchanged(t *testing.T) {
+	defer models.SetAuthVersionCheck(time.Hour)()
+	s := storetest.Open(t, "sqlite")
+	first := authVersion(t, s)
+	reads := models.AuthVersionReads(s)
+	for range 1000 {
+		if v := authVersion(t, s); v != first {
+			t.Fatalf("AuthVersion: got %d, want %d", v, first)
+		}
+	}
+	if got := models.AuthVersionReads(s) - reads; got != 0 {
+		t.Errorf("auth_version queries over 1000 calls on an unchanged database: got %d, want 0", got)
+	}
+	// A commit that is not an auth change costs one query, then none.
+	if _, err := s.AcquireLease(t.Context(), "job", "me", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		authVersion(t, s)
+	}
+	if got := models.AuthVersionReads(s) - reads; got != 1 {
+		t.Errorf("auth_version queries after one unrelated commit: got %d, want 1", got)
+	}
+	// Past authVersionCheck the row is read again whatever the header says.
+	defer models.SetAuthVersionCheck(0)()
+	authVersion(t, s)
+	if got := models.AuthVersionReads(s) - reads; got != 2 {
+		t.Errorf("auth_version queries past the check interval: got %d, want 2", got)
+	}
+}
+
 // TestAuthVersionOtherProcess checks that a change committed by another
-// process (as the CLI does) is seen at the next call, several times over,
-// each writer opening and closing the database.
+// process (as the CLI does) is seen at the next call, several times over:
+// each writer opens and closes the database, which must not leave this
+// process watching a deleted shared-memory file.
 func TestAuthVersionOtherProcess(t *testing.T) {
 	if os.Getenv("AUTHZ_TEST_WRITER_URL") != "" {
 		t.Skip("runs in the parent only")
 	}
+	defer models.SetAuthVersionCheck(time.Hour)()
 	storetest.Each(t, func(t *testing.T, backend string) {
 		url := storetest.URL(t, backend)
 		s := storetest.OpenURL(t, url)

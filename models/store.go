@@ -35,8 +35,12 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	dialect string // "sqlite" or "postgres"
+	// authWatch validates AuthVersion's answers without a query (SQLite).
+	authWatch authWatch
 	// observe is the ObserveQueries hook for statements outside gorm.
 	observe func(op string, d time.Duration, err error)
+	// authVersionReads counts auth_version queries (for tests).
+	authVersionReads atomic.Int64
 	// file is the SQLite file's path, and fileInfo what it named when the
 	// Store opened it: Ping notices the file deleted or replaced.
 	file     string
@@ -170,6 +174,11 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
+	// The Once also keeps a watcher from being set up after Close.
+	s.authWatch.once.Do(func() {})
+	if w := s.authWatch.w; w != nil {
+		w.close()
+	}
 	return s.sqlDB.Close()
 }
 

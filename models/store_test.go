@@ -1235,7 +1235,7 @@ func TestObserveQueries(t *testing.T) {
 		owner := mustCreateUser(t, s, "observed@example.com")
 		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
 		mustClient(t, s, c.ID)
-		if _, err := s.AuthVersion(ctx); err != nil {
+		if _, err := s.ReadAuthVersion(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RecordUsage(ctx, []models.Usage{{ClientID: c.ID, SecretID: sec.ID, At: time.Now(), Count: 1}}); err != nil {

@@ -315,7 +315,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	kid, alg := keyring.ActiveKID()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache)
+		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx))
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
