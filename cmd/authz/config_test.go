@@ -5,9 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authz/authz/models/storetest"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -99,6 +103,46 @@ func TestGCMinHeapRemoved(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %s", err, want)
 				}
+			}
+		})
+	}
+}
+
+// gogc is the collector's current GOGC as the runtime reports it.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+// TestServeGOGC: serve runs the collector at GOGC=400, and says so in its
+// start-up line, unless the environment sets GOGC, which the runtime
+// applied and serve leaves alone.
+func TestServeGOGC(t *testing.T) {
+	before := gogc()
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	m := newMain(t, storetest.URL(t, "sqlite"))
+	run(t, m, "migrate")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+		line string
+	}{
+		{"default", nil, 400, `"gogc":"400"`},
+		{"GOGC set", map[string]string{"GOGC": "150"}, 150, `"gogc":"150"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(150) // as the runtime would for GOGC=150
+			srv := startServe(t, withEnv(m, tc.env))
+			if got := gogc(); got != tc.want {
+				t.Errorf("GOGC %d while serving, want %d", got, tc.want)
+			}
+			if log := srv.stderr.String(); !strings.Contains(log, tc.line) {
+				t.Errorf("the start-up line does not say %s:\n%s", tc.line, log)
+			}
+			if err := srv.stop(t); err != nil {
+				t.Fatalf("serve: %v", err)
 			}
 		})
 	}
