@@ -50,4 +50,3 @@ fuzz:
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSecretFormat$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./web -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./web -run '^$$' -fuzz '^FuzzRequestRecordJSON$$' -fuzztime $(FUZZTIME)

@@ -71,7 +71,7 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	if len(body) > maxBodyBytes {
 		return nil, ErrInvalidRequest.With("the request body is larger than 16 KiB")
 	}
-	form, err := parseForm(string(body))
+	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, ErrInvalidRequest.With("the request body is not valid form encoding")
 	}
@@ -156,43 +156,6 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// parseForm is url.ParseQuery, returning no values on error
-// (FuzzParseTokenRequest compares the two), and unescaping with
-// formUnescape.
-func parseForm(body string) (url.Values, error) {
-	form := url.Values{}
-	for body != "" {
-		var pair string
-		pair, body, _ = strings.Cut(body, "&")
-		if strings.IndexByte(pair, ';') >= 0 {
-			return nil, errors.New("invalid semicolon separator")
-		}
-		if pair == "" {
-			continue
-		}
-		key, value, _ := strings.Cut(pair, "=")
-		key, err := formUnescape(key)
-		if err != nil {
-			return nil, err
-		}
-		if value, err = formUnescape(value); err != nil {
-			return nil, err
-		}
-		form[key] = append(form[key], value)
-	}
-	return form, nil
-}
-
-// formUnescape is url.QueryUnescape, which returns s itself when it holds
-// no '%' and no '+', but finds that out with two byte searches rather than
-// its own scan.
-func formUnescape(s string) (string, error) {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s, nil
-	}
-	return url.QueryUnescape(s)
-}
-
 // decodeBasic decodes RFC 6749 §2.3.1 Basic credentials: base64, then the
 // id and the secret each form-URL-decoded.
 func decodeBasic(creds string) (id, secret string, err error) {
@@ -204,10 +167,10 @@ func decodeBasic(creds string) (id, secret string, err error) {
 	if !ok {
 		return "", "", errors.New("no ':' between id and secret")
 	}
-	if id, err = formUnescape(rawID); err != nil {
+	if id, err = url.QueryUnescape(rawID); err != nil {
 		return "", "", errors.New("client id is not form-URL-encoded")
 	}
-	if secret, err = formUnescape(rawSecret); err != nil {
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
 		return "", "", errors.New("client secret is not form-URL-encoded")
 	}
 	if p := textProblem(id); p != "" {

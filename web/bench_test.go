@@ -22,8 +22,9 @@ import (
 )
 
 // BenchmarkTokenHTTP serves token requests through web.New's handler (Echo,
-// metrics, the request log at info, batched as by authz serve, into io.Discard) with an httptest recorder, next
-// to the references of web/benchref on the same requests:
+// metrics, the request log at info as authz serve writes it, into
+// io.Discard) with an httptest recorder, next to the references of
+// web/benchref on the same requests:
 //
 //	go test ./web -run '^$' -bench TokenHTTP -benchmem
 //
@@ -56,9 +57,7 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	// As authz serve: query metrics, a metrics observer, the limiter (its
 	// per-IP rate raised: every request comes from one address), the
 	// request log at info (into io.Discard).
-	logOut := web.NewLogOutput(io.Discard, 200*time.Millisecond)
-	defer logOut.Close()
-	log := slog.New(web.NewLogHandler(logOut, slog.LevelInfo))
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	metrics := web.NewMetrics(nil)
 	if err := store.ObserveQueries(metrics.ObserveQuery); err != nil {
 		b.Fatal(err)

@@ -109,11 +109,9 @@ func withRequestLog(log *slog.Logger, now func() time.Time) envOption {
 func TestRateLimitedRequestLinesAreSampled(t *testing.T) {
 	clock := testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	var buf testutil.LockedBuffer
-	out := web.NewLogOutput(&buf, time.Hour)
-	defer out.Close()
 	m := web.NewMetrics(nil)
 	l := oauth.NewLimiter(oauth.LimiterConfig{Rate: 0.001, Burst: 3, FailuresPerPair: 1, FailuresPerIP: 100, Now: clock.Now})
-	e := newEnv(t, "sqlite", withLimiter(l), withMetrics(m), withRequestLog(slog.New(web.NewLogHandler(out, slog.LevelInfo)), clock.Now))
+	e := newEnv(t, "sqlite", withLimiter(l), withMetrics(m), withRequestLog(slog.New(slog.NewJSONHandler(&buf, nil)), clock.Now))
 	id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
 	cc := "grant_type=client_credentials"
 
@@ -145,7 +143,6 @@ func TestRateLimitedRequestLinesAreSampled(t *testing.T) {
 	clock.Advance(time.Second)
 	post(flooder, secret, http.StatusTooManyRequests)
 
-	out.Flush()
 	var limited []map[string]any
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	for _, line := range lines {

@@ -5,9 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authz/authz/models/storetest"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -62,6 +66,85 @@ func TestConfigFile(t *testing.T) {
 	}
 	if _, err := run(nil, "migrate", "--config"); err == nil {
 		t.Errorf("--config without a path: no error")
+	}
+}
+
+// TestGCMinHeapRemoved: a configuration that still sets the removed heap
+// floor, as a flag, in the environment or in the file, is refused at start
+// with what to set instead.
+func TestGCMinHeapRemoved(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "authz.conf")
+	if err := os.WriteFile(conf, []byte("AUTHZ_GC_MIN_HEAP=64MiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(dir, "authz.db")
+	for _, tc := range []struct {
+		name, setting string
+		env           map[string]string
+		args          []string
+	}{
+		{"flag", "gc-min-heap", nil, []string{"--gc-min-heap", "64MiB"}},
+		{"flag off", "gc-min-heap", nil, []string{"--gc-min-heap=0"}},
+		{"environment", "AUTHZ_GC_MIN_HEAP", map[string]string{"AUTHZ_GC_MIN_HEAP": "64MiB"}, nil},
+		{"file", "AUTHZ_GC_MIN_HEAP", nil, []string{"--config", conf}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := &Main{Stdout: &out, Stderr: &out, Getenv: func(k string) string { return tc.env[k] }}
+			// Cancelled: a serve that wrongly starts stops at once.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			err := m.Run(ctx, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...))
+			if err == nil {
+				t.Fatal("serve started")
+			}
+			for _, want := range []string{tc.setting, "GOGC", "GOMEMLIMIT"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %s", err, want)
+				}
+			}
+		})
+	}
+}
+
+// gogc is the collector's current GOGC as the runtime reports it.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+// TestServeGOGC: serve runs the collector at GOGC=400, and says so in its
+// start-up line, unless the environment sets GOGC, which the runtime
+// applied and serve leaves alone.
+func TestServeGOGC(t *testing.T) {
+	before := gogc()
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	m := newMain(t, storetest.URL(t, "sqlite"))
+	run(t, m, "migrate")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+		line string
+	}{
+		{"default", nil, 400, `"gogc":"400"`},
+		{"GOGC set", map[string]string{"GOGC": "150"}, 150, `"gogc":"150"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(150) // as the runtime would for GOGC=150
+			srv := startServe(t, withEnv(m, tc.env))
+			if got := gogc(); got != tc.want {
+				t.Errorf("GOGC %d while serving, want %d", got, tc.want)
+			}
+			if log := srv.stderr.String(); !strings.Contains(log, tc.line) {
+				t.Errorf("the start-up line does not say %s:\n%s", tc.line, log)
+			}
+			if err := srv.stop(t); err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		})
 	}
 }
 

@@ -537,7 +537,6 @@ func TestCLIErrors(t *testing.T) {
 			{name: "serve --client-cache lots", args: []string{"serve", "--addr", "127.0.0.1:0", "--client-cache", "lots"}, want: []string{"client-cache"}},
 			{name: "serve --metrics-client-series -1", args: []string{"serve", "--addr", "127.0.0.1:0", "--metrics-client-series", "-1"}, want: []string{"--metrics-client-series"}},
 			{name: "serve --issuer ftp", args: []string{"serve", "--addr", "127.0.0.1:0", "--issuer", "ftp://authz.example"}, want: []string{"--issuer"}},
-			{name: "serve --gc-min-heap 64", args: []string{"serve", "--addr", "127.0.0.1:0", "--gc-min-heap", "64"}, want: []string{"--gc-min-heap", "unit"}},
 			{name: "serve --log-level loud", args: []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "loud"}, want: []string{"--log-level"}},
 			{name: "serve --trusted-proxies nonsense", args: []string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "nonsense"}, want: []string{"--trusted-proxies"}},
 			{name: "serve with only AUTHZ_KEK", env: map[string]string{"AUTHZ_KEK": random32(), "AUTHZ_PEPPER": ""}, args: []string{"serve", "--addr", "127.0.0.1:0"}, want: []string{"AUTHZ_KEK", "AUTHZ_PEPPER"}},
