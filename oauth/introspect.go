@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ var inactive = &Introspection{}
 // its client is revoked or expired or its owner disabled; a token the
 // caller may not introspect is reported inactive too (RFC 7662 §2.2).
 func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
-	caller, token, oerr := s.clientRequest(r)
+	caller, token, _, oerr := s.clientRequest(r)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -108,11 +109,11 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 // An invalid, expired or unknown token is answered 200 like a revoked one;
 // a token of another client is refused.
 func (s *Server) Revoke(r *http.Request) *Error {
-	caller, token, oerr := s.clientRequest(r)
+	caller, token, form, oerr := s.clientRequest(r)
 	if oerr != nil {
 		return oerr
 	}
-	if hint := r.PostForm.Get("token_type_hint"); hint == "refresh_token" {
+	if hint := form.Get("token_type_hint"); hint == "refresh_token" {
 		return ErrUnsupportedTokenType.With("authz issues no refresh tokens")
 	}
 	claims, err := s.checker.VerifyOwn(token)
@@ -134,30 +135,30 @@ func (s *Server) Revoke(r *http.Request) *Error {
 }
 
 // clientRequest parses and authenticates an introspection or revocation
-// request and returns the caller and its token parameter.
-func (s *Server) clientRequest(r *http.Request) (*models.Client, string, *Error) {
+// request and returns the caller, its token parameter and the parsed form.
+func (s *Server) clientRequest(r *http.Request) (*models.Client, string, url.Values, *Error) {
 	if s.checker == nil || s.revocations == nil {
-		return nil, "", ErrServerError.With("introspection and revocation are not configured")
+		return nil, "", nil, ErrServerError.With("introspection and revocation are not configured")
 	}
 	req, oerr := parseClientRequest(r)
 	if oerr != nil {
-		return nil, "", oerr
+		return nil, "", nil, oerr
 	}
 	g := &grant{req: req, ip: ClientIP(r, s.cfg.TrustedProxies)}
 	if oerr := s.admit(g); oerr != nil {
-		return nil, "", oerr
+		return nil, "", nil, oerr
 	}
 	if err := s.authenticateClient(r.Context(), g); err != nil {
 		s.authFailed(g)
-		return nil, "", s.toError(r.Context(), err)
+		return nil, "", nil, s.toError(r.Context(), err)
 	}
 	s.authSucceeded(g)
 	if oerr := checkOwnerAndNetwork(g); oerr != nil {
-		return nil, "", oerr
+		return nil, "", nil, oerr
 	}
 	token := req.form.Get("token")
 	if token == "" {
-		return nil, "", ErrInvalidRequest.With("the token parameter is required")
+		return nil, "", nil, ErrInvalidRequest.With("the token parameter is required")
 	}
-	return g.client, token, nil
+	return g.client, token, req.form, nil
 }

@@ -95,9 +95,6 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 			return nil, ErrInvalidRequest.With("parameter " + safeName(name) + " " + p)
 		}
 	}
-	// RFC 6749 §3.2: the server makes the request body the parsed form, so
-	// that go-oauth2's FormValue calls see exactly what we checked.
-	r.PostForm, r.Form = form, form
 
 	tr := &tokenRequest{form: form, scope: form.Get("scope"), resource: form.Get("resource")}
 

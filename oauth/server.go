@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/authz/authz/internal/logsample"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	oauth2 "github.com/go-oauth2/oauth2/v4"
@@ -88,7 +88,7 @@ type Server struct {
 	cache       *authCache
 	manager     *manage.Manager
 	// unavailableLog samples the "database unavailable" lines.
-	unavailableLog sampler
+	unavailableLog logsample.Sampler
 }
 
 // SetLimiter turns on rate limiting and brute-force protection for every
@@ -222,7 +222,7 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 		return e
 	}
 	if errors.Is(err, errStoreUnavailable) || errors.Is(err, jwtkeys.ErrStaleKeys) {
-		if ok, suppressed := s.unavailableLog.take(s.cfg.Now()); ok {
+		if ok, suppressed := s.unavailableLog.Take(s.cfg.Now()); ok {
 			s.cfg.Logger.WarnContext(ctx, "oauth request: database unavailable", "error", err, "suppressed_since_last", suppressed)
 		}
 		return ErrTemporarilyUnavailable.With("the authorization server cannot reach its database; retry later")
@@ -232,31 +232,6 @@ func (s *Server) toError(ctx context.Context, err error) *Error {
 }
 
 var errStoreUnavailable = errors.New("store unavailable")
-
-// sampler lets one log line through per second and counts the ones it
-// holds back in between, for the next line to report: during an outage
-// every request fails the same way, and a line each would flood the log.
-// The zero value is ready; it is safe for concurrent use.
-type sampler struct {
-	mu         sync.Mutex
-	last       time.Time // when the last line was let through
-	started    bool
-	suppressed int
-}
-
-// take reports whether a line may be written at now, and how many were
-// held back since the last one that was.
-func (s *sampler) take(now time.Time) (ok bool, suppressed int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started && now.Sub(s.last) < time.Second {
-		s.suppressed++
-		return false, 0
-	}
-	s.started, s.last = true, now
-	suppressed, s.suppressed = s.suppressed, 0
-	return true, suppressed
-}
 
 // admit applies the rate limit and failure budgets before authentication.
 func (s *Server) admit(g *grant) *Error {

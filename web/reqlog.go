@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,30 +48,6 @@ func logField(c echo.Context, key string) string {
 	return v
 }
 
-// sampler lets one line through per second and counts the ones it holds
-// back in between, for the next line to report. The zero value is ready;
-// it is safe for concurrent use.
-type sampler struct {
-	mu         sync.Mutex
-	last       time.Time // when the last line was let through
-	started    bool
-	suppressed int
-}
-
-// take reports whether a line may be written at now, and how many were
-// held back since the last one that was.
-func (s *sampler) take(now time.Time) (ok bool, suppressed int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started && now.Sub(s.last) < time.Second {
-		s.suppressed++
-		return false, 0
-	}
-	s.started, s.last = true, now
-	suppressed, s.suppressed = s.suppressed, 0
-	return true, suppressed
-}
-
 // requestLog gives each request an id and writes one line per request:
 // never a body, a query string or an Authorization header, so never a
 // secret. OAuth endpoints log at cfg.OAuthLogLevel, probes and scrapes at
@@ -106,7 +81,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		suppressed := 0
 		if sample := s.limitedLog[limit]; sample != nil {
 			var ok bool
-			if ok, suppressed = sample.take(s.cfg.Now()); !ok {
+			if ok, suppressed = sample.Take(s.cfg.Now()); !ok {
 				return nil
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authz/authz/internal/logsample"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
@@ -71,7 +72,7 @@ type Server struct {
 	dbState   string
 	// limitedLog samples the request lines of rate-limited requests, per
 	// limit (see requestLog).
-	limitedLog map[string]*sampler
+	limitedLog map[string]*logsample.Sampler
 }
 
 // New returns the HTTP handler with every route mounted.
@@ -88,9 +89,9 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok", limitedLog: map[string]*sampler{}}
+	s := &Server{cfg: cfg, echo: e, tokens: tokens, keys: keys, db: db, dbState: "ok", limitedLog: map[string]*logsample.Sampler{}}
 	for _, limit := range oauth.Limits {
-		s.limitedLog[limit] = &sampler{}
+		s.limitedLog[limit] = &logsample.Sampler{}
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestLog)
