@@ -22,6 +22,16 @@ const (
 	StatusRevoked  = "revoked"
 )
 
+// Kinds of client (docs/design.md, Domain): bound to one project, valid
+// for every project of its organization (the token request names one with
+// RFC 8707 resource), or publishable (project-bound, its scopes locked to
+// the organization's publishable set). Each has its own secret prefix.
+const (
+	ClientKindProject      = "project"
+	ClientKindOrganization = "organization"
+	ClientKindPublishable  = "publishable"
+)
+
 // Credential formats.
 const (
 	FormatCurrent = "current"
