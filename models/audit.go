@@ -30,7 +30,10 @@ const (
 // AuditEvent records who did what to which credential, from where, when.
 // Detail never holds a secret.
 type AuditEvent struct {
-	ID       string `gorm:"primaryKey"`
+	ID string `gorm:"primaryKey"`
+	// OrgID is the organization the event belongs to: whose admins see it.
+	// Empty for server-wide events (signing key rotation).
+	OrgID    string
 	At       time.Time
 	Actor    string // a user's email, "cli", or a client_id
 	Action   string
@@ -89,6 +92,8 @@ func timeOrderedID(t time.Time) string {
 
 // AuditFilter narrows Audit. Zero fields match everything.
 type AuditFilter struct {
+	// OrgID, when set, keeps the organization's events only.
+	OrgID    string
 	ClientID string
 	UserID   string
 	Action   string
@@ -101,10 +106,13 @@ type AuditFilter struct {
 
 // Audit returns events newest first.
 func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
-	if !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Before) {
+	if !storable(f.OrgID) || !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Before) {
 		return nil, nil // no event matches what cannot be stored
 	}
 	q := s.db.WithContext(ctx).Order("id DESC")
+	if f.OrgID != "" {
+		q = q.Where("org_id = ?", f.OrgID)
+	}
 	if f.ClientID != "" {
 		q = q.Where("client_id = ?", f.ClientID)
 	}

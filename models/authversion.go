@@ -16,15 +16,32 @@ import (
 // auth_version.v, by trigger, whoever makes it: this process, another
 // instance, the CLI or a hand-written UPDATE. Usage columns (last_used_*,
 // token_count) and updated_at are left out: they change at every usage
-// flush and no authentication decision reads them.
-var authTables = []struct{ table, columns string }{
+// flush and no authentication decision reads them. Migration 6 made the
+// triggers of this list; a change to it needs a migration that makes them
+// again (dropTriggers, then authTriggers).
+var authTables = []authTable{
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, status, created_at, created_by, resource_server"},
+	{"client_secrets", "id, client_id, hash, format, created_at, expires_at, revoked_at"},
+	{"users", "id, email"},
+	{"memberships", "org_id, user_id, role, permissions, may_create_clients, status"},
+	{"organizations", "id, slug, status, default_project_id"},
+	{"projects", "id, org_id, slug, resource"},
+	{"policies", "org_id, max_credential_lifetime, default_token_ttl, max_token_ttl, ip_allowlist, legacy_sunset, creation_restricted, publishable_scopes"},
+}
+
+// authTablesV3 is the list migration 3 made triggers for; migrations are
+// never edited, so it stays as it was.
+var authTablesV3 = []authTable{
 	{"clients", "id, owner_id, scopes, audiences, token_ttl, ip_allowlist, expires_at, status, created_at, resource_server"},
 	{"client_secrets", "id, client_id, hash, format, created_at, expires_at, revoked_at"},
 	{"users", "id, email, status, permissions"},
 	{"policies", "id, max_credential_lifetime, default_token_ttl, max_token_ttl, ip_allowlist, legacy_sunset"},
 }
 
-// authVersionTriggers returns migration 3's triggers in the dialect.
+type authTable struct{ table, columns string }
+
+// authVersionTriggers returns migration 3's function and triggers in the
+// dialect.
 //
 // SQLite has one writer at a time, so plain row triggers do. On PostgreSQL
 // the bump is a deferred constraint trigger that runs once per transaction
@@ -43,16 +60,39 @@ BEGIN
 	RETURN NULL;
 END
 $$`)
-		for _, t := range authTables {
+	}
+	return append(out, authTriggers(dialect, authTablesV3)...)
+}
+
+// authTriggers returns the triggers that bump auth_version on a change to
+// tables (authz_auth_changed must exist on PostgreSQL).
+func authTriggers(dialect string, tables []authTable) []string {
+	var out []string
+	for _, t := range tables {
+		if dialect == "postgres" {
 			out = append(out, fmt.Sprintf(`CREATE CONSTRAINT TRIGGER %s_auth_changed AFTER INSERT OR DELETE OR UPDATE OF %s ON %s
 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION authz_auth_changed()`, t.table, t.columns, t.table))
+			continue
 		}
-		return out
-	}
-	for _, t := range authTables {
 		for _, event := range []string{"INSERT", "DELETE", "UPDATE OF " + t.columns} {
 			name := t.table + "_auth_" + strings.ToLower(strings.Fields(event)[0])
 			out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN UPDATE auth_version SET v = v + 1 WHERE id = 1; END", name, event, t.table))
+		}
+	}
+	return out
+}
+
+// dropTriggers returns the statements that drop authTriggers' triggers
+// of tables.
+func dropTriggers(dialect string, tables []authTable) []string {
+	var out []string
+	for _, t := range tables {
+		if dialect == "postgres" {
+			out = append(out, fmt.Sprintf("DROP TRIGGER IF EXISTS %s_auth_changed ON %s", t.table, t.table))
+			continue
+		}
+		for _, event := range []string{"insert", "delete", "update"} {
+			out = append(out, fmt.Sprintf("DROP TRIGGER IF EXISTS %s_auth_%s", t.table, event))
 		}
 	}
 	return out

@@ -27,6 +27,12 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 			*set = Set{}
 		}
 	}
+	if c.Kind == "" {
+		c.Kind = ClientKindProject
+	}
+	if c.OrgID == "" {
+		return fmt.Errorf("create client %s: no organization", c.ID)
+	}
 	c.ExpiresAt, secret.ExpiresAt = utcPtr(c.ExpiresAt), utcPtr(secret.ExpiresAt)
 	secret.ClientID = c.ID
 	if secret.Format == "" {
@@ -38,12 +44,12 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if maxPerOwner > 0 {
 			if s.dialect == "postgres" {
-				if err := tx.Exec("SELECT id FROM users WHERE id = ? FOR UPDATE", c.OwnerID).Error; err != nil {
+				if err := tx.Exec("SELECT user_id FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE", c.OrgID, c.OwnerID).Error; err != nil {
 					return err
 				}
 			}
 			var n int64
-			if err := tx.Model(&Client{}).Where("owner_id = ? AND status = ?", c.OwnerID, StatusActive).Count(&n).Error; err != nil {
+			if err := tx.Model(&Client{}).Where("org_id = ? AND owner_id = ? AND status = ?", c.OrgID, c.OwnerID, StatusActive).Count(&n).Error; err != nil {
 				return err
 			}
 			if int(n) >= maxPerOwner {
@@ -66,8 +72,8 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	return nil
 }
 
-// ClientByID loads a client with its owner and all its secrets: what the
-// token endpoint needs, in two queries.
+// ClientByID loads a client with its owner (and the owner's membership of
+// the client's organization), its project and all its secrets.
 func (s *Store) ClientByID(ctx context.Context, id string) (*Client, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("client %q: %w", id, ErrNotFound)
@@ -79,13 +85,49 @@ func (s *Store) ClientByID(ctx context.Context, id string) (*Client, error) {
 	if err != nil {
 		return nil, translate(err, "client "+id)
 	}
-	return &c, nil
+	cs := []Client{c}
+	if err := s.loadMemberships(ctx, cs); err != nil {
+		return nil, err
+	}
+	if err := s.loadProjects(ctx, cs); err != nil {
+		return nil, err
+	}
+	return &cs[0], nil
+}
+
+// loadProjects sets the Project of each project-bound client.
+func (s *Store) loadProjects(ctx context.Context, cs []Client) error {
+	var ids []string
+	for _, c := range cs {
+		if c.ProjectID != "" {
+			ids = append(ids, c.ProjectID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	byID := make(map[string]*Project, len(ids))
+	for chunk := range slices.Chunk(ids, 500) {
+		var ps []Project
+		if err := s.db.WithContext(ctx).Where("id IN ?", chunk).Find(&ps).Error; err != nil {
+			return translate(err, "projects of clients")
+		}
+		for i := range ps {
+			byID[ps[i].ID] = &ps[i]
+		}
+	}
+	for i := range cs {
+		cs[i].Project = byID[cs[i].ProjectID]
+	}
+	return nil
 }
 
 // ClientFilter narrows ListClients. Zero fields match everything.
 type ClientFilter struct {
-	OwnerID string
-	Status  string // stored status: active or revoked
+	// OrgID, when set, keeps the organization's clients only.
+	OrgID     string
+	ProjectID string
+	OwnerID   string
+	Status    string // stored status: active or revoked
 	// Legacy selects clients with a live secret in the legacy format.
 	Legacy bool
 	// After is a cursor: the ID of the last client of the previous page.
@@ -97,12 +139,18 @@ type ClientFilter struct {
 // ListClients returns clients with their owners and secrets, ordered by
 // client_id (stable for cursor pagination).
 func (s *Store) ListClients(ctx context.Context, f ClientFilter) ([]Client, error) {
-	if !storable(f.OwnerID) || !storable(f.After) {
-		return nil, nil // no client has such an owner or id
+	if !storable(f.OrgID) || !storable(f.ProjectID) || !storable(f.OwnerID) || !storable(f.After) {
+		return nil, nil // no client has such an organization, project, owner or id
 	}
 	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets", func(db *gorm.DB) *gorm.DB {
 		return db.Order("created_at")
 	}).Order("clients.id")
+	if f.OrgID != "" {
+		q = q.Where("clients.org_id = ?", f.OrgID)
+	}
+	if f.ProjectID != "" {
+		q = q.Where("clients.project_id = ?", f.ProjectID)
+	}
 	if f.OwnerID != "" {
 		q = q.Where("clients.owner_id = ?", f.OwnerID)
 	}
@@ -119,7 +167,13 @@ func (s *Store) ListClients(ctx context.Context, f ClientFilter) ([]Client, erro
 		q = q.Limit(f.Limit)
 	}
 	var cs []Client
-	return cs, translate(q.Find(&cs).Error, "list clients")
+	if err := q.Find(&cs).Error; err != nil {
+		return nil, translate(err, "list clients")
+	}
+	if err := s.loadMemberships(ctx, cs); err != nil {
+		return nil, err
+	}
+	return cs, s.loadProjects(ctx, cs)
 }
 
 // RevokeClient marks a client revoked; it is refused from then on.

@@ -17,6 +17,9 @@ type migration struct {
 	name    string
 	sql     string
 	dialect func(dialect string) []string
+	// run, when set, is a step in Go, run last in the migration's
+	// transaction: for a change that depends on the data.
+	run func(s *Store, tx *gorm.DB) error
 }
 
 // migrations are applied in order and never edited once released: add a new
@@ -206,6 +209,69 @@ INSERT INTO organizations (id, slug, name, status, created_at, updated_at)
 INSERT INTO projects (id, org_id, slug, name, created_at, updated_at)
 	VALUES ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000001', 'default', 'Default', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
 `},
+	// Tenancy (docs/design.md, Domain): a person's role, permissions, right
+	// to create clients and status move to a membership per organization;
+	// the policy becomes one row per organization, with the publishable
+	// scope set; clients get their organization, project and kind; audit
+	// events their organization; an organization may name its default
+	// project; a project's resource is unique across the server. What
+	// existed before lands in the default organization and its default
+	// project, so every credential keeps working with the same secret (see
+	// upgradeToTenancy for the clients that named audiences). The auth
+	// triggers are made again for the tables and columns AuthClient reads
+	// now.
+	{version: 6, name: "tenancy", run: upgradeToTenancy, sql: `
+CREATE TABLE memberships (
+	org_id TEXT NOT NULL REFERENCES organizations(id),
+	user_id TEXT NOT NULL REFERENCES users(id),
+	role TEXT NOT NULL,
+	permissions TEXT NOT NULL DEFAULT '[]',
+	may_create_clients BOOLEAN NOT NULL DEFAULT FALSE,
+	status TEXT NOT NULL,
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships (user_id);
+INSERT INTO memberships (org_id, user_id, role, permissions, may_create_clients, status, created_at, updated_at)
+	SELECT '00000000-0000-0000-0000-000000000001', id, CASE role WHEN 'admin' THEN 'owner' ELSE role END,
+		permissions, may_create_clients, status, created_at, updated_at FROM users;
+ALTER TABLE policies RENAME TO policies_v2;
+CREATE TABLE policies (
+	org_id TEXT PRIMARY KEY REFERENCES organizations(id),
+	max_credential_lifetime BIGINT NOT NULL,
+	default_credential_lifetime BIGINT NOT NULL,
+	default_token_ttl BIGINT NOT NULL,
+	max_token_ttl BIGINT NOT NULL,
+	max_clients_per_owner INTEGER NOT NULL,
+	creation_restricted BOOLEAN NOT NULL,
+	ip_allowlist TEXT NOT NULL DEFAULT '[]',
+	rotation_grace BIGINT NOT NULL,
+	reminder_webhook_url TEXT NOT NULL DEFAULT '',
+	legacy_sunset {{ts}},
+	publishable_scopes TEXT NOT NULL DEFAULT '[]',
+	updated_at {{ts}} NOT NULL,
+	updated_by TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO policies (org_id, max_credential_lifetime, default_credential_lifetime, default_token_ttl, max_token_ttl,
+		max_clients_per_owner, creation_restricted, ip_allowlist, rotation_grace, reminder_webhook_url, legacy_sunset, updated_at, updated_by)
+	SELECT '00000000-0000-0000-0000-000000000001', max_credential_lifetime, default_credential_lifetime, default_token_ttl, max_token_ttl,
+		max_clients_per_owner, creation_restricted, ip_allowlist, rotation_grace, reminder_webhook_url, legacy_sunset, updated_at, updated_by
+	FROM policies_v2 WHERE id = 1;
+DROP TABLE policies_v2;
+ALTER TABLE clients ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN kind TEXT NOT NULL DEFAULT 'project';
+UPDATE clients SET org_id = '00000000-0000-0000-0000-000000000001', project_id = '00000000-0000-0000-0000-000000000001';
+CREATE INDEX clients_org_owner ON clients (org_id, owner_id, status);
+CREATE INDEX clients_org_id ON clients (org_id, id);
+ALTER TABLE audit_events ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+UPDATE audit_events SET org_id = '00000000-0000-0000-0000-000000000001';
+CREATE INDEX audit_events_org_at ON audit_events (org_id, at);
+ALTER TABLE organizations ADD COLUMN default_project_id TEXT NOT NULL DEFAULT '';
+UPDATE organizations SET default_project_id = '00000000-0000-0000-0000-000000000001' WHERE id = '00000000-0000-0000-0000-000000000001';
+CREATE UNIQUE INDEX projects_resource ON projects (resource) WHERE resource <> '';
+`},
 }
 
 func (s *Store) ddl(sql string) string {
@@ -271,6 +337,9 @@ func (s *Store) migrateTo(ctx context.Context, version int) (applied []int, err 
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%s: %w", firstLine(stmt), err)
 				}
+			}
+			if m.run != nil {
+				return m.run(s, tx)
 			}
 			return nil
 		})

@@ -9,11 +9,18 @@ import (
 	"time"
 )
 
-// Roles of a user.
+// Roles of a person in an organization: owners and admins manage the
+// organization (members, projects, policy, every credential in it), and
+// only owners make or unmake owners; members manage the credentials they
+// own, within the policy.
 const (
+	RoleOwner  = "owner"
 	RoleAdmin  = "admin"
 	RoleMember = "member"
 )
+
+// ManagesOrganization reports whether role is owner or admin.
+func ManagesOrganization(role string) bool { return role == RoleOwner || role == RoleAdmin }
 
 // Statuses of users and clients.
 const (
@@ -129,37 +136,78 @@ func (s *Set) Scan(v any) error {
 	return nil
 }
 
-// User is a person of the organization; clients act with (a subset of) their
-// owner's current permissions.
+// User is a person, seen from one organization: who they are (email, name,
+// password, sessions: one row of users, whatever organizations they belong
+// to) and their membership of the organization OrgID they were loaded for
+// (role, permissions, right to create clients, status: one row of
+// memberships). Clients act with (a subset of) their owner's current
+// permissions in the client's organization.
 type User struct {
-	ID               string `gorm:"primaryKey"`
-	Email            string
-	Name             string
-	Role             string
-	Permissions      Set
-	Status           string
-	MayCreateClients bool
-	PasswordHash     string `json:"-"`
+	ID           string `gorm:"primaryKey"`
+	Email        string
+	Name         string
+	PasswordHash string `json:"-"`
 	// SessionEpoch grows by one whenever the user's sessions are ended; a
 	// session started under another value has ended (see EndSessions).
 	SessionEpoch int64 `json:"-"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// The membership of organization OrgID; OrgID is empty when the user
+	// was loaded as a person only (at sign-in), and then Role is empty and
+	// Status is not active.
+	OrgID            string `gorm:"-"`
+	Role             string `gorm:"-"`
+	Permissions      Set    `gorm:"-"`
+	MayCreateClients bool   `gorm:"-"`
+	Status           string `gorm:"-"`
 }
 
-// Active reports whether the user is enabled.
-func (u *User) Active() bool { return u.Status == StatusActive }
+// Active reports whether the user's membership of OrgID is enabled.
+func (u *User) Active() bool { return u.OrgID != "" && u.Status == StatusActive }
+
+// Membership is a person's role, permissions and status in one
+// organization; a person may belong to several.
+type Membership struct {
+	OrgID            string `gorm:"primaryKey"`
+	UserID           string `gorm:"primaryKey"`
+	Role             string
+	Permissions      Set
+	MayCreateClients bool
+	Status           string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// membership returns u's membership row.
+func (u *User) membership() Membership {
+	return Membership{OrgID: u.OrgID, UserID: u.ID, Role: u.Role, Permissions: u.Permissions, MayCreateClients: u.MayCreateClients, Status: u.Status}
+}
+
+// withMembership fills u's membership fields from m.
+func (u *User) withMembership(m *Membership) {
+	u.OrgID, u.Role, u.Permissions, u.MayCreateClients, u.Status = m.OrgID, m.Role, m.Permissions, m.MayCreateClients, m.Status
+}
 
 // Client is a machine-to-machine application registered by an admin.
 type Client struct {
-	ID          string `gorm:"primaryKey"` // the public client_id
+	ID    string `gorm:"primaryKey"` // the public client_id
+	OrgID string
+	// ProjectID is the project a project or publishable client is bound
+	// to; empty for an organization-wide client.
+	ProjectID   string
+	Kind        string // ClientKindProject, ClientKindOrganization or ClientKindPublishable
 	Name        string
 	Description string
 	OwnerID     string
 	CreatedBy   string
 	// Scopes are the ceiling of what the client may be granted; its tokens
 	// carry Scopes ∩ the owner's current permissions ∩ the requested scope.
-	Scopes        Set
+	Scopes Set
+	// Audiences, for an organization-wide client, narrow the projects it
+	// may ask tokens for to those with these resources; empty, any project
+	// of its organization. Other kinds have none: their project is their
+	// audience.
 	Audiences     Set
 	TokenTTL      time.Duration
 	IPAllowlist   Set `gorm:"column:ip_allowlist"`
@@ -177,6 +225,10 @@ type Client struct {
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`
+	// Org and Project, when loaded (AuthClient; Project nil for an
+	// organization-wide client).
+	Org     *Organization `gorm:"-"`
+	Project *Project      `gorm:"-"`
 }
 
 // ClientSecret is one secret of a client; only its hash is stored. Several may
@@ -235,7 +287,25 @@ const (
 	ClientRevoked         = "revoked"
 	ClientExpired         = "expired"
 	ClientDisabledByOwner = "disabled_by_owner"
+	// ClientDisabledByPolicy: the organization restricts credential
+	// creation and the owner, who created the client, is no longer allowed
+	// to create (see DisabledByPolicy).
+	ClientDisabledByPolicy = "disabled_by_policy"
 )
+
+// DisabledByPolicy reports whether the organization policy p stops the
+// client: p restricts creation to allowed members, and the client's owner
+// created it themselves and is a member no longer allowed to create.
+// Restricting creation restricts use too, or a member whose permission was
+// withdrawn would keep every credential made under it; granting it again
+// makes them work again, unchanged. A client an owner or admin made for a
+// member is that admin's decision, and is not affected. The Owner must be
+// loaded with its membership.
+func (c *Client) DisabledByPolicy(p *Policy) bool {
+	o := c.Owner
+	return p != nil && p.CreationRestricted && o != nil && o.Role == RoleMember && !o.MayCreateClients &&
+		c.CreatedBy != "" && c.CreatedBy == o.Email
+}
 
 // DisplayStatus is the client's status at time now under policy p (nil:
 // no policy cap), owner included. The Owner must be loaded.
@@ -248,6 +318,8 @@ func (c *Client) DisplayStatus(p *Policy, now time.Time) string {
 		return ClientExpired
 	case c.Owner != nil && (!c.Owner.Active() || (len(c.Scopes) > 0 && len(c.Scopes.Intersect(c.Owner.Permissions)) == 0)):
 		return ClientDisabledByOwner
+	case c.DisabledByPolicy(p):
+		return ClientDisabledByPolicy
 	}
 	return ClientActive
 }

@@ -16,12 +16,16 @@ import (
 // project "default" (migration 5): on an upgraded database they hold what
 // existed before organizations did.
 type Organization struct {
-	ID        string `gorm:"primaryKey"`
-	Slug      string // unique, URL-safe (see CheckSlug)
-	Name      string
-	Status    string // StatusActive
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID     string `gorm:"primaryKey"`
+	Slug   string // unique, URL-safe (see CheckSlug)
+	Name   string
+	Status string // StatusActive
+	// DefaultProjectID names the project whose resource an
+	// organization-wide client's token is for when its request names none;
+	// empty, such a request is refused (invalid_target).
+	DefaultProjectID string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Project is a resource of an organization that tokens are issued for.
@@ -158,6 +162,11 @@ func (s *Store) CreateProject(ctx context.Context, p *Project) error {
 	p.CreatedAt, p.UpdatedAt = now, now
 	err := translate(s.db.WithContext(ctx).Create(p).Error, "create project "+p.Slug)
 	if errors.Is(err, ErrConflict) {
+		if p.Resource != "" {
+			if other, _ := s.ProjectByResource(ctx, p.Resource); other != nil {
+				return Errorf(KindConflict, "resource_taken", "another project has resource %q: a resource identifies one project across the server", p.Resource)
+			}
+		}
 		return Errorf(KindConflict, "slug_taken", "the organization has a project with slug %q", p.Slug)
 	}
 	return err
@@ -168,4 +177,96 @@ func (s *Store) ListProjects(ctx context.Context, orgID string) ([]Project, erro
 	var projects []Project
 	err := s.db.WithContext(ctx).Where("org_id = ?", orgID).Order("slug").Find(&projects).Error
 	return projects, translate(err, "list projects")
+}
+
+// Resource is the audience of the project's tokens: its own resource, or
+// one derived from the issuer, <issuer>/orgs/<org slug>/projects/<slug>,
+// unique across the server as slugs are. The default project of the
+// default organization derives defaultAudience instead (the server's
+// --audience, the issuer unless set): what tokens carried before
+// organizations existed, so that resource servers of an upgraded
+// installation keep accepting them.
+func (p *Project) EffectiveResource(issuer, defaultAudience, orgSlug string) string {
+	switch {
+	case p.Resource != "":
+		return p.Resource
+	case p.ID == DefaultProjectID:
+		return defaultAudience
+	}
+	return DerivedResource(issuer, orgSlug, p.Slug)
+}
+
+// DerivedResource is the resource of a project that names none.
+func DerivedResource(issuer, orgSlug, projectSlug string) string {
+	return strings.TrimSuffix(issuer, "/") + "/orgs/" + orgSlug + "/projects/" + projectSlug
+}
+
+// OrganizationByID finds an organization by id.
+func (s *Store) OrganizationByID(ctx context.Context, id string) (*Organization, error) {
+	if !storable(id) {
+		return nil, Errorf(KindNotFound, "organization_not_found", "no such organization")
+	}
+	var o Organization
+	err := translate(s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error, "organization "+id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "organization_not_found", "no such organization")
+	}
+	return &o, err
+}
+
+// ProjectBySlug finds a project of the organization orgID by slug.
+func (s *Store) ProjectBySlug(ctx context.Context, orgID, slug string) (*Project, error) {
+	if CheckSlug(slug) != nil || !storable(orgID) {
+		return nil, Errorf(KindNotFound, "project_not_found", "the organization has no project %q", slug)
+	}
+	return s.project(ctx, "org_id = ? AND slug = ?", orgID, slug)
+}
+
+// ProjectByID finds a project of the organization orgID by id: a project
+// of another organization is not found.
+func (s *Store) ProjectByID(ctx context.Context, orgID, id string) (*Project, error) {
+	if !storable(orgID) || !storable(id) {
+		return nil, Errorf(KindNotFound, "project_not_found", "the organization has no such project")
+	}
+	return s.project(ctx, "org_id = ? AND id = ?", orgID, id)
+}
+
+// ProjectByResource finds the project, of any organization, whose own
+// resource is resource (projects that derive theirs are not found).
+func (s *Store) ProjectByResource(ctx context.Context, resource string) (*Project, error) {
+	if resource == "" || !storable(resource) {
+		return nil, Errorf(KindNotFound, "project_not_found", "no project has resource %q", resource)
+	}
+	return s.project(ctx, "resource = ?", resource)
+}
+
+func (s *Store) project(ctx context.Context, where string, args ...any) (*Project, error) {
+	var p Project
+	err := translate(s.db.WithContext(ctx).Where(where, args...).Take(&p).Error, "project")
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "project_not_found", "no such project")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// SetDefaultProject names the project of orgID whose resource an
+// organization-wide client's token is for when the request names none
+// ("" for none).
+func (s *Store) SetDefaultProject(ctx context.Context, orgID, projectID string) error {
+	if projectID != "" {
+		if _, err := s.ProjectByID(ctx, orgID, projectID); err != nil {
+			return err
+		}
+	}
+	res := s.db.WithContext(ctx).Model(&Organization{}).Where("id = ?", orgID).Updates(map[string]any{"default_project_id": projectID, "updated_at": s.now()})
+	if res.Error != nil {
+		return translate(res.Error, "set default project")
+	}
+	if res.RowsAffected == 0 {
+		return Errorf(KindNotFound, "organization_not_found", "no such organization")
+	}
+	return nil
 }

@@ -3,12 +3,14 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
-// Policy is the organization-wide credential policy (one row).
+// Policy is an organization's credential policy (one row per
+// organization; the default until one is saved).
 type Policy struct {
-	ID int `gorm:"primaryKey"`
+	OrgID string `gorm:"primaryKey"`
 	// MaxCredentialLifetime caps every client's lifetime counted from its
 	// creation date, retroactively: shortening it expires old clients at
 	// once, lengthening it brings them back. Zero means no cap.
@@ -28,14 +30,17 @@ type Policy struct {
 	ReminderWebhookURL string `gorm:"column:reminder_webhook_url"`
 	// LegacySunset is when imported (legacy) secrets stop working.
 	LegacySunset *time.Time
-	UpdatedAt    time.Time
-	UpdatedBy    string
+	// PublishableScopes are the only scopes a publishable client may hold:
+	// what is safe to ship in a browser or a mobile app. Empty, the
+	// organization cannot have publishable clients.
+	PublishableScopes Set
+	UpdatedAt         time.Time
+	UpdatedBy         string
 }
 
-// DefaultPolicy is the policy of a new organization.
+// DefaultPolicy is the policy of an organization that saved none.
 func DefaultPolicy() Policy {
 	return Policy{
-		ID:                        1,
 		DefaultCredentialLifetime: 365 * 24 * time.Hour,
 		DefaultTokenTTL:           15 * time.Minute,
 		MaxTokenTTL:               time.Hour,
@@ -43,6 +48,7 @@ func DefaultPolicy() Policy {
 		CreationRestricted:        true,
 		IPAllowlist:               Set{},
 		RotationGrace:             24 * time.Hour,
+		PublishableScopes:         Set{},
 	}
 }
 
@@ -64,37 +70,54 @@ func (p *Policy) Validate() error {
 	case p.RotationGrace < 0 || p.RotationGrace > 30*24*time.Hour:
 		return Errorf(KindInvalid, "invalid_policy", "rotation grace must be between 0 (now) and 30 days")
 	}
+	for _, scope := range p.PublishableScopes {
+		if err := ValidScopeToken(scope); err != nil {
+			return Errorf(KindInvalid, "invalid_policy", "publishable scopes: %s", err)
+		}
+	}
 	return nil
 }
 
-// Policy returns the organization policy, the default when none was saved.
-func (s *Store) Policy(ctx context.Context) (*Policy, error) {
+// Policy returns the policy of the organization orgID, the default when
+// none was saved.
+func (s *Store) Policy(ctx context.Context, orgID string) (*Policy, error) {
+	if !storable(orgID) {
+		return nil, fmt.Errorf("policy of organization %q: %w", orgID, ErrNotFound)
+	}
 	var p Policy
-	err := s.db.WithContext(ctx).Where("id = 1").Take(&p).Error
+	err := s.db.WithContext(ctx).Where("org_id = ?", orgID).Take(&p).Error
 	if err != nil {
 		if errors.Is(translate(err, ""), ErrNotFound) {
 			d := DefaultPolicy()
+			d.OrgID = orgID
 			return &d, nil
 		}
 		return nil, translate(err, "read policy")
 	}
-	if p.IPAllowlist == nil {
-		p.IPAllowlist = Set{}
-	}
+	p.fill()
 	return &p, nil
 }
 
-// SavePolicy validates and stores the policy.
+func (p *Policy) fill() {
+	if p.IPAllowlist == nil {
+		p.IPAllowlist = Set{}
+	}
+	if p.PublishableScopes == nil {
+		p.PublishableScopes = Set{}
+	}
+}
+
+// SavePolicy validates and stores the policy of organization p.OrgID.
 func (s *Store) SavePolicy(ctx context.Context, p *Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	p.ID = 1
+	if p.OrgID == "" {
+		return fmt.Errorf("save policy: no organization")
+	}
 	p.UpdatedAt = s.now()
 	p.LegacySunset = utcPtr(p.LegacySunset)
-	if p.IPAllowlist == nil {
-		p.IPAllowlist = Set{}
-	}
+	p.fill()
 	return translate(s.db.WithContext(ctx).Save(p).Error, "save policy")
 }
 

@@ -18,11 +18,12 @@ type Expiring struct {
 	DaysLeft int
 }
 
-// ExpiringClients returns the active clients whose effective expiry under
-// the policy falls after now and no later than horizon, soonest first (then
-// by client_id). Clients already expired are not "expiring".
+// ExpiringClients returns the active clients of the organization p.OrgID
+// whose effective expiry under its policy p falls after now and no later
+// than horizon, soonest first (then by client_id). Clients already expired
+// are not "expiring".
 func (s *Store) ExpiringClients(ctx context.Context, p *Policy, now, horizon time.Time) ([]Expiring, error) {
-	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets").Where("clients.status = ?", StatusActive)
+	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets").Where("clients.org_id = ? AND clients.status = ?", p.OrgID, StatusActive)
 	if p.MaxCredentialLifetime > 0 {
 		q = q.Where("(clients.expires_at IS NOT NULL AND clients.expires_at <= ?) OR clients.created_at <= ?", horizon.UTC(), horizon.Add(-p.MaxCredentialLifetime).UTC())
 	} else {
@@ -31,6 +32,9 @@ func (s *Store) ExpiringClients(ctx context.Context, p *Policy, now, horizon tim
 	var cs []Client
 	if err := q.Find(&cs).Error; err != nil {
 		return nil, translate(err, "list expiring clients")
+	}
+	if err := s.loadMemberships(ctx, cs); err != nil {
+		return nil, err
 	}
 	out := []Expiring{}
 	for i := range cs {
