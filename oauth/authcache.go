@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/authz/authz/models"
@@ -24,7 +25,16 @@ type authCache struct {
 	mu      sync.RWMutex
 	version int64
 	entries map[string]authEntry
+	// projects are the projects organization-wide clients' requests named,
+	// under the same version (AuthVersion changes with every project).
+	// Only projects that exist are kept, so they are bounded by the
+	// projects in the database, and by max.
+	projects map[projectKey]*models.Project
 }
+
+// projectKey is a project lookup: of organization org, by id, slug or own
+// resource (the first one set).
+type projectKey struct{ org, id, slug, resource string }
 
 type authEntry struct {
 	client *models.Client
@@ -35,7 +45,7 @@ func newAuthCache(max int) *authCache {
 	if max <= 0 {
 		return nil
 	}
-	return &authCache{max: max, entries: map[string]authEntry{}}
+	return &authCache{max: max, entries: map[string]authEntry{}, projects: map[projectKey]*models.Project{}}
 }
 
 func (a *authCache) get(version int64, id string) (authEntry, bool) {
@@ -59,6 +69,7 @@ func (a *authCache) put(version int64, id string, e authEntry) {
 		// version than its data only costs a reload at the next request.
 		a.version = version
 		clear(a.entries)
+		clear(a.projects)
 	}
 	if len(a.entries) >= a.max {
 		for k := range a.entries { // an arbitrary entry (map order)
@@ -69,33 +80,68 @@ func (a *authCache) put(version int64, id string, e authEntry) {
 	a.entries[id] = e
 }
 
+func (a *authCache) project(version int64, k projectKey) (*models.Project, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.version != version {
+		return nil, false
+	}
+	p, ok := a.projects[k]
+	return p, ok
+}
+
+// putProject stores a project read after AuthVersion answered version, as
+// put does.
+func (a *authCache) putProject(version int64, k projectKey, p *models.Project) {
+	// The key's strings may be slices of the request body (a resource
+	// parameter), which the entry would keep whole.
+	k = projectKey{org: strings.Clone(k.org), id: strings.Clone(k.id), slug: strings.Clone(k.slug), resource: strings.Clone(k.resource)}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if version != a.version {
+		a.version = version
+		clear(a.entries)
+		clear(a.projects)
+	}
+	if len(a.projects) >= a.max {
+		for k := range a.projects { // an arbitrary entry (map order)
+			delete(a.projects, k)
+			break
+		}
+	}
+	a.projects[k] = p
+}
+
 func (a *authCache) len() int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return len(a.entries)
 }
 
-// authClient returns the client (with owner and live secrets) and the
-// policy, from the cache when nothing changed since they were read.
-func (s *Server) authClient(ctx context.Context, id string) (*models.Client, *models.Policy, error) {
+// authClient returns the client (with owner, organization, project and
+// live secrets) and the policy, from the cache when nothing changed since
+// they were read, and the AuthVersion it read them under (0 without the
+// cache), for the request's project lookups.
+func (s *Server) authClient(ctx context.Context, id string) (*models.Client, *models.Policy, int64, error) {
 	if s.cache == nil {
-		return s.store.AuthClient(ctx, id)
+		c, p, err := s.store.AuthClient(ctx, id)
+		return c, p, 0, err
 	}
 	// The version is read before the data: data read after it is at least
 	// as new, so a change committed in between only costs a reload.
 	version, err := s.store.AuthVersion(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if e, ok := s.cache.get(version, id); ok {
-		return e.client, e.policy, nil
+		return e.client, e.policy, version, nil
 	}
 	c, p, err := s.store.AuthClient(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	// Keyed by the id as read, not as sent: the id sent is a slice of the
 	// request body, which the entry would keep whole (up to 16 KiB).
 	s.cache.put(version, c.ID, authEntry{client: c, policy: p})
-	return c, p, nil
+	return c, p, version, nil
 }

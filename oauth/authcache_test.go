@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
@@ -37,33 +36,25 @@ type cacheEnv struct {
 	t      *testing.T
 	store  *countingStore
 	server *oauth.Server
-	reg    *app.Registry
+	hasher *oauth.Hasher
 	owner  *models.User
 }
 
 func newCacheEnv(t *testing.T, backend string, cacheSize int) *cacheEnv {
 	t.Helper()
-	ctx := context.Background()
 	store := &countingStore{Store: storetest.Open(t, backend)}
 	hasher, keyring := testkeys.New(t, store.Store, "https://authz.example")
 	srv, err := oauth.NewServer(oauth.Config{Issuer: "https://authz.example", ClientCache: cacheSize}, store, hasher, keyring, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read", "a:write")}
-	if err := store.CreateUser(ctx, owner); err != nil {
-		t.Fatal(err)
-	}
-	return &cacheEnv{t: t, store: store, server: srv, reg: app.NewRegistry(store.Store, hasher, nil, nil), owner: owner}
+	owner := newUser(t, store.Store, models.User{Email: "owner@example.com", Permissions: models.NewSet("a:read", "a:write")})
+	return &cacheEnv{t: t, store: store, server: srv, hasher: hasher, owner: owner}
 }
 
 func (e *cacheEnv) client() (id, secret string) {
 	e.t.Helper()
-	c, secret, err := e.reg.Create(context.Background(), app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "c", Scopes: []string{"a:read", "a:write"}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c.ID, secret
+	return newClient(e.t, e.store.Store, e.hasher, models.Client{OwnerID: e.owner.ID, Scopes: models.NewSet("a:read", "a:write")}, "")
 }
 
 func (e *cacheEnv) token(id, secret string) (*oauth.TokenResponse, *oauth.Error) {
@@ -171,7 +162,7 @@ func TestClientCacheKeepsNoBodies(t *testing.T) {
 	ids := make([]string, clients)
 	for i := range ids {
 		ids[i] = oauth.NewClientID()
-		c := &models.Client{ID: ids[i], Name: "c", OwnerID: e.owner.ID, Scopes: models.NewSet("a:read")}
+		c := &models.Client{ID: ids[i], Name: "c", OrgID: models.DefaultOrgID, ProjectID: models.DefaultProjectID, OwnerID: e.owner.ID, Scopes: models.NewSet("a:read")}
 		if err := e.store.CreateClient(ctx, c, &models.ClientSecret{ID: fmt.Sprintf("secret-%d", i), Hash: []byte("h")}, 0); err != nil {
 			t.Fatal(err)
 		}

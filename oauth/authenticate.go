@@ -44,7 +44,7 @@ func (s *Server) auditFailure(g *grant) {
 	}
 	e := models.AuditEvent{At: s.cfg.Now(), Actor: truncateID(g.req.clientID), Action: models.AuditAuthFailed, IP: g.ip.String(), Detail: `{"reason":"` + g.failure + `"}`}
 	if g.client != nil {
-		e.ClientID, e.UserID = g.client.ID, g.client.OwnerID
+		e.OrgID, e.ClientID, e.UserID = g.client.OrgID, g.client.ID, g.client.OwnerID
 	}
 	s.audit.Record(e)
 }
@@ -89,7 +89,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		g.failure = "malformed_credentials"
 		return errUnknownClientOrSecret
 	}
-	c, policy, err := s.authClient(ctx, id)
+	c, policy, version, err := s.authClient(ctx, id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.hasher.Hash(secret) // spend the same time as a wrong secret
 		g.failure = "unknown_client"
@@ -98,7 +98,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	if err != nil {
 		return fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
 	}
-	g.policy = policy
+	g.policy, g.version = policy, version
 	now := s.cfg.Now()
 	sum := s.hasher.Hash(secret)
 	for i := range c.Secrets {

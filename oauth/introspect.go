@@ -39,16 +39,21 @@ type Introspection struct {
 	JTI       string `json:"jti,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
 	OwnerID   string `json:"owner_id,omitempty"`
+	OrgID     string `json:"org_id,omitempty"`
+	ProjectID string `json:"project_id,omitempty"`
 }
 
 var inactive = &Introspection{}
 
 // Introspect answers an RFC 7662 request. The caller authenticates as a
-// client; it may introspect its own tokens, and any token if it is
-// registered as a resource server. A token is inactive when it is
-// malformed, foreign, signed by an unknown key, expired, revoked, or when
-// its client is revoked or expired or its owner disabled; a token the
-// caller may not introspect is reported inactive too (RFC 7662 §2.2).
+// client; it may introspect its own tokens, and if it is registered as a
+// resource server any token of its organization. A token is inactive when
+// it is malformed, foreign, signed by an unknown key, expired, revoked,
+// or when its client is revoked or expired, its owner no longer an active
+// member, its organization disabled or the client disabled by its
+// organization's policy; a token the caller may not introspect, another
+// organization's included, is reported inactive too (RFC 7662 §2.2), so
+// that nothing of another organization is revealed.
 func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	caller, token, _, oerr := s.clientRequest(r)
 	if oerr != nil {
@@ -58,7 +63,7 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	if err != nil {
 		return inactive, nil
 	}
-	if !caller.ResourceServer && claims.ClientID != caller.ID {
+	if tokenOrg(claims) != caller.OrgID || (!caller.ResourceServer && claims.ClientID != caller.ID) {
 		return inactive, nil
 	}
 	ctx := r.Context()
@@ -69,19 +74,18 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	if revoked {
 		return inactive, nil
 	}
-	c, err := s.store.ClientByID(ctx, claims.ClientID)
+	// The token's client as the token endpoint reads it (cached): its
+	// owner's membership, its organization and the organization's policy.
+	c, policy, _, err := s.authClient(ctx, claims.ClientID)
 	if errors.Is(err, models.ErrNotFound) {
 		return inactive, nil
 	}
 	if err != nil {
 		return nil, s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
 	}
-	policy, err := s.store.Policy(ctx)
-	if err != nil {
-		return nil, s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
-	}
 	now := s.cfg.Now()
-	if c.Status == models.StatusRevoked || c.Owner == nil || !c.Owner.Active() {
+	if c.OrgID != caller.OrgID || c.Status == models.StatusRevoked || c.Org == nil || c.Org.Status != models.StatusActive ||
+		c.Owner == nil || !c.Owner.Active() || c.DisabledByPolicy(policy) {
 		return inactive, nil
 	}
 	if exp := c.EffectiveExpiry(policy); exp != nil && !now.Before(*exp) {
@@ -90,7 +94,7 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	out := &Introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Issuer: claims.Issuer, JTI: claims.ID, TokenType: "Bearer", OwnerID: claims.OwnerID,
-		Audience: strings.Join(claims.Audience, " "),
+		Audience: strings.Join(claims.Audience, " "), OrgID: c.OrgID, ProjectID: claims.ProjectID,
 	}
 	if claims.ExpiresAt != nil {
 		out.ExpiresAt = claims.ExpiresAt.Unix()
@@ -104,10 +108,22 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	return out, nil
 }
 
+// tokenOrg is the organization a token of this server is for: its org_id,
+// or for a token minted before organizations existed (which has none) the
+// default organization, which everything of that time belongs to.
+func tokenOrg(claims *verify.Claims) string {
+	if claims.OrgID == "" {
+		return models.DefaultOrgID
+	}
+	return claims.OrgID
+}
+
 // Revoke answers an RFC 7009 request: the caller revokes one of its own
 // access tokens, which stays revoked (by jti) until it would have expired.
-// An invalid, expired or unknown token is answered 200 like a revoked one;
-// a token of another client is refused.
+// An invalid, expired or unknown token is answered 200 like a revoked one,
+// and so is a token of another organization, which is left as it is: the
+// answer reveals nothing of it. A token of another client of the caller's
+// organization is refused.
 func (s *Server) Revoke(r *http.Request) *Error {
 	caller, token, form, oerr := s.clientRequest(r)
 	if oerr != nil {
@@ -120,6 +136,9 @@ func (s *Server) Revoke(r *http.Request) *Error {
 	if err != nil {
 		return nil // RFC 7009 §2.2: invalid tokens need no revocation
 	}
+	if tokenOrg(claims) != caller.OrgID {
+		return nil
+	}
 	if claims.ClientID != caller.ID {
 		return ErrUnauthorizedClient.With("the token was not issued to this client")
 	}
@@ -129,7 +148,7 @@ func (s *Server) Revoke(r *http.Request) *Error {
 		return s.toError(ctx, fmt.Errorf("%w: %v", errStoreUnavailable, err))
 	}
 	if s.audit != nil {
-		s.audit.Record(models.AuditEvent{At: s.cfg.Now(), Actor: caller.ID, Action: models.AuditTokenRevoked, ClientID: caller.ID, UserID: caller.OwnerID, IP: ClientIP(r, s.cfg.TrustedProxies).String(), Detail: `{"jti":"` + claims.ID + `"}`})
+		s.audit.Record(models.AuditEvent{At: s.cfg.Now(), Actor: caller.ID, Action: models.AuditTokenRevoked, OrgID: caller.OrgID, ClientID: caller.ID, UserID: caller.OwnerID, IP: ClientIP(r, s.cfg.TrustedProxies).String(), Detail: `{"jti":"` + claims.ID + `"}`})
 	}
 	return nil
 }

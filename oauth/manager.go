@@ -59,13 +59,15 @@ type jwtGenerator struct{ s *Server }
 func (j jwtGenerator) Token(_ context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
 	g := data.Client.(clientInfo).g
 	tok, err := j.s.signer.Mint(jwtkeys.AccessToken{
-		Issuer:   j.s.cfg.Issuer,
-		ClientID: g.client.ID,
-		OwnerID:  g.client.OwnerID,
-		Audience: g.audience,
-		Scope:    data.TokenInfo.GetScope(),
-		IssuedAt: j.s.cfg.Now(),
-		TTL:      g.ttl,
+		Issuer:    j.s.cfg.Issuer,
+		ClientID:  g.client.ID,
+		OwnerID:   g.client.OwnerID,
+		OrgID:     g.client.OrgID,
+		ProjectID: g.project.ID,
+		Audience:  g.audience,
+		Scope:     data.TokenInfo.GetScope(),
+		IssuedAt:  j.s.cfg.Now(),
+		TTL:       g.ttl,
 	})
 	return tok, "", err
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,7 +22,9 @@ import (
 type Config struct {
 	// Issuer is the iss of every token, an https URL in production.
 	Issuer string
-	// DefaultAudience is the aud of tokens for clients that name no audience.
+	// DefaultAudience is the aud of tokens for the default organization's
+	// default project: what every token carried before organizations
+	// existed (see models.Project.EffectiveResource).
 	DefaultAudience string
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
@@ -42,13 +45,17 @@ type Observer interface {
 
 // Store is what the token endpoint reads.
 type Store interface {
-	// AuthClient loads a client with its owner, its unrevoked secrets and
-	// the policy in one round trip: the hot path of every request.
+	// AuthClient loads a client with its owner, its organization and
+	// project, its unrevoked secrets and the organization's policy in one
+	// round trip: the hot path of every request.
 	AuthClient(ctx context.Context, id string) (*models.Client, *models.Policy, error)
-	// AuthVersion changes whenever anything AuthClient reads changes.
+	// AuthVersion changes whenever anything AuthClient reads changes, and
+	// whenever a project changes.
 	AuthVersion(ctx context.Context) (int64, error)
-	ClientByID(ctx context.Context, id string) (*models.Client, error)
-	Policy(ctx context.Context) (*models.Policy, error)
+	// The projects an organization-wide client's request may name.
+	ProjectByID(ctx context.Context, orgID, id string) (*models.Project, error)
+	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)
+	ProjectByResource(ctx context.Context, resource string) (*models.Project, error)
 }
 
 // AuditSink receives audit events from the token endpoint without blocking.
@@ -137,9 +144,11 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
-	// ClientID is the client the token was issued to, for logs and
-	// metrics; it is not part of the response body.
+	// ClientID is the client the token was issued to, and OrgID its
+	// organization, for logs and metrics; they are not part of the
+	// response body.
 	ClientID string `json:"-"`
+	OrgID    string `json:"-"`
 }
 
 // grant is one request's decisions: who the client is (authenticate), what
@@ -152,7 +161,13 @@ type grant struct {
 	secret   *models.ClientSecret
 	scope    string
 	audience string
-	ttl      time.Duration
+	// project is the project the token is for (its id is the token's
+	// project_id, its resource the audience).
+	project *models.Project
+	ttl     time.Duration
+	// version is the AuthVersion the client was read under (0 without the
+	// cache), for the project lookups of the same request.
+	version int64
 	// failure names why authentication failed, for the audit log.
 	failure string
 }
@@ -174,7 +189,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	s.authSucceeded(g)
-	if oerr := s.authorize(g); oerr != nil {
+	if oerr := s.authorize(ctx, g); oerr != nil {
 		return nil, oerr
 	}
 	// The Manager checks the secret again (VerifyPassword), calls
@@ -193,7 +208,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
-	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID}, nil
+	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID, OrgID: g.client.OrgID}, nil
 }
 
 // maxUserAgent is how much of a User-Agent usage keeps (as the database).
@@ -254,13 +269,23 @@ func (s *Server) admit(g *grant) *Error {
 
 // authorize runs after authentication and decides what an authenticated
 // client gets: the scope (the owner's current permissions ∩ the client's
-// granted scopes ∩ the requested scope), the audience and the lifetime.
-func (s *Server) authorize(g *grant) *Error {
+// granted scopes ∩ the requested scope, and for a publishable client ∩ the
+// organization's publishable set), the audience and the lifetime.
+func (s *Server) authorize(ctx context.Context, g *grant) *Error {
 	if err := checkOwnerAndNetwork(g); err != nil {
 		return err
 	}
 	c, owner := g.client, g.client.Owner
 	effective := c.Scopes.Intersect(owner.Permissions)
+	if c.Kind == models.ClientKindPublishable {
+		// The set is read at every request, not only when the client was
+		// written: narrowing it narrows every publishable client's tokens
+		// at once.
+		effective = effective.Intersect(g.policy.PublishableScopes)
+		if len(c.Scopes) > 0 && len(effective) == 0 && len(c.Scopes.Intersect(owner.Permissions)) > 0 {
+			return ErrUnauthorizedClient.With("none of the client's scopes is in the organization's publishable scope set any more")
+		}
+	}
 	if len(c.Scopes) > 0 && len(effective) == 0 {
 		return ErrUnauthorizedClient.With("the client's owner no longer holds any of the client's permissions")
 	}
@@ -273,28 +298,19 @@ func (s *Server) authorize(g *grant) *Error {
 			}
 		}
 		if missing := requested.Missing(effective); len(missing) > 0 {
-			lost := missing.Intersect(c.Scopes)
-			if len(lost) == len(missing) {
-				return ErrInvalidScope.With("the client's owner no longer holds: " + lost.String())
+			if foreign := missing.Missing(c.Scopes); len(foreign) > 0 {
+				return ErrInvalidScope.With("not granted to this client: " + foreign.String())
 			}
-			return ErrInvalidScope.With("not granted to this client: " + missing.Missing(c.Scopes).String())
+			// Only a publishable client can miss a scope its owner holds.
+			if unpublishable := missing.Intersect(owner.Permissions); len(unpublishable) > 0 {
+				return ErrInvalidScope.With("not in the organization's publishable scope set: " + unpublishable.String())
+			}
+			return ErrInvalidScope.With("the client's owner no longer holds: " + missing.String())
 		}
 		granted = requested
 	}
-	audiences := c.Audiences
-	if len(audiences) == 0 {
-		audiences = models.NewSet(s.cfg.DefaultAudience)
-	}
-	switch {
-	case g.req.resource != "":
-		if !audiences.Has(g.req.resource) {
-			return ErrInvalidTarget.With("the client may not request tokens for " + g.req.resource)
-		}
-		g.audience = g.req.resource
-	case len(audiences) == 1:
-		g.audience = audiences[0]
-	default:
-		return ErrInvalidTarget.With("the client has several audiences; name one with the resource parameter")
+	if oerr := s.target(ctx, g); oerr != nil {
+		return oerr
 	}
 	g.ttl = g.policy.DefaultTokenTTL
 	if c.TokenTTL > 0 {
@@ -305,13 +321,165 @@ func (s *Server) authorize(g *grant) *Error {
 	return nil
 }
 
-// checkOwnerAndNetwork refuses an authenticated client whose owner is
-// disabled or which calls from outside the allowlists. Every
-// client-authenticating endpoint applies it.
+// target decides the project the token is for, and so its audience (the
+// project's effective resource). A project or publishable client's is its
+// own project: a resource parameter may only name it. An organization-wide
+// client names one of its organization's projects with the resource
+// parameter (RFC 8707), among its Audiences if it has any; without one it
+// gets the organization's default project. Anything else, a project of
+// another organization included, is invalid_target.
+func (s *Server) target(ctx context.Context, g *grant) *Error {
+	c, resource := g.client, g.req.resource
+	if c.Kind != models.ClientKindOrganization {
+		if c.Project == nil {
+			return ErrUnauthorizedClient.With("the client's project no longer exists")
+		}
+		aud := s.resourceOf(c.Org, c.Project)
+		if resource != "" && resource != aud {
+			return ErrInvalidTarget.With("the client is bound to the project with resource " + aud + "; it may not request tokens for " + resource)
+		}
+		g.project, g.audience = c.Project, aud
+		return s.checkAudience(g)
+	}
+	if resource == "" {
+		if c.Org.DefaultProjectID == "" {
+			return ErrInvalidTarget.With("the organization has no default project; name one with the resource parameter")
+		}
+		p, err := s.project(ctx, g, projectKey{org: c.OrgID, id: c.Org.DefaultProjectID})
+		if err != nil {
+			return s.toError(ctx, err)
+		}
+		if p == nil {
+			return ErrInvalidTarget.With("the organization's default project no longer exists; name one with the resource parameter")
+		}
+		g.project, g.audience = p, s.resourceOf(c.Org, p)
+		if len(c.Audiences) > 0 && !c.Audiences.Has(g.audience) {
+			return ErrInvalidTarget.With("the organization's default project is not among the client's audiences; name one with the resource parameter")
+		}
+		return s.checkAudience(g)
+	}
+	p, err := s.projectFor(ctx, g, resource)
+	if err != nil {
+		return s.toError(ctx, err)
+	}
+	if p == nil {
+		return ErrInvalidTarget.With("no project of the client's organization has the resource " + resource)
+	}
+	if len(c.Audiences) > 0 && !c.Audiences.Has(resource) {
+		return ErrInvalidTarget.With("the client may not request tokens for " + resource)
+	}
+	g.project, g.audience = p, resource
+	return s.checkAudience(g)
+}
+
+// resourceOf is the effective resource of project p of organization org.
+func (s *Server) resourceOf(org *models.Organization, p *models.Project) string {
+	return p.EffectiveResource(s.cfg.Issuer, s.cfg.DefaultAudience, org.Slug)
+}
+
+// projectFor finds the project of the client's organization whose
+// effective resource is resource, or nil. A derived resource
+// (<issuer>/orgs/<org>/projects/<project>) is looked up by slug, in the
+// client's organization only; any other among the projects' own
+// resources, unique across the server; the server's default audience,
+// unless a project of the default organization has it as its own, is the
+// default organization's default project's.
+func (s *Server) projectFor(ctx context.Context, g *grant, resource string) (*models.Project, error) {
+	c := g.client
+	key := projectKey{org: c.OrgID, resource: resource}
+	if rest, ok := strings.CutPrefix(resource, s.derivedPrefix()); ok {
+		orgSlug, slug, ok := strings.Cut(rest, "/projects/")
+		if !ok || orgSlug != c.Org.Slug || models.CheckSlug(slug) != nil {
+			return nil, nil // another organization's, or no project's
+		}
+		key = projectKey{org: c.OrgID, slug: slug}
+	}
+	p, err := s.project(ctx, g, key)
+	if err == nil && p == nil && key.resource == s.cfg.DefaultAudience && c.OrgID == models.DefaultOrgID {
+		p, err = s.project(ctx, g, projectKey{org: c.OrgID, id: models.DefaultProjectID})
+	}
+	if err != nil || p == nil {
+		return nil, err
+	}
+	if s.resourceOf(c.Org, p) != resource {
+		// The derived form of a project with a resource of its own, or of
+		// the project whose resource is the default audience: not its
+		// resource.
+		return nil, nil
+	}
+	return p, nil
+}
+
+// derivedPrefix is what every derived resource starts with.
+func (s *Server) derivedPrefix() string { return strings.TrimSuffix(s.cfg.Issuer, "/") + "/orgs/" }
+
+// project looks up a project of the organization key.org by id, slug or
+// own resource (in that order of precedence), from the cache when nothing
+// changed since the request read its client; nil when there is none.
+func (s *Server) project(ctx context.Context, g *grant, key projectKey) (*models.Project, error) {
+	if s.cache != nil {
+		if p, ok := s.cache.project(g.version, key); ok {
+			return p, nil
+		}
+	}
+	var p *models.Project
+	var err error
+	switch {
+	case key.id != "":
+		p, err = s.store.ProjectByID(ctx, key.org, key.id)
+	case key.slug != "":
+		p, err = s.store.ProjectBySlug(ctx, key.org, key.slug)
+	default:
+		p, err = s.store.ProjectByResource(ctx, key.resource)
+	}
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, nil // not cached: the cache holds only what exists
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: project lookup: %v", errStoreUnavailable, err)
+	}
+	if p.OrgID != key.org {
+		return nil, nil // another organization's: as if there were none
+	}
+	if s.cache != nil {
+		s.cache.putProject(g.version, key, p)
+	}
+	return p, nil
+}
+
+// checkAudience refuses a token whose audience a project outside the
+// default organization cannot have, whatever was stored: the server's
+// default audience, which the default organization's resource servers
+// accept, and the derived form of another project's resource. The
+// administration refuses such resources when they are written; this holds
+// even for one written past it.
+func (s *Server) checkAudience(g *grant) *Error {
+	p := g.project
+	if p.Resource == "" {
+		return nil
+	}
+	if strings.HasPrefix(p.Resource, s.derivedPrefix()) ||
+		(p.Resource == s.cfg.DefaultAudience && p.OrgID != models.DefaultOrgID) {
+		return ErrInvalidTarget.With("the project's resource " + p.Resource + " is reserved to another project")
+	}
+	return nil
+}
+
+// checkOwnerAndNetwork refuses an authenticated client whose organization
+// is disabled, whose owner is no longer an active member of it, which the
+// organization's policy disables, or which calls from outside the
+// allowlists. Every client-authenticating endpoint applies it.
 func checkOwnerAndNetwork(g *grant) *Error {
 	c, owner := g.client, g.client.Owner
-	if owner == nil || !owner.Active() {
-		return ErrUnauthorizedClient.With("the client's owner is disabled")
+	switch {
+	case c.Org == nil || c.Org.Status != models.StatusActive:
+		return ErrUnauthorizedClient.With("the client's organization is disabled")
+	case owner == nil || owner.OrgID == "":
+		return ErrUnauthorizedClient.With("the client's owner is no longer an active member of the organization")
+	case !owner.Active():
+		return ErrUnauthorizedClient.With("the client's owner is disabled: no longer an active member of the organization")
+	case c.DisabledByPolicy(g.policy):
+		return ErrUnauthorizedClient.With("disabled by organization policy: the organization restricts credential creation and the owner may no longer create credentials")
 	}
 	if len(g.policy.IPAllowlist) > 0 && !allowed(g.ip, g.policy.IPAllowlist) {
 		return ErrUnauthorizedClient.With("requests from " + g.ip.String() + " are outside the organization's IP allowlist")

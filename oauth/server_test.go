@@ -97,11 +97,7 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
-		if err := store.CreateUser(ctx, owner); err != nil {
-			t.Fatal(err)
-		}
-		reg := app.NewRegistry(store, hasher, nil, nil)
+		owner := newUser(t, store, models.User{Email: "owner@example.com", Permissions: models.NewSet("a:read")})
 		for _, tc := range []struct{ name, sent, want string }{
 			{"plain", "curl/8.5.0", "curl/8.5.0"},
 			{"latin-1 and NUL", "caf\xe9/1.0 \x00(x)", "caf\uFFFD/1.0 \uFFFD(x)"},
@@ -109,21 +105,18 @@ func TestUsageUserAgentIsStorable(t *testing.T) {
 			{"long, cut in a rune", strings.Repeat("a", 255) + "é" + strings.Repeat("a", 50), strings.Repeat("a", 255)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c, secret, err := reg.Create(ctx, app.CLI, app.NewClient{OwnerEmail: owner.Email, Name: tc.name, Scopes: []string{"a:read"}})
-				if err != nil {
-					t.Fatal(err)
-				}
+				id, secret := newClient(t, store, hasher, models.Client{OwnerID: owner.ID, Name: tc.name, Scopes: models.NewSet("a:read")}, "")
 				r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				r.Header.Set("User-Agent", tc.sent)
-				r.SetBasicAuth(c.ID, secret)
+				r.SetBasicAuth(id, secret)
 				if _, oerr := srv.Token(r); oerr != nil {
 					t.Fatalf("token: %v", oerr)
 				}
 				if err := usage.Flush(ctx); err != nil {
 					t.Fatalf("usage flush: %v", err)
 				}
-				got, err := store.ClientByID(ctx, c.ID)
+				got, err := store.ClientByID(ctx, id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -185,12 +178,9 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 		}
 		srv.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1e6, FailuresPerPair: 3, FailuresPerIP: 5, Now: clock.Now}))
 
-		owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
-		if err := store.CreateUser(ctx, owner); err != nil {
-			t.Fatal(err)
-		}
+		owner := newUser(t, store, models.User{Email: "owner@example.com", Permissions: models.NewSet("a:read")})
 		sunset := now.Add(time.Hour)
-		policy, err := store.Policy(ctx)
+		policy, err := store.Policy(ctx, models.DefaultOrgID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,27 +188,20 @@ func TestDeadClientsDoNotLockOutTheirAddress(t *testing.T) {
 		if err := store.SavePolicy(ctx, policy); err != nil {
 			t.Fatal(err)
 		}
-		reg := app.NewRegistry(store, hasher, nil, nil)
-		create := func(in app.NewClient) (string, string) {
+		create := func(c models.Client, legacySecret string) (string, string) {
 			t.Helper()
-			in.OwnerEmail, in.Name, in.Scopes = owner.Email, "c", []string{"a:read"}
-			c, secret, err := reg.Create(ctx, app.CLI, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c.ID, secret
+			c.OwnerID, c.Name, c.Scopes = owner.ID, "c", models.NewSet("a:read")
+			return newClient(t, store, hasher, c, legacySecret)
 		}
-		healthyID, healthySecret := create(app.NewClient{})
-		revokedID, revokedSecret := create(app.NewClient{})
+		healthyID, healthySecret := create(models.Client{}, "")
+		revokedID, revokedSecret := create(models.Client{}, "")
 		if _, err := store.RevokeClient(ctx, revokedID); err != nil {
 			t.Fatal(err)
 		}
 		expiry := now.Add(time.Hour)
-		expiredID, expiredSecret := create(app.NewClient{ExpiresAt: &expiry})
+		expiredID, expiredSecret := create(models.Client{ExpiresAt: &expiry}, "")
 		const legacyID, legacySecret = "acme-billing-0042", "Legacy-Secret-0123456789-abcdef"
-		if _, err := reg.Import(ctx, app.CLI, app.NewClient{OwnerEmail: owner.Email, Name: "legacy", Scopes: []string{"a:read"}}, legacyID, legacySecret); err != nil {
-			t.Fatal(err)
-		}
+		create(models.Client{ID: legacyID}, legacySecret)
 		clock.Advance(2 * time.Hour) // past the expiry and the sunset
 
 		const nat, retries = "192.0.2.7", 10 // twice the address's budget of 5

@@ -53,21 +53,23 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	hasher, keyring := testkeys.New(b, store, issuer)
 	sunset := time.Now().Add(365 * 24 * time.Hour)
 	p := models.DefaultPolicy()
+	p.OrgID = models.DefaultOrgID
 	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
 	p.IPAllowlist = models.NewSet("127.0.0.0/8", "::1/128")
 	p.LegacySunset = &sunset
 	if err := store.SavePolicy(ctx, &p); err != nil {
 		b.Fatal(err)
 	}
-	owner := &models.User{Email: "owner@bench.example", Name: "Owner", Permissions: models.NewSet("analysis:read", "analysis:create", "config:read")}
-	if err := store.CreateUser(ctx, owner); err != nil {
+	owner := newUser(b, store, models.User{Email: "owner@bench.example", Permissions: models.NewSet("analysis:read", "analysis:create", "config:read")})
+	project := &models.Project{OrgID: models.DefaultOrgID, Slug: "api", Name: "API", Resource: benchTokenAudience}
+	if err := store.CreateProject(ctx, project); err != nil {
 		b.Fatal(err)
 	}
-	c, secret, err := app.NewRegistry(store, hasher, nil, nil).Create(ctx, app.CLI, app.NewClient{
-		OwnerEmail: owner.Email, Name: "bench client",
-		Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{benchTokenAudience},
-		IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
-	})
+	id, secret := newClient(b, store, hasher, models.Client{
+		OwnerID: owner.ID, Name: "bench client", ProjectID: project.ID,
+		Scopes: models.NewSet("analysis:read", "analysis:create"), IPAllowlist: models.NewSet("127.0.0.0/8"), TokenTTL: 10 * time.Minute,
+	}, "")
+	c, err := store.ClientByID(ctx, id)
 	if err != nil {
 		b.Fatal(err)
 	}
