@@ -230,23 +230,32 @@ func checkPasswordPolicy(password string) error {
 	return nil
 }
 
-// SetPassword sets the admin-API password of the user with the given
-// email; only admins (and the CLI) may. The password is 12 to 256
-// characters and is stored as an argon2id hash; it is never logged or
-// audited. Every session of the user ends, but the actor's own when they
-// set their own password.
+// SetPassword sets the admin-API password of the member of the actor's
+// organization with the given email: a person sets their own; an owner or
+// admin sets a member's only when that person belongs to no other
+// organization (see checkPersonChange); the operator anyone's. The
+// password is 12 to 256 characters and is stored as an argon2id hash; it
+// is never logged or audited. Every session of the person ends, but the
+// actor's own when they set their own password.
 func (r *Registry) SetPassword(ctx context.Context, actor Actor, email, password string) error {
-	if !actor.isAdmin() {
-		return models.Errorf(models.KindForbidden, "admin_required", "only admins may set passwords")
+	if actor.OrgID == "" {
+		return errNoOrganization
+	}
+	self := actor.User != nil && models.NormalizeEmail(email) == models.NormalizeEmail(actor.User.Email)
+	if !self && !actor.managesOrg() {
+		return models.Errorf(models.KindForbidden, "admin_required", "only the organization's owners and admins may set another member's password")
 	}
 	if err := checkPasswordPolicy(password); err != nil {
 		return err
 	}
-	u, err := r.store.UserByEmail(ctx, email)
+	u, err := r.store.UserByEmail(ctx, actor.OrgID, email)
 	if errors.Is(err, models.ErrNotFound) {
-		return models.Errorf(models.KindNotFound, "user_not_found", "no user with email %q", models.NormalizeEmail(email))
+		return models.Errorf(models.KindNotFound, "user_not_found", "no member with email %q", models.NormalizeEmail(email))
 	}
 	if err != nil {
+		return err
+	}
+	if err := r.checkPersonChange(ctx, actor, u, "password"); err != nil {
 		return err
 	}
 	var hash string
@@ -263,13 +272,14 @@ func (r *Registry) SetPassword(ctx context.Context, actor Actor, email, password
 }
 
 // Authenticate checks an email and password for a sign-in. It returns the
-// user, or an error matching ErrInvalidCredentials for an unknown email, a
-// user without a password, a wrong password or a disabled user; every one
-// of these spends one argon2id computation, so response times do not tell
-// them apart. A correct password stored with outdated parameters is
-// rehashed. Other errors are the store's.
+// person (without a membership: OrgID empty), or an error matching
+// ErrInvalidCredentials for an unknown email, a person without a password,
+// a wrong password or a person with no active membership of any
+// organization; every one of these spends one argon2id computation, so
+// response times do not tell them apart. A correct password stored with
+// outdated parameters is rehashed. Other errors are the store's.
 func (r *Registry) Authenticate(ctx context.Context, email, password string) (*models.User, error) {
-	u, err := r.store.UserByEmail(ctx, email)
+	u, err := r.store.PersonByEmail(ctx, email)
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return nil, err
 	}
@@ -297,14 +307,19 @@ func (r *Registry) Authenticate(ctx context.Context, email, password string) (*m
 		return nil, &credentialsError{reason: reason, userID: u.ID}
 	case !ok:
 		return nil, &credentialsError{reason: "wrong_password", userID: u.ID}
-	case !u.Active():
+	}
+	active, err := activeMember(ctx, r.store, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
 		return nil, &credentialsError{reason: "user_disabled", userID: u.ID}
 	}
 	if NeedsRehash(u.PasswordHash) {
 		var hash string
 		if err := withSlot(ctx, func() { hash = HashPassword(password) }); err == nil {
 			u.PasswordHash = hash
-			if err := r.store.UpdateUser(ctx, u); err != nil {
+			if err := r.store.UpdateUser(ctx, u); err != nil { // the person's fields only: u has no OrgID
 				r.log.Warn("password rehash not saved", "user_id", u.ID, "error", err)
 			}
 		}

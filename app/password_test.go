@@ -136,17 +136,20 @@ func newPasswordEnv(t *testing.T, backend string) *passwordEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &passwordEnv{store: store, reg: NewRegistry(store, hasher, nil, nil)}
-	e.admin = &models.User{Email: "root@example.com", Name: "Root", Role: models.RoleAdmin}
-	e.member = &models.User{Email: "mem@example.com", Name: "Mem"}
+	e := &passwordEnv{store: store, reg: NewRegistry(store, RegistryConfig{Hasher: hasher})}
+	e.admin = &models.User{OrgID: models.DefaultOrgID, Email: "root@example.com", Name: "Root", Role: models.RoleAdmin}
+	e.member = &models.User{OrgID: models.DefaultOrgID, Email: "mem@example.com", Name: "Mem"}
 	for _, u := range []*models.User{e.admin, e.member} {
 		if err := store.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.adminA, e.memberA = Actor{User: e.admin, IP: "192.0.2.1"}, Actor{User: e.member, IP: "192.0.2.2"}
+	e.adminA, e.memberA = Actor{User: e.admin, OrgID: models.DefaultOrgID, IP: "192.0.2.1"}, Actor{User: e.member, OrgID: models.DefaultOrgID, IP: "192.0.2.2"}
 	return e
 }
+
+// cli is the operator acting on the default organization.
+var cli = Operator(models.DefaultOrgID)
 
 func codeOf(err error) string {
 	var de *models.Error
@@ -170,7 +173,7 @@ func TestSetPassword(t *testing.T) {
 			code     string
 			kind     error
 		}{
-			{"member may not", e.memberA, e.member.Email, pw, "admin_required", models.ErrForbidden},
+			{"member may not set another's", e.memberA, e.admin.Email, pw, "admin_required", models.ErrForbidden},
 			{"11 characters", e.adminA, e.member.Email, "eleven char", "password_too_short", models.ErrInvalid},
 			{"11 characters of two bytes", e.adminA, e.member.Email, strings.Repeat("é", 11), "password_too_short", models.ErrInvalid},
 			{"257 characters", e.adminA, e.member.Email, strings.Repeat("a", 257), "password_too_long", models.ErrInvalid},
@@ -182,17 +185,17 @@ func TestSetPassword(t *testing.T) {
 				t.Errorf("%s: got %v (code %q), want code %s", tc.name, err, codeOf(err), tc.code)
 			}
 		}
-		if u, _ := e.store.UserByEmail(ctx, e.member.Email); u.PasswordHash != "" {
+		if u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, e.member.Email); u.PasswordHash != "" {
 			t.Fatal("a refused SetPassword stored a hash")
 		}
 		for _, ok := range []struct {
 			actor    Actor
 			password string
-		}{{e.adminA, pw}, {CLI, strings.Repeat("é", 12)}, {e.adminA, strings.Repeat("a", 256)}} {
+		}{{e.adminA, pw}, {cli, strings.Repeat("é", 12)}, {e.adminA, strings.Repeat("a", 256)}} {
 			if err := e.reg.SetPassword(ctx, ok.actor, e.member.Email, ok.password); err != nil {
 				t.Fatalf("SetPassword(%q) by %s: %v", ok.password, ok.actor.Name(), err)
 			}
-			u, err := e.store.UserByEmail(ctx, e.member.Email)
+			u, err := e.store.UserByEmail(ctx, models.DefaultOrgID, e.member.Email)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +227,7 @@ func TestAuthenticate(t *testing.T) {
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
 		const pw = "a long enough password"
-		if err := e.reg.SetPassword(ctx, CLI, e.admin.Email, pw); err != nil {
+		if err := e.reg.SetPassword(ctx, cli, e.admin.Email, pw); err != nil {
 			t.Fatal(err)
 		}
 		u, err := e.reg.Authenticate(ctx, "  ROOT@example.com ", pw)
@@ -250,10 +253,10 @@ func TestAuthenticate(t *testing.T) {
 		}
 
 		// A disabled user is refused even with the right password.
-		if err := e.reg.SetPassword(ctx, CLI, e.member.Email, pw); err != nil {
+		if err := e.reg.SetPassword(ctx, cli, e.member.Email, pw); err != nil {
 			t.Fatal(err)
 		}
-		m, _ := e.store.UserByEmail(ctx, e.member.Email)
+		m, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, e.member.Email)
 		m.Status = models.StatusDisabled
 		if err := e.store.UpdateUser(ctx, m); err != nil {
 			t.Fatal(err)
@@ -278,13 +281,13 @@ func TestAuthenticateRehashesOutdatedHashes(t *testing.T) {
 		if _, err := e.reg.Authenticate(ctx, e.admin.Email, pw+"x"); err == nil {
 			t.Fatal("wrong password accepted")
 		}
-		if u, _ := e.store.UserByEmail(ctx, e.admin.Email); u.PasswordHash != old {
+		if u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, e.admin.Email); u.PasswordHash != old {
 			t.Fatal("a failed sign-in rehashed")
 		}
 		if _, err := e.reg.Authenticate(ctx, e.admin.Email, pw); err != nil {
 			t.Fatal(err)
 		}
-		u, _ := e.store.UserByEmail(ctx, e.admin.Email)
+		u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, e.admin.Email)
 		if u.PasswordHash == old || NeedsRehash(u.PasswordHash) || !VerifyPassword(pw, u.PasswordHash) {
 			t.Errorf("after sign-in the hash is %q; want a current-parameter hash of the same password", u.PasswordHash)
 		}
@@ -297,7 +300,7 @@ func TestSignInAudit(t *testing.T) {
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
 		const pw = "a long enough password"
-		if err := e.reg.SetPassword(ctx, CLI, e.admin.Email, pw); err != nil {
+		if err := e.reg.SetPassword(ctx, cli, e.admin.Email, pw); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.reg.SignIn(ctx, "198.51.100.7", e.admin.Email, "guess-"+pw); !errors.Is(err, ErrInvalidCredentials) {

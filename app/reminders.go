@@ -26,7 +26,8 @@ import (
 
 // ReminderStore is what Reminders reads and writes.
 type ReminderStore interface {
-	Policy(ctx context.Context) (*models.Policy, error)
+	ReminderOrgs(ctx context.Context, horizon time.Time) ([]string, error)
+	Policy(ctx context.Context, orgID string) (*models.Policy, error)
 	ExpiringClients(ctx context.Context, p *models.Policy, now, horizon time.Time) ([]models.Expiring, error)
 	ClaimReminder(ctx context.Context, r models.Reminder, holder string, ttl time.Duration) (bool, error)
 	FinishReminder(ctx context.Context, r models.Reminder, sendErr error) error
@@ -82,9 +83,11 @@ const (
 // Reminders sends credential expiry reminders and lists expiring
 // credentials.
 //
-// A client's expiry is its effective expiry under the organization policy
-// (models.Client.EffectiveExpiry), so a policy change moves it, both ways,
-// retroactively. A reminder is due Thresholds days (30, 7, 1) before that
+// A client's expiry is its effective expiry under its organization's
+// policy (models.Client.EffectiveExpiry), so a policy change moves it, both
+// ways, retroactively. A run reads only the organizations that may have a
+// client due (models.Store.ReminderOrgs), each under its own policy: its
+// maximum lifetime and its webhook. A reminder is due Thresholds days (30, 7, 1) before that
 // expiry; when a client enters the window late (created with 5 days left,
 // or a policy shortened its life) only the closest threshold is sent, never
 // a stale earlier one. A reminder is identified by (client, days, expiry
@@ -100,7 +103,8 @@ const (
 // de-duplicate.
 //
 // A reminder is a log event at WARN level ("credential expiring", written
-// at the first attempt) and, when the policy names a ReminderWebhookURL, a
+// at the first attempt) and, when the client's organization's policy names
+// a ReminderWebhookURL, a
 // webhook delivery; without a URL the log event alone counts as sent. A
 // failed delivery (transport error or a non-2xx answer) is retried by a
 // later run after a backoff of min(2^(n-1) minutes, 1 hour) following the
@@ -192,16 +196,47 @@ func (d DueReminder) ID() string {
 // largest threshold: the one of the smallest threshold already reached.
 // Whether it was sent already is not considered.
 func (r *Reminders) Due(ctx context.Context) ([]DueReminder, error) {
-	p, err := r.store.Policy(ctx)
+	now := r.now()
+	var out []DueReminder
+	err := r.eachOrg(ctx, now, func(p *models.Policy) error {
+		due, err := r.due(ctx, p, now)
+		out = append(out, due...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return r.due(ctx, p, r.now())
+	sortDue(out)
+	return out, nil
 }
 
+// horizon is how far ahead of now a run looks: the largest threshold.
+func (r *Reminders) horizon(now time.Time) time.Time {
+	return now.Add(time.Duration(r.thresholds[len(r.thresholds)-1]) * day)
+}
+
+// eachOrg calls fn with the policy of each organization that may have a
+// client due a reminder now, stopping at the first error.
+func (r *Reminders) eachOrg(ctx context.Context, now time.Time, fn func(p *models.Policy) error) error {
+	orgs, err := r.store.ReminderOrgs(ctx, r.horizon(now))
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		p, err := r.store.Policy(ctx, org)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// due returns the reminders due now in the organization of the policy p.
 func (r *Reminders) due(ctx context.Context, p *models.Policy, now time.Time) ([]DueReminder, error) {
-	horizon := now.Add(time.Duration(r.thresholds[len(r.thresholds)-1]) * day)
-	list, err := r.store.ExpiringClients(ctx, p, now, horizon)
+	list, err := r.store.ExpiringClients(ctx, p, now, r.horizon(now))
 	if err != nil {
 		return nil, err
 	}
@@ -218,47 +253,53 @@ func (r *Reminders) due(ctx context.Context, p *models.Policy, now time.Time) ([
 			}
 		}
 	}
+	sortDue(out)
+	return out, nil
+}
+
+// sortDue orders reminders soonest expiry first, then by client_id.
+func sortDue(out []DueReminder) {
 	slices.SortStableFunc(out, func(a, b DueReminder) int {
 		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Client.ID, b.Client.ID)
 	})
-	return out, nil
 }
 
-// RunOnce sends the due reminders that no instance has sent or is sending.
-// It returns how many it sent (delivered and recorded). Failed webhook
-// deliveries are not errors (they are recorded for a retry and logged);
-// the error reports the store failing, a webhook URL without a secret, or
-// ctx ending.
+// RunOnce sends the due reminders that no instance has sent or is sending,
+// organization by organization. It returns how many it sent (delivered and
+// recorded). Failed webhook deliveries are not errors (they are recorded
+// for a retry and logged); the error reports the store failing, a policy
+// naming a webhook URL without a secret (that organization's reminders
+// wait; the others' are sent), or ctx ending.
 func (r *Reminders) RunOnce(ctx context.Context) (sent int, err error) {
-	p, err := r.store.Policy(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if p.ReminderWebhookURL != "" && len(r.secret) == 0 {
-		return 0, errors.New("reminders: the policy names a webhook URL but no webhook secret is configured; no reminder sent")
-	}
-	due, err := r.due(ctx, p, r.now())
-	if err != nil {
-		return 0, err
-	}
+	now := r.now()
 	var errs []error
-	for _, d := range due {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+	err = r.eachOrg(ctx, now, func(p *models.Policy) error {
+		if p.ReminderWebhookURL != "" && len(r.secret) == 0 {
+			errs = append(errs, fmt.Errorf("reminders: the policy of organization %s names a webhook URL but no webhook secret is configured; none of its reminders sent", p.OrgID))
+			return nil
 		}
-		ok, err := r.send(ctx, p, d)
+		due, err := r.due(ctx, p, now)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reminder %s: %w", d.ID(), err))
+			return err
 		}
-		if ok {
-			sent++
+		for _, d := range due {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			ok, err := r.send(ctx, p, d)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reminder %s: %w", d.ID(), err))
+			}
+			if ok {
+				sent++
+			}
 		}
-	}
-	return sent, errors.Join(errs...)
+		return nil
+	})
+	return sent, errors.Join(append(errs, err)...)
 }
 
 // send claims, delivers and records one reminder; it reports whether this
@@ -320,7 +361,7 @@ func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (
 	}
 	detail, _ := json.Marshal(map[string]any{"days": d.Days, "expires_at": d.ExpiresAt})
 	err = r.store.AddAudit(rctx, models.AuditEvent{
-		At: r.now(), Actor: "authz", Action: models.AuditReminderSent,
+		OrgID: d.Client.OrgID, At: r.now(), Actor: "authz", Action: models.AuditReminderSent,
 		ClientID: d.Client.ID, UserID: d.Client.OwnerID, Detail: string(detail),
 	})
 	if err != nil {
@@ -397,13 +438,17 @@ func (r *Reminders) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Expiring lists the active clients whose effective expiry is within
-// within from now, soonest first; clients already expired are left out.
-func (r *Reminders) Expiring(ctx context.Context, within time.Duration) ([]models.Expiring, error) {
+// Expiring lists the active clients of the organization orgID whose
+// effective expiry is within within from now, soonest first; clients
+// already expired are left out.
+func (r *Reminders) Expiring(ctx context.Context, orgID string, within time.Duration) ([]models.Expiring, error) {
+	if orgID == "" {
+		return nil, errNoOrganization
+	}
 	if within <= 0 {
 		return nil, models.Errorf(models.KindInvalid, "invalid_within", "the expiry window must be positive")
 	}
-	p, err := r.store.Policy(ctx)
+	p, err := r.store.Policy(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -157,6 +157,9 @@ type env struct {
 	logs   *testutil.LockedBuffer
 }
 
+// cli is the operator acting on the default organization.
+var cli = app.Operator(models.DefaultOrgID)
+
 var start = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 
 // newEnv opens a database of the backend with an owner and a policy
@@ -176,10 +179,10 @@ func (e *env) init() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.reg = app.NewRegistry(e.store, hasher, e.clock.Now, nil)
+	e.reg = app.NewRegistry(e.store, app.RegistryConfig{Hasher: hasher, Now: e.clock.Now})
 	e.hook = newReceiver(t, e.secret, e.clock)
 	e.owner = &models.User{Email: "owner@example.com", Name: "Owner", Role: models.RoleMember}
-	if err := e.reg.CreateUser(e.ctx, app.CLI, e.owner); err != nil {
+	if err := e.reg.CreateUser(e.ctx, cli, e.owner); err != nil {
 		t.Fatalf("create owner: %v", err)
 	}
 	e.policy(func(p *models.Policy) {
@@ -191,12 +194,12 @@ func (e *env) init() {
 // policy changes the organization policy.
 func (e *env) policy(change func(p *models.Policy)) {
 	e.t.Helper()
-	p, err := e.store.Policy(e.ctx)
+	p, err := e.store.Policy(e.ctx, models.DefaultOrgID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	change(p)
-	if err := e.reg.SavePolicy(e.ctx, app.CLI, p); err != nil {
+	if err := e.reg.SavePolicy(e.ctx, cli, p); err != nil {
 		e.t.Fatalf("save policy: %v", err)
 	}
 }
@@ -209,7 +212,7 @@ func (e *env) client(name string, d time.Duration) *models.Client {
 		exp := e.clock.Now().Add(d)
 		in.ExpiresAt = &exp
 	}
-	c, _, err := e.reg.Create(e.ctx, app.CLI, in)
+	c, _, err := e.reg.Create(e.ctx, cli, in)
 	if err != nil {
 		e.t.Fatalf("create client %s: %v", name, err)
 	}
@@ -578,7 +581,7 @@ func TestReminderRevokedAndExpiring(t *testing.T) {
 		revoked := e.client("revoked", 20*day)
 		far := e.client("far", 100*day)
 		for _, c := range []*models.Client{revokedOld, revoked} {
-			if _, err := e.reg.Revoke(e.ctx, app.CLI, c.ID); err != nil {
+			if _, err := e.reg.Revoke(e.ctx, cli, c.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -594,7 +597,7 @@ func TestReminderRevokedAndExpiring(t *testing.T) {
 		}
 		check := func(within time.Duration, want ...item) {
 			t.Helper()
-			got, err := r.Expiring(e.ctx, within)
+			got, err := r.Expiring(e.ctx, models.DefaultOrgID, within)
 			if err != nil {
 				t.Fatalf("Expiring(%s): %v", within, err)
 			}
@@ -619,7 +622,7 @@ func TestReminderRevokedAndExpiring(t *testing.T) {
 			item{old.ID, start.Add(50 * day), 15},
 			item{far.ID, now.Add(50 * day), 50})
 		check(day)
-		if _, err := r.Expiring(e.ctx, 0); !errors.Is(err, models.ErrInvalid) {
+		if _, err := r.Expiring(e.ctx, models.DefaultOrgID, 0); !errors.Is(err, models.ErrInvalid) {
 			t.Errorf("Expiring(0): got %v, want an invalid-argument error", err)
 		}
 
@@ -772,19 +775,19 @@ func TestVerifyWebhookSignature(t *testing.T) {
 }
 
 // runStarts is a reminder store that tells the test when a run starts
-// (RunOnce reads the policy first) and holds the run until the test has
-// heard it.
+// (RunOnce reads the organizations that may have a client due first) and
+// holds the run until the test has heard it.
 type runStarts struct {
 	*models.Store
 	runs chan struct{}
 }
 
-func (s runStarts) Policy(ctx context.Context) (*models.Policy, error) {
+func (s runStarts) ReminderOrgs(ctx context.Context, horizon time.Time) ([]string, error) {
 	select {
 	case s.runs <- struct{}{}:
 	case <-ctx.Done():
 	}
-	return s.Store.Policy(ctx)
+	return s.Store.ReminderOrgs(ctx, horizon)
 }
 
 // runReminders runs Reminders.Run on store, every 10ms, until stop is

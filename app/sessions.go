@@ -42,17 +42,22 @@ func (a Actor) keep(userID string) string {
 }
 
 // checkSessionAccess refuses an actor who may not end userID's sessions:
-// admins and the CLI may end anyone's, a user their own.
-func (a Actor) checkSessionAccess(userID string) error {
-	if !a.isAdmin() && a.User.ID != userID {
-		return models.Errorf(models.KindForbidden, "admin_required", "only admins may end another user's sessions")
+// a person may end their own; an organization's owners and admins those of
+// its members (a person of another organization is not found).
+func (r *Registry) checkSessionAccess(ctx context.Context, a Actor, userID string) error {
+	if a.User != nil && a.User.ID == userID {
+		return nil
 	}
-	return nil
+	if err := a.requireManager("end another member's sessions"); err != nil {
+		return err
+	}
+	_, err := r.store.UserByID(ctx, a.OrgID, userID)
+	return err
 }
 
-// EndSession ends one session of a user, named by its ref, and audits it.
+// EndSession ends one session of a person, named by its ref, and audits it.
 func (r *Registry) EndSession(ctx context.Context, actor Actor, userID, ref string) error {
-	if err := actor.checkSessionAccess(userID); err != nil {
+	if err := r.checkSessionAccess(ctx, actor, userID); err != nil {
 		return err
 	}
 	if err := r.store.DeleteUserSession(ctx, userID, ref); err != nil {
@@ -62,10 +67,10 @@ func (r *Registry) EndSession(ctx context.Context, actor Actor, userID, ref stri
 	return nil
 }
 
-// EndSessions ends every session of a user, the actor's own included (a
-// user's "sign out everywhere"), audits it and returns how many ended.
+// EndSessions ends every session of a person, the actor's own included (a
+// person's "sign out everywhere"), audits it and returns how many ended.
 func (r *Registry) EndSessions(ctx context.Context, actor Actor, userID string) (int64, error) {
-	if err := actor.checkSessionAccess(userID); err != nil {
+	if err := r.checkSessionAccess(ctx, actor, userID); err != nil {
 		return 0, err
 	}
 	n, err := r.store.EndSessions(ctx, userID, "")
@@ -82,6 +87,25 @@ type SessionStore interface {
 	SessionByID(ctx context.Context, id string) (*models.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	TouchSession(ctx context.Context, id string, t time.Time) error
+	Memberships(ctx context.Context, userID string) ([]models.OrgMembership, error)
+}
+
+// activeMember reports whether the person userID has an active membership
+// of at least one organization: what signing in and staying signed in
+// take.
+func activeMember(ctx context.Context, store interface {
+	Memberships(ctx context.Context, userID string) ([]models.OrgMembership, error)
+}, userID string) (bool, error) {
+	ms, err := store.Memberships(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if m.Status == models.StatusActive {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Admin sessions: a sign-in with email and password yields a random
@@ -139,8 +163,10 @@ func validSessionToken(tok string) bool {
 	return err == nil
 }
 
-// Resume returns the live session of token with its user, or
-// ErrNoSession, or an unauthenticated Error (expired, user disabled). It records
+// Resume returns the live session of token with its person (User, without
+// a membership: what they may do is their membership's of the organization
+// they act in), or ErrNoSession, or an unauthenticated Error (expired, no
+// active membership left). It records
 // the session's last-seen time at most every sessionTouchEvery.
 func (s *Sessions) Resume(ctx context.Context, token string) (*models.Session, error) {
 	if !validSessionToken(token) {
@@ -156,7 +182,13 @@ func (s *Sessions) Resume(ctx context.Context, token string) (*models.Session, e
 	if !s.now().Before(sess.ExpiresAt) {
 		return nil, models.Errorf(models.KindUnauthenticated, "unauthenticated", "the session has expired: sign in again")
 	}
-	if sess.User == nil || !sess.User.Active() {
+	active := false
+	if sess.User != nil {
+		if active, err = activeMember(ctx, s.store, sess.User.ID); err != nil {
+			return nil, err
+		}
+	}
+	if !active {
 		return nil, models.Errorf(models.KindUnauthenticated, "unauthenticated", "the user is disabled")
 	}
 	if now := s.now(); now.Sub(sess.LastSeenAt) >= sessionTouchEvery {

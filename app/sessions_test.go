@@ -17,7 +17,7 @@ import (
 func (e *passwordEnv) startSessions(t *testing.T, u *models.User, n int) []string {
 	t.Helper()
 	ctx := context.Background()
-	fresh, err := e.store.UserByID(ctx, u.ID)
+	fresh, err := e.store.UserByID(ctx, models.DefaultOrgID, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestCredentialChangesEndSessions(t *testing.T) {
 			actor := e.adminA
 			switch {
 			case tc.cli:
-				actor = CLI
+				actor = cli
 			case tc.self:
 				actor.Session = ids[0]
 			default:
@@ -107,7 +107,7 @@ func TestCredentialChangesEndSessions(t *testing.T) {
 			if tc.password {
 				err = e.reg.SetPassword(ctx, actor, target.Email, pw)
 			} else {
-				u, uerr := e.store.UserByID(ctx, target.ID)
+				u, uerr := e.store.UserByID(ctx, models.DefaultOrgID, target.ID)
 				if uerr != nil {
 					t.Fatal(uerr)
 				}
@@ -159,7 +159,7 @@ func TestSignInDuringPasswordChange(t *testing.T) {
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
 		const pw = "a long enough password"
-		if err := e.reg.SetPassword(ctx, CLI, e.member.Email, pw); err != nil {
+		if err := e.reg.SetPassword(ctx, cli, e.member.Email, pw); err != nil {
 			t.Fatal(err)
 		}
 		u, err := e.reg.SignIn(ctx, "192.0.2.9", e.member.Email, pw) // checked against the old password

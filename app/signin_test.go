@@ -23,12 +23,12 @@ func TestSignInBackoff(t *testing.T) {
 		e := newPasswordEnv(t, backend)
 		ctx := context.Background()
 		clk := testutil.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-		reg := NewRegistry(e.store, nil, clk.Now, nil)
+		reg := NewRegistry(e.store, RegistryConfig{Now: clk.Now})
 		const pw = "a long enough password"
-		if err := reg.SetPassword(ctx, CLI, e.admin.Email, pw); err != nil {
+		if err := reg.SetPassword(ctx, cli, e.admin.Email, pw); err != nil {
 			t.Fatal(err)
 		}
-		if err := reg.SetPassword(ctx, CLI, e.member.Email, pw); err != nil {
+		if err := reg.SetPassword(ctx, cli, e.member.Email, pw); err != nil {
 			t.Fatal(err)
 		}
 		hashes := countHashes(t)
@@ -180,7 +180,7 @@ func TestPasswordSlotWait(t *testing.T) {
 	if _, err := e.reg.SignIn(context.Background(), "192.0.2.7", e.admin.Email, "guess"); !errors.Is(err, ErrPasswordBusy) {
 		t.Errorf("sign-in with every slot taken: got %v, want ErrPasswordBusy", err)
 	}
-	if err := e.reg.SetPassword(context.Background(), CLI, e.admin.Email, "a long enough password"); !errors.Is(err, ErrPasswordBusy) {
+	if err := e.reg.SetPassword(context.Background(), cli, e.admin.Email, "a long enough password"); !errors.Is(err, ErrPasswordBusy) {
 		t.Errorf("set password with every slot taken: got %v, want ErrPasswordBusy", err)
 	}
 	passwordWait = time.Hour

@@ -25,6 +25,12 @@ const (
 	AuditReminderSent    = "reminder.sent"
 	AuditKeyRotated      = "key.rotated"
 	AuditPasswordUpdated = "user.password_set"
+	AuditClientUpdated   = "client.updated"
+	AuditOrgCreated      = "organization.created"
+	AuditProjectCreated  = "project.created"
+	// AuditDefaultProjectSet: an organization named (or cleared) the
+	// project its organization-wide clients' tokens are for by default.
+	AuditDefaultProjectSet = "organization.default_project_set"
 )
 
 // AuditEvent records who did what to which credential, from where, when.

@@ -54,6 +54,23 @@ func (s *Store) ExpiringClients(ctx context.Context, p *Policy, now, horizon tim
 	return out, nil
 }
 
+// ReminderOrgs returns the ids of the organizations that may have a
+// client expiring by horizon: those with an active client whose own expiry
+// is by then, and those whose policy caps credential lifetimes (whose
+// clients' effective expiry depends on their creation date). Expiry
+// reminders read these organizations' policies and clients only, not
+// every organization's at every run.
+func (s *Store) ReminderOrgs(ctx context.Context, horizon time.Time) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT org_id FROM clients WHERE status = ? AND expires_at IS NOT NULL AND expires_at <= ?
+UNION SELECT org_id FROM policies WHERE max_credential_lifetime > 0`, StatusActive, horizon.UTC()).Scan(&ids).Error
+	if err != nil {
+		return nil, translate(err, "organizations with expiring clients")
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
 // Reminder is one expiry reminder of a client: sent at most once for each
 // (client, days before, expiry) even with several instances running.
 type Reminder struct {
