@@ -13,12 +13,14 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner}
+var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy}
 
-// ownerFilter resolves the owner parameter (an email) for a list. Members
-// see only their own clients.
+var clientKinds = []string{models.ClientKindProject, models.ClientKindOrganization, models.ClientKindPublishable}
+
+// ownerFilter resolves the owner parameter (an email of a member of the
+// organization) for a list. Members see only their own clients.
 func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) (string, error) {
-	if !p.isAdmin() {
+	if !p.manages() {
 		if owner != "" && models.NormalizeEmail(owner) != p.user.Email {
 			return "", models.Errorf(models.KindForbidden, "admin_required", "members may list only their own clients")
 		}
@@ -30,10 +32,10 @@ func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) 
 	var u *models.User
 	var err error = models.ErrNotFound // no email holds a control character or invalid UTF-8
 	if models.CheckText(owner) == nil {
-		u, err = a.Store.UserByEmail(ctx, owner)
+		u, err = a.Store.UserByEmail(ctx, p.org.ID, owner)
 	}
-	if errors.Is(err, models.ErrNotFound) {
-		return "", models.Errorf(models.KindInvalid, "owner_not_found", "no user with email %q", models.NormalizeEmail(owner))
+	if errors.Is(err, models.ErrNotFound) || models.ErrorKind(err) == models.KindNotFound {
+		return "", models.Errorf(models.KindInvalid, "owner_not_found", "the organization has no member with email %q", models.NormalizeEmail(owner))
 	}
 	if err != nil {
 		return "", err
@@ -41,13 +43,14 @@ func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) 
 	return u.ID, nil
 }
 
-// listClients is GET /clients?owner=&status=&legacy=true&limit=&cursor=,
+// listClients is GET /orgs/{org}/clients?project=&owner=&status=&legacy=true&limit=&cursor=:
+// the organization's clients (of one project: project is its slug),
 // ordered by client_id. The database knows only the stored statuses
-// (active, revoked); expired and disabled_by_owner depend on the policy,
-// the clock and the owner, so for those the list pages through the active
-// clients and keeps the matching ones.
+// (active, revoked); expired, disabled_by_owner and disabled_by_policy
+// depend on the policy, the clock and the owner, so for those the list
+// pages through the active clients and keeps the matching ones.
 func (a *adminAPI) listClients(c echo.Context, p *principal) error {
-	q, err := query(c, "owner", "status", "legacy", "limit", "cursor")
+	q, err := query(c, "project", "owner", "status", "legacy", "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -61,7 +64,7 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 	}
 	status := q.Get("status")
 	if status != "" && !slices.Contains(clientStatuses, status) {
-		return invalidParam("status must be one of active, expired, revoked, disabled_by_owner")
+		return invalidParam("status must be one of active, expired, revoked, disabled_by_owner, disabled_by_policy")
 	}
 	var legacy bool
 	switch q.Get("legacy") {
@@ -72,16 +75,23 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 		return invalidParam("legacy must be true or false")
 	}
 	ctx := c.Request().Context()
-	ownerID, err := a.ownerFilter(ctx, p, q.Get("owner"))
-	if err != nil {
+	f := models.ClientFilter{OrgID: p.org.ID, Legacy: legacy, After: after}
+	if f.OwnerID, err = a.ownerFilter(ctx, p, q.Get("owner")); err != nil {
 		return err
 	}
-	policy, err := a.Store.Policy(ctx)
+	if slug := q.Get("project"); slug != "" {
+		pr, err := a.Store.ProjectBySlug(ctx, p.org.ID, slug)
+		if err != nil {
+			return notFound(err, "project_not_found", "project")
+		}
+		f.ProjectID = pr.ID
+	}
+	policy, err := a.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
 	now := a.Now()
-	matched, next, err := a.matchClients(ctx, policy, now, ownerID, status, legacy, after, limit)
+	matched, next, err := a.matchClients(ctx, policy, now, f, status, limit)
 	if err != nil {
 		return err
 	}
@@ -95,12 +105,12 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// matchClients pages through clients ordered by client_id and keeps those
-// whose displayed status matches (expired and disabled_by_owner depend on
+// matchClients pages through the clients of f (its organization, project,
+// owner, legacy and After) ordered by client_id and keeps those whose
+// displayed status matches (expired and the disabled statuses depend on
 // the policy, the clock and the owner, not on a stored column). It returns
 // at most limit clients and, when there are more, the id to continue after.
-func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now time.Time, ownerID, status string, legacy bool, after string, limit int) ([]models.Client, string, error) {
-	f := models.ClientFilter{OwnerID: ownerID, Legacy: legacy, After: after}
+func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now time.Time, f models.ClientFilter, status string, limit int) ([]models.Client, string, error) {
 	switch status {
 	case "":
 	case models.ClientRevoked:
@@ -132,9 +142,10 @@ func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now 
 	return matched, "", nil
 }
 
-// expiringClients is GET /clients/expiring?within=30d&owner=: active clients
-// whose effective expiry (their own, or creation + the policy's maximum
-// lifetime) falls within the window, soonest first. Members see their own.
+// expiringClients is GET /orgs/{org}/clients/expiring?within=30d&owner=:
+// the organization's active clients whose effective expiry (their own, or
+// creation + the policy's maximum lifetime) falls within the window,
+// soonest first. Members see their own.
 func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 	q, err := query(c, "within", "owner")
 	if err != nil {
@@ -151,12 +162,12 @@ func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	policy, err := a.Store.Policy(ctx)
+	policy, err := a.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
 	now := a.Now()
-	list, err := a.Store.ExpiringClients(ctx, policy, now, now.Add(within))
+	list, err := a.expiringList(ctx, p.org.ID, policy, now, now.Add(within))
 	if err != nil {
 		return err
 	}
@@ -173,6 +184,35 @@ func (a *adminAPI) expiringClients(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// expiringList is the store's ExpiringClients of the organization orgID,
+// with each client's project loaded for its view.
+func (a *adminAPI) expiringList(ctx context.Context, orgID string, policy *models.Policy, now, horizon time.Time) ([]models.Expiring, error) {
+	list, err := a.Store.ExpiringClients(ctx, policy, now, horizon)
+	if err != nil || len(list) == 0 {
+		return list, err
+	}
+	projects, err := a.Store.ListProjects(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*models.Project, len(projects))
+	for i := range projects {
+		byID[projects[i].ID] = &projects[i]
+	}
+	for _, e := range list {
+		e.Client.Project = byID[e.Client.ProjectID]
+	}
+	return list, nil
+}
+
+// errClientNotFound is the answer for a client id that names no client of
+// the organization of the URL: one of another organization is answered
+// exactly as one that does not exist.
+var errClientNotFound = models.Errorf(models.KindNotFound, "client_not_found", "client not found")
+
+// clientByParam returns the client named by the id parameter, if it is of
+// the organization of the URL and the caller may see it (owners and admins
+// every client of the organization, members their own).
 func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, error) {
 	id, err := pathParam(c, "id")
 	if err != nil {
@@ -182,13 +222,16 @@ func (a *adminAPI) clientByParam(c echo.Context, p *principal) (*models.Client, 
 	if err != nil {
 		return nil, notFound(err, "client_not_found", "client")
 	}
-	if !p.isAdmin() && cl.OwnerID != p.user.ID {
-		return nil, models.Errorf(models.KindForbidden, "not_client_owner", "only admins and the client's owner may see client %s", id)
+	if cl.OrgID != p.org.ID {
+		return nil, errClientNotFound
+	}
+	if !p.manages() && cl.OwnerID != p.user.ID {
+		return nil, models.Errorf(models.KindForbidden, "not_client_owner", "only the organization's owners and admins and the client's owner may see client %s", id)
 	}
 	return cl, nil
 }
 
-// getClient is GET /clients/{id}.
+// getClient is GET /orgs/{org}/clients/{id}.
 func (a *adminAPI) getClient(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -197,13 +240,44 @@ func (a *adminAPI) getClient(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	return a.writeClient(c, http.StatusOK, cl, "", "")
+	return a.writeClient(c, p, http.StatusOK, cl, "", "")
+}
+
+// updateClient is PATCH /orgs/{org}/clients/{id} {"name","description","scopes"}:
+// absent fields keep their values. Scopes must be held by the owner, and a
+// publishable client's within the organization's publishable scopes (400
+// scope_not_publishable otherwise). The change holds at the client's next
+// token request.
+func (a *adminAPI) updateClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		Name        *string   `json:"name"`
+		Description *string   `json:"description"`
+		Scopes      *[]string `json:"scopes"`
+	}
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	if in.Name == nil && in.Description == nil && in.Scopes == nil {
+		return models.Errorf(models.KindInvalid, "invalid_request", "nothing to change: send name, description or scopes")
+	}
+	cl, err := a.clientByParam(c, p)
+	if err != nil {
+		return err
+	}
+	cl, err = a.Registry.Update(c.Request().Context(), p.actor(), cl.ID, app.ClientChange{Name: in.Name, Description: in.Description, Scopes: in.Scopes})
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	return a.writeClient(c, p, http.StatusOK, cl, "", "")
 }
 
 // writeClient answers with a client's view, and with a new secret when one
 // was just made (the only time it is ever shown).
-func (a *adminAPI) writeClient(c echo.Context, status int, cl *models.Client, secret, secretID string) error {
-	policy, err := a.Store.Policy(c.Request().Context())
+func (a *adminAPI) writeClient(c echo.Context, p *principal, status int, cl *models.Client, secret, secretID string) error {
+	policy, err := a.Store.Policy(c.Request().Context(), p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -219,6 +293,11 @@ func (a *adminAPI) writeClient(c echo.Context, status int, cl *models.Client, se
 }
 
 type clientInput struct {
+	// Kind is project (the default), organization or publishable; Project
+	// is the slug of the project a project or publishable client is bound
+	// to (none for an organization client).
+	Kind           string   `json:"kind"`
+	Project        string   `json:"project"`
 	Owner          string   `json:"owner"`
 	Name           string   `json:"name"`
 	Description    string   `json:"description"`
@@ -231,9 +310,15 @@ type clientInput struct {
 }
 
 func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
-	out := app.NewClient{OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
+	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer}
 	if out.OwnerEmail == "" {
 		out.OwnerEmail = p.user.Email
+	}
+	if out.Kind == "" {
+		out.Kind = models.ClientKindProject
+	}
+	if !slices.Contains(clientKinds, out.Kind) {
+		return out, models.Errorf(models.KindInvalid, "invalid_kind", "kind must be project, organization or publishable")
 	}
 	var err error
 	if out.TokenTTL, err = durationField("token_ttl", in.TokenTTL); err != nil {
@@ -251,9 +336,10 @@ func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
 	return out, nil
 }
 
-// createClient is POST /clients: 201 with the client and its secret, shown
-// this once. The owner defaults to the caller; the Registry decides who may
-// create what.
+// createClient is POST /orgs/{org}/clients: 201 with the client and its
+// secret, shown this once. The kind defaults to project, the owner to the
+// caller; the Registry decides who may create what, and checks the
+// project, audiences and scopes against the kind.
 func (a *adminAPI) createClient(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -270,17 +356,18 @@ func (a *adminAPI) createClient(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Location", AdminPrefix+"/clients/"+url.PathEscape(cl.ID))
+	c.Response().Header().Set("Location", p.orgPath()+"/clients/"+url.PathEscape(cl.ID))
 	secretID := ""
 	if len(cl.Secrets) > 0 {
 		secretID = cl.Secrets[0].ID
 	}
-	return a.writeClient(c, http.StatusCreated, cl, secret, secretID)
+	return a.writeClient(c, p, http.StatusCreated, cl, secret, secretID)
 }
 
-// importClient is POST /clients/import: an admin registers a credential
-// issued by another system, keeping its client_id and secret (marked
-// legacy). The secret is not echoed back.
+// importClient is POST /orgs/{org}/clients/import: an owner or admin
+// registers a credential issued by another system in the organization,
+// keeping its client_id and secret (marked legacy). The secret is not
+// echoed back.
 func (a *adminAPI) importClient(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -301,12 +388,12 @@ func (a *adminAPI) importClient(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Location", AdminPrefix+"/clients/"+url.PathEscape(cl.ID))
-	return a.writeClient(c, http.StatusCreated, cl, "", "")
+	c.Response().Header().Set("Location", p.orgPath()+"/clients/"+url.PathEscape(cl.ID))
+	return a.writeClient(c, p, http.StatusCreated, cl, "", "")
 }
 
-// revokeClient is POST /clients/{id}/revoke: refused from its next token
-// request on.
+// revokeClient is POST /orgs/{org}/clients/{id}/revoke: refused from its
+// next token request on.
 func (a *adminAPI) revokeClient(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -314,18 +401,17 @@ func (a *adminAPI) revokeClient(c echo.Context, p *principal) error {
 	if err := decodeJSON(c, &struct{}{}, false); err != nil {
 		return err
 	}
-	id, err := pathParam(c, "id")
+	cl, err := a.clientByParam(c, p)
 	if err != nil {
 		return err
 	}
-	cl, err := a.Registry.Revoke(c.Request().Context(), p.actor(), id)
-	if err != nil {
+	if cl, err = a.Registry.Revoke(c.Request().Context(), p.actor(), cl.ID); err != nil {
 		return notFound(err, "client_not_found", "client")
 	}
-	return a.writeClient(c, http.StatusOK, cl, "", "")
+	return a.writeClient(c, p, http.StatusOK, cl, "", "")
 }
 
-// rotateClient is POST /clients/{id}/rotate {"grace":"24h"}: a new secret,
+// rotateClient is POST /orgs/{org}/clients/{id}/rotate {"grace":"24h"}: a new secret,
 // shown this once; the old ones keep working for the grace period (absent:
 // the policy's; "0s": they stop now).
 func (a *adminAPI) rotateClient(c echo.Context, p *principal) error {
@@ -346,23 +432,22 @@ func (a *adminAPI) rotateClient(c echo.Context, p *principal) error {
 		}
 		grace = &g
 	}
-	id, err := pathParam(c, "id")
+	cl, err := a.clientByParam(c, p)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	secret, row, err := a.Registry.Rotate(ctx, p.actor(), id, grace)
+	secret, row, err := a.Registry.Rotate(ctx, p.actor(), cl.ID, grace)
 	if err != nil {
 		return notFound(err, "client_not_found", "client")
 	}
-	cl, err := a.Store.ClientByID(ctx, id)
-	if err != nil {
+	if cl, err = a.Store.ClientByID(ctx, cl.ID); err != nil {
 		return err
 	}
-	return a.writeClient(c, http.StatusOK, cl, secret, row.ID)
+	return a.writeClient(c, p, http.StatusOK, cl, secret, row.ID)
 }
 
-// revokeSecret is DELETE /clients/{id}/secrets/{secret_id}: that secret
+// revokeSecret is DELETE /orgs/{org}/clients/{id}/secrets/{secret_id}: that secret
 // stops working; the client's other secrets keep working.
 func (a *adminAPI) revokeSecret(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {

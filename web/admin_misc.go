@@ -22,8 +22,8 @@ func (a *adminAPI) openapi(c echo.Context, _ *principal) error {
 	return c.Blob(http.StatusOK, "application/json", openapiDoc)
 }
 
-// PolicyView is the organization policy; durations are Go durations, whole
-// days written as "Nd".
+// PolicyView is an organization's policy; durations are Go durations,
+// whole days written as "Nd".
 type PolicyView struct {
 	MaxCredentialLifetime     string     `json:"max_credential_lifetime"`
 	DefaultCredentialLifetime string     `json:"default_credential_lifetime"`
@@ -35,6 +35,7 @@ type PolicyView struct {
 	RotationGrace             string     `json:"rotation_grace"`
 	ReminderWebhookURL        string     `json:"reminder_webhook_url"`
 	LegacySunset              *time.Time `json:"legacy_sunset"`
+	PublishableScopes         []string   `json:"publishable_scopes"`
 	UpdatedAt                 *time.Time `json:"updated_at"`
 	UpdatedBy                 string     `json:"updated_by"`
 }
@@ -46,7 +47,7 @@ func ViewPolicy(p *models.Policy) PolicyView {
 		DefaultTokenTTL: models.FormatDuration(p.DefaultTokenTTL), MaxTokenTTL: models.FormatDuration(p.MaxTokenTTL),
 		MaxClientsPerOwner: p.MaxClientsPerOwner, CreationRestricted: p.CreationRestricted, IPAllowlist: nonNil(p.IPAllowlist),
 		RotationGrace: models.FormatDuration(p.RotationGrace), ReminderWebhookURL: p.ReminderWebhookURL, LegacySunset: utc(p.LegacySunset),
-		UpdatedBy: p.UpdatedBy,
+		PublishableScopes: nonNil(p.PublishableScopes), UpdatedBy: p.UpdatedBy,
 	}
 	if !p.UpdatedAt.IsZero() {
 		v.UpdatedAt = utc(&p.UpdatedAt)
@@ -54,21 +55,21 @@ func ViewPolicy(p *models.Policy) PolicyView {
 	return v
 }
 
-// getPolicy is GET /policy.
-func (a *adminAPI) getPolicy(c echo.Context, _ *principal) error {
+// getPolicy is GET /orgs/{org}/policy.
+func (a *adminAPI) getPolicy(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	p, err := a.Store.Policy(c.Request().Context())
+	pol, err := a.Store.Policy(c.Request().Context(), p.org.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ViewPolicy(p))
+	return c.JSON(http.StatusOK, ViewPolicy(pol))
 }
 
-// putPolicy is PUT /policy: the whole policy. Every field is required
-// except reminder_webhook_url and legacy_sunset (absent: none), so that a
-// forgotten field never silently lifts a limit. updated_at and updated_by
+// putPolicy is PUT /orgs/{org}/policy: the organization's whole policy.
+// Every field is required except reminder_webhook_url and legacy_sunset
+// (absent: none), so that a forgotten field never silently lifts a limit. updated_at and updated_by
 // are accepted and ignored, so a GET body can be edited and sent back.
 func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
@@ -85,6 +86,7 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 		RotationGrace             *string         `json:"rotation_grace"`
 		ReminderWebhookURL        *string         `json:"reminder_webhook_url"`
 		LegacySunset              *string         `json:"legacy_sunset"`
+		PublishableScopes         *[]string       `json:"publishable_scopes"`
 		UpdatedAt                 json.RawMessage `json:"updated_at"`
 		UpdatedBy                 json.RawMessage `json:"updated_by"`
 	}
@@ -97,6 +99,7 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 		"default_token_ttl": in.DefaultTokenTTL != nil, "max_token_ttl": in.MaxTokenTTL != nil,
 		"max_clients_per_owner": in.MaxClientsPerOwner != nil, "creation_restricted": in.CreationRestricted != nil,
 		"ip_allowlist": in.IPAllowlist != nil, "rotation_grace": in.RotationGrace != nil,
+		"publishable_scopes": in.PublishableScopes != nil,
 	} {
 		if !present {
 			missing = append(missing, name)
@@ -106,7 +109,10 @@ func (a *adminAPI) putPolicy(c echo.Context, p *principal) error {
 		slices.Sort(missing)
 		return models.Errorf(models.KindInvalid, "invalid_policy", "PUT replaces the whole policy; missing: %s", strings.Join(missing, ", "))
 	}
-	pol := &models.Policy{MaxClientsPerOwner: *in.MaxClientsPerOwner, CreationRestricted: *in.CreationRestricted, IPAllowlist: models.NewSet(*in.IPAllowlist...)}
+	pol := &models.Policy{
+		OrgID: p.org.ID, MaxClientsPerOwner: *in.MaxClientsPerOwner, CreationRestricted: *in.CreationRestricted,
+		IPAllowlist: models.NewSet(*in.IPAllowlist...), PublishableScopes: models.NewSet(*in.PublishableScopes...),
+	}
 	for _, d := range []struct {
 		name string
 		in   *string
@@ -167,9 +173,10 @@ func ViewAudit(e *models.AuditEvent) AuditView {
 	return v
 }
 
-// audit is GET /audit?client_id=&user_id=&action=&since=&until=&cursor=&limit=:
-// events newest first; since is inclusive, until exclusive (RFC 3339).
-func (a *adminAPI) audit(c echo.Context, _ *principal) error {
+// audit is GET /orgs/{org}/audit?client_id=&user_id=&action=&since=&until=&cursor=&limit=:
+// the organization's events newest first; since is inclusive, until
+// exclusive (RFC 3339).
+func (a *adminAPI) audit(c echo.Context, p *principal) error {
 	q, err := query(c, "client_id", "user_id", "action", "since", "until", "cursor", "limit")
 	if err != nil {
 		return err
@@ -182,7 +189,7 @@ func (a *adminAPI) audit(c echo.Context, _ *principal) error {
 	if err != nil {
 		return err
 	}
-	f := models.AuditFilter{ClientID: q.Get("client_id"), UserID: q.Get("user_id"), Action: q.Get("action"), Before: before, Limit: limit + 1}
+	f := models.AuditFilter{OrgID: p.org.ID, ClientID: q.Get("client_id"), UserID: q.Get("user_id"), Action: q.Get("action"), Before: before, Limit: limit + 1}
 	for _, t := range []struct {
 		name string
 		out  *time.Time
@@ -208,7 +215,6 @@ func (a *adminAPI) audit(c echo.Context, _ *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// keyView is a signing key's public facts; never key material.
 // KeyView is a signing key as the admin API and the CLI show it: never
 // key material.
 type KeyView struct {
@@ -226,7 +232,8 @@ func ViewKey(k *models.SigningKey) KeyView {
 	return KeyView{k.KID, k.Alg, k.State, k.Generation, k.CreatedAt.UTC(), utc(k.ActivatedAt), utc(k.RetiredAt)}
 }
 
-// keys is GET /keys, oldest first.
+// keys is GET /keys, oldest first: the server's keys (one issuer, one
+// JWKS), for the owners and admins of any organization.
 func (a *adminAPI) keys(c echo.Context, _ *principal) error {
 	if _, err := query(c); err != nil {
 		return err

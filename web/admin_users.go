@@ -9,8 +9,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// UserView is a user as the admin API and the CLI show it: whether a
-// password is set, never its hash.
+// UserView is a member of an organization as the admin API and the CLI
+// show them: the person (email, name, whether a password is set, never its
+// hash) with their membership of the organization (role, permissions,
+// status, may_create_clients).
 type UserView struct {
 	ID               string    `json:"id"`
 	Email            string    `json:"email"`
@@ -31,8 +33,9 @@ func ViewUser(u *models.User) UserView {
 	}
 }
 
-// listUsers is GET /users?role=&status=&limit=&cursor=, ordered by email.
-func (a *adminAPI) listUsers(c echo.Context, _ *principal) error {
+// listUsers is GET /orgs/{org}/members?role=&status=&limit=&cursor=: the
+// organization's members, ordered by email.
+func (a *adminAPI) listUsers(c echo.Context, p *principal) error {
 	q, err := query(c, "role", "status", "limit", "cursor")
 	if err != nil {
 		return err
@@ -46,13 +49,13 @@ func (a *adminAPI) listUsers(c echo.Context, _ *principal) error {
 		return err
 	}
 	role, status := q.Get("role"), q.Get("status")
-	if role != "" && role != models.RoleAdmin && role != models.RoleMember {
-		return invalidParam("role must be admin or member")
+	if role != "" && role != models.RoleOwner && role != models.RoleAdmin && role != models.RoleMember {
+		return invalidParam("role must be owner, admin or member")
 	}
 	if status != "" && status != models.StatusActive && status != models.StatusDisabled {
 		return invalidParam("status must be active or disabled")
 	}
-	users, err := a.Store.ListUsers(c.Request().Context())
+	users, err := a.Store.ListUsers(c.Request().Context(), p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -80,7 +83,9 @@ type userInput struct {
 	MayCreateClients *bool     `json:"may_create_clients"`
 }
 
-// createUser is POST /users.
+// createUser is POST /orgs/{org}/members: a new person, or a person of
+// another organization, becomes a member (the Registry adds a membership
+// to an existing person without touching their name or password).
 func (a *adminAPI) createUser(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -89,7 +94,7 @@ func (a *adminAPI) createUser(c echo.Context, p *principal) error {
 	if err := decodeJSON(c, &in, true); err != nil {
 		return err
 	}
-	u := &models.User{Role: models.RoleMember, Status: models.StatusActive, Permissions: models.Set{}}
+	u := &models.User{OrgID: p.org.ID, Role: models.RoleMember, Status: models.StatusActive, Permissions: models.Set{}}
 	if in.Email != nil {
 		u.Email = *in.Email
 	}
@@ -97,7 +102,7 @@ func (a *adminAPI) createUser(c echo.Context, p *principal) error {
 	if err := a.Registry.CreateUser(c.Request().Context(), p.actor(), u); err != nil {
 		return err
 	}
-	c.Response().Header().Set("Location", AdminPrefix+"/users/"+u.ID)
+	c.Response().Header().Set("Location", p.orgPath()+"/members/"+u.ID)
 	return c.JSON(http.StatusCreated, ViewUser(u))
 }
 
@@ -121,16 +126,20 @@ func applyUser(u *models.User, in *userInput) []string {
 	return changed
 }
 
-func (a *adminAPI) userByParam(c echo.Context) (*models.User, error) {
+// userByParam returns the member of the organization of the URL named by
+// the id parameter: a person of another organization only is not found,
+// exactly as an id nobody has.
+func (a *adminAPI) userByParam(c echo.Context, p *principal) (*models.User, error) {
 	id, err := pathParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.Store.UserByID(c.Request().Context(), id)
+	u, err := a.Store.UserByID(c.Request().Context(), p.org.ID, id)
 	return u, notFound(err, "user_not_found", "user")
 }
 
-// getUser is GET /users/{id}: admins any user, members themselves.
+// getUser is GET /orgs/{org}/members/{id}: owners and admins any member,
+// members themselves.
 func (a *adminAPI) getUser(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -139,19 +148,20 @@ func (a *adminAPI) getUser(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	if !p.isAdmin() && id != p.user.ID {
+	if !p.manages() && id != p.user.ID {
 		return errAdminRequired
 	}
-	u, err := a.userByParam(c)
+	u, err := a.userByParam(c, p)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ViewUser(u))
 }
 
-// updateUser is PATCH /users/{id}: name, role, permissions, status and
-// may_create_clients; absent fields keep their values, email is fixed. A
-// change holds at the user's clients' next token request.
+// updateUser is PATCH /orgs/{org}/members/{id}: name, and the membership's
+// role, permissions, status and may_create_clients; absent fields keep
+// their values, email is fixed. A change holds at the member's clients'
+// next token request. The Registry decides who may change an owner.
 func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -163,18 +173,19 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 	if in.Email != nil {
 		return models.Errorf(models.KindInvalid, "email_immutable", "a user's email cannot be changed; create a new user")
 	}
-	u, err := a.userByParam(c)
+	u, err := a.userByParam(c, p)
 	if err != nil {
 		return err
 	}
+	role := u.Role
 	changed := applyUser(u, &in)
 	if len(changed) == 0 {
 		return models.Errorf(models.KindInvalid, "invalid_request", "nothing to change: send name, role, permissions, status or may_create_clients")
 	}
-	// An admin who demotes or disables themselves could leave nobody able
-	// to administer the server from the API.
-	if u.ID == p.user.ID && (u.Role != models.RoleAdmin || u.Status != models.StatusActive) {
-		return models.Errorf(models.KindConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+	// An owner or admin who changes their own role or disables themselves
+	// could leave nobody able to administer the organization.
+	if u.ID == p.user.ID && (u.Role != role || u.Status != models.StatusActive) {
+		return models.Errorf(models.KindConflict, "self_lockout", "owners and admins cannot change their own role or disable themselves; ask another owner")
 	}
 	if err := a.Registry.UpdateUser(c.Request().Context(), p.actor(), u, strings.Join(changed, ",")); err != nil {
 		return notFound(err, "user_not_found", "user")
@@ -182,8 +193,10 @@ func (a *adminAPI) updateUser(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, ViewUser(u))
 }
 
-// setPassword is PUT /users/{id}/password {"password"}: admins set any
-// user's admin-API password (12 to 256 characters). The user's sessions
+// setPassword is PUT /orgs/{org}/members/{id}/password {"password"}:
+// owners and admins set a member's console password (12 to 256
+// characters); the Registry refuses it for a person who belongs to other
+// organizations too (person_in_other_organizations). The person's sessions
 // end, but the caller's own when they set their own password.
 func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
@@ -198,7 +211,7 @@ func (a *adminAPI) setPassword(c echo.Context, p *principal) error {
 	if in.Password == nil {
 		return models.Errorf(models.KindInvalid, "invalid_json", "field \"password\" is required")
 	}
-	u, err := a.userByParam(c)
+	u, err := a.userByParam(c, p)
 	if err != nil {
 		return err
 	}

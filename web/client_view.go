@@ -7,9 +7,13 @@ import (
 )
 
 // ClientView is a client as the admin API and the CLI show it. Status and
-// expires_at are under the current policy; no hash and no secret, ever.
+// expires_at are under its organization's current policy; no hash and no
+// secret, ever. Project is the slug of the project a project or
+// publishable client is bound to ("" for an organization client).
 type ClientView struct {
 	ClientID        string       `json:"client_id"`
+	Kind            string       `json:"kind"`
+	Project         string       `json:"project"`
 	Name            string       `json:"name"`
 	Description     string       `json:"description"`
 	Owner           string       `json:"owner"`
@@ -61,22 +65,31 @@ func secretStatus(s *models.ClientSecret, p *models.Policy, now time.Time) strin
 	return "active"
 }
 
-// ViewClient shows a client as the token endpoint sees it at now under p.
+// ViewClient shows a client as the token endpoint sees it at now under p,
+// its organization's policy. A publishable client's effective scopes are
+// also within the policy's publishable scopes, as its tokens' are.
 func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 	v := ClientView{
-		ClientID: c.ID, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
+		ClientID: c.ID, Kind: c.Kind, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
 		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
 		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
 		ExpiresAt: utc(c.EffectiveExpiry(p)), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
 	}
+	if c.Project != nil {
+		v.Project = c.Project.Slug
+	}
 	if c.TokenTTL > 0 {
 		v.TokenTTL = c.TokenTTL.String()
 	}
 	if c.Owner != nil {
 		v.Owner = c.Owner.Email
-		v.EffectiveScopes = nonNil(c.Scopes.Intersect(c.Owner.Permissions))
+		eff := c.Scopes.Intersect(c.Owner.Permissions)
+		if c.Kind == models.ClientKindPublishable && p != nil {
+			eff = eff.Intersect(p.PublishableScopes)
+		}
+		v.EffectiveScopes = nonNil(eff)
 	}
 	for i := range c.Secrets {
 		s := &c.Secrets[i]

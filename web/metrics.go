@@ -22,24 +22,23 @@ type KeyAge struct {
 // authz_client_tokens_issued_total by default.
 const DefaultClientSeries = 10_000
 
+// DefaultOrgSeries is how many organizations get a series of their own in
+// authz_org_tokens_issued_total by default.
+const DefaultOrgSeries = 10_000
+
 // Metrics are the Prometheus metrics of one authz process, served at
 // /metrics. authz_client_tokens_issued_total has one series per client
 // that obtained a token, for the first LimitClientSeries clients to do so;
 // tokens of later ones are counted in
 // authz_client_tokens_issued_unlisted_total, so that a million active
-// clients cannot make a million series.
+// clients cannot make a million series. authz_org_tokens_issued_total does
+// the same per organization (LimitOrgSeries).
 type Metrics struct {
 	reg           *prometheus.Registry
 	tokenRequests *prometheus.CounterVec
-	clientTokens  *prometheus.CounterVec
-	unlisted      prometheus.Counter
-	// clients maps a client id to its series (prometheus.Counter): a
-	// lookup without hashing the label value at every token.
-	clients      sync.Map
-	clientsMu    sync.Mutex // guards clientSeries and adding to clients
-	clientSeries int
-	clientLimit  int
-	latency      *prometheus.HistogramVec
+	clients       *boundedSeries
+	orgs          *boundedSeries
+	latency       *prometheus.HistogramVec
 	// The token endpoint's series for issued tokens, resolved once: a
 	// label lookup hashes its values at every call.
 	tokenLatency prometheus.Observer
@@ -58,13 +57,16 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 		tokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_token_requests_total", Help: "Token endpoint requests by outcome: issued or the OAuth error code.",
 		}, []string{"outcome"}),
-		clientTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+		clients: newBoundedSeries(DefaultClientSeries, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_client_tokens_issued_total", Help: "Tokens issued, by client (the first clients up to the configured number of series).",
-		}, []string{"client_id"}),
-		unlisted: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"client_id"}), prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authz_client_tokens_issued_unlisted_total", Help: "Tokens issued to clients without a series of their own in authz_client_tokens_issued_total.",
-		}),
-		clientLimit: DefaultClientSeries,
+		})),
+		orgs: newBoundedSeries(DefaultOrgSeries, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_org_tokens_issued_total", Help: "Tokens issued, by the client's organization (id; the first organizations up to the configured number of series).",
+		}, []string{"org_id"}), prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_org_tokens_issued_unlisted_total", Help: "Tokens issued to clients of organizations without a series of their own in authz_org_tokens_issued_total.",
+		})),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "authz_request_duration_seconds", Help: "Latency of the OAuth endpoints.",
 			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1},
@@ -90,7 +92,7 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 		// a series that appears only at its first 429 misses that one.
 		m.rateLimited.WithLabelValues(limit)
 	}
-	m.reg.MustRegister(m.tokenRequests, m.clientTokens, m.unlisted, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
+	m.reg.MustRegister(m.tokenRequests, m.clients.vec, m.clients.unlisted, m.orgs.vec, m.orgs.unlisted, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if keys != nil {
 		m.reg.MustRegister(keyAgeCollector{keys: keys, desc: prometheus.NewDesc("authz_signing_key_age_seconds",
@@ -115,13 +117,14 @@ func (m *Metrics) ObserveQuery(op string, d time.Duration, err error) {
 	}
 }
 
-// oauthRequest counts one OAuth endpoint request; clientID is the client
-// an issued token went to.
-func (m *Metrics) oauthRequest(endpoint, outcome, clientID, limit string, d time.Duration) {
+// oauthRequest counts one OAuth endpoint request; clientID and orgID are
+// the client an issued token went to and its organization.
+func (m *Metrics) oauthRequest(endpoint, outcome, clientID, orgID, limit string, d time.Duration) {
 	if endpoint == "token" && outcome == "issued" {
 		m.tokenLatency.Observe(d.Seconds())
 		m.tokensIssued.Inc()
-		m.clientCounter(clientID).Inc()
+		m.clients.counter(clientID).Inc()
+		m.orgs.counter(orgID).Inc()
 		return
 	}
 	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
@@ -135,29 +138,52 @@ func (m *Metrics) oauthRequest(endpoint, outcome, clientID, limit string, d time
 
 // LimitClientSeries sets how many clients get a series of their own in
 // authz_client_tokens_issued_total (0: none). Call it before serving.
-func (m *Metrics) LimitClientSeries(n int) {
-	m.clientsMu.Lock()
-	defer m.clientsMu.Unlock()
-	m.clientLimit = max(0, n)
+func (m *Metrics) LimitClientSeries(n int) { m.clients.setLimit(n) }
+
+// LimitOrgSeries sets how many organizations get a series of their own in
+// authz_org_tokens_issued_total (0: none). Call it before serving.
+func (m *Metrics) LimitOrgSeries(n int) { m.orgs.setLimit(n) }
+
+// boundedSeries is a counter with one label whose first limit values get a
+// series of their own; later ones are counted in unlisted.
+type boundedSeries struct {
+	vec      *prometheus.CounterVec
+	unlisted prometheus.Counter
+	// series maps a label value to its series (prometheus.Counter): a
+	// lookup without hashing the label value at every token.
+	series sync.Map
+	mu     sync.Mutex // guards n, limit and adding to series
+	n      int
+	limit  int
 }
 
-// clientCounter returns the series counting clientID's tokens, or the
-// unlisted counter once the limit of series is reached.
-func (m *Metrics) clientCounter(clientID string) prometheus.Counter {
-	if c, ok := m.clients.Load(clientID); ok {
+func newBoundedSeries(limit int, vec *prometheus.CounterVec, unlisted prometheus.Counter) *boundedSeries {
+	return &boundedSeries{vec: vec, unlisted: unlisted, limit: limit}
+}
+
+func (b *boundedSeries) setLimit(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.limit = max(0, n)
+}
+
+// counter returns the series of value, or the unlisted counter once the
+// limit of series is reached.
+func (b *boundedSeries) counter(value string) prometheus.Counter {
+	if c, ok := b.series.Load(value); ok {
 		return c.(prometheus.Counter)
 	}
-	m.clientsMu.Lock()
-	defer m.clientsMu.Unlock()
-	if c, ok := m.clients.Load(clientID); ok {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c, ok := b.series.Load(value); ok {
 		return c.(prometheus.Counter)
 	}
-	if m.clientSeries >= m.clientLimit {
-		return m.unlisted
+	if b.n >= b.limit {
+		return b.unlisted
 	}
-	c := m.clientTokens.WithLabelValues(clientID)
-	m.clients.Store(clientID, c)
-	m.clientSeries++
+	c := b.vec.WithLabelValues(value)
+	b.series.Store(value, c)
+	b.n++
 	return c
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -46,9 +47,50 @@ func (a *adminAPI) setCookie(c echo.Context, value string, maxAge int) {
 	})
 }
 
+// sessionView is who is signed in: the person, the organizations they
+// may open with their role in each, and until when.
 type sessionView struct {
-	User      UserView  `json:"user"`
-	ExpiresAt time.Time `json:"expires_at"`
+	User          PersonView `json:"user"`
+	Organizations []OrgView  `json:"organizations"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+}
+
+// PersonView is a person, whatever their organizations: no role, no
+// password hash.
+type PersonView struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+// OrgView is an organization as one of its members sees it, with their
+// role in it.
+type OrgView struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// DefaultProject is the slug of the project an organization-wide
+	// client's token is for when its request names none ("": none); only
+	// in GET /orgs/{org}.
+	DefaultProject *string `json:"default_project,omitempty"`
+}
+
+// viewSession shows the session of a person.
+func (a *adminAPI) viewSession(ctx context.Context, person *models.User, expires time.Time) (sessionView, error) {
+	orgs, err := a.organizations(ctx, person.ID)
+	if err != nil {
+		return sessionView{}, err
+	}
+	v := sessionView{User: PersonView{person.ID, person.Email, person.Name}, Organizations: viewOrgs(orgs), ExpiresAt: expires.UTC()}
+	return v, nil
+}
+
+func viewOrgs(orgs []models.OrgMembership) []OrgView {
+	out := make([]OrgView, 0, len(orgs))
+	for _, m := range orgs {
+		out = append(out, OrgView{Slug: m.Org.Slug, Name: m.Org.Name, Role: m.Role})
+	}
+	return out
 }
 
 // login signs in: POST /session {"email","password"}.
@@ -72,8 +114,12 @@ func (a *adminAPI) login(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
+	v, err := a.viewSession(ctx, user, sess.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	logOutcome(c, "signed_in")
-	return c.JSON(http.StatusCreated, sessionView{User: ViewUser(user), ExpiresAt: sess.ExpiresAt})
+	return c.JSON(http.StatusCreated, v)
 }
 
 // startSession starts a session for a user who just signed in (API or
@@ -88,12 +134,30 @@ func (a *adminAPI) startSession(c echo.Context, user *models.User, ip string) (*
 	return sess, nil
 }
 
-// currentSession is GET /session: who is signed in, until when.
+// currentSession is GET /session: who is signed in, in which
+// organizations, until when.
 func (a *adminAPI) currentSession(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sessionView{User: ViewUser(p.user), ExpiresAt: p.session.ExpiresAt.UTC()})
+	v, err := a.viewSession(c.Request().Context(), p.person, p.session.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// listOrgs is GET /orgs: the organizations the signed-in person may open,
+// by slug, with their role in each.
+func (a *adminAPI) listOrgs(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	orgs, err := a.organizations(c.Request().Context(), p.person.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page[OrgView]{Items: viewOrgs(orgs)})
 }
 
 // logout is DELETE /session: it ends the session, if any, and clears the
@@ -135,20 +199,21 @@ type sessionItem struct {
 	Current bool `json:"current"`
 }
 
-// sessionOwner returns the user of a /users/{id}/sessions route: admins
-// may reach anyone's sessions, members their own.
+// sessionOwner returns the member of a /members/{id}/sessions route:
+// owners and admins may reach the sessions of any member of their
+// organization, members their own.
 func (a *adminAPI) sessionOwner(c echo.Context, p *principal) (*models.User, error) {
 	id, err := pathParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
-	if !p.isAdmin() && id != p.user.ID {
+	if !p.manages() && id != p.user.ID {
 		return nil, errAdminRequired
 	}
-	return a.userByParam(c)
+	return a.userByParam(c, p)
 }
 
-// listSessions is GET /users/{id}/sessions: the user's live sessions,
+// listSessions is GET /orgs/{org}/members/{id}/sessions: the user's live sessions,
 // newest first.
 func (a *adminAPI) listSessions(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
@@ -172,7 +237,7 @@ func (a *adminAPI) listSessions(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// endSession is DELETE /users/{id}/sessions/{session_id}: that session
+// endSession is DELETE /orgs/{org}/members/{id}/sessions/{session_id}: that session
 // ends at its next request. Ending one's own current session also clears
 // its cookie.
 func (a *adminAPI) endSession(c echo.Context, p *principal) error {
@@ -196,7 +261,7 @@ func (a *adminAPI) endSession(c echo.Context, p *principal) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// endSessions is DELETE /users/{id}/sessions: every session of the user
+// endSessions is DELETE /orgs/{org}/members/{id}/sessions: every session of the user
 // ends, the caller's own included when it is theirs ("sign out
 // everywhere"), whose cookie is then cleared.
 func (a *adminAPI) endSessions(c echo.Context, p *principal) error {

@@ -27,7 +27,11 @@ import (
 //
 // Every page needs a session (the authz_session cookie of the admin API);
 // without one a GET is redirected to the sign-in page and a POST changes
-// nothing. Every form carries a CSRF token bound to the session (see
+// nothing. Every page of an organization is under /admin/o/{org}/ (its
+// slug), so that links and the back button always mean one organization;
+// /admin/ takes a person in one organization straight to it and lets a
+// person in several choose (the switcher in the header does the same on
+// every page). Every form carries a CSRF token bound to the session (see
 // csrfToken), and every state-changing request must also pass the API's
 // same-origin check. Responses carry a strict Content-Security-Policy (no
 // inline script or style), frame-ancestors 'none' and Cache-Control:
@@ -82,37 +86,54 @@ type uiRoute struct {
 }
 
 func (u *adminUI) routes() []uiRoute {
+	const o = "/o/:org"
 	return []uiRoute{
 		{http.MethodGet, "/login", public, u.loginPage},
 		{http.MethodPost, "/login", public, u.loginSubmit},
 		{http.MethodPost, "/logout", signedIn, u.logoutSubmit},
+		{http.MethodGet, "/", signedIn, u.homePage},
+		{http.MethodGet, "/keys", anyManager, u.keysPage},
 
-		{http.MethodGet, "/", signedIn, u.clientsPage},
-		{http.MethodGet, "/clients/new", signedIn, u.newClientPage},
-		{http.MethodPost, "/clients", signedIn, u.createClientSubmit},
-		{http.MethodGet, "/clients/:id", signedIn, u.clientPage},
-		{http.MethodPost, "/clients/:id/rotate", signedIn, u.rotateSubmit},
-		{http.MethodPost, "/clients/:id/revoke", signedIn, u.revokeSubmit},
-		{http.MethodPost, "/clients/:id/secrets/:secret_id/revoke", signedIn, u.revokeSecretSubmit},
+		{http.MethodGet, o, orgMember, u.orgHome},
+		{http.MethodGet, o + "/", orgMember, u.clientsPage},
+		{http.MethodGet, o + "/clients/new", orgMember, u.newClientPage},
+		{http.MethodPost, o + "/clients", orgMember, u.createClientSubmit},
+		{http.MethodGet, o + "/clients/:id", orgMember, u.clientPage},
+		{http.MethodPost, o + "/clients/:id/rotate", orgMember, u.rotateSubmit},
+		{http.MethodPost, o + "/clients/:id/revoke", orgMember, u.revokeSubmit},
+		{http.MethodPost, o + "/clients/:id/secrets/:secret_id/revoke", orgMember, u.revokeSecretSubmit},
 
-		{http.MethodGet, "/users", adminOnly, u.usersPage},
-		{http.MethodPost, "/users", adminOnly, u.createUserSubmit},
-		{http.MethodGet, "/users/:id", adminOnly, u.userPage},
-		{http.MethodPost, "/users/:id", adminOnly, u.updateUserSubmit},
-		{http.MethodPost, "/users/:id/password", adminOnly, u.passwordSubmit},
+		{http.MethodGet, o + "/projects", orgMember, u.projectsPage},
+		{http.MethodPost, o + "/projects", orgManager, u.createProjectSubmit},
+		{http.MethodPost, o + "/default-project", orgManager, u.defaultProjectSubmit},
 
-		{http.MethodGet, "/policy", adminOnly, u.policyPage},
-		{http.MethodPost, "/policy", adminOnly, u.policySubmit},
-		{http.MethodGet, "/keys", adminOnly, u.keysPage},
-		{http.MethodGet, "/audit", adminOnly, u.auditPage},
+		{http.MethodGet, o + "/members", orgManager, u.usersPage},
+		{http.MethodPost, o + "/members", orgManager, u.createUserSubmit},
+		{http.MethodGet, o + "/members/:id", orgManager, u.userPage},
+		{http.MethodPost, o + "/members/:id", orgManager, u.updateUserSubmit},
+		{http.MethodPost, o + "/members/:id/password", orgManager, u.passwordSubmit},
+
+		{http.MethodGet, o + "/policy", orgManager, u.policyPage},
+		{http.MethodPost, o + "/policy", orgManager, u.policySubmit},
+		{http.MethodGet, o + "/audit", orgManager, u.auditPage},
 	}
 }
 
 // uiCtx is one request to the console: who is calling, with the session's
-// CSRF token.
+// CSRF token and the organizations they may open (for the switcher).
 type uiCtx struct {
 	*principal
 	csrf string
+	orgs []models.OrgMembership
+}
+
+// base is the path of the console's pages of the organization of the
+// request ("" on the server-wide pages).
+func (p *uiCtx) base() string {
+	if p == nil || p.principal == nil || p.org == nil {
+		return ""
+	}
+	return UIPrefix + "/o/" + p.org.Slug
 }
 
 type uiHandler func(c echo.Context, p *uiCtx) error
@@ -136,10 +157,18 @@ func (u *adminUI) errorPage(c echo.Context, p *uiCtx, status int, title, message
 
 // uiPage is what every template gets.
 type uiPage struct {
-	Title     string
-	Nav       string
-	User      *models.User
-	IsAdmin   bool
+	Title string
+	Nav   string
+	// User is the signed-in person (with their membership of Org on the
+	// pages of an organization); IsAdmin: an owner or admin of Org.
+	User    *models.User
+	IsAdmin bool
+	// Org is the organization of the page (nil on server-wide pages), Base
+	// the path of its pages, Orgs the organizations the person may open
+	// (the switcher, shown when there are several).
+	Org       *models.Organization
+	Base      string
+	Orgs      []OrgView
 	CSRF      string
 	Static    string
 	Canonical string // the URL a page that answered a POST should show
@@ -149,8 +178,11 @@ type uiPage struct {
 
 func (u *adminUI) page(p *uiCtx, title, nav string, data any) *uiPage {
 	pg := &uiPage{Title: title, Nav: nav, Data: data}
-	if p != nil && p.principal != nil && p.user != nil {
-		pg.User, pg.IsAdmin, pg.CSRF = p.user, p.isAdmin(), p.csrf
+	if p != nil && p.principal != nil && p.person != nil {
+		pg.User, pg.IsAdmin, pg.CSRF, pg.Orgs = p.person, p.manages(), p.csrf, viewOrgs(p.orgs)
+		if p.org != nil {
+			pg.User, pg.Org, pg.Base = p.user, p.org, p.base()
+		}
 	}
 	return pg
 }
@@ -178,6 +210,8 @@ func (u *adminUI) renderWith(c echo.Context, status int, tmpl string, pg *uiPage
 // notices are the fixed messages a redirect may ask a page to show
 // (?notice=...); no caller-supplied text is ever echoed.
 var notices = map[string]string{
+	"project_created": "The project was created.",
+	"default_set":     "The default project was set.",
 	"revoked":         "The client was revoked: its next token request is refused.",
 	"secret_revoked":  "The secret was revoked; the client's other secrets keep working.",
 	"user_created":    "The user was created.",
@@ -239,6 +273,7 @@ var uiFuncs = template.FuncMap{
 	"has":     func(list []string, s string) bool { return contains(list, s) },
 	"dur":     shortDur,
 	"hasPerm": func(s models.Set, p string) bool { return s.Has(p) },
+	"lower":   strings.ToLower,
 }
 
 // shortDur writes a duration as people type it: 30d, 1h, 15m, 1h30m.
@@ -261,8 +296,13 @@ func fmtTime(t *time.Time, layout string) string {
 }
 
 // statusLabel turns a status code into words: disabled_by_owner → disabled
-// by owner.
-func statusLabel(s string) string { return strings.ReplaceAll(s, "_", " ") }
+// by owner, disabled_by_policy → disabled by organization policy.
+func statusLabel(s string) string {
+	if s == models.ClientDisabledByPolicy {
+		return "disabled by organization policy"
+	}
+	return strings.ReplaceAll(s, "_", " ")
+}
 
 func parseUITemplates() (map[string]*template.Template, error) {
 	base, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFiles, "ui/templates/layout.html")

@@ -152,7 +152,7 @@ func (u *adminUI) loginSubmit(c echo.Context, p *uiCtx) error {
 // user ends, on every browser and instance, and the audit log says so.
 func (u *adminUI) logoutSubmit(c echo.Context, p *uiCtx) error {
 	if c.Request().PostForm.Get("everywhere") == "1" {
-		if _, err := u.Registry.EndSessions(c.Request().Context(), p.actor(), p.user.ID); err != nil {
+		if _, err := u.Registry.EndSessions(c.Request().Context(), p.actor(), p.person.ID); err != nil {
 			return err
 		}
 		u.setCookie(c, "", -1)

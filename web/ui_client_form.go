@@ -10,17 +10,40 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// canCreate reports whether the user may create clients (for themselves,
-// or for anyone if admin): the Registry decides; this only hides buttons.
+// canCreate reports whether the member may create clients (for
+// themselves, or for anyone if an owner or admin): the Registry decides;
+// this only hides buttons.
 func canCreate(user *models.User, policy *models.Policy) bool {
-	return user.Role == models.RoleAdmin || (user.Active() && (!policy.CreationRestricted || user.MayCreateClients))
+	return user.Active() && (models.ManagesOrganization(user.Role) || !policy.CreationRestricted || user.MayCreateClients)
+}
+
+// clientKind is a kind of client as the creation page explains it, in
+// one line each.
+type clientKind struct {
+	Kind, Title, Line string
+}
+
+var uiClientKinds = []clientKind{
+	{models.ClientKindProject, "Project credential", "For a service that calls one project's API"},
+	{models.ClientKindOrganization, "Organization credential", "For a service that calls several projects of this organization; it names the project in each token request"},
+	{models.ClientKindPublishable, "Publishable credential", "Safe to ship in a browser or mobile app: limited to the organization's publishable scopes"},
+}
+
+func kindOf(kind string) (clientKind, bool) {
+	for _, k := range uiClientKinds {
+		if k.Kind == kind {
+			return k, true
+		}
+	}
+	return clientKind{}, false
 }
 
 // clientForm is the creation form's fields, as typed.
 type clientForm struct {
+	Kind, Project            string
 	Name, Description, Owner string
-	Scopes                   []string
-	Audiences, TokenTTL      string
+	Scopes, Audiences        []string
+	TokenTTL                 string
 	ExpiresIn, IPAllowlist   string
 	ResourceServer           bool
 }
@@ -31,6 +54,8 @@ type ownerOption struct {
 }
 
 type newClientData struct {
+	Kind       clientKind
+	Projects   []ProjectView // for the project (project, publishable) or the audiences (organization)
 	Form       clientForm
 	Owners     []ownerOption
 	AllPerms   []string   // every permission an owner holds: checkboxes
@@ -42,24 +67,54 @@ type newClientData struct {
 	Allowed    bool
 }
 
-// newClientPage is GET /admin/clients/new?owner=.
+type kindData struct {
+	Kinds             []clientKind
+	PublishableScopes models.Set
+	Error             string
+}
+
+// newClientPage is GET /admin/o/{org}/clients/new?kind=&project=&owner=:
+// without a kind, the choice of kind, each explained in one line; with
+// one, the form for a client of that kind.
 func (u *adminUI) newClientPage(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
-	policy, err := u.Store.Policy(ctx)
+	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
-	form := clientForm{Owner: c.QueryParam("owner"), ExpiresIn: shortDur(policy.DefaultCredentialLifetime)}
+	q := c.Request().URL.Query()
+	kind := q.Get("kind")
+	if _, ok := kindOf(kind); !ok {
+		d := kindData{Kinds: uiClientKinds, PublishableScopes: policy.PublishableScopes}
+		status := http.StatusOK
+		if kind != "" {
+			d.Error, status = "Unknown kind: choose one of these.", http.StatusBadRequest
+		}
+		if !canCreate(p.user, policy) {
+			status = http.StatusForbidden
+		}
+		return u.renderPage(c, p, status, "client_kind.html", "New client", "new", d)
+	}
+	form := clientForm{Kind: kind, Project: q.Get("project"), Owner: q.Get("owner"), ExpiresIn: shortDur(policy.DefaultCredentialLifetime)}
 	return u.renderClientForm(c, p, http.StatusOK, policy, form, nil, "")
 }
 
 func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy *models.Policy, form clientForm, errs map[string]string, formErr string) error {
-	d := newClientData{Form: form, Policy: policy, Errors: errs, FormError: formErr, Allowed: canCreate(p.user, policy)}
+	ctx := c.Request().Context()
+	kind, _ := kindOf(form.Kind)
+	d := newClientData{Kind: kind, Form: form, Policy: policy, Errors: errs, FormError: formErr, Allowed: canCreate(p.user, policy)}
 	if !d.Allowed {
-		return u.renderPage(c, p, http.StatusForbidden, "client_new.html", "New client", "new", d)
+		return u.renderPage(c, p, http.StatusForbidden, "client_new.html", "New "+strings.ToLower(kind.Title), "new", d)
 	}
-	if p.isAdmin() {
-		users, err := u.Store.ListUsers(c.Request().Context())
+	projects, err := u.Store.ListProjects(ctx, p.org.ID)
+	if err != nil {
+		return err
+	}
+	for i := range projects {
+		d.Projects = append(d.Projects, u.viewProject(p.org, &projects[i]))
+	}
+	if p.manages() {
+		users, err := u.Store.ListUsers(ctx, p.org.ID)
 		if err != nil {
 			return err
 		}
@@ -70,6 +125,12 @@ func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy 
 		}
 	} else {
 		d.Owners = []ownerOption{{p.user.Email, p.user.Name, p.user.Permissions}}
+	}
+	if form.Kind == models.ClientKindPublishable {
+		// Only publishable scopes can be granted: offer no other.
+		for i := range d.Owners {
+			d.Owners[i].Permissions = d.Owners[i].Permissions.Intersect(policy.PublishableScopes)
+		}
 	}
 	selected := -1
 	for i, o := range d.Owners {
@@ -96,37 +157,44 @@ func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy 
 		d.Form.Owner, d.OwnerPerms = d.Owners[selected].Email, d.Owners[selected].Permissions
 	}
 	d.Effective = models.NewSet(form.Scopes...).Intersect(d.OwnerPerms)
-	return u.renderPage(c, p, status, "client_new.html", "New client", "new", d)
+	return u.renderPage(c, p, status, "client_new.html", "New "+strings.ToLower(kind.Title), "new", d)
 }
 
 // clientFields says which form field a Registry error is about, so that
 // its message is shown (and announced) next to that field.
 var clientFields = map[string]string{
+	"project_required": "project", "project_not_found": "project",
 	"invalid_name": "name", "invalid_description": "description",
 	"owner_not_found": "owner", "owner_disabled": "owner", "owner_must_be_self": "owner", "client_limit_reached": "owner",
-	"invalid_scope": "scopes", "scope_not_held_by_owner": "scopes",
+	"invalid_scope": "scopes", "scope_not_held_by_owner": "scopes", "scope_not_publishable": "scopes",
 	"invalid_audience": "audiences", "invalid_ip_allowlist": "ip_allowlist",
 	"invalid_token_ttl": "token_ttl", "invalid_expiry": "expires_in",
 }
 
-// createClientSubmit is POST /admin/clients: the Registry creates the
-// client; the answer is the client's page showing its secret this once.
+// createClientSubmit is POST /admin/o/{org}/clients: the Registry
+// creates the client; the answer is the client's page showing its secret
+// this once.
 func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
 	f := c.Request().PostForm
 	form := clientForm{
+		Kind: f.Get("kind"), Project: f.Get("project"),
 		Name: f.Get("name"), Description: f.Get("description"), Owner: strings.TrimSpace(f.Get("owner")), Scopes: f["scopes"],
-		Audiences: f.Get("audiences"), TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
+		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
 	}
-	policy, err := u.Store.Policy(ctx)
+	if _, ok := kindOf(form.Kind); !ok {
+		return models.Errorf(models.KindInvalid, "invalid_kind", "kind must be project, organization or publishable")
+	}
+	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
 	errs := map[string]string{}
 	nc := app.NewClient{
+		Kind: form.Kind, Project: form.Project,
 		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
-		Audiences: splitFields(form.Audiences), IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
+		Audiences: form.Audiences, IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
 	}
 	if nc.OwnerEmail == "" {
 		nc.OwnerEmail = p.user.Email
@@ -148,8 +216,8 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 			nc.ExpiresAt = &at
 		}
 	}
-	if form.ResourceServer && !p.isAdmin() {
-		errs["resource_server"] = "Only admins may create resource-server clients."
+	if form.ResourceServer && !p.manages() {
+		errs["resource_server"] = "Only owners and admins may create resource-server clients."
 	}
 	if len(errs) > 0 {
 		return u.renderClientForm(c, p, http.StatusBadRequest, policy, form, errs, "")

@@ -24,6 +24,8 @@ type clientsData struct {
 	Clients   []ClientView
 	Owners    []models.User // for the owner filter (admins)
 	Owner     string
+	Projects  []models.Project // for the project filter
+	Project   string
 	Status    string
 	Legacy    bool
 	Statuses  []string
@@ -36,12 +38,13 @@ type clientsData struct {
 	Now       time.Time
 }
 
-// clientsPage is GET /admin/?owner=&status=&legacy=&after=: every
-// credential (a member's own) with its status under the current policy.
+// clientsPage is GET /admin/o/{org}/?project=&owner=&status=&legacy=&after=:
+// every credential of the organization (a member's own) with its project
+// and its status under the organization's current policy.
 func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
 	q := c.Request().URL.Query()
-	d := clientsData{Owner: q.Get("owner"), Status: q.Get("status"), Legacy: q.Get("legacy") == "true", Statuses: clientStatuses, Now: u.Now()}
+	d := clientsData{Owner: q.Get("owner"), Project: q.Get("project"), Status: q.Get("status"), Legacy: q.Get("legacy") == "true", Statuses: clientStatuses, Now: u.Now()}
 	status := http.StatusOK
 	if d.Status != "" && !slices.Contains(clientStatuses, d.Status) {
 		d.FilterErr, d.Status, status = "Unknown status: choose one from the list.", "", http.StatusBadRequest
@@ -54,7 +57,21 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return err
 	}
-	policy, err := u.Store.Policy(ctx)
+	if d.Projects, err = u.Store.ListProjects(ctx, p.org.ID); err != nil {
+		return err
+	}
+	projectID := ""
+	if d.Project != "" {
+		for _, pr := range d.Projects {
+			if pr.Slug == d.Project {
+				projectID = pr.ID
+			}
+		}
+		if projectID == "" {
+			d.FilterErr, d.Project, status = "Unknown project: choose one from the list.", "", http.StatusBadRequest
+		}
+	}
+	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -64,7 +81,8 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 			after = ""
 		}
 	}
-	list, next, err := u.matchClients(ctx, policy, u.Now(), ownerID, d.Status, d.Legacy, after, uiPageSize)
+	f := models.ClientFilter{OrgID: p.org.ID, ProjectID: projectID, OwnerID: ownerID, Legacy: d.Legacy, After: after}
+	list, next, err := u.matchClients(ctx, policy, u.Now(), f, d.Status, uiPageSize)
 	if err != nil {
 		return err
 	}
@@ -73,7 +91,7 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	}
 	if next != "" {
 		nq := url.Values{}
-		for _, k := range []string{"owner", "status"} {
+		for _, k := range []string{"project", "owner", "status"} {
 			if v := q.Get(k); v != "" {
 				nq.Set(k, v)
 			}
@@ -82,17 +100,17 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 			nq.Set("legacy", "true")
 		}
 		nq.Set("after", encodeCursor(next))
-		d.Next = UIPrefix + "/?" + nq.Encode()
+		d.Next = p.base() + "/?" + nq.Encode()
 	}
-	if p.isAdmin() {
-		if d.Owners, err = u.Store.ListUsers(ctx); err != nil {
+	if p.manages() {
+		if d.Owners, err = u.Store.ListUsers(ctx, p.org.ID); err != nil {
 			return err
 		}
 	}
-	if d.Expiring, err = u.expiring(ctx, policy, ownerID); err != nil {
+	if d.Expiring, err = u.expiring(ctx, p.org.ID, policy, ownerID); err != nil {
 		return err
 	}
-	legacy, err := u.Store.ListClients(ctx, models.ClientFilter{OwnerID: ownerID, Legacy: true, Status: models.StatusActive, Limit: 50})
+	legacy, err := u.Store.ListClients(ctx, models.ClientFilter{OrgID: p.org.ID, OwnerID: ownerID, Legacy: true, Status: models.StatusActive, Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -106,11 +124,11 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	return u.renderWith(c, status, "clients.html", pg)
 }
 
-// expiring lists active clients whose effective expiry falls within 30
-// days, soonest first.
-func (u *adminUI) expiring(ctx context.Context, policy *models.Policy, ownerID string) ([]ClientView, error) {
+// expiring lists the organization's active clients whose effective expiry
+// falls within 30 days, soonest first.
+func (u *adminUI) expiring(ctx context.Context, orgID string, policy *models.Policy, ownerID string) ([]ClientView, error) {
 	now := u.Now()
-	list, err := u.Store.ExpiringClients(ctx, policy, now, now.Add(expiringWithin))
+	list, err := u.expiringList(ctx, orgID, policy, now, now.Add(expiringWithin))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +158,7 @@ type clientData struct {
 	Revoked  bool
 }
 
-// clientPage is GET /admin/clients/{id}: never a secret.
+// clientPage is GET /admin/o/{org}/clients/{id}: never a secret.
 func (u *adminUI) clientPage(c echo.Context, p *uiCtx) error {
 	cl, err := u.clientByParam(c, p.principal)
 	if err != nil {
@@ -151,7 +169,7 @@ func (u *adminUI) clientPage(c echo.Context, p *uiCtx) error {
 
 func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool) error {
 	ctx := c.Request().Context()
-	policy, err := u.Store.Policy(ctx)
+	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -164,11 +182,11 @@ func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.
 	if !slices.ContainsFunc(d.Grace, func(g graceOption) bool { return g.Value == d.GraceDef }) {
 		d.Grace = append(d.Grace, graceOption{d.GraceDef, d.GraceDef + " (policy default)"})
 	}
-	events, err := u.Store.Audit(ctx, models.AuditFilter{ClientID: cl.ID, Limit: 50})
+	events, err := u.Store.Audit(ctx, models.AuditFilter{OrgID: p.org.ID, ClientID: cl.ID, Limit: 50})
 	if err != nil {
 		return err
 	}
-	if d.Audit, err = u.auditRows(ctx, events); err != nil {
+	if d.Audit, err = u.auditRows(ctx, p, events); err != nil {
 		return err
 	}
 	title := cl.Name
@@ -177,15 +195,16 @@ func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.
 	if secret != "" {
 		// The answer to a POST: the browser shows the client's own URL, so
 		// that a reload is a GET, which never shows a secret.
-		pg.Canonical = UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+		pg.Canonical = p.base() + "/clients/" + url.PathEscape(cl.ID)
 	}
 	return u.renderWith(c, status, "client.html", pg)
 }
 
-// rotateSubmit is POST /admin/clients/{id}/rotate (grace): a new secret,
-// shown on this response only; the old ones work for the grace period.
+// rotateSubmit is POST /admin/o/{org}/clients/{id}/rotate (grace): a new
+// secret, shown on this response only; the old ones work for the grace
+// period.
 func (u *adminUI) rotateSubmit(c echo.Context, p *uiCtx) error {
-	id, err := pathParam(c, "id")
+	cl, err := u.clientByParam(c, p.principal)
 	if err != nil {
 		return err
 	}
@@ -198,12 +217,11 @@ func (u *adminUI) rotateSubmit(c echo.Context, p *uiCtx) error {
 		grace = &g
 	}
 	ctx := c.Request().Context()
-	secret, row, err := u.Registry.Rotate(ctx, p.actor(), id, grace)
+	secret, row, err := u.Registry.Rotate(ctx, p.actor(), cl.ID, grace)
 	if err != nil {
 		return notFound(err, "client_not_found", "client")
 	}
-	cl, err := u.Store.ClientByID(ctx, id)
-	if err != nil {
+	if cl, err = u.Store.ClientByID(ctx, cl.ID); err != nil {
 		return err
 	}
 	logOutcome(c, "secret_rotated")
@@ -225,13 +243,13 @@ func (u *adminUI) confirmed(c echo.Context, p *uiCtx, d confirmData) (bool, erro
 	return false, u.renderPage(c, p, http.StatusOK, "confirm.html", d.Heading, "clients", d)
 }
 
-// revokeSubmit is POST /admin/clients/{id}/revoke (confirm=yes).
+// revokeSubmit is POST /admin/o/{org}/clients/{id}/revoke (confirm=yes).
 func (u *adminUI) revokeSubmit(c echo.Context, p *uiCtx) error {
 	cl, err := u.clientByParam(c, p.principal)
 	if err != nil {
 		return err
 	}
-	back := UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+	back := p.base() + "/clients/" + url.PathEscape(cl.ID)
 	ok, err := u.confirmed(c, p, confirmData{
 		Heading: "Revoke " + cl.Name + "?",
 		Message: "Client " + cl.ID + " will be refused from its next token request on. This cannot be undone.",
@@ -251,7 +269,7 @@ func (u *adminUI) revokeSubmit(c echo.Context, p *uiCtx) error {
 	return c.Redirect(http.StatusSeeOther, back+"?notice=revoked")
 }
 
-// revokeSecretSubmit is POST /admin/clients/{id}/secrets/{secret_id}/revoke.
+// revokeSecretSubmit is POST /admin/o/{org}/clients/{id}/secrets/{secret_id}/revoke.
 func (u *adminUI) revokeSecretSubmit(c echo.Context, p *uiCtx) error {
 	cl, err := u.clientByParam(c, p.principal)
 	if err != nil {
@@ -261,7 +279,7 @@ func (u *adminUI) revokeSecretSubmit(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return err
 	}
-	back := UIPrefix + "/clients/" + url.PathEscape(cl.ID)
+	back := p.base() + "/clients/" + url.PathEscape(cl.ID)
 	label := sid
 	for _, s := range cl.Secrets {
 		if s.ID == sid {

@@ -31,8 +31,10 @@ func uiHeaders(c echo.Context, secure bool) {
 // handle wraps a page with the console's rules, in order: security
 // headers; no bearer token or client credential; for a POST a same-origin
 // urlencoded form of at most 64 KiB; a live session (else a redirect to the
-// sign-in page); for a POST the session's CSRF token; the admin role where
-// the page needs it. Errors are rendered as HTML pages.
+// sign-in page); for a POST the session's CSRF token; the organization of
+// the URL (404 for one the caller is not an active member of, whatever the
+// reason) and the owner or admin role where the page needs it. Errors are
+// rendered as HTML pages.
 func (u *adminUI) handle(acc access, h uiHandler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		uiHeaders(c, u.SecureCookies)
@@ -62,15 +64,21 @@ func (u *adminUI) handle(acc access, h uiHandler) echo.HandlerFunc {
 			if err != nil {
 				return u.fail(c, p, err)
 			}
-			p.session, p.user = sess, sess.User
+			p.session, p.person = sess, sess.User
 			ck, _ := c.Cookie(SessionCookie) // session() validated it
 			p.csrf = csrfToken(ck.Value)
+			if p.orgs, err = u.organizations(r.Context(), p.person.ID); err != nil {
+				return u.fail(c, p, err)
+			}
 			if post && !validCSRF(p.csrf, r.PostForm.Get(csrfField)) {
 				return u.errorPage(c, p, http.StatusForbidden, "This form has expired",
 					"The form's security token does not match your session, so nothing was changed. Go back, reload the page and try again.")
 			}
-			if acc == adminOnly && !p.isAdmin() {
-				return u.errorPage(c, p, http.StatusForbidden, "Admins only", "Only admins may open this page.")
+			if err := u.admit(c, p.principal, acc); err != nil {
+				if err == errAdminRequired {
+					return u.errorPage(c, p, http.StatusForbidden, "Owners and admins only", "Only the organization's owners and admins may open this page.")
+				}
+				return u.fail(c, p, err)
 			}
 		}
 		if err := h(c, p); err != nil {

@@ -15,8 +15,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Organization pages (admins only): the policy, the signing keys and the
-// audit log.
+// Organization pages (owners and admins only): the policy and the audit
+// log; and the server's signing keys (owners and admins of any
+// organization).
 
 type policyForm struct {
 	MaxCredentialLifetime, DefaultCredentialLifetime string
@@ -25,6 +26,7 @@ type policyForm struct {
 	CreationRestricted                               bool
 	IPAllowlist, RotationGrace                       string
 	ReminderWebhookURL, LegacySunset                 string
+	PublishableScopes                                string
 }
 
 type policyData struct {
@@ -41,7 +43,7 @@ func policyToForm(p *models.Policy) policyForm {
 		DefaultTokenTTL: shortDur(p.DefaultTokenTTL), MaxTokenTTL: shortDur(p.MaxTokenTTL),
 		MaxClientsPerOwner: strconv.Itoa(p.MaxClientsPerOwner), CreationRestricted: p.CreationRestricted,
 		IPAllowlist: strings.Join(p.IPAllowlist, "\n"), RotationGrace: shortDur(p.RotationGrace),
-		ReminderWebhookURL: p.ReminderWebhookURL,
+		ReminderWebhookURL: p.ReminderWebhookURL, PublishableScopes: strings.Join(p.PublishableScopes, " "),
 	}
 	if p.MaxCredentialLifetime == 0 {
 		f.MaxCredentialLifetime = "0"
@@ -52,9 +54,9 @@ func policyToForm(p *models.Policy) policyForm {
 	return f
 }
 
-// policyPage is GET /admin/policy.
+// policyPage is GET /admin/o/{org}/policy.
 func (u *adminUI) policyPage(c echo.Context, p *uiCtx) error {
-	pol, err := u.Store.Policy(c.Request().Context())
+	pol, err := u.Store.Policy(c.Request().Context(), p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -81,11 +83,13 @@ var policyFields = []struct{ prefix, field string }{
 	{"rotation grace", "rotation_grace"},
 }
 
-// policySubmit is POST /admin/policy: the whole policy, through the
-// Registry (audited; lifetimes apply retroactively).
+// policySubmit is POST /admin/o/{org}/policy: the organization's whole
+// policy, through the Registry (audited; lifetimes apply retroactively;
+// narrowing the publishable scopes narrows publishable clients' tokens at
+// once).
 func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
-	cur, err := u.Store.Policy(ctx)
+	cur, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
@@ -95,9 +99,13 @@ func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 		DefaultTokenTTL: f.Get("default_token_ttl"), MaxTokenTTL: f.Get("max_token_ttl"), MaxClientsPerOwner: strings.TrimSpace(f.Get("max_clients_per_owner")),
 		CreationRestricted: f.Get("creation_restricted") == "on", IPAllowlist: f.Get("ip_allowlist"), RotationGrace: f.Get("rotation_grace"),
 		ReminderWebhookURL: strings.TrimSpace(f.Get("reminder_webhook_url")), LegacySunset: strings.TrimSpace(f.Get("legacy_sunset")),
+		PublishableScopes: f.Get("publishable_scopes"),
 	}
 	errs := map[string]string{}
-	pol := &models.Policy{CreationRestricted: form.CreationRestricted, IPAllowlist: models.NewSet(splitFields(form.IPAllowlist)...), ReminderWebhookURL: form.ReminderWebhookURL}
+	pol := &models.Policy{
+		OrgID: p.org.ID, CreationRestricted: form.CreationRestricted, IPAllowlist: models.NewSet(splitFields(form.IPAllowlist)...),
+		ReminderWebhookURL: form.ReminderWebhookURL, PublishableScopes: models.NewSet(splitFields(form.PublishableScopes)...),
+	}
 	for _, d := range []struct {
 		name, label, in string
 		out             *time.Duration
@@ -141,6 +149,9 @@ func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 			return err
 		}
 		field := map[string]string{"invalid_ip_allowlist": "ip_allowlist", "invalid_webhook_url": "reminder_webhook_url"}[body.Code]
+		if field == "" && strings.Contains(strings.ToLower(body.Message), "publishable") {
+			field = "publishable_scopes"
+		}
 		for _, pf := range policyFields {
 			if field == "" && strings.HasPrefix(strings.ToLower(body.Message), pf.prefix) {
 				field = pf.field
@@ -152,11 +163,11 @@ func (u *adminUI) policySubmit(c echo.Context, p *uiCtx) error {
 		return u.renderPolicy(c, p, status, cur, form, map[string]string{field: body.Message}, "")
 	}
 	logOutcome(c, "policy_saved")
-	return c.Redirect(http.StatusSeeOther, UIPrefix+"/policy?notice=policy_saved")
+	return c.Redirect(http.StatusSeeOther, p.base()+"/policy?notice=policy_saved")
 }
 
-// keysPage is GET /admin/keys: signing keys, oldest first; never key
-// material.
+// keysPage is GET /admin/keys: the server's signing keys (one issuer, one
+// JWKS for every organization), oldest first; never key material.
 func (u *adminUI) keysPage(c echo.Context, p *uiCtx) error {
 	keys, err := u.Store.SigningKeys(c.Request().Context())
 	if err != nil {
@@ -172,10 +183,10 @@ type auditRow struct {
 	UserEmail, IP, Detail, ClientURL string
 }
 
-func (u *adminUI) auditRows(ctx context.Context, events []models.AuditEvent) ([]auditRow, error) {
+func (u *adminUI) auditRows(ctx context.Context, p *uiCtx, events []models.AuditEvent) ([]auditRow, error) {
 	emails := map[string]string{}
 	if len(events) > 0 {
-		users, err := u.Store.ListUsers(ctx)
+		users, err := u.Store.ListUsers(ctx, p.org.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +198,7 @@ func (u *adminUI) auditRows(ctx context.Context, events []models.AuditEvent) ([]
 	for _, e := range events {
 		r := auditRow{At: e.At, Actor: e.Actor, Action: e.Action, ClientID: e.ClientID, UserID: e.UserID, UserEmail: emails[e.UserID], IP: e.IP, Detail: auditDetail(e.Detail)}
 		if e.ClientID != "" {
-			r.ClientURL = UIPrefix + "/clients/" + url.PathEscape(e.ClientID)
+			r.ClientURL = p.base() + "/clients/" + url.PathEscape(e.ClientID)
 		}
 		out = append(out, r)
 	}
@@ -251,18 +262,19 @@ type auditData struct {
 
 const auditPageSize = 50
 
-// auditPage is GET /admin/audit?client_id=&user=&action=&since=&until=&before=:
-// events newest first; since and until are UTC dates, both included.
+// auditPage is GET /admin/o/{org}/audit?client_id=&user=&action=&since=&until=&before=:
+// the organization's events newest first; since and until are UTC dates,
+// both included.
 func (u *adminUI) auditPage(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
 	q := c.Request().URL.Query()
 	d := auditData{Actions: auditActions, ClientID: strings.TrimSpace(q.Get("client_id")), User: q.Get("user"), Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}
-	users, err := u.Store.ListUsers(ctx)
+	users, err := u.Store.ListUsers(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
 	d.Users = users
-	f := models.AuditFilter{ClientID: d.ClientID, Action: d.Action, Limit: auditPageSize + 1}
+	f := models.AuditFilter{OrgID: p.org.ID, ClientID: d.ClientID, Action: d.Action, Limit: auditPageSize + 1}
 	var problems []string
 	if d.User != "" {
 		for _, us := range users {
@@ -313,9 +325,9 @@ func (u *adminUI) auditPage(c echo.Context, p *uiCtx) error {
 			}
 		}
 		nq.Set("before", encodeCursor(events[len(events)-1].ID))
-		d.Older = UIPrefix + "/audit?" + nq.Encode()
+		d.Older = p.base() + "/audit?" + nq.Encode()
 	}
-	if d.Events, err = u.auditRows(ctx, events); err != nil {
+	if d.Events, err = u.auditRows(ctx, p, events); err != nil {
 		return err
 	}
 	status := http.StatusOK

@@ -9,8 +9,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Pages of users (admins only): the list with quick actions, creation, and
-// a user's page with permissions, role, password and clients.
+// Pages of an organization's members (owners and admins only): the list
+// with quick actions, adding a member (a new person, or one of another
+// organization), and a member's page with permissions, role, password and
+// clients.
 
 type userForm struct {
 	Email, Name, Role, Permissions string
@@ -24,22 +26,22 @@ type usersData struct {
 	FormError string
 }
 
-// usersPage is GET /admin/users.
+// usersPage is GET /admin/o/{org}/members.
 func (u *adminUI) usersPage(c echo.Context, p *uiCtx) error {
 	return u.renderUsers(c, p, http.StatusOK, userForm{Role: models.RoleMember}, nil, "")
 }
 
 func (u *adminUI) renderUsers(c echo.Context, p *uiCtx, status int, form userForm, errs map[string]string, formErr string) error {
-	users, err := u.Store.ListUsers(c.Request().Context())
+	users, err := u.Store.ListUsers(c.Request().Context(), p.org.ID)
 	if err != nil {
 		return err
 	}
-	pg := u.page(p, "Users", "users", usersData{Users: users, Form: form, Errors: errs, FormError: formErr})
+	pg := u.page(p, "Members", "users", usersData{Users: users, Form: form, Errors: errs, FormError: formErr})
 	pg.Notice = notice(c)
 	return u.renderWith(c, status, "users.html", pg)
 }
 
-// createUserSubmit is POST /admin/users.
+// createUserSubmit is POST /admin/o/{org}/members.
 func (u *adminUI) createUserSubmit(c echo.Context, p *uiCtx) error {
 	f := c.Request().PostForm
 	form := userForm{
@@ -47,7 +49,7 @@ func (u *adminUI) createUserSubmit(c echo.Context, p *uiCtx) error {
 		Permissions: f.Get("permissions"), MayCreate: f.Get("may_create_clients") == "on",
 	}
 	usr := &models.User{
-		Email: form.Email, Name: form.Name, Role: form.Role, Status: models.StatusActive,
+		OrgID: p.org.ID, Email: form.Email, Name: form.Name, Role: form.Role, Status: models.StatusActive,
 		Permissions: models.NewSet(splitFields(form.Permissions)...), MayCreateClients: form.MayCreate,
 	}
 	if err := u.Registry.CreateUser(c.Request().Context(), p.actor(), usr); err != nil {
@@ -58,7 +60,7 @@ func (u *adminUI) createUserSubmit(c echo.Context, p *uiCtx) error {
 		return u.renderUsers(c, p, status, form, map[string]string{userField(body): body.Message}, "")
 	}
 	logOutcome(c, "user_created")
-	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users?notice=user_created")
+	return c.Redirect(http.StatusSeeOther, p.base()+"/members?notice=user_created")
 }
 
 // userField says which field of a user form an error is about.
@@ -85,9 +87,9 @@ type userData struct {
 	Self        bool
 }
 
-// userPage is GET /admin/users/{id}.
+// userPage is GET /admin/o/{org}/members/{id}.
 func (u *adminUI) userPage(c echo.Context, p *uiCtx) error {
-	usr, err := u.userByParam(c)
+	usr, err := u.userByParam(c, p.principal)
 	if err != nil {
 		return err
 	}
@@ -96,11 +98,11 @@ func (u *adminUI) userPage(c echo.Context, p *uiCtx) error {
 
 func (u *adminUI) renderUser(c echo.Context, p *uiCtx, status int, usr *models.User, perms string, errs map[string]string) error {
 	ctx := c.Request().Context()
-	policy, err := u.Store.Policy(ctx)
+	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
-	list, err := u.Store.ListClients(ctx, models.ClientFilter{OwnerID: usr.ID, Limit: 200})
+	list, err := u.Store.ListClients(ctx, models.ClientFilter{OrgID: p.org.ID, OwnerID: usr.ID, Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -113,14 +115,17 @@ func (u *adminUI) renderUser(c echo.Context, p *uiCtx, status int, usr *models.U
 	return u.renderWith(c, status, "user.html", pg)
 }
 
-// updateUserSubmit is POST /admin/users/{id} with action: enable, disable,
-// allow_create, deny_create, make_admin, make_member or save (name and
-// permissions). The change holds at the user's clients' next token request.
+// updateUserSubmit is POST /admin/o/{org}/members/{id} with action:
+// enable, disable, allow_create, deny_create, make_owner, make_admin,
+// make_member or save (name and permissions). The change holds at the
+// member's clients' next token request; the Registry decides who may
+// change an owner.
 func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
-	usr, err := u.userByParam(c)
+	usr, err := u.userByParam(c, p.principal)
 	if err != nil {
 		return err
 	}
+	role := usr.Role
 	f := c.Request().PostForm
 	var change string
 	switch f.Get("action") {
@@ -132,6 +137,8 @@ func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
 		usr.MayCreateClients, change = true, "may_create_clients"
 	case "deny_create":
 		usr.MayCreateClients, change = false, "may_create_clients"
+	case "make_owner":
+		usr.Role, change = models.RoleOwner, "role"
 	case "make_admin":
 		usr.Role, change = models.RoleAdmin, "role"
 	case "make_member":
@@ -143,10 +150,11 @@ func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
 	default:
 		return models.Errorf(models.KindInvalid, "invalid_action", "unknown action")
 	}
-	// As in the API: an admin who demotes or disables themselves could
-	// leave nobody able to administer the server.
-	if usr.ID == p.user.ID && (usr.Role != models.RoleAdmin || usr.Status != models.StatusActive) {
-		return models.Errorf(models.KindConflict, "self_lockout", "admins cannot remove their own admin role or disable themselves; ask another admin")
+	// As in the API: an owner or admin who changes their own role or
+	// disables themselves could leave nobody able to administer the
+	// organization.
+	if usr.ID == p.user.ID && (usr.Role != role || usr.Status != models.StatusActive) {
+		return models.Errorf(models.KindConflict, "self_lockout", "owners and admins cannot change their own role or disable themselves; ask another owner")
 	}
 	if err := u.Registry.UpdateUser(c.Request().Context(), p.actor(), usr, change); err != nil {
 		status, body, known := render(err)
@@ -156,17 +164,18 @@ func (u *adminUI) updateUserSubmit(c echo.Context, p *uiCtx) error {
 		return u.renderUser(c, p, status, usr, f.Get("permissions"), map[string]string{userField(body): body.Message})
 	}
 	logOutcome(c, "user_updated")
-	target := UIPrefix + "/users/" + url.PathEscape(usr.ID)
+	target := p.base() + "/members/" + url.PathEscape(usr.ID)
 	if f.Get("from") == "list" {
-		target = UIPrefix + "/users"
+		target = p.base() + "/members"
 	}
 	return c.Redirect(http.StatusSeeOther, target+"?notice=user_updated")
 }
 
-// passwordSubmit is POST /admin/users/{id}/password: the user's console
-// password (12 to 256 characters, argon2id).
+// passwordSubmit is POST /admin/o/{org}/members/{id}/password: the
+// member's console password (12 to 256 characters, argon2id); refused for
+// a person who belongs to other organizations too.
 func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
-	usr, err := u.userByParam(c)
+	usr, err := u.userByParam(c, p.principal)
 	if err != nil {
 		return err
 	}
@@ -179,5 +188,5 @@ func (u *adminUI) passwordSubmit(c echo.Context, p *uiCtx) error {
 		return u.renderUser(c, p, status, usr, strings.Join(usr.Permissions, " "), map[string]string{"password": body.Message})
 	}
 	logOutcome(c, "password_set")
-	return c.Redirect(http.StatusSeeOther, UIPrefix+"/users/"+url.PathEscape(usr.ID)+"?notice=password_set")
+	return c.Redirect(http.StatusSeeOther, p.base()+"/members/"+url.PathEscape(usr.ID)+"?notice=password_set")
 }

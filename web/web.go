@@ -135,19 +135,19 @@ func (s *Server) token(c echo.Context) error {
 	start := time.Now()
 	resp, oerr := s.tokens.Token(c.Request())
 	if oerr != nil {
-		s.observe("token", oerr.Code, "", oerr.Limit, start)
+		s.observe("token", oerr.Code, "", "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
-	s.observe("token", "issued", resp.ClientID, "", start)
+	s.observe("token", "issued", resp.ClientID, resp.OrgID, "", start)
 	logOutcome(c, "issued")
 	logClient(c, resp.ClientID)
 	return c.JSON(http.StatusOK, resp)
 }
 
 // observe updates the metrics of an OAuth endpoint request.
-func (s *Server) observe(endpoint, outcome, clientID, limit string, start time.Time) {
+func (s *Server) observe(endpoint, outcome, clientID, orgID, limit string, start time.Time) {
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.oauthRequest(endpoint, outcome, clientID, limit, time.Since(start))
+		s.cfg.Metrics.oauthRequest(endpoint, outcome, clientID, orgID, limit, time.Since(start))
 	}
 }
 
@@ -157,10 +157,10 @@ func (s *Server) introspect(c echo.Context) error {
 	start := time.Now()
 	resp, oerr := s.tokens.Introspect(c.Request())
 	if oerr != nil {
-		s.observe("introspect", oerr.Code, "", oerr.Limit, start)
+		s.observe("introspect", oerr.Code, "", "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
-	s.observe("introspect", "ok", "", "", start)
+	s.observe("introspect", "ok", "", "", "", start)
 	logOutcome(c, "introspected")
 	return c.JSON(http.StatusOK, resp)
 }
@@ -170,10 +170,10 @@ func (s *Server) revoke(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	start := time.Now()
 	if oerr := s.tokens.Revoke(c.Request()); oerr != nil {
-		s.observe("revoke", oerr.Code, "", oerr.Limit, start)
+		s.observe("revoke", oerr.Code, "", "", oerr.Limit, start)
 		return s.oauthError(c, oerr)
 	}
-	s.observe("revoke", "ok", "", "", start)
+	s.observe("revoke", "ok", "", "", "", start)
 	logOutcome(c, "revoked")
 	return c.NoContent(http.StatusOK)
 }
