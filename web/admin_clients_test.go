@@ -42,7 +42,7 @@ func TestAdminClientText(t *testing.T) {
 			{"NUL in owner", map[string]any{"name": "x", "owner": "alice\x00@example.com"}, "owner_not_found"},
 			{"ESC in scope", map[string]any{"name": "x", "scopes": []string{"analysis:read\x1b"}}, "invalid_scope"},
 		} {
-			wantAPI(t, "create: "+tc.name, e.call(admin, "POST", apiBase+"/clients", tc.body, nil), 400, tc.code)
+			wantAPI(t, "create: "+tc.name, e.call(admin, "POST", orgAPI+"/clients", tc.body, nil), 400, tc.code)
 		}
 		for _, tc := range []struct {
 			name string
@@ -54,7 +54,7 @@ func TestAdminClientText(t *testing.T) {
 			{"NUL in description", map[string]any{"client_id": "legacy-1234", "name": "imported", "description": "\x00"}, "invalid_description"},
 		} {
 			tc.body["owner"], tc.body["client_secret"] = memberEmail, "a very long legacy secret"
-			wantAPI(t, "import: "+tc.name, e.call(admin, "POST", apiBase+"/clients/import", tc.body, nil), 400, tc.code)
+			wantAPI(t, "import: "+tc.name, e.call(admin, "POST", orgAPI+"/clients/import", tc.body, nil), 400, tc.code)
 		}
 		for _, tc := range []struct {
 			name   string
@@ -92,7 +92,7 @@ func TestAdminClientText(t *testing.T) {
 			{"GET", "/audit?client_id=%00", 200, ""},
 			{"GET", "/audit?user_id=%FF&action=%00", 200, ""},
 		} {
-			r := e.call(admin, tc.method, apiBase+tc.path, nil, nil)
+			r := e.call(admin, tc.method, orgAPI+tc.path, nil, nil)
 			wantAPI(t, tc.method+" "+tc.path, r, tc.status, tc.code)
 			if tc.status == 200 && len(r.items()) != 0 {
 				t.Errorf("%s %s: %d items, want none", tc.method, tc.path, len(r.items()))
@@ -106,19 +106,19 @@ func TestAdminClientText(t *testing.T) {
 		}{
 			{"name", "ci\xff"}, {"name", "ci\x1b[31m"}, {"description", "a\xc3"}, {"description", "a\x00"}, {"audiences", "https://api.example.com/\xff"},
 		} {
-			form := url.Values{"csrf_token": {csrf}, "name": {"console"}, "owner": {memberEmail}}
+			form := url.Values{"csrf_token": {csrf}, "kind": {"organization"}, "name": {"console"}, "owner": {memberEmail}}
 			form.Set(tc.field, tc.value)
-			r := e.uiDo(session, "POST", "/admin/clients", form, nil)
+			r := e.uiDo(session, "POST", "/admin/o/default/clients", form, nil)
 			if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-`+tc.field+`-err"`) {
 				t.Errorf("console create with %s %q: %d, want 400 with the error next to the field", tc.field, tc.value, r.status)
 			}
 		}
 
-		list := e.call(admin, "GET", apiBase+"/clients", nil, nil).items()
+		list := e.call(admin, "GET", orgAPI+"/clients", nil, nil).items()
 		if got := clientIDs(list); len(got) != 1 || got[0] != id {
 			t.Errorf("clients after the refused requests: %v, want only %s", got, id)
 		}
-		if p := e.call(admin, "GET", apiBase+"/policy", nil, nil); p.str("reminder_webhook_url") != "" {
+		if p := e.call(admin, "GET", orgAPI+"/policy", nil, nil); p.str("reminder_webhook_url") != "" {
 			t.Errorf("policy webhook after the refused requests: %q", p.str("reminder_webhook_url"))
 		}
 	})

@@ -22,11 +22,11 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"client_id":"legacy-1234","client_secret":"a very long legacy secret","owner":"alice@example.com","name":"imported"}`,
 	}
 	paths := []struct{ method, path string }{
-		{"POST", apiBase + "/clients"},
-		{"POST", apiBase + "/clients/import"},
-		{"POST", apiBase + "/users"},
-		{"PATCH", apiBase + "/users/" + e.member.ID},
-		{"PUT", apiBase + "/policy"},
+		{"POST", orgAPI + "/clients"},
+		{"POST", orgAPI + "/clients/import"},
+		{"POST", orgAPI + "/members"},
+		{"PATCH", orgAPI + "/members/" + e.member.ID},
+		{"PUT", orgAPI + "/policy"},
 		{"POST", apiBase + "/session"},
 	}
 	for _, s := range seeds {

@@ -36,7 +36,13 @@ const (
 	adminPassword = "root password, long enough"
 	memberPass    = "alice password, long enough"
 	apiBase       = web.AdminPrefix
+	// orgAPI is the API of the default organization, which every database
+	// holds and whose members the tests below are.
+	orgAPI = apiBase + "/orgs/default"
 )
+
+// orgPath is the API path of the organization slug.
+func orgPath(slug string) string { return apiBase + "/orgs/" + slug }
 
 // Password hashes are computed once per test binary: argon2id at its real
 // cost takes a while.
@@ -76,12 +82,12 @@ func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registry := app.NewRegistry(store, hasher, clk.Now, nil)
+	registry := app.NewRegistry(store, app.RegistryConfig{Hasher: hasher, Issuer: srv.URL, Now: clk.Now})
 	handler = web.New(web.Config{Issuer: srv.URL, Admin: &web.Admin{Store: store, Registry: registry, Now: clk.Now, SecureCookies: secure}}, tokens, keyring, store)
 
 	hashesOnce.Do(func() { adminHash, memberHash = app.HashPassword(adminPassword), app.HashPassword(memberPass) })
-	admin := &models.User{Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash, Permissions: models.NewSet(readScope, createScope, configScope)}
-	member := &models.User{Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash, MayCreateClients: true, Permissions: models.NewSet(readScope, createScope, configScope)}
+	admin := &models.User{OrgID: models.DefaultOrgID, Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash, Permissions: models.NewSet(readScope, createScope, configScope)}
+	member := &models.User{OrgID: models.DefaultOrgID, Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash, MayCreateClients: true, Permissions: models.NewSet(readScope, createScope, configScope)}
 	for _, u := range []*models.User{admin, member} {
 		if err := store.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -223,7 +229,7 @@ func (e *adminEnv) createClient(token string, in map[string]any) (id, secret str
 	if _, ok := in["name"]; !ok {
 		in["name"] = "test client"
 	}
-	r = e.call(token, "POST", apiBase+"/clients", in, nil)
+	r = e.call(token, "POST", orgAPI+"/clients", in, nil)
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("create client %v: %s", in, r)
 	}
@@ -255,14 +261,14 @@ func (e *adminEnv) token(id, secret string) (int, string) {
 
 func (e *adminEnv) putPolicy(token string, change map[string]any) apiResp {
 	e.t.Helper()
-	cur := e.call(token, "GET", apiBase+"/policy", nil, nil)
+	cur := e.call(token, "GET", orgAPI+"/policy", nil, nil)
 	if cur.status != 200 {
 		e.t.Fatalf("GET policy: %s", cur)
 	}
 	for k, v := range change {
 		cur.body[k] = v
 	}
-	return e.call(token, "PUT", apiBase+"/policy", cur.body, nil)
+	return e.call(token, "PUT", orgAPI+"/policy", cur.body, nil)
 }
 
 func clientIDs(items []map[string]any) []string {
@@ -324,7 +330,8 @@ func TestAdminSession(t *testing.T) {
 			t.Error("the store holds the token itself")
 		}
 		user, _ := r.body["user"].(map[string]any)
-		if user["email"] != adminEmail || user["role"] != "admin" || user["has_password"] != true {
+		orgs, _ := r.body["organizations"].([]any)
+		if user["email"] != adminEmail || user["id"] != e.admin.ID || len(orgs) != 1 || fmt.Sprint(orgs[0]) != "map[name:Default role:admin slug:default]" {
 			t.Errorf("sign-in body: %s", r.raw)
 		}
 		if want := e.clock.Now().Add(24 * time.Hour).Format(time.RFC3339); r.str("expires_at") != want {
@@ -332,7 +339,7 @@ func TestAdminSession(t *testing.T) {
 		}
 
 		for name, tok := range map[string]string{"no cookie": "", "unknown token": base64.RawURLEncoding.EncodeToString(make([]byte, 32)), "malformed token": "x"} {
-			wantAPI(t, name, e.call(tok, "GET", apiBase+"/users", nil, nil), 401, "unauthenticated")
+			wantAPI(t, name, e.call(tok, "GET", orgAPI+"/members", nil, nil), 401, "unauthenticated")
 		}
 		wantAPI(t, "GET /session", e.call(token, "GET", apiBase+"/session", nil, nil), 200, "")
 
@@ -354,7 +361,7 @@ func TestAdminSession(t *testing.T) {
 		admin := e.login(adminEmail, adminPassword)
 		alice := e.login(memberEmail, memberPass)
 		wantAPI(t, "member session", e.call(alice, "GET", apiBase+"/session", nil, nil), 200, "")
-		wantAPI(t, "disable alice", e.call(admin, "PATCH", apiBase+"/users/"+e.member.ID, map[string]any{"status": "disabled"}, nil), 200, "")
+		wantAPI(t, "disable alice", e.call(admin, "PATCH", orgAPI+"/members/"+e.member.ID, map[string]any{"status": "disabled"}, nil), 200, "")
 		wantAPI(t, "disabled member's session", e.call(alice, "GET", apiBase+"/session", nil, nil), 401, "unauthenticated")
 		wantAPI(t, "disabled member signs in", e.call("", "POST", apiBase+"/session", map[string]string{"email": memberEmail, "password": memberPass}, nil), 401, "invalid_credentials")
 
@@ -388,18 +395,18 @@ func TestAdminRefusesCredentials(t *testing.T) {
 			body                      any
 			header                    http.Header
 		}{
-			{"bearer, list", admin, "GET", apiBase + "/clients", nil, bearer},
-			{"bearer, no session", "", "GET", apiBase + "/clients", nil, bearer},
-			{"bearer, create", admin, "POST", apiBase + "/clients", map[string]any{"name": "by token"}, bearer},
-			{"bearer, rotate", admin, "POST", apiBase + "/clients/" + id + "/rotate", nil, bearer},
-			{"bearer, revoke", admin, "POST", apiBase + "/clients/" + id + "/revoke", nil, bearer},
+			{"bearer, list", admin, "GET", orgAPI + "/clients", nil, bearer},
+			{"bearer, no session", "", "GET", orgAPI + "/clients", nil, bearer},
+			{"bearer, create", admin, "POST", orgAPI + "/clients", map[string]any{"name": "by token"}, bearer},
+			{"bearer, rotate", admin, "POST", orgAPI + "/clients/" + id + "/rotate", nil, bearer},
+			{"bearer, revoke", admin, "POST", orgAPI + "/clients/" + id + "/revoke", nil, bearer},
 			{"bearer, sign in", "", "POST", apiBase + "/session", map[string]string{"email": adminEmail, "password": adminPassword}, bearer},
-			{"basic client credentials", admin, "POST", apiBase + "/clients/" + id + "/rotate", nil, basic(id, secret)},
-			{"access_token parameter", admin, "GET", apiBase + "/clients?access_token=" + tok.AccessToken, nil, nil},
+			{"basic client credentials", admin, "POST", orgAPI + "/clients/" + id + "/rotate", nil, basic(id, secret)},
+			{"access_token parameter", admin, "GET", orgAPI + "/clients?access_token=" + tok.AccessToken, nil, nil},
 		} {
 			wantAPI(t, tc.name, e.call(tc.token, tc.method, tc.path, tc.body, tc.header), 401, "credentials_not_accepted")
 		}
-		list := e.call(admin, "GET", apiBase+"/clients", nil, nil)
+		list := e.call(admin, "GET", orgAPI+"/clients", nil, nil)
 		if got := clientIDs(list.items()); len(got) != 1 || got[0] != id {
 			t.Errorf("clients after refused calls: %v", got)
 		}
@@ -430,12 +437,12 @@ func TestAdminCSRFAndInput(t *testing.T) {
 			{"form", "POST", "/clients", "name=x", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, 415, "unsupported_media_type"},
 			{"multipart", "POST", "/clients", "", http.Header{"Content-Type": {"multipart/form-data; boundary=x"}}, 415, "unsupported_media_type"},
 			{"DELETE without content type", "DELETE", "/clients/" + id + "/secrets/" + secretID, nil, withoutContentType, 415, "unsupported_media_type"},
-			{"sign-in without content type", "POST", "/session", `{"email":"a","password":"b"}`, withoutContentType, 415, "unsupported_media_type"},
-			{"sign-out without content type", "DELETE", "/session", nil, withoutContentType, 415, "unsupported_media_type"},
+			{"sign-in without content type", "POST", apiBase + "/session", `{"email":"a","password":"b"}`, withoutContentType, 415, "unsupported_media_type"},
+			{"sign-out without content type", "DELETE", apiBase + "/session", nil, withoutContentType, 415, "unsupported_media_type"},
 			{"foreign Origin", "POST", "/clients", body, http.Header{"Origin": {"https://evil.example"}}, 403, "cross_origin"},
 			{"foreign Origin, same host name other port", "POST", "/clients", body, http.Header{"Origin": {"http://127.0.0.1:1"}}, 403, "cross_origin"},
 			{"null Origin", "POST", "/clients", body, http.Header{"Origin": {"null"}}, 403, "cross_origin"},
-			{"foreign Origin on sign-in", "POST", "/session", map[string]string{"email": adminEmail, "password": adminPassword}, http.Header{"Origin": {"https://evil.example"}}, 403, "cross_origin"},
+			{"foreign Origin on sign-in", "POST", apiBase + "/session", map[string]string{"email": adminEmail, "password": adminPassword}, http.Header{"Origin": {"https://evil.example"}}, 403, "cross_origin"},
 			{"cross-site fetch", "DELETE", "/clients/" + id + "/secrets/" + secretID, nil, http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, "cross_origin"},
 			{"unknown field", "POST", "/clients", map[string]any{"name": "x", "colour": "blue"}, nil, 400, "invalid_json"},
 			{"malformed JSON", "POST", "/clients", `{"name": "x"`, nil, 400, "invalid_json"},
@@ -452,7 +459,11 @@ func TestAdminCSRFAndInput(t *testing.T) {
 			{"unknown route", "GET", "/nope", nil, nil, 404, "not_found"},
 			{"wrong method", "PUT", "/clients", body, nil, 405, "method_not_allowed"},
 		} {
-			r := e.call(admin, tc.method, apiBase+tc.path, tc.body, tc.header)
+			path := tc.path
+			if !strings.HasPrefix(path, apiBase) {
+				path = orgAPI + path
+			}
+			r := e.call(admin, tc.method, path, tc.body, tc.header)
 			wantAPI(t, tc.name, r, tc.status, tc.code)
 			if tc.name == "unknown field" && !strings.Contains(r.str("message"), `"colour"`) {
 				t.Errorf("unknown field: message %q does not name the field", r.str("message"))
@@ -461,17 +472,17 @@ func TestAdminCSRFAndInput(t *testing.T) {
 				t.Errorf("wrong type: message %q does not name the field", r.str("message"))
 			}
 		}
-		list := e.call(admin, "GET", apiBase+"/clients", nil, nil)
+		list := e.call(admin, "GET", orgAPI+"/clients", nil, nil)
 		if got := clientIDs(list.items()); len(got) != 1 {
 			t.Errorf("refused requests created clients: %v", got)
 		}
 
 		// Allowed: same Origin, a charset parameter, GET from anywhere, and
 		// DELETE with a JSON content type and no body.
-		wantAPI(t, "same Origin", e.call(admin, "POST", apiBase+"/clients", body, http.Header{"Origin": {"http://" + e.host}, "Sec-Fetch-Site": {"same-origin"}}), 201, "")
-		wantAPI(t, "charset", e.call(admin, "POST", apiBase+"/clients", `{"name":"y"}`, http.Header{"Content-Type": {"application/json; charset=utf-8"}}), 201, "")
-		wantAPI(t, "GET with foreign Origin", e.call(admin, "GET", apiBase+"/clients", nil, http.Header{"Origin": {"https://evil.example"}}), 200, "")
-		wantAPI(t, "DELETE with JSON content type", e.call(admin, "DELETE", apiBase+"/clients/"+id+"/secrets/"+secretID, nil, nil), 204, "")
+		wantAPI(t, "same Origin", e.call(admin, "POST", orgAPI+"/clients", body, http.Header{"Origin": {"http://" + e.host}, "Sec-Fetch-Site": {"same-origin"}}), 201, "")
+		wantAPI(t, "charset", e.call(admin, "POST", orgAPI+"/clients", `{"name":"y"}`, http.Header{"Content-Type": {"application/json; charset=utf-8"}}), 201, "")
+		wantAPI(t, "GET with foreign Origin", e.call(admin, "GET", orgAPI+"/clients", nil, http.Header{"Origin": {"https://evil.example"}}), 200, "")
+		wantAPI(t, "DELETE with JSON content type", e.call(admin, "DELETE", orgAPI+"/clients/"+id+"/secrets/"+secretID, nil, nil), 204, "")
 	})
 }
 
@@ -485,7 +496,7 @@ func TestAdminMemberPermissions(t *testing.T) {
 		if r.str("owner") != memberEmail || r.str("created_by") != memberEmail {
 			t.Errorf("member's client: owner %q, created_by %q", r.str("owner"), r.str("created_by"))
 		}
-		bob := &models.User{Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
+		bob := &models.User{OrgID: models.DefaultOrgID, Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
 		if err := e.store.CreateUser(context.Background(), bob); err != nil {
 			t.Fatal(err)
 		}
@@ -500,15 +511,14 @@ func TestAdminMemberPermissions(t *testing.T) {
 			status             int
 			code               string
 		}{
-			{"list users", "GET", "/users", nil, 403, "admin_required"},
-			{"create user", "POST", "/users", map[string]any{"email": "x@example.com", "name": "X"}, 403, "admin_required"},
-			{"read another user", "GET", "/users/" + e.admin.ID, nil, 403, "admin_required"},
-			{"change own rights", "PATCH", "/users/" + e.member.ID, map[string]any{"role": "admin"}, 403, "admin_required"},
-			{"set a password", "PUT", "/users/" + e.member.ID + "/password", map[string]any{"password": "a new long password"}, 403, "admin_required"},
+			{"list users", "GET", "/members", nil, 403, "admin_required"},
+			{"create user", "POST", "/members", map[string]any{"email": "x@example.com", "name": "X"}, 403, "admin_required"},
+			{"read another user", "GET", "/members/" + e.admin.ID, nil, 403, "admin_required"},
+			{"change own rights", "PATCH", "/members/" + e.member.ID, map[string]any{"role": "admin"}, 403, "admin_required"},
+			{"set a password", "PUT", "/members/" + e.member.ID + "/password", map[string]any{"password": "a new long password"}, 403, "admin_required"},
 			{"read policy", "GET", "/policy", nil, 403, "admin_required"},
 			{"change policy", "PUT", "/policy", map[string]any{}, 403, "admin_required"},
 			{"read audit", "GET", "/audit", nil, 403, "admin_required"},
-			{"read keys", "GET", "/keys", nil, 403, "admin_required"},
 			{"import", "POST", "/clients/import", map[string]any{"client_id": "legacy-1", "client_secret": strings.Repeat("s", 20), "name": "x"}, 403, "admin_required"},
 			{"list another owner's clients", "GET", "/clients?owner=" + adminEmail, nil, 403, "admin_required"},
 			{"read another's client", "GET", "/clients/" + adminClient, nil, 403, "not_client_owner"},
@@ -516,33 +526,34 @@ func TestAdminMemberPermissions(t *testing.T) {
 			{"revoke another's client", "POST", "/clients/" + adminClient + "/revoke", nil, 403, "not_client_owner"},
 			{"create for another owner", "POST", "/clients", map[string]any{"name": "x", "owner": adminEmail}, 403, "owner_must_be_self"},
 			{"create a resource server", "POST", "/clients", map[string]any{"name": "x", "resource_server": true}, 403, "admin_required"},
-			{"read own user", "GET", "/users/" + e.member.ID, nil, 200, ""},
+			{"read own user", "GET", "/members/" + e.member.ID, nil, 200, ""},
 			{"read own client", "GET", "/clients/" + own, nil, 200, ""},
 		} {
-			wantAPI(t, "member: "+tc.name, e.call(alice, tc.method, apiBase+tc.path, tc.body, nil), tc.status, tc.code)
+			wantAPI(t, "member: "+tc.name, e.call(alice, tc.method, orgAPI+tc.path, tc.body, nil), tc.status, tc.code)
 		}
-		list := e.call(alice, "GET", apiBase+"/clients", nil, nil)
+		wantAPI(t, "member: read keys", e.call(alice, "GET", apiBase+"/keys", nil, nil), 403, "admin_required")
+		list := e.call(alice, "GET", orgAPI+"/clients", nil, nil)
 		if got := clientIDs(list.items()); len(got) != 1 || got[0] != own {
 			t.Errorf("member's list: got %v, want only %s", got, own)
 		}
-		rot := e.call(alice, "POST", apiBase+"/clients/"+own+"/rotate", map[string]any{"grace": "0s"}, nil)
+		rot := e.call(alice, "POST", orgAPI+"/clients/"+own+"/rotate", map[string]any{"grace": "0s"}, nil)
 		wantAPI(t, "member rotates own", rot, 200, "")
 		e.secrets = append(e.secrets, rot.str("client_secret"))
-		wantAPI(t, "member revokes own", e.call(alice, "POST", apiBase+"/clients/"+own+"/revoke", nil, nil), 200, "")
+		wantAPI(t, "member revokes own", e.call(alice, "POST", orgAPI+"/clients/"+own+"/revoke", nil, nil), 200, "")
 
 		// A member the admin has not allowed to create clients.
 		bobTok := e.login(bob.Email, memberPass)
-		wantAPI(t, "bob creates", e.call(bobTok, "POST", apiBase+"/clients", map[string]any{"name": "x"}, nil), 403, "not_allowed_to_create")
-		wantAPI(t, "allow bob", e.call(admin, "PATCH", apiBase+"/users/"+bob.ID, map[string]any{"may_create_clients": true}, nil), 200, "")
-		wantAPI(t, "bob creates when allowed", e.call(bobTok, "POST", apiBase+"/clients", map[string]any{"name": "x", "scopes": []string{readScope}}, nil), 201, "")
+		wantAPI(t, "bob creates", e.call(bobTok, "POST", orgAPI+"/clients", map[string]any{"name": "x"}, nil), 403, "not_allowed_to_create")
+		wantAPI(t, "allow bob", e.call(admin, "PATCH", orgAPI+"/members/"+bob.ID, map[string]any{"may_create_clients": true}, nil), 200, "")
+		wantAPI(t, "bob creates when allowed", e.call(bobTok, "POST", orgAPI+"/clients", map[string]any{"name": "x", "scopes": []string{readScope}}, nil), 201, "")
 
-		wantAPI(t, "admin demotes self", e.call(admin, "PATCH", apiBase+"/users/"+e.admin.ID, map[string]any{"role": "member"}, nil), 409, "self_lockout")
-		wantAPI(t, "admin disables self", e.call(admin, "PATCH", apiBase+"/users/"+e.admin.ID, map[string]any{"status": "disabled"}, nil), 409, "self_lockout")
-		wantAPI(t, "promote alice", e.call(admin, "PATCH", apiBase+"/users/"+e.member.ID, map[string]any{"role": "admin"}, nil), 200, "")
+		wantAPI(t, "admin demotes self", e.call(admin, "PATCH", orgAPI+"/members/"+e.admin.ID, map[string]any{"role": "member"}, nil), 409, "self_lockout")
+		wantAPI(t, "admin disables self", e.call(admin, "PATCH", orgAPI+"/members/"+e.admin.ID, map[string]any{"status": "disabled"}, nil), 409, "self_lockout")
+		wantAPI(t, "promote alice", e.call(admin, "PATCH", orgAPI+"/members/"+e.member.ID, map[string]any{"role": "admin"}, nil), 200, "")
 		// A role change ends the user's sessions: alice signs in again as an admin.
-		wantAPI(t, "alice's session from before the promotion", e.call(alice, "GET", apiBase+"/users", nil, nil), 401, "unauthenticated")
+		wantAPI(t, "alice's session from before the promotion", e.call(alice, "GET", orgAPI+"/members", nil, nil), 401, "unauthenticated")
 		alice = e.login(memberEmail, memberPass)
-		wantAPI(t, "alice as admin", e.call(alice, "GET", apiBase+"/users", nil, nil), 200, "")
+		wantAPI(t, "alice as admin", e.call(alice, "GET", orgAPI+"/members", nil, nil), 200, "")
 	})
 }
 
@@ -554,12 +565,12 @@ func TestAdminClientLifecycle(t *testing.T) {
 
 		id, secret, r := e.createClient(admin, map[string]any{
 			"owner": memberEmail, "name": "billing", "description": "nightly export", "scopes": []string{readScope, configScope},
-			"audiences": []string{"https://api.example.com"}, "ip_allowlist": []string{"127.0.0.1", "10.0.0.0/8"}, "token_ttl": "10m",
+			"ip_allowlist": []string{"127.0.0.1", "10.0.0.0/8"}, "token_ttl": "10m",
 		})
 		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("create: Cache-Control %q", cc)
 		}
-		if loc := r.header.Get("Location"); loc != apiBase+"/clients/"+id {
+		if loc := r.header.Get("Location"); loc != orgAPI+"/clients/"+id {
 			t.Errorf("create: Location %q", loc)
 		}
 		if !oauth.ValidClientID(id) || !oauth.ValidSecret(secret) {
@@ -571,7 +582,7 @@ func TestAdminClientLifecycle(t *testing.T) {
 
 		// The view: created now, expiring in the default year, allowlist
 		// entries as prefixes, sorted.
-		got := e.call(admin, "GET", apiBase+"/clients/"+id, nil, nil)
+		got := e.call(admin, "GET", orgAPI+"/clients/"+id, nil, nil)
 		ids := map[string]string{id: "<client_id>", e.member.ID: "<member_id>", r.str("secret_id"): "<secret_id>"}
 		testutil.GoldenJSON(t, "testdata/admin/client.json", []byte(got.raw), e.adminNorm(ids, "last_chars"))
 		if secrets := got.body["secrets"].([]any); len(secrets) != 1 || secrets[0].(map[string]any)["last_chars"] != secret[len(secret)-4:] {
@@ -582,14 +593,14 @@ func TestAdminClientLifecycle(t *testing.T) {
 		if err := e.store.RecordUsage(ctx, []models.Usage{{ClientID: id, SecretID: r.str("secret_id"), At: e.clock.Now(), IP: "203.0.113.9", UserAgent: "exporter/1.0", Count: 3}}); err != nil {
 			t.Fatal(err)
 		}
-		got = e.call(admin, "GET", apiBase+"/clients/"+id, nil, nil)
+		got = e.call(admin, "GET", orgAPI+"/clients/"+id, nil, nil)
 		if got.body["last_used_ip"] != "203.0.113.9" || got.body["last_user_agent"] != "exporter/1.0" || got.body["token_count"] != 3.0 || got.body["last_used_at"] != e.clock.Now().Format(time.RFC3339) {
 			t.Errorf("usage in view: %s", got.raw)
 		}
 
 		// Alice loses config:read: effective scopes follow.
-		wantAPI(t, "alice loses config:read", e.call(admin, "PATCH", apiBase+"/users/"+e.member.ID, map[string]any{"permissions": []string{readScope, createScope}}, nil), 200, "")
-		got = e.call(admin, "GET", apiBase+"/clients/"+id, nil, nil)
+		wantAPI(t, "alice loses config:read", e.call(admin, "PATCH", orgAPI+"/members/"+e.member.ID, map[string]any{"permissions": []string{readScope, createScope}}, nil), 200, "")
+		got = e.call(admin, "GET", orgAPI+"/clients/"+id, nil, nil)
 		if s := joinList(got.body["effective_scopes"]); s != readScope {
 			t.Errorf("effective_scopes after the owner lost config:read: %q", s)
 		}
@@ -597,7 +608,7 @@ func TestAdminClientLifecycle(t *testing.T) {
 		// Rotation with a grace period: both secrets work, then only the new.
 		e.clock.Advance(time.Hour)
 		rotatedAt := e.clock.Now()
-		rot := e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", map[string]any{"grace": "2h"}, nil)
+		rot := e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{"grace": "2h"}, nil)
 		wantAPI(t, "rotate", rot, 200, "")
 		second := rot.str("client_secret")
 		e.secrets = append(e.secrets, second)
@@ -616,7 +627,7 @@ func TestAdminClientLifecycle(t *testing.T) {
 		if status, code := e.token(id, second); status != 200 {
 			t.Errorf("after grace, new secret: %d %s", status, code)
 		}
-		got = e.call(admin, "GET", apiBase+"/clients/"+id, nil, nil)
+		got = e.call(admin, "GET", orgAPI+"/clients/"+id, nil, nil)
 		statuses := []string{}
 		for _, s := range got.body["secrets"].([]any) {
 			statuses = append(statuses, s.(map[string]any)["status"].(string))
@@ -626,18 +637,18 @@ func TestAdminClientLifecycle(t *testing.T) {
 		}
 
 		// A rotation with no grace stops the previous secret at once.
-		rot = e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", map[string]any{"grace": "0s"}, nil)
+		rot = e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{"grace": "0s"}, nil)
 		wantAPI(t, "rotate with no grace", rot, 200, "")
 		third := rot.str("client_secret")
 		e.secrets = append(e.secrets, third)
 		if status, _ := e.token(id, second); status != 401 {
 			t.Errorf("after a 0s rotation the previous secret works: %d", status)
 		}
-		wantAPI(t, "bad grace", e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", map[string]any{"grace": "soon"}, nil), 400, "invalid_grace")
-		wantAPI(t, "grace too long", e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", map[string]any{"grace": "31d"}, nil), 400, "invalid_grace")
+		wantAPI(t, "bad grace", e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{"grace": "soon"}, nil), 400, "invalid_grace")
+		wantAPI(t, "grace too long", e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{"grace": "31d"}, nil), 400, "invalid_grace")
 
 		// Revoking one secret.
-		rot = e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", map[string]any{"grace": "1h"}, nil)
+		rot = e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{"grace": "1h"}, nil)
 		fourth := rot.str("client_secret")
 		e.secrets = append(e.secrets, fourth)
 		var thirdID string
@@ -646,20 +657,20 @@ func TestAdminClientLifecycle(t *testing.T) {
 				thirdID = m["id"].(string)
 			}
 		}
-		wantAPI(t, "revoke a secret", e.call(admin, "DELETE", apiBase+"/clients/"+id+"/secrets/"+thirdID, nil, nil), 204, "")
+		wantAPI(t, "revoke a secret", e.call(admin, "DELETE", orgAPI+"/clients/"+id+"/secrets/"+thirdID, nil, nil), 204, "")
 		if status, _ := e.token(id, third); status != 401 {
 			t.Errorf("a revoked secret works: %d", status)
 		}
 		if status, _ := e.token(id, fourth); status != 200 {
 			t.Errorf("the other secret stopped working: %d", status)
 		}
-		wantAPI(t, "revoke it again", e.call(admin, "DELETE", apiBase+"/clients/"+id+"/secrets/"+thirdID, nil, nil), 404, "secret_not_found")
-		wantAPI(t, "revoke an unknown secret", e.call(admin, "DELETE", apiBase+"/clients/"+id+"/secrets/nope", nil, nil), 404, "secret_not_found")
+		wantAPI(t, "revoke it again", e.call(admin, "DELETE", orgAPI+"/clients/"+id+"/secrets/"+thirdID, nil, nil), 404, "secret_not_found")
+		wantAPI(t, "revoke an unknown secret", e.call(admin, "DELETE", orgAPI+"/clients/"+id+"/secrets/nope", nil, nil), 404, "secret_not_found")
 
 		// Revoking the client: refused at the next request.
 		e.clock.Advance(time.Hour)
 		revokedAt := e.clock.Now()
-		rev := e.call(admin, "POST", apiBase+"/clients/"+id+"/revoke", nil, nil)
+		rev := e.call(admin, "POST", orgAPI+"/clients/"+id+"/revoke", nil, nil)
 		wantAPI(t, "revoke", rev, 200, "")
 		if rev.str("status") != "revoked" || rev.str("revoked_at") != revokedAt.Format(time.RFC3339) {
 			t.Errorf("revoke: %s", rev.raw)
@@ -667,14 +678,14 @@ func TestAdminClientLifecycle(t *testing.T) {
 		if status, code := e.token(id, fourth); status != 401 || code != "invalid_client" {
 			t.Errorf("revoked client at the token endpoint: %d %s", status, code)
 		}
-		wantAPI(t, "revoke again", e.call(admin, "POST", apiBase+"/clients/"+id+"/revoke", nil, nil), 409, "client_revoked")
-		wantAPI(t, "rotate revoked", e.call(admin, "POST", apiBase+"/clients/"+id+"/rotate", nil, nil), 409, "client_revoked")
-		wantAPI(t, "unknown client", e.call(admin, "GET", apiBase+"/clients/azc_nope", nil, nil), 404, "client_not_found")
-		wantAPI(t, "rotate unknown client", e.call(admin, "POST", apiBase+"/clients/azc_nope/rotate", nil, nil), 404, "client_not_found")
-		wantAPI(t, "revoke unknown client", e.call(admin, "POST", apiBase+"/clients/azc_nope/revoke", nil, nil), 404, "client_not_found")
+		wantAPI(t, "revoke again", e.call(admin, "POST", orgAPI+"/clients/"+id+"/revoke", nil, nil), 409, "client_revoked")
+		wantAPI(t, "rotate revoked", e.call(admin, "POST", orgAPI+"/clients/"+id+"/rotate", nil, nil), 409, "client_revoked")
+		wantAPI(t, "unknown client", e.call(admin, "GET", orgAPI+"/clients/azc_nope", nil, nil), 404, "client_not_found")
+		wantAPI(t, "rotate unknown client", e.call(admin, "POST", orgAPI+"/clients/azc_nope/rotate", nil, nil), 404, "client_not_found")
+		wantAPI(t, "revoke unknown client", e.call(admin, "POST", orgAPI+"/clients/azc_nope/revoke", nil, nil), 404, "client_not_found")
 
 		// The audit log: create, rotate, revoke with actor and IP.
-		audit := e.call(admin, "GET", apiBase+"/audit?client_id="+id, nil, nil)
+		audit := e.call(admin, "GET", orgAPI+"/audit?client_id="+id, nil, nil)
 		var actions []string
 		for _, ev := range audit.items() {
 			actions = append(actions, ev["action"].(string))
@@ -686,24 +697,24 @@ func TestAdminClientLifecycle(t *testing.T) {
 			t.Errorf("audit actions: got %s, want %s", got, want)
 		}
 		q := url.Values{"client_id": {id}, "since": {rotatedAt.Format(time.RFC3339)}, "until": {rotatedAt.Add(time.Second).Format(time.RFC3339)}}
-		window := e.call(admin, "GET", apiBase+"/audit?"+q.Encode(), nil, nil)
+		window := e.call(admin, "GET", orgAPI+"/audit?"+q.Encode(), nil, nil)
 		if items := window.items(); len(items) != 1 || items[0]["action"] != "secret.rotated" || items[0]["at"] != rotatedAt.Format(time.RFC3339) {
 			t.Errorf("audit in [rotation, +1s): %s", window.raw)
 		}
 		q = url.Values{"action": {"client.revoked"}, "since": {revokedAt.Format(time.RFC3339)}}
-		if items := e.call(admin, "GET", apiBase+"/audit?"+q.Encode(), nil, nil).items(); len(items) != 1 || items[0]["client_id"] != id {
+		if items := e.call(admin, "GET", orgAPI+"/audit?"+q.Encode(), nil, nil).items(); len(items) != 1 || items[0]["client_id"] != id {
 			t.Errorf("audit by action since the revocation: %v", items)
 		}
-		if items := e.call(admin, "GET", apiBase+"/audit?user_id="+e.member.ID+"&action=client.created", nil, nil).items(); len(items) != 1 {
+		if items := e.call(admin, "GET", orgAPI+"/audit?user_id="+e.member.ID+"&action=client.created", nil, nil).items(); len(items) != 1 {
 			t.Errorf("audit by user: %v", items)
 		}
-		wantAPI(t, "bad since", e.call(admin, "GET", apiBase+"/audit?since=yesterday", nil, nil), 400, "invalid_parameter")
+		wantAPI(t, "bad since", e.call(admin, "GET", orgAPI+"/audit?since=yesterday", nil, nil), 400, "invalid_parameter")
 
 		// Audit pages.
 		var seen []string
 		cursor := ""
 		for range 20 {
-			p := e.call(admin, "GET", apiBase+"/audit?limit=2&client_id="+id+"&cursor="+cursor, nil, nil)
+			p := e.call(admin, "GET", orgAPI+"/audit?limit=2&client_id="+id+"&cursor="+cursor, nil, nil)
 			for _, ev := range p.items() {
 				seen = append(seen, ev["id"].(string))
 			}
@@ -759,15 +770,15 @@ func TestAdminClientRules(t *testing.T) {
 			{"bad audience", map[string]any{"name": "x", "audiences": []string{"not a uri"}}, 400, "invalid_audience"},
 			{"bad CIDR", map[string]any{"name": "x", "ip_allowlist": []string{"10.0.0.0/33"}}, 400, "invalid_ip_allowlist"},
 		} {
-			wantAPI(t, tc.name, e.call(admin, "POST", apiBase+"/clients", tc.body, nil), tc.status, tc.code)
+			wantAPI(t, tc.name, e.call(admin, "POST", orgAPI+"/clients", tc.body, nil), tc.status, tc.code)
 		}
-		list := e.call(admin, "GET", apiBase+"/clients?owner="+memberEmail, nil, nil)
+		list := e.call(admin, "GET", orgAPI+"/clients?owner="+memberEmail, nil, nil)
 		if n := len(list.items()); n != 2 {
 			t.Errorf("alice has %d clients, want 2", n)
 		}
 		// Revoked clients do not count.
 		first := clientIDs(list.items())[0]
-		wantAPI(t, "revoke one", e.call(admin, "POST", apiBase+"/clients/"+first+"/revoke", nil, nil), 200, "")
+		wantAPI(t, "revoke one", e.call(admin, "POST", orgAPI+"/clients/"+first+"/revoke", nil, nil), 200, "")
 		e.createClient(admin, map[string]any{"owner": memberEmail, "name": "after revoke"})
 	})
 }
@@ -786,7 +797,7 @@ func TestAdminClientPagination(t *testing.T) {
 		var sizes []int
 		cursor := ""
 		for range 10 {
-			p := e.call(admin, "GET", apiBase+"/clients?limit=3&cursor="+url.QueryEscape(cursor), nil, nil)
+			p := e.call(admin, "GET", orgAPI+"/clients?limit=3&cursor="+url.QueryEscape(cursor), nil, nil)
 			wantAPI(t, "page", p, 200, "")
 			seen = append(seen, clientIDs(p.items())...)
 			sizes = append(sizes, len(p.items()))
@@ -810,23 +821,23 @@ func TestAdminClientPagination(t *testing.T) {
 				t.Errorf("pages not ordered by client_id: %v", seen)
 			}
 		}
-		if p := e.call(admin, "GET", apiBase+"/clients?limit=7", nil, nil); len(p.items()) != 7 || p.str("next_cursor") != "" {
+		if p := e.call(admin, "GET", orgAPI+"/clients?limit=7", nil, nil); len(p.items()) != 7 || p.str("next_cursor") != "" {
 			t.Errorf("exact page: %d items, next_cursor %q", len(p.items()), p.str("next_cursor"))
 		}
-		if p := e.call(admin, "GET", apiBase+"/clients", nil, nil); len(p.items()) != 7 {
+		if p := e.call(admin, "GET", orgAPI+"/clients", nil, nil); len(p.items()) != 7 {
 			t.Errorf("default page: %d items", len(p.items()))
 		}
 		for _, bad := range []string{"limit=0", "limit=201", "limit=x", "cursor=%40%40", "cursor=!!"} {
-			wantAPI(t, bad, e.call(admin, "GET", apiBase+"/clients?"+bad, nil, nil), 400, "invalid_parameter")
+			wantAPI(t, bad, e.call(admin, "GET", orgAPI+"/clients?"+bad, nil, nil), 400, "invalid_parameter")
 		}
 		// Users page the same way.
 		for i := range 3 {
-			wantAPI(t, "create user", e.call(admin, "POST", apiBase+"/users", map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "name": "U"}, nil), 201, "")
+			wantAPI(t, "create user", e.call(admin, "POST", orgAPI+"/members", map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "name": "U"}, nil), 201, "")
 		}
 		var emails []string
 		cursor = ""
 		for range 10 {
-			p := e.call(admin, "GET", apiBase+"/users?limit=2&cursor="+cursor, nil, nil)
+			p := e.call(admin, "GET", orgAPI+"/members?limit=2&cursor="+cursor, nil, nil)
 			for _, u := range p.items() {
 				emails = append(emails, u["email"].(string))
 			}
@@ -846,17 +857,17 @@ func TestAdminClientStatusFilters(t *testing.T) {
 		ctx := context.Background()
 		admin := e.login(adminEmail, adminPassword)
 		wantAPI(t, "policy", e.putPolicy(admin, map[string]any{"max_clients_per_owner": 20}), 200, "")
-		bob := &models.User{Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
+		bob := &models.User{OrgID: models.DefaultOrgID, Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
 		if err := e.store.CreateUser(ctx, bob); err != nil {
 			t.Fatal(err)
 		}
 		a, aSecret, _ := e.createClient(admin, map[string]any{"owner": memberEmail, "name": "a", "scopes": []string{readScope}})
 		b, _, _ := e.createClient(admin, map[string]any{"owner": bob.Email, "name": "b", "scopes": []string{readScope}})
 		c, _, _ := e.createClient(admin, map[string]any{"owner": memberEmail, "name": "c"})
-		wantAPI(t, "revoke c", e.call(admin, "POST", apiBase+"/clients/"+c+"/revoke", nil, nil), 200, "")
+		wantAPI(t, "revoke c", e.call(admin, "POST", orgAPI+"/clients/"+c+"/revoke", nil, nil), 200, "")
 		list := func(query string) []string {
 			t.Helper()
-			r := e.call(admin, "GET", apiBase+"/clients?"+query, nil, nil)
+			r := e.call(admin, "GET", orgAPI+"/clients?"+query, nil, nil)
 			if r.status != 200 {
 				t.Fatalf("list %s: %s", query, r)
 			}
@@ -879,19 +890,19 @@ func TestAdminClientStatusFilters(t *testing.T) {
 		same("expired", list("status=expired"))
 		same("owner alice", list("owner="+memberEmail), a, c)
 		same("owner alice, active", list("owner="+memberEmail+"&status=active"), a)
-		wantAPI(t, "unknown owner", e.call(admin, "GET", apiBase+"/clients?owner=ghost@example.com", nil, nil), 400, "owner_not_found")
+		wantAPI(t, "unknown owner", e.call(admin, "GET", orgAPI+"/clients?owner=ghost@example.com", nil, nil), 400, "owner_not_found")
 
 		// A shorter maximum lifetime expires old clients at once...
 		e.clock.Advance(40 * 24 * time.Hour)
 		admin = e.login(adminEmail, adminPassword) // the session ended after 24h
-		d := e.call(admin, "POST", apiBase+"/clients", map[string]any{"owner": memberEmail, "name": "d", "scopes": []string{readScope}, "expires_at": e.clock.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, nil)
+		d := e.call(admin, "POST", orgAPI+"/clients", map[string]any{"owner": memberEmail, "name": "d", "scopes": []string{readScope}, "expires_at": e.clock.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, nil)
 		wantAPI(t, "create d", d, 201, "")
 		dID := d.str("client_id")
 		e.secrets = append(e.secrets, d.str("client_secret"))
 		wantAPI(t, "max lifetime 30d", e.putPolicy(admin, map[string]any{"max_credential_lifetime": "30d", "default_credential_lifetime": "30d"}), 200, "")
 		same("expired after shortening", list("status=expired"), a, b)
 		same("active after shortening", list("status=active"), dID)
-		view := e.call(admin, "GET", apiBase+"/clients/"+a, nil, nil)
+		view := e.call(admin, "GET", orgAPI+"/clients/"+a, nil, nil)
 		if view.str("status") != "expired" || view.str("expires_at") != e.clock.Now().Add(-10*24*time.Hour).Format(time.RFC3339) {
 			t.Errorf("expired client view: status %s, expires_at %s", view.str("status"), view.str("expires_at"))
 		}
@@ -907,14 +918,14 @@ func TestAdminClientStatusFilters(t *testing.T) {
 		}
 
 		// Disabling the owner.
-		wantAPI(t, "disable bob", e.call(admin, "PATCH", apiBase+"/users/"+bob.ID, map[string]any{"status": "disabled"}, nil), 200, "")
+		wantAPI(t, "disable bob", e.call(admin, "PATCH", orgAPI+"/members/"+bob.ID, map[string]any{"status": "disabled"}, nil), 200, "")
 		same("disabled_by_owner", list("status=disabled_by_owner"), b)
 		same("active without bob's", list("status=active"), a, dID)
 		// Status filters page through: one item per page.
 		var walked []string
 		cursor := ""
 		for range 10 {
-			r := e.call(admin, "GET", apiBase+"/clients?status=active&limit=1&cursor="+cursor, nil, nil)
+			r := e.call(admin, "GET", orgAPI+"/clients?status=active&limit=1&cursor="+cursor, nil, nil)
 			walked = append(walked, clientIDs(r.items())...)
 			if cursor = r.str("next_cursor"); cursor == "" {
 				break
@@ -923,41 +934,41 @@ func TestAdminClientStatusFilters(t *testing.T) {
 		same("active, one per page", walked, a, dID)
 
 		// Expiring: effective expiry within the window, soonest first.
-		exp := e.call(admin, "GET", apiBase+"/clients/expiring?within=30d", nil, nil)
+		exp := e.call(admin, "GET", orgAPI+"/clients/expiring?within=30d", nil, nil)
 		same("expiring within 30d", clientIDs(exp.items()), dID)
-		exp = e.call(admin, "GET", apiBase+"/clients/expiring?within=400d", nil, nil)
+		exp = e.call(admin, "GET", orgAPI+"/clients/expiring?within=400d", nil, nil)
 		if got := clientIDs(exp.items()); len(got) != 3 || got[0] != dID {
 			t.Errorf("expiring within 400d: %v, want d first then a and b", got)
 		}
 		if exp.str("within") != "400d" {
 			t.Errorf("within: %q", exp.str("within"))
 		}
-		wantAPI(t, "expiring, bad window", e.call(admin, "GET", apiBase+"/clients/expiring?within=soon", nil, nil), 400, "invalid_parameter")
+		wantAPI(t, "expiring, bad window", e.call(admin, "GET", orgAPI+"/clients/expiring?within=soon", nil, nil), 400, "invalid_parameter")
 		wantAPI(t, "policy max 45d", e.putPolicy(admin, map[string]any{"max_credential_lifetime": "45d", "default_credential_lifetime": "30d"}), 200, "")
-		exp = e.call(admin, "GET", apiBase+"/clients/expiring?within=7d", nil, nil)
+		exp = e.call(admin, "GET", orgAPI+"/clients/expiring?within=7d", nil, nil)
 		same("expiring within 7d under a 45d cap", clientIDs(exp.items()), a, b)
 		alice := e.login(memberEmail, memberPass)
-		same("member's expiring", clientIDs(e.call(alice, "GET", apiBase+"/clients/expiring?within=30d", nil, nil).items()), a, dID)
+		same("member's expiring", clientIDs(e.call(alice, "GET", orgAPI+"/clients/expiring?within=30d", nil, nil).items()), a, dID)
 
 		// Legacy (imported) credentials.
 		const legacyID, legacySecret = "legacy:client/one+two", "an imported secret of old"
-		imp := e.call(admin, "POST", apiBase+"/clients/import", map[string]any{"client_id": legacyID, "client_secret": legacySecret, "owner": memberEmail, "name": "old system", "scopes": []string{readScope}}, nil)
+		imp := e.call(admin, "POST", orgAPI+"/clients/import", map[string]any{"client_id": legacyID, "client_secret": legacySecret, "owner": memberEmail, "name": "old system", "scopes": []string{readScope}}, nil)
 		wantAPI(t, "import", imp, 201, "")
 		e.secrets = append(e.secrets, legacySecret)
 		if strings.Contains(imp.raw, legacySecret) || imp.body["legacy"] != true {
 			t.Errorf("import response: %s", imp.raw)
 		}
 		same("legacy", list("legacy=true"), legacyID)
-		got := e.call(admin, "GET", apiBase+"/clients/"+url.PathEscape(legacyID), nil, nil)
+		got := e.call(admin, "GET", orgAPI+"/clients/"+url.PathEscape(legacyID), nil, nil)
 		if got.str("client_id") != legacyID || got.body["legacy"] != true || got.body["secrets"].([]any)[0].(map[string]any)["format"] != "legacy" {
 			t.Errorf("imported client by escaped id: %s", got)
 		}
 		if status, _ := e.token(legacyID, legacySecret); status != 200 {
 			t.Errorf("imported secret at the token endpoint: %d", status)
 		}
-		wantAPI(t, "import twice", e.call(admin, "POST", apiBase+"/clients/import", map[string]any{"client_id": legacyID, "client_secret": legacySecret, "owner": memberEmail, "name": "again"}, nil), 409, "client_id_taken")
-		wantAPI(t, "import reserved id", e.call(admin, "POST", apiBase+"/clients/import", map[string]any{"client_id": "azc_mine", "client_secret": legacySecret, "name": "x"}, nil), 400, "invalid_client_id")
-		rot := e.call(admin, "POST", apiBase+"/clients/"+url.PathEscape(legacyID)+"/rotate", map[string]any{"grace": "0s"}, nil)
+		wantAPI(t, "import twice", e.call(admin, "POST", orgAPI+"/clients/import", map[string]any{"client_id": legacyID, "client_secret": legacySecret, "owner": memberEmail, "name": "again"}, nil), 409, "client_id_taken")
+		wantAPI(t, "import reserved id", e.call(admin, "POST", orgAPI+"/clients/import", map[string]any{"client_id": "azc_mine", "client_secret": legacySecret, "name": "x"}, nil), 400, "invalid_client_id")
+		rot := e.call(admin, "POST", orgAPI+"/clients/"+url.PathEscape(legacyID)+"/rotate", map[string]any{"grace": "0s"}, nil)
 		wantAPI(t, "rotate legacy", rot, 200, "")
 		e.secrets = append(e.secrets, rot.str("client_secret"))
 		same("legacy after rotation", list("legacy=true"))
@@ -968,12 +979,12 @@ func TestAdminUsers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		admin := e.login(adminEmail, adminPassword)
-		r := e.call(admin, "POST", apiBase+"/users", map[string]any{"email": "Carol@Example.com", "name": "Carol", "permissions": []string{readScope, readScope, configScope}}, nil)
+		r := e.call(admin, "POST", orgAPI+"/members", map[string]any{"email": "Carol@Example.com", "name": "Carol", "permissions": []string{readScope, readScope, configScope}}, nil)
 		wantAPI(t, "create", r, 201, "")
 		carolID := r.str("id")
 		// The email lower-cased, the permissions without the repeat.
 		testutil.GoldenJSON(t, "testdata/admin/user.json", []byte(r.raw), e.adminNorm(map[string]string{carolID: "<user_id>"}))
-		if r.header.Get("Location") != apiBase+"/users/"+carolID {
+		if r.header.Get("Location") != orgAPI+"/members/"+carolID {
 			t.Errorf("Location: %q", r.header.Get("Location"))
 		}
 		for _, tc := range []struct {
@@ -984,45 +995,45 @@ func TestAdminUsers(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"duplicate email", "POST", "/users", map[string]any{"email": "carol@example.com", "name": "C"}, 409, "email_taken"},
-			{"bad role", "POST", "/users", map[string]any{"email": "d@example.com", "name": "D", "role": "owner"}, 400, "invalid_request"},
-			{"bad email", "POST", "/users", map[string]any{"email": "not-an-email", "name": "D"}, 400, "invalid_request"},
-			{"bad permission", "PATCH", "/users/" + carolID, map[string]any{"permissions": []string{"has space"}}, 400, "invalid_request"},
-			{"email change", "PATCH", "/users/" + carolID, map[string]any{"email": "x@example.com"}, 400, "email_immutable"},
-			{"empty patch", "PATCH", "/users/" + carolID, map[string]any{}, 400, "invalid_request"},
-			{"unknown user", "GET", "/users/nope", nil, 404, "user_not_found"},
-			{"patch unknown user", "PATCH", "/users/nope", map[string]any{"name": "x"}, 404, "user_not_found"},
-			{"short password", "PUT", "/users/" + carolID + "/password", map[string]any{"password": "short"}, 400, "password_too_short"},
-			{"long password", "PUT", "/users/" + carolID + "/password", map[string]any{"password": strings.Repeat("x", 257)}, 400, "password_too_long"},
-			{"no password", "PUT", "/users/" + carolID + "/password", map[string]any{}, 400, "invalid_json"},
-			{"password for unknown user", "PUT", "/users/nope/password", map[string]any{"password": "long enough password"}, 404, "user_not_found"},
+			{"duplicate email", "POST", "/members", map[string]any{"email": "carol@example.com", "name": "C"}, 409, "email_taken"},
+			{"bad role", "POST", "/members", map[string]any{"email": "d@example.com", "name": "D", "role": "root"}, 400, "invalid_request"},
+			{"bad email", "POST", "/members", map[string]any{"email": "not-an-email", "name": "D"}, 400, "invalid_request"},
+			{"bad permission", "PATCH", "/members/" + carolID, map[string]any{"permissions": []string{"has space"}}, 400, "invalid_request"},
+			{"email change", "PATCH", "/members/" + carolID, map[string]any{"email": "x@example.com"}, 400, "email_immutable"},
+			{"empty patch", "PATCH", "/members/" + carolID, map[string]any{}, 400, "invalid_request"},
+			{"unknown user", "GET", "/members/nope", nil, 404, "user_not_found"},
+			{"patch unknown user", "PATCH", "/members/nope", map[string]any{"name": "x"}, 404, "user_not_found"},
+			{"short password", "PUT", "/members/" + carolID + "/password", map[string]any{"password": "short"}, 400, "password_too_short"},
+			{"long password", "PUT", "/members/" + carolID + "/password", map[string]any{"password": strings.Repeat("x", 257)}, 400, "password_too_long"},
+			{"no password", "PUT", "/members/" + carolID + "/password", map[string]any{}, 400, "invalid_json"},
+			{"password for unknown user", "PUT", "/members/nope/password", map[string]any{"password": "long enough password"}, 404, "user_not_found"},
 		} {
-			wantAPI(t, tc.name, e.call(admin, tc.method, apiBase+tc.path, tc.body, nil), tc.status, tc.code)
+			wantAPI(t, tc.name, e.call(admin, tc.method, orgAPI+tc.path, tc.body, nil), tc.status, tc.code)
 		}
-		p := e.call(admin, "PATCH", apiBase+"/users/"+carolID, map[string]any{"name": "Carol C", "role": "admin", "permissions": []string{createScope}, "may_create_clients": true}, nil)
+		p := e.call(admin, "PATCH", orgAPI+"/members/"+carolID, map[string]any{"name": "Carol C", "role": "admin", "permissions": []string{createScope}, "may_create_clients": true}, nil)
 		if p.status != 200 || p.str("name") != "Carol C" || p.str("role") != "admin" || joinList(p.body["permissions"]) != createScope || p.body["may_create_clients"] != true {
 			t.Errorf("patch: %s", p)
 		}
-		wantAPI(t, "set password", e.call(admin, "PUT", apiBase+"/users/"+carolID+"/password", map[string]any{"password": "carol's long password"}, nil), 204, "")
+		wantAPI(t, "set password", e.call(admin, "PUT", orgAPI+"/members/"+carolID+"/password", map[string]any{"password": "carol's long password"}, nil), 204, "")
 		carol := e.login("carol@example.com", "carol's long password")
 		if me := e.call(carol, "GET", apiBase+"/session", nil, nil); me.body["user"].(map[string]any)["id"] != carolID {
 			t.Errorf("carol's session: %s", me.raw)
 		}
-		if u := e.call(admin, "GET", apiBase+"/users/"+carolID, nil, nil); u.body["has_password"] != true {
+		if u := e.call(admin, "GET", orgAPI+"/members/"+carolID, nil, nil); u.body["has_password"] != true {
 			t.Errorf("has_password after set: %s", u.raw)
 		}
-		if l := e.call(admin, "GET", apiBase+"/users?role=admin", nil, nil); len(l.items()) != 2 {
+		if l := e.call(admin, "GET", orgAPI+"/members?role=admin", nil, nil); len(l.items()) != 2 {
 			t.Errorf("admins: %s", l.raw)
 		}
-		if l := e.call(admin, "GET", apiBase+"/users?status=disabled", nil, nil); len(l.items()) != 0 {
+		if l := e.call(admin, "GET", orgAPI+"/members?status=disabled", nil, nil); len(l.items()) != 0 {
 			t.Errorf("disabled users: %s", l.raw)
 		}
-		audit := e.call(admin, "GET", apiBase+"/audit?user_id="+carolID, nil, nil)
+		audit := e.call(admin, "GET", orgAPI+"/audit?user_id="+carolID, nil, nil)
 		var actions []string
 		for _, ev := range audit.items() {
 			actions = append(actions, ev["action"].(string))
 		}
-		if got := strings.Join(actions, ","); got != "session.created,user.password_set,user.updated,user.created" {
+		if got := strings.Join(actions, ","); got != "user.password_set,user.updated,user.created" {
 			t.Errorf("carol's audit: %s", got)
 		}
 	})
@@ -1032,7 +1043,7 @@ func TestAdminPolicy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		admin := e.login(adminEmail, adminPassword)
-		p := e.call(admin, "GET", apiBase+"/policy", nil, nil)
+		p := e.call(admin, "GET", orgAPI+"/policy", nil, nil)
 		testutil.GoldenJSON(t, "testdata/admin/policy_default.json", []byte(p.raw), e.adminNorm(nil))
 		for _, tc := range []struct {
 			name   string
@@ -1052,7 +1063,7 @@ func TestAdminPolicy(t *testing.T) {
 		} {
 			wantAPI(t, tc.name, e.putPolicy(admin, tc.change), 400, tc.code)
 		}
-		missing := e.call(admin, "PUT", apiBase+"/policy", map[string]any{"max_clients_per_owner": 3}, nil)
+		missing := e.call(admin, "PUT", orgAPI+"/policy", map[string]any{"max_clients_per_owner": 3}, nil)
 		wantAPI(t, "partial PUT", missing, 400, "invalid_policy")
 		if !strings.Contains(missing.str("message"), "rotation_grace") {
 			t.Errorf("partial PUT message does not name missing fields: %s", missing.str("message"))
@@ -1060,7 +1071,7 @@ func TestAdminPolicy(t *testing.T) {
 		sunset := e.clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)
 		r := e.putPolicy(admin, map[string]any{"max_credential_lifetime": "400d", "max_clients_per_owner": 3, "ip_allowlist": []string{"10.0.0.0/8", "127.0.0.1"}, "rotation_grace": "12h", "legacy_sunset": sunset, "reminder_webhook_url": "https://hooks.example.com/x"})
 		wantAPI(t, "valid PUT", r, 200, "")
-		got := e.call(admin, "GET", apiBase+"/policy", nil, nil)
+		got := e.call(admin, "GET", orgAPI+"/policy", nil, nil)
 		for k, v := range map[string]any{"max_credential_lifetime": "400d", "max_clients_per_owner": 3.0, "rotation_grace": "12h0m0s", "legacy_sunset": sunset, "updated_by": adminEmail, "reminder_webhook_url": "https://hooks.example.com/x"} {
 			if got.body[k] != v {
 				t.Errorf("saved policy %s: got %v, want %v", k, got.body[k], v)
@@ -1069,7 +1080,7 @@ func TestAdminPolicy(t *testing.T) {
 		if joinList(got.body["ip_allowlist"]) != "10.0.0.0/8 127.0.0.1" {
 			t.Errorf("saved ip_allowlist: %v", got.body["ip_allowlist"])
 		}
-		ev := e.call(admin, "GET", apiBase+"/audit?action=policy.updated", nil, nil).items()
+		ev := e.call(admin, "GET", orgAPI+"/audit?action=policy.updated", nil, nil).items()
 		if len(ev) != 1 || ev[0]["actor"] != adminEmail || ev[0]["detail"].(map[string]any)["max_clients_per_owner"] != 3.0 {
 			t.Errorf("policy audit: %v", ev)
 		}

@@ -43,13 +43,13 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	if err := store.SavePolicy(ctx, &p); err != nil {
 		b.Fatal(err)
 	}
-	owner := &models.User{Email: "owner@bench.example", Name: "Owner", Permissions: models.NewSet(readScope, createScope, configScope)}
+	owner := &models.User{OrgID: models.DefaultOrgID, Email: "owner@bench.example", Name: "Owner", Permissions: models.NewSet(readScope, createScope, configScope)}
 	if err := store.CreateUser(ctx, owner); err != nil {
 		b.Fatal(err)
 	}
-	c, secret, err := app.NewRegistry(store, hasher, nil, nil).Create(ctx, app.CLI, app.NewClient{
+	c, secret, err := app.NewRegistry(store, app.RegistryConfig{Hasher: hasher, Issuer: issuer}).Create(ctx, app.Operator(models.DefaultOrgID), app.NewClient{
 		OwnerEmail: owner.Email, Name: "bench client", Scopes: []string{readScope, createScope},
-		Audiences: []string{"https://api.example.com"}, IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
+		IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: 10 * time.Minute,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +72,7 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1e9}))
 	prod := web.New(web.Config{Issuer: issuer, Logger: log, Metrics: metrics}, tokens, keyring, store)
 	ref, err := benchref.New(keyring, benchref.Token{Claims: jwtkeys.AccessToken{
-		Issuer: issuer, ClientID: c.ID, OwnerID: c.OwnerID, Audience: "https://api.example.com", Scope: readScope, TTL: 10 * time.Minute,
+		Issuer: issuer, ClientID: c.ID, OwnerID: c.OwnerID, Audience: issuer, Scope: readScope, TTL: 10 * time.Minute,
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -88,7 +88,7 @@ func newGovEnv(t *testing.T, backend string) *govEnv {
 	e.audit = app.NewAuditWriter(store, 1024, nil)
 	e.runAudit()
 	t.Cleanup(func() { e.stopAudit() }) // before the store closes
-	e.registry = app.NewRegistry(store, hasher, clock.Now, nil)
+	e.registry = app.NewRegistry(store, app.RegistryConfig{Hasher: hasher, Issuer: srv.URL, Now: clock.Now})
 	handler = e.handler(t, oauth.Config{})
 
 	e.admin = e.user(t, "admin@example.com", models.RoleAdmin, readScope, createScope, configScope)
@@ -147,7 +147,7 @@ func (e *govEnv) flushAudit() {
 // user creates a user directly in the store (no audit event).
 func (e *govEnv) user(t *testing.T, email, role string, perms ...string) *models.User {
 	t.Helper()
-	u := &models.User{Email: email, Name: strings.Split(email, "@")[0], Role: role, Permissions: models.NewSet(perms...)}
+	u := &models.User{OrgID: models.DefaultOrgID, Email: email, Name: strings.Split(email, "@")[0], Role: role, Permissions: models.NewSet(perms...)}
 	if err := e.store.CreateUser(e.ctx, u); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func (e *govEnv) user(t *testing.T, email, role string, perms ...string) *models
 // updateUser saves u through the Registry as the admin.
 func (e *govEnv) updateUser(t *testing.T, u *models.User, change string) {
 	t.Helper()
-	if err := e.registry.UpdateUser(e.ctx, app.Actor{User: e.admin}, u, change); err != nil {
+	if err := e.registry.UpdateUser(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, u, change); err != nil {
 		t.Fatalf("update user %s (%s): %v", u.Email, change, err)
 	}
 }
@@ -175,7 +175,7 @@ func (e *govEnv) client(t *testing.T, in app.NewClient) (*models.Client, string)
 	if in.Scopes == nil {
 		in.Scopes = []string{readScope}
 	}
-	c, secret, err := e.registry.Create(e.ctx, app.CLI, in)
+	c, secret, err := e.registry.Create(e.ctx, app.Operator(models.DefaultOrgID), in)
 	if err != nil {
 		t.Fatalf("create client: %v", err)
 	}
@@ -185,12 +185,12 @@ func (e *govEnv) client(t *testing.T, in app.NewClient) (*models.Client, string)
 // setPolicy changes the saved policy through the Registry as the admin.
 func (e *govEnv) setPolicy(t *testing.T, change func(p *models.Policy)) {
 	t.Helper()
-	p, err := e.store.Policy(e.ctx)
+	p, err := e.store.Policy(e.ctx, models.DefaultOrgID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	change(p)
-	if err := e.registry.SavePolicy(e.ctx, app.Actor{User: e.admin}, p); err != nil {
+	if err := e.registry.SavePolicy(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, p); err != nil {
 		t.Fatalf("save policy: %v", err)
 	}
 }
@@ -390,7 +390,7 @@ func TestGovernanceRetroactiveMaxLifetime(t *testing.T) {
 			t.Errorf("error_description %q does not name the capped expiry %s", r.str("error_description"), want)
 		}
 		in60 := e.clock.Now().Add(60 * govDay)
-		_, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "too long", ExpiresAt: &in60})
+		_, _, err := e.registry.Create(e.ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: e.owner.Email, Name: "too long", ExpiresAt: &in60})
 		wantDomainError(t, "expiry beyond the 30-day cap", err, "invalid_expiry", models.ErrInvalid)
 
 		e.setPolicy(t, func(p *models.Policy) { p.MaxCredentialLifetime = 90 * govDay })
@@ -409,7 +409,7 @@ func TestGovernanceRotationOverlap(t *testing.T) {
 		c, first := e.client(t, app.NewClient{})
 		hour, zero := time.Hour, time.Duration(0)
 
-		second, secondRow, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
+		second, secondRow, err := e.registry.Rotate(e.ctx, app.Operator(models.DefaultOrgID), c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,25 +432,25 @@ func TestGovernanceRotationOverlap(t *testing.T) {
 		wantOAuthError(t, "old secret after the grace period", e.token(t, c.ID, first), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "new secret after the grace period", e.token(t, c.ID, second))
 
-		third, thirdRow, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &zero)
+		third, thirdRow, err := e.registry.Rotate(e.ctx, app.Operator(models.DefaultOrgID), c.ID, &zero)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantOAuthError(t, "previous secret after a rotation without grace", e.token(t, c.ID, second), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "new secret after a rotation without grace", e.token(t, c.ID, third))
 
-		fourth, _, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
+		fourth, _, err := e.registry.Rotate(e.ctx, app.Operator(models.DefaultOrgID), c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantIssued(t, "third secret, two live", e.token(t, c.ID, third))
 		wantIssued(t, "fourth secret, two live", e.token(t, c.ID, fourth))
-		if err := e.registry.RevokeSecret(e.ctx, app.CLI, c.ID, thirdRow.ID); err != nil {
+		if err := e.registry.RevokeSecret(e.ctx, app.Operator(models.DefaultOrgID), c.ID, thirdRow.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantOAuthError(t, "revoked secret", e.token(t, c.ID, third), 401, "invalid_client", "client authentication failed")
 		wantIssued(t, "the other live secret", e.token(t, c.ID, fourth))
-		err = e.registry.RevokeSecret(e.ctx, app.CLI, c.ID, thirdRow.ID)
+		err = e.registry.RevokeSecret(e.ctx, app.Operator(models.DefaultOrgID), c.ID, thirdRow.ID)
 		if !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("revoking a revoked secret: got %v, want ErrNotFound", err)
 		}
@@ -464,7 +464,7 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 		e := newGovEnv(t, backend)
 		bob := e.user(t, "bob@example.com", models.RoleMember, readScope)
 		create := func() (*models.Client, error) {
-			c, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: bob.Email, Name: "bob's", Scopes: []string{readScope}})
+			c, _, err := e.registry.Create(e.ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: bob.Email, Name: "bob's", Scopes: []string{readScope}})
 			return c, err
 		}
 		var ids []string
@@ -480,7 +480,7 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 		// Another owner's clients do not count.
 		e.client(t, app.NewClient{})
 
-		if _, err := e.registry.Revoke(e.ctx, app.CLI, ids[0]); err != nil {
+		if _, err := e.registry.Revoke(e.ctx, app.Operator(models.DefaultOrgID), ids[0]); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := create(); err != nil {
@@ -505,7 +505,7 @@ func TestGovernanceOwnerClientLimit(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, err := e.registry.Create(e.ctx, app.CLI, app.NewClient{OwnerEmail: carol.Email, Name: "carol's", Scopes: []string{readScope}})
+				_, _, err := e.registry.Create(e.ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: carol.Email, Name: "carol's", Scopes: []string{readScope}})
 				switch {
 				case err == nil:
 					created.Add(1)
@@ -529,21 +529,21 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 			return app.NewClient{OwnerEmail: owner, Name: "self-service", Scopes: []string{readScope}}
 		}
 
-		_, _, err := e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(mia.Email))
+		_, _, err := e.registry.Create(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: mia}, newClient(mia.Email))
 		wantDomainError(t, "member without the creation right", err, "not_allowed_to_create", models.ErrForbidden)
 		mia.MayCreateClients = true
-		err = e.registry.UpdateUser(e.ctx, app.Actor{User: mia}, mia, "may_create_clients")
+		err = e.registry.UpdateUser(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: mia}, mia, "may_create_clients")
 		wantDomainError(t, "member granting themselves the right", err, "admin_required", models.ErrForbidden)
 
 		e.updateUser(t, mia, "may_create_clients")
-		mia, err = e.store.UserByEmail(e.ctx, mia.Email)
+		mia, err = e.store.UserByEmail(e.ctx, models.DefaultOrgID, mia.Email)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !mia.MayCreateClients {
 			t.Fatal("MayCreateClients was not saved")
 		}
-		c, secret, err := e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(mia.Email))
+		c, secret, err := e.registry.Create(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: mia}, newClient(mia.Email))
 		if err != nil {
 			t.Fatalf("member allowed by an admin, for themselves: %v", err)
 		}
@@ -551,17 +551,17 @@ func TestGovernanceWhoMayCreate(t *testing.T) {
 			t.Errorf("created by %q for %q, want %q for %q", c.CreatedBy, c.OwnerID, mia.Email, mia.ID)
 		}
 		wantIssued(t, "client a member created", e.token(t, c.ID, secret))
-		_, _, err = e.registry.Create(e.ctx, app.Actor{User: mia}, newClient(e.owner.Email))
+		_, _, err = e.registry.Create(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: mia}, newClient(e.owner.Email))
 		wantDomainError(t, "member allowed by an admin, for another owner", err, "owner_must_be_self", models.ErrForbidden)
 
 		noah := e.user(t, "noah@example.com", models.RoleMember, readScope)
 		e.setPolicy(t, func(p *models.Policy) { p.CreationRestricted = false })
-		c, secret, err = e.registry.Create(e.ctx, app.Actor{User: noah}, newClient(noah.Email))
+		c, secret, err = e.registry.Create(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: noah}, newClient(noah.Email))
 		if err != nil {
 			t.Fatalf("unrestricted creation, member for themselves: %v", err)
 		}
 		wantIssued(t, "client created under unrestricted creation", e.token(t, c.ID, secret))
-		_, _, err = e.registry.Create(e.ctx, app.Actor{User: noah}, newClient(mia.Email))
+		_, _, err = e.registry.Create(e.ctx, app.Actor{OrgID: models.DefaultOrgID, User: noah}, newClient(mia.Email))
 		wantDomainError(t, "unrestricted creation, member for another owner", err, "owner_must_be_self", models.ErrForbidden)
 	})
 }
@@ -695,7 +695,7 @@ func TestGovernanceLegacySunset(t *testing.T) {
 		sunset := e.clock.Now().Add(30 * govDay)
 		e.setPolicy(t, func(p *models.Policy) { p.LegacySunset = &sunset })
 		const id, legacySecret = "acme-billing-0042", "Legacy-Secret-0123456789-abcdef"
-		c, err := e.registry.Import(e.ctx, app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, legacySecret)
+		c, err := e.registry.Import(e.ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, legacySecret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -728,7 +728,7 @@ func TestGovernanceLegacySunset(t *testing.T) {
 		}
 
 		zero := time.Duration(0)
-		current, row, err := e.registry.Rotate(e.ctx, app.CLI, id, &zero)
+		current, row, err := e.registry.Rotate(e.ctx, app.Operator(models.DefaultOrgID), id, &zero)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -802,7 +802,7 @@ func TestGovernanceTypedSecretsRejectedBeforeLookup(t *testing.T) {
 func TestGovernanceAudit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newGovEnv(t, backend)
-		admin := app.Actor{User: e.admin, IP: "198.51.100.20"}
+		admin := app.Actor{OrgID: models.DefaultOrgID, User: e.admin, IP: "198.51.100.20"}
 		hour := time.Hour
 		at := func(minutes int) time.Time { return govEpoch.Add(time.Duration(minutes) * time.Minute) }
 
@@ -951,7 +951,7 @@ func TestGovernanceUsageTracking(t *testing.T) {
 
 		e.clock.Advance(time.Minute)
 		hour := time.Hour
-		second, row, err := e.registry.Rotate(e.ctx, app.CLI, c.ID, &hour)
+		second, row, err := e.registry.Rotate(e.ctx, app.Operator(models.DefaultOrgID), c.ID, &hour)
 		if err != nil {
 			t.Fatal(err)
 		}

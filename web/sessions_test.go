@@ -40,7 +40,7 @@ func TestAdminSessionsEndOnCredentialChanges(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		admin1, admin2 := e.login(adminEmail, adminPassword), e.login(adminEmail, adminPassword)
-		userPath := apiBase + "/users/" + e.member.ID
+		userPath := orgAPI + "/members/" + e.member.ID
 		patch := func(what string, body map[string]any) {
 			t.Helper()
 			wantAPI(t, what, e.call(admin1, "PATCH", userPath, body, nil), 200, "")
@@ -81,12 +81,12 @@ func TestAdminSessionsEndOnCredentialChanges(t *testing.T) {
 
 		// An admin who sets their own password stays signed in where they
 		// did it, and nowhere else.
-		wantAPI(t, "admin sets own password", e.call(admin1, "PUT", apiBase+"/users/"+e.admin.ID+"/password", map[string]any{"password": "the admin's new password"}, nil), 204, "")
+		wantAPI(t, "admin sets own password", e.call(admin1, "PUT", orgAPI+"/members/"+e.admin.ID+"/password", map[string]any{"password": "the admin's new password"}, nil), 204, "")
 		if !e.alive(admin1) || e.alive(admin2) {
 			t.Errorf("after an admin set their own password: current session alive %v (want true), other %v (want false)", e.alive(admin1), e.alive(admin2))
 		}
 		// The operator at the CLI ends every session.
-		if err := e.registry.SetPassword(context.Background(), app.CLI, adminEmail, "set at the command line"); err != nil {
+		if err := e.registry.SetPassword(context.Background(), app.Operator(models.DefaultOrgID), adminEmail, "set at the command line"); err != nil {
 			t.Fatal(err)
 		}
 		if e.alive(admin1) {
@@ -103,7 +103,7 @@ func TestAdminSessionsAcrossInstances(t *testing.T) {
 		instance := func() *adminEnv {
 			store := storetest.OpenURL(t, dbURL)
 			store.Now = clk.Now
-			registry := app.NewRegistry(store, nil, clk.Now, nil)
+			registry := app.NewRegistry(store, app.RegistryConfig{Now: clk.Now})
 			var handler http.Handler
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 			t.Cleanup(srv.Close)
@@ -112,15 +112,15 @@ func TestAdminSessionsAcrossInstances(t *testing.T) {
 		}
 		a, b := instance(), instance()
 		hashesOnce.Do(func() { adminHash, memberHash = app.HashPassword(adminPassword), app.HashPassword(memberPass) })
-		admin := &models.User{Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash}
-		member := &models.User{Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash}
+		admin := &models.User{OrgID: models.DefaultOrgID, Email: adminEmail, Name: "Root", Role: models.RoleAdmin, PasswordHash: adminHash}
+		member := &models.User{OrgID: models.DefaultOrgID, Email: memberEmail, Name: "Alice", Role: models.RoleMember, PasswordHash: memberHash}
 		for _, u := range []*models.User{admin, member} {
 			if err := a.store.CreateUser(context.Background(), u); err != nil {
 				t.Fatal(err)
 			}
 		}
 		adminB := b.login(adminEmail, adminPassword)
-		userPath := apiBase + "/users/" + member.ID
+		userPath := orgAPI + "/members/" + member.ID
 
 		alice := a.login(memberEmail, memberPass)
 		if !b.alive(alice) {
@@ -158,7 +158,7 @@ func TestAdminSessionList(t *testing.T) {
 		wantAPI(t, "sign in with another browser", r, 201, "")
 		second := (&http.Response{Header: r.header}).Cookies()[0].Value
 		signedIn := e.clock.Now()
-		sessionsPath := apiBase + "/users/" + e.member.ID + "/sessions"
+		sessionsPath := orgAPI + "/members/" + e.member.ID + "/sessions"
 
 		e.clock.Advance(2 * time.Minute)
 		mine := e.call(second, "GET", sessionsPath, nil, nil) // also marks second as seen now
@@ -194,20 +194,20 @@ func TestAdminSessionList(t *testing.T) {
 			status             int
 			code               string
 		}{
-			{"member lists the admin's sessions", "GET", "/users/" + e.admin.ID + "/sessions", 403, "admin_required"},
-			{"member ends the admin's sessions", "DELETE", "/users/" + e.admin.ID + "/sessions", 403, "admin_required"},
-			{"member ends an admin session", "DELETE", "/users/" + e.admin.ID + "/sessions/" + firstID, 403, "admin_required"},
-			{"query parameter", "GET", "/users/" + e.member.ID + "/sessions?limit=1", 400, "invalid_parameter"},
-			{"another user, or none", "GET", "/users/nope/sessions", 403, "admin_required"},
-			{"unknown session", "DELETE", "/users/" + e.member.ID + "/sessions/nope", 404, "session_not_found"},
-			{"NUL session id", "DELETE", "/users/" + e.member.ID + "/sessions/%00", 404, "session_not_found"},
-			{"invalid UTF-8 session id", "DELETE", "/users/" + e.member.ID + "/sessions/%FF", 404, "session_not_found"},
-			{"another user's session", "DELETE", "/users/" + e.admin.ID + "/sessions/" + firstID, 403, "admin_required"},
+			{"member lists the admin's sessions", "GET", "/members/" + e.admin.ID + "/sessions", 403, "admin_required"},
+			{"member ends the admin's sessions", "DELETE", "/members/" + e.admin.ID + "/sessions", 403, "admin_required"},
+			{"member ends an admin session", "DELETE", "/members/" + e.admin.ID + "/sessions/" + firstID, 403, "admin_required"},
+			{"query parameter", "GET", "/members/" + e.member.ID + "/sessions?limit=1", 400, "invalid_parameter"},
+			{"another user, or none", "GET", "/members/nope/sessions", 403, "admin_required"},
+			{"unknown session", "DELETE", "/members/" + e.member.ID + "/sessions/nope", 404, "session_not_found"},
+			{"NUL session id", "DELETE", "/members/" + e.member.ID + "/sessions/%00", 404, "session_not_found"},
+			{"invalid UTF-8 session id", "DELETE", "/members/" + e.member.ID + "/sessions/%FF", 404, "session_not_found"},
+			{"another user's session", "DELETE", "/members/" + e.admin.ID + "/sessions/" + firstID, 403, "admin_required"},
 		} {
-			wantAPI(t, tc.name, e.call(second, tc.method, apiBase+tc.path, nil, nil), tc.status, tc.code)
+			wantAPI(t, tc.name, e.call(second, tc.method, orgAPI+tc.path, nil, nil), tc.status, tc.code)
 		}
-		wantAPI(t, "admin lists an unknown user's sessions", e.call(admin, "GET", apiBase+"/users/nope/sessions", nil, nil), 404, "user_not_found")
-		wantAPI(t, "admin ends alice's session by its id in another user's path", e.call(admin, "DELETE", apiBase+"/users/"+e.admin.ID+"/sessions/"+firstID, nil, nil), 404, "session_not_found")
+		wantAPI(t, "admin lists an unknown user's sessions", e.call(admin, "GET", orgAPI+"/members/nope/sessions", nil, nil), 404, "user_not_found")
+		wantAPI(t, "admin ends alice's session by its id in another user's path", e.call(admin, "DELETE", orgAPI+"/members/"+e.admin.ID+"/sessions/"+firstID, nil, nil), 404, "session_not_found")
 		if !e.alive(first) {
 			t.Fatal("a refused call ended a session")
 		}
@@ -262,7 +262,7 @@ func TestUISignOutEverywhere(t *testing.T) {
 		s2, csrf2 := e.uiLogin(memberEmail, memberPass)
 		api := e.login(memberEmail, memberPass)
 		other := e.login(adminEmail, adminPassword)
-		home := e.uiDo(s1, "GET", "/admin/", nil, nil)
+		home := e.uiDo(s1, "GET", "/admin/o/default/", nil, nil)
 		if !strings.Contains(home.body, `name="everywhere" value="1"`) {
 			t.Error("the console has no sign-out-everywhere button")
 		}
@@ -365,34 +365,34 @@ func TestAdminOddBytesInUserFields(t *testing.T) {
 			status             int
 			code               string
 		}{
-			{"NUL in a new user's name", "POST", "/users", map[string]any{"email": "nul@example.com", "name": "A\u0000B"}, 400, "invalid_request"},
-			{"control character in a new user's name", "POST", "/users", map[string]any{"email": "bel@example.com", "name": "A\u0007B"}, 400, "invalid_request"},
-			{"NUL in a new user's email", "POST", "/users", map[string]any{"email": "nul\u0000@example.com", "name": "Nul"}, 400, "invalid_request"},
-			{"NUL in a name change", "PATCH", "/users/" + e.member.ID, map[string]any{"name": "\u0000"}, 400, "invalid_request"},
-			{"NUL user id", "GET", "/users/%00", nil, 404, "user_not_found"},
-			{"invalid UTF-8 user id", "GET", "/users/%FF", nil, 404, "user_not_found"},
-			{"NUL user id, patch", "PATCH", "/users/%00", map[string]any{"name": "x"}, 404, "user_not_found"},
-			{"NUL user id, password", "PUT", "/users/%00/password", map[string]any{"password": "long enough password"}, 404, "user_not_found"},
-			{"NUL user id, sessions", "GET", "/users/%00/sessions", nil, 404, "user_not_found"},
+			{"NUL in a new user's name", "POST", "/members", map[string]any{"email": "nul@example.com", "name": "A\u0000B"}, 400, "invalid_request"},
+			{"control character in a new user's name", "POST", "/members", map[string]any{"email": "bel@example.com", "name": "A\u0007B"}, 400, "invalid_request"},
+			{"NUL in a new user's email", "POST", "/members", map[string]any{"email": "nul\u0000@example.com", "name": "Nul"}, 400, "invalid_request"},
+			{"NUL in a name change", "PATCH", "/members/" + e.member.ID, map[string]any{"name": "\u0000"}, 400, "invalid_request"},
+			{"NUL user id", "GET", "/members/%00", nil, 404, "user_not_found"},
+			{"invalid UTF-8 user id", "GET", "/members/%FF", nil, 404, "user_not_found"},
+			{"NUL user id, patch", "PATCH", "/members/%00", map[string]any{"name": "x"}, 404, "user_not_found"},
+			{"NUL user id, password", "PUT", "/members/%00/password", map[string]any{"password": "long enough password"}, 404, "user_not_found"},
+			{"NUL user id, sessions", "GET", "/members/%00/sessions", nil, 404, "user_not_found"},
 		} {
-			wantAPI(t, tc.name, e.call(admin, tc.method, apiBase+tc.path, tc.body, nil), tc.status, tc.code)
+			wantAPI(t, tc.name, e.call(admin, tc.method, orgAPI+tc.path, tc.body, nil), tc.status, tc.code)
 		}
 
 		session, csrfS := e.uiLogin(adminEmail, adminPassword)
 		for _, name := range []string{"A\x00B", "A\xffB", "A\x1bB"} {
-			r := e.uiDo(session, "POST", "/admin/users", url.Values{"csrf_token": {csrfS}, "email": {"odd@example.com"}, "name": {name}, "role": {"member"}}, nil)
+			r := e.uiDo(session, "POST", "/admin/o/default/members", url.Values{"csrf_token": {csrfS}, "email": {"odd@example.com"}, "name": {name}, "role": {"member"}}, nil)
 			if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-name-err"`) {
 				t.Errorf("console: new user named %q: %d, want 400 with the error on the name", name, r.status)
 			}
-			r = e.uiDo(session, "POST", "/admin/users/"+e.member.ID, url.Values{"csrf_token": {csrfS}, "action": {"save"}, "name": {name}, "permissions": {readScope}}, nil)
+			r = e.uiDo(session, "POST", "/admin/o/default/members/"+e.member.ID, url.Values{"csrf_token": {csrfS}, "action": {"save"}, "name": {name}, "permissions": {readScope}}, nil)
 			if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-name-err"`) {
 				t.Errorf("console: rename to %q: %d, want 400 with the error on the name", name, r.status)
 			}
 		}
-		if r := e.uiDo(session, "GET", "/admin/users/%00", nil, nil); r.status != http.StatusNotFound {
+		if r := e.uiDo(session, "GET", "/admin/o/default/members/%00", nil, nil); r.status != http.StatusNotFound {
 			t.Errorf("console: user page of a NUL id: %d, want 404", r.status)
 		}
-		if _, err := e.store.UserByEmail(context.Background(), "odd@example.com"); err == nil {
+		if _, err := e.store.UserByEmail(context.Background(), models.DefaultOrgID, "odd@example.com"); err == nil {
 			t.Error("a user with an odd name was created")
 		}
 	})

@@ -183,6 +183,9 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
 	}
+	if form.Kind == "" {
+		form.Kind = models.ClientKindProject // as the API's default
+	}
 	if _, ok := kindOf(form.Kind); !ok {
 		return models.Errorf(models.KindInvalid, "invalid_kind", "kind must be project, organization or publishable")
 	}

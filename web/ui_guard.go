@@ -140,7 +140,7 @@ func safeNext(next string) string {
 		return home
 	}
 	u, err := url.Parse(next)
-	if err != nil || (u.Path != home && u.Path != path.Clean(u.Path)) || strings.HasPrefix(u.Path, AdminPrefix+"/") || u.Path == UIPrefix+"/login" {
+	if err != nil || (u.Path != path.Clean(u.Path) && u.Path != path.Clean(u.Path)+"/") || strings.HasPrefix(u.Path, AdminPrefix+"/") || u.Path == UIPrefix+"/login" {
 		return home
 	}
 	return next

@@ -144,7 +144,7 @@ func (e *adminEnv) uiLogin(email, password string) (session, csrf string) {
 	if r.status != http.StatusSeeOther || r.location() != "/admin/" || sc == nil {
 		e.t.Fatalf("sign in as %s: %d %s, cookie %v", email, r.status, r.location(), sc)
 	}
-	home := e.uiDo(sc.Value, "GET", "/admin/", nil, nil)
+	home := e.uiDo(sc.Value, "GET", "/admin/o/default/", nil, nil)
 	if home.status != 200 {
 		e.t.Fatalf("console home after sign-in: %d", home.status)
 	}
@@ -155,7 +155,7 @@ func (e *adminEnv) uiLogin(email, password string) (session, csrf string) {
 func (e *adminEnv) uiCreate(session, csrf string, form url.Values) (id, secret string, r uiResp) {
 	e.t.Helper()
 	form.Set("csrf_token", csrf)
-	r = e.uiDo(session, "POST", "/admin/clients", form, nil)
+	r = e.uiDo(session, "POST", "/admin/o/default/clients", form, nil)
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("create client: %d %.500s", r.status, r.body)
 	}
@@ -182,15 +182,15 @@ func submatch(t testing.TB, re, s string) string {
 func uiPOSTRoutes(e *adminEnv, clientID, secretID string) map[string]url.Values {
 	esc := url.PathEscape
 	return map[string]url.Values{
-		"/admin/logout":  {},
-		"/admin/clients": {"name": {"csrf test"}, "owner": {memberEmail}, "scopes": {readScope}},
-		"/admin/clients/" + esc(clientID) + "/rotate":                               {"grace": {"0s"}},
-		"/admin/clients/" + esc(clientID) + "/revoke":                               {"confirm": {"yes"}},
-		"/admin/clients/" + esc(clientID) + "/secrets/" + esc(secretID) + "/revoke": {"confirm": {"yes"}},
-		"/admin/users":                              {"email": {"csrf@example.com"}, "name": {"CSRF"}, "role": {"member"}},
-		"/admin/users/" + e.member.ID:               {"action": {"disable"}},
-		"/admin/users/" + e.member.ID + "/password": {"password": {"a new password, long enough"}},
-		"/admin/policy":                             {"max_credential_lifetime": {"1d"}, "default_credential_lifetime": {"1d"}, "default_token_ttl": {"15m"}, "max_token_ttl": {"1h"}, "max_clients_per_owner": {"1"}, "rotation_grace": {"0s"}},
+		"/admin/logout":            {},
+		"/admin/o/default/clients": {"name": {"csrf test"}, "owner": {memberEmail}, "scopes": {readScope}},
+		"/admin/o/default/clients/" + esc(clientID) + "/rotate":                               {"grace": {"0s"}},
+		"/admin/o/default/clients/" + esc(clientID) + "/revoke":                               {"confirm": {"yes"}},
+		"/admin/o/default/clients/" + esc(clientID) + "/secrets/" + esc(secretID) + "/revoke": {"confirm": {"yes"}},
+		"/admin/o/default/members":                                                            {"email": {"csrf@example.com"}, "name": {"CSRF"}, "role": {"member"}},
+		"/admin/o/default/members/" + e.member.ID:                                             {"action": {"disable"}},
+		"/admin/o/default/members/" + e.member.ID + "/password":                               {"password": {"a new password, long enough"}},
+		"/admin/o/default/policy":                                                             {"max_credential_lifetime": {"1d"}, "default_credential_lifetime": {"1d"}, "default_token_ttl": {"15m"}, "max_token_ttl": {"1h"}, "max_clients_per_owner": {"1"}, "rotation_grace": {"0s"}},
 	}
 }
 
@@ -198,12 +198,12 @@ func TestUIRequiresSession(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
-		cl, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "existing", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(ctx, app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "existing", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		pages := []string{"/admin/", "/admin/?status=active", "/admin/clients/new", "/admin/clients/" + cl.ID, "/admin/clients/nope",
-			"/admin/users", "/admin/users/" + e.member.ID, "/admin/policy", "/admin/keys", "/admin/audit?action=client.created"}
+		pages := []string{"/admin/", "/admin/o/default/", "/admin/o/default/?status=active", "/admin/o/default/clients/new", "/admin/o/default/clients/" + cl.ID, "/admin/o/default/clients/nope",
+			"/admin/o/default/members", "/admin/o/default/members/" + e.member.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit?action=client.created"}
 
 		session, _ := e.uiLogin(adminEmail, adminPassword)
 		expired := session
@@ -241,10 +241,10 @@ func TestUIRequiresSession(t *testing.T) {
 		if err != nil || got.Status != models.StatusActive || len(got.Secrets) != 1 {
 			t.Errorf("the client changed without a session: %+v %v", got, err)
 		}
-		if u, _ := e.store.UserByEmail(ctx, memberEmail); !u.Active() {
+		if u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, memberEmail); !u.Active() {
 			t.Error("the member was disabled without a session")
 		}
-		if _, err := e.store.UserByEmail(ctx, "csrf@example.com"); err == nil {
+		if _, err := e.store.UserByEmail(ctx, models.DefaultOrgID, "csrf@example.com"); err == nil {
 			t.Error("a user was created without a session")
 		}
 
@@ -266,20 +266,20 @@ func TestUIRequiresSession(t *testing.T) {
 
 		// A member sees no admin page, and no other owner's client.
 		alice, _ := e.uiLogin(memberEmail, memberPass)
-		for _, p := range []string{"/admin/users", "/admin/users/" + e.admin.ID, "/admin/policy", "/admin/keys", "/admin/audit"} {
-			if r := e.uiDo(alice, "GET", p, nil, nil); r.status != http.StatusForbidden || !strings.Contains(r.body, "Admins only") {
+		for _, p := range []string{"/admin/o/default/members", "/admin/o/default/members/" + e.admin.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit"} {
+			if r := e.uiDo(alice, "GET", p, nil, nil); r.status != http.StatusForbidden || !strings.Contains(r.body, "Owners and admins only") {
 				t.Errorf("member GET %s: %d", p, r.status)
 			}
 		}
-		admins, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: adminEmail, Name: "the admin's own"})
+		admins, _, err := e.registry.Create(ctx, app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, app.NewClient{OwnerEmail: adminEmail, Name: "the admin's own"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := e.uiDo(alice, "GET", "/admin/clients/"+admins.ID, nil, nil); r.status != http.StatusForbidden {
+		if r := e.uiDo(alice, "GET", "/admin/o/default/clients/"+admins.ID, nil, nil); r.status != http.StatusForbidden {
 			t.Errorf("member GET another owner's client: %d", r.status)
 		}
-		home := e.uiDo(alice, "GET", "/admin/", nil, nil)
-		if !strings.Contains(home.body, cl.ID) || strings.Contains(home.body, admins.ID) || strings.Contains(home.body, `href="/admin/users"`) {
+		home := e.uiDo(alice, "GET", "/admin/o/default/", nil, nil)
+		if !strings.Contains(home.body, cl.ID) || strings.Contains(home.body, admins.ID) || strings.Contains(home.body, `href="/admin/o/default/members"`) {
 			t.Errorf("member's credentials page: want only their own clients and no admin links")
 		}
 	})
@@ -289,7 +289,7 @@ func TestUICSRF(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
-		cl, _, err := e.registry.Create(ctx, app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "target", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(ctx, app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "target", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func TestUICSRF(t *testing.T) {
 			t.Error("a new session kept the CSRF token of the previous one")
 		}
 		// Every page of a session carries the same token.
-		for _, p := range []string{"/admin/users", "/admin/policy", "/admin/clients/" + cl.ID} {
+		for _, p := range []string{"/admin/o/default/members", "/admin/o/default/policy", "/admin/o/default/clients/" + cl.ID} {
 			if got := csrfOf(t, e.uiDo(admin, "GET", p, nil, nil)); got != token {
 				t.Errorf("GET %s: csrf token %q, want the session's %q", p, got, token)
 			}
@@ -338,7 +338,7 @@ func TestUICSRF(t *testing.T) {
 			}
 		}
 		// A JSON or multipart body is not a form.
-		r := e.uiDo(admin, "POST", "/admin/users/"+e.member.ID, nil, http.Header{"Content-Type": {"application/json"}})
+		r := e.uiDo(admin, "POST", "/admin/o/default/members/"+e.member.ID, nil, http.Header{"Content-Type": {"application/json"}})
 		if r.status != http.StatusUnsupportedMediaType {
 			t.Errorf("JSON body: %d, want 415", r.status)
 		}
@@ -347,25 +347,25 @@ func TestUICSRF(t *testing.T) {
 		if got.Status != models.StatusActive || len(got.Secrets) != 1 {
 			t.Errorf("the client changed: status %s, %d secrets", got.Status, len(got.Secrets))
 		}
-		if u, _ := e.store.UserByEmail(ctx, memberEmail); !u.Active() {
+		if u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, memberEmail); !u.Active() {
 			t.Error("the member was disabled by a forged request")
 		}
-		pol, _ := e.store.Policy(ctx)
+		pol, _ := e.store.Policy(ctx, models.DefaultOrgID)
 		if pol.MaxClientsPerOwner != models.DefaultPolicy().MaxClientsPerOwner {
 			t.Error("the policy was changed by a forged request")
 		}
 
 		// With the session's token (and Origin: null under no-referrer, as
 		// Chromium sends it) the same request is carried out.
-		r = e.uiDo(admin, "POST", "/admin/users/"+e.member.ID, url.Values{"csrf_token": {token}, "action": {"disable"}}, http.Header{"Origin": {"null"}})
+		r = e.uiDo(admin, "POST", "/admin/o/default/members/"+e.member.ID, url.Values{"csrf_token": {token}, "action": {"disable"}}, http.Header{"Origin": {"null"}})
 		if r.status != http.StatusSeeOther || !strings.Contains(r.location(), "notice=user_updated") {
 			t.Errorf("disable with the right token: %d %q", r.status, r.location())
 		}
-		if u, _ := e.store.UserByEmail(ctx, memberEmail); u.Active() {
+		if u, _ := e.store.UserByEmail(ctx, models.DefaultOrgID, memberEmail); u.Active() {
 			t.Error("the member is still active")
 		}
 		// Disabling alice ended her session.
-		if r := e.uiDo(alice, "GET", "/admin/", nil, nil); r.status != http.StatusSeeOther {
+		if r := e.uiDo(alice, "GET", "/admin/o/default/", nil, nil); r.status != http.StatusSeeOther {
 			t.Errorf("disabled member's session: %d", r.status)
 		}
 
@@ -405,12 +405,12 @@ func TestUISignInAndCookies(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		for _, secure := range []bool{false, true} {
 			e := newAdminEnv(t, backend, secure)
-			page := e.uiDo("", "GET", "/admin/login?next=%2Fadmin%2Fpolicy", nil, nil)
+			page := e.uiDo("", "GET", "/admin/login?next=%2Fadmin%2Fo%2Fdefault%2Fpolicy", nil, nil)
 			lc := page.cookie("authz_login_csrf")
 			if lc == nil || !lc.HttpOnly || lc.SameSite != http.SameSiteStrictMode || lc.Path != "/admin/login" || lc.Secure != secure {
 				t.Errorf("secure=%v: login CSRF cookie %+v", secure, lc)
 			}
-			if !strings.Contains(page.body, `name="next" value="/admin/policy"`) {
+			if !strings.Contains(page.body, `name="next" value="/admin/o/default/policy"`) {
 				t.Errorf("the sign-in form does not carry next")
 			}
 			csrf := csrfOf(t, page)
@@ -426,9 +426,9 @@ func TestUISignInAndCookies(t *testing.T) {
 				}
 			}
 
-			r := e.uiDo("", "POST", "/admin/login", url.Values{"csrf_token": {csrf}, "email": {adminEmail}, "password": {adminPassword}, "next": {"/admin/policy"}}, nil, lc)
+			r := e.uiDo("", "POST", "/admin/login", url.Values{"csrf_token": {csrf}, "email": {adminEmail}, "password": {adminPassword}, "next": {"/admin/o/default/policy"}}, nil, lc)
 			sc := r.cookie(web.SessionCookie)
-			if r.status != http.StatusSeeOther || r.location() != "/admin/policy" || sc == nil {
+			if r.status != http.StatusSeeOther || r.location() != "/admin/o/default/policy" || sc == nil {
 				t.Fatalf("sign in with next=/admin/policy: %d %q", r.status, r.location())
 			}
 			if !sc.HttpOnly || sc.SameSite != http.SameSiteStrictMode || sc.Path != "/admin" || sc.MaxAge != 86400 || sc.Secure != secure {
@@ -440,7 +440,7 @@ func TestUISignInAndCookies(t *testing.T) {
 			// Where a sign-in may lead: only to a page of the console (the
 			// sign-in page of a signed-in browser applies the same rule).
 			for next, want := range map[string]string{
-				"/admin/policy": "/admin/policy", "/admin/?status=active": "/admin/?status=active", "https://evil.example/": "/admin/",
+				"/admin/o/default/policy": "/admin/o/default/policy", "/admin/o/default/?status=active": "/admin/o/default/?status=active", "https://evil.example/": "/admin/",
 				"//evil.example/admin/": "/admin/", "/admin/../oauth2/token": "/admin/", "/admin/api/v1/users": "/admin/",
 				"/\\evil.example": "/admin/", "/admin/\\evil": "/admin/", "": "/admin/", "/admin/login": "/admin/",
 			} {
@@ -449,22 +449,22 @@ func TestUISignInAndCookies(t *testing.T) {
 					t.Errorf("next=%q: %d %q, want 303 to %s", next, r.status, r.location(), want)
 				}
 			}
-			csrfS := csrfOf(t, e.uiDo(sc.Value, "GET", "/admin/", nil, nil))
+			csrfS := csrfOf(t, e.uiDo(sc.Value, "GET", "/admin/o/default/", nil, nil))
 			out := e.uiDo(sc.Value, "POST", "/admin/logout", url.Values{"csrf_token": {csrfS}}, nil)
 			if oc := out.cookie(web.SessionCookie); out.status != http.StatusSeeOther || out.location() != "/admin/login" || oc == nil || oc.MaxAge >= 0 {
 				t.Errorf("sign out: %d %q, cookie %+v", out.status, out.location(), oc)
 			}
-			if r := e.uiDo(sc.Value, "GET", "/admin/", nil, nil); r.status != http.StatusSeeOther {
+			if r := e.uiDo(sc.Value, "GET", "/admin/o/default/", nil, nil); r.status != http.StatusSeeOther {
 				t.Errorf("after sign-out: %d", r.status)
 			}
 			// Sessions last 24 hours.
 			session, _ := e.uiLogin(adminEmail, adminPassword)
 			e.clock.Advance(app.SessionLifetime - time.Second)
-			if r := e.uiDo(session, "GET", "/admin/", nil, nil); r.status != 200 {
+			if r := e.uiDo(session, "GET", "/admin/o/default/", nil, nil); r.status != 200 {
 				t.Errorf("just before 24 h: %d", r.status)
 			}
 			e.clock.Advance(time.Second)
-			if r := e.uiDo(session, "GET", "/admin/", nil, nil); r.status != http.StatusSeeOther {
+			if r := e.uiDo(session, "GET", "/admin/o/default/", nil, nil); r.status != http.StatusSeeOther {
 				t.Errorf("at 24 h: %d", r.status)
 			}
 			audit, _ := e.store.Audit(context.Background(), models.AuditFilter{Action: models.AuditSessionFailed})
@@ -481,7 +481,7 @@ func TestUISecretShownOnce(t *testing.T) {
 		admin, csrf := e.uiLogin(adminEmail, adminPassword)
 
 		// The form offers only the owner's permissions.
-		form := e.uiDo(admin, "GET", "/admin/clients/new?owner="+url.QueryEscape(memberEmail), nil, nil)
+		form := e.uiDo(admin, "GET", "/admin/o/default/clients/new?kind=project&owner="+url.QueryEscape(memberEmail), nil, nil)
 		if form.status != 200 || !strings.Contains(form.body, `<option value="`+memberEmail+`" data-permissions="analysis:create analysis:read config:read" selected>`) {
 			t.Errorf("new client form: %d", form.status)
 		}
@@ -490,7 +490,7 @@ func TestUISecretShownOnce(t *testing.T) {
 		if n := strings.Count(created.body, secret); n != 1 {
 			t.Errorf("the create response shows the secret %d times, want once", n)
 		}
-		if !strings.Contains(created.body, `data-canonical="/admin/clients/`+id+`"`) || !strings.Contains(created.body, "only time this secret is shown") ||
+		if !strings.Contains(created.body, `data-canonical="/admin/o/default/clients/`+id+`"`) || !strings.Contains(created.body, "only time this secret is shown") ||
 			!strings.Contains(created.body, `data-copy="new-secret"`) {
 			t.Error("the create response lacks the canonical URL, the warning or the copy button")
 		}
@@ -504,19 +504,19 @@ func TestUISecretShownOnce(t *testing.T) {
 
 		// Reload (a GET of the client's page), the table, the audit log:
 		// never the secret, only its last characters.
-		for _, p := range []string{"/admin/clients/" + id, "/admin/", "/admin/audit", "/admin/users/" + e.member.ID} {
+		for _, p := range []string{"/admin/o/default/clients/" + id, "/admin/o/default/", "/admin/o/default/audit", "/admin/o/default/members/" + e.member.ID} {
 			r := e.uiDo(admin, "GET", p, nil, nil)
 			if r.status != 200 || strings.Contains(r.body, secret) || strings.Contains(r.body, `id="new-secret"`) {
 				t.Errorf("GET %s: %d, shows the secret", p, r.status)
 			}
 		}
-		page := e.uiDo(admin, "GET", "/admin/clients/"+id, nil, nil)
+		page := e.uiDo(admin, "GET", "/admin/o/default/clients/"+id, nil, nil)
 		if !strings.Contains(page.body, "azs_…"+secret[len(secret)-4:]) {
 			t.Error("the client page does not show the secret's last characters")
 		}
 
 		// Rotation: the new secret once; both work during the grace period.
-		rot := e.uiDo(admin, "POST", "/admin/clients/"+id+"/rotate", url.Values{"csrf_token": {csrf}, "grace": {"1d"}}, nil)
+		rot := e.uiDo(admin, "POST", "/admin/o/default/clients/"+id+"/rotate", url.Values{"csrf_token": {csrf}, "grace": {"1d"}}, nil)
 		fresh := submatch(t, `id="new-secret"[^>]*>([^<]+)<`, rot.body)
 		e.secrets = append(e.secrets, fresh)
 		if rot.status != 200 || fresh == secret || strings.Count(rot.body, fresh) != 1 || strings.Contains(rot.body, secret) {
@@ -527,20 +527,20 @@ func TestUISecretShownOnce(t *testing.T) {
 				t.Errorf("token during the grace period: %d %s", status, code)
 			}
 		}
-		if r := e.uiDo(admin, "GET", "/admin/clients/"+id, nil, nil); strings.Contains(r.body, fresh) || strings.Contains(r.body, secret) {
+		if r := e.uiDo(admin, "GET", "/admin/o/default/clients/"+id, nil, nil); strings.Contains(r.body, fresh) || strings.Contains(r.body, secret) {
 			t.Error("the client page shows a secret after a rotation")
 		}
 
 		// Revocation needs confirming; without confirm=yes a page asks.
-		ask := e.uiDo(admin, "POST", "/admin/clients/"+id+"/revoke", url.Values{"csrf_token": {csrf}}, nil)
+		ask := e.uiDo(admin, "POST", "/admin/o/default/clients/"+id+"/revoke", url.Values{"csrf_token": {csrf}}, nil)
 		if ask.status != 200 || !strings.Contains(ask.body, `name="confirm" value="yes"`) {
 			t.Errorf("revoke without confirmation: %d", ask.status)
 		}
 		if status, _ := e.token(id, fresh); status != 200 {
 			t.Error("an unconfirmed revocation revoked")
 		}
-		done := e.uiDo(admin, "POST", "/admin/clients/"+id+"/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}}, nil)
-		if done.status != http.StatusSeeOther || done.location() != "/admin/clients/"+id+"?notice=revoked" {
+		done := e.uiDo(admin, "POST", "/admin/o/default/clients/"+id+"/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}}, nil)
+		if done.status != http.StatusSeeOther || done.location() != "/admin/o/default/clients/"+id+"?notice=revoked" {
 			t.Errorf("revoke: %d %q", done.status, done.location())
 		}
 		for _, s := range []string{secret, fresh} {
@@ -552,7 +552,7 @@ func TestUISecretShownOnce(t *testing.T) {
 		if !strings.Contains(after.body, "The client was revoked") || strings.Contains(after.body, "Rotate secret") {
 			t.Error("the revoked client's page")
 		}
-		if r := e.uiDo(admin, "POST", "/admin/clients/"+id+"/rotate", url.Values{"csrf_token": {csrf}}, nil); r.status != http.StatusConflict {
+		if r := e.uiDo(admin, "POST", "/admin/o/default/clients/"+id+"/rotate", url.Values{"csrf_token": {csrf}}, nil); r.status != http.StatusConflict {
 			t.Errorf("rotate a revoked client: %d", r.status)
 		}
 	})
@@ -564,27 +564,27 @@ func TestUIEscaping(t *testing.T) {
 		admin, csrf := e.uiLogin(adminEmail, adminPassword)
 		evil := `<script>alert(1)</script>`
 		attr := `"><img src=x onerror=alert(2)>`
-		r := e.uiDo(admin, "POST", "/admin/users", url.Values{"csrf_token": {csrf}, "email": {"mallory@example.com"}, "name": {evil + attr}, "role": {"member"}, "permissions": {readScope}}, nil)
+		r := e.uiDo(admin, "POST", "/admin/o/default/members", url.Values{"csrf_token": {csrf}, "email": {"mallory@example.com"}, "name": {evil + attr}, "role": {"member"}, "permissions": {readScope}}, nil)
 		if r.status != http.StatusSeeOther {
 			t.Fatalf("create user: %d %.300s", r.status, r.body)
 		}
 		id, _, created := e.uiCreate(admin, csrf, url.Values{"name": {evil}, "description": {attr}, "owner": {"mallory@example.com"}, "scopes": {readScope}})
-		mallory, _ := e.store.UserByEmail(context.Background(), "mallory@example.com")
+		mallory, _ := e.store.UserByEmail(context.Background(), models.DefaultOrgID, "mallory@example.com")
 		pages := map[string]uiResp{"created": created}
-		for _, p := range []string{"/admin/", "/admin/clients/" + id, "/admin/users", "/admin/users/" + mallory.ID, "/admin/audit", "/admin/clients/new"} {
+		for _, p := range []string{"/admin/o/default/", "/admin/o/default/clients/" + id, "/admin/o/default/members", "/admin/o/default/members/" + mallory.ID, "/admin/o/default/audit", "/admin/o/default/clients/new?kind=project"} {
 			pages[p] = e.uiDo(admin, "GET", p, nil, nil)
 		}
 		for p, r := range pages {
 			if strings.Contains(r.body, evil) || strings.Contains(r.body, "<img src=x") {
 				t.Errorf("%s: a user-controlled string is not escaped", p)
 			}
-			if p != "/admin/audit" && p != "/admin/clients/new" && !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			if p != "/admin/o/default/audit" && p != "/admin/o/default/clients/new?kind=project" && !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 				t.Errorf("%s: the escaped name is missing", p)
 			}
 			checkNoInlineCode(t, p, r.body)
 		}
 		// A form re-rendered after an error escapes what was typed.
-		r = e.uiDo(admin, "POST", "/admin/clients", url.Values{"csrf_token": {csrf}, "name": {evil}, "audiences": {attr}, "owner": {adminEmail}}, nil)
+		r = e.uiDo(admin, "POST", "/admin/o/default/clients", url.Values{"csrf_token": {csrf}, "kind": {"organization"}, "name": {evil}, "audiences": {attr}, "owner": {adminEmail}}, nil)
 		if r.status != http.StatusBadRequest || strings.Contains(r.body, "<img src=x") || !strings.Contains(r.body, `aria-invalid="true"`) {
 			t.Errorf("create with a bad audience: %d", r.status)
 		}
@@ -622,14 +622,14 @@ var (
 func TestUISecurityHeaders(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAdminEnv(t, backend, true)
-		cl, _, err := e.registry.Create(context.Background(), app.Actor{User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "headers", Scopes: []string{readScope}})
+		cl, _, err := e.registry.Create(context.Background(), app.Actor{OrgID: models.DefaultOrgID, User: e.admin}, app.NewClient{OwnerEmail: memberEmail, Name: "headers", Scopes: []string{readScope}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		admin, csrf := e.uiLogin(adminEmail, adminPassword)
 		// uiDo checks the headers of every response; these are every page.
-		for _, p := range []string{"/admin/", "/admin/clients/new", "/admin/clients/" + cl.ID, "/admin/clients/unknown", "/admin/users",
-			"/admin/users/" + e.member.ID, "/admin/policy", "/admin/keys", "/admin/audit", "/admin/login", "/admin/?status=bogus"} {
+		for _, p := range []string{"/admin/o/default/", "/admin/o/default/clients/new", "/admin/o/default/clients/" + cl.ID, "/admin/o/default/clients/unknown", "/admin/o/default/members",
+			"/admin/o/default/members/" + e.member.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit", "/admin/login", "/admin/o/default/?status=bogus"} {
 			r := e.uiDo(admin, "GET", p, nil, nil)
 			if r.status >= 300 && r.status != http.StatusNotFound && r.status != http.StatusBadRequest && r.status != http.StatusSeeOther {
 				t.Errorf("GET %s: %d", p, r.status)
@@ -661,7 +661,7 @@ func TestUISecurityHeaders(t *testing.T) {
 			t.Errorf("API still mounted: %s", r)
 		}
 		// Credentials are refused in the console as in the API.
-		r := e.uiDo(admin, "GET", "/admin/?access_token=x", nil, nil)
+		r := e.uiDo(admin, "GET", "/admin/o/default/?access_token=x", nil, nil)
 		if r.status != http.StatusUnauthorized {
 			t.Errorf("access_token on a page: %d", r.status)
 		}
@@ -676,40 +676,40 @@ func TestUIForms(t *testing.T) {
 
 		// Users: create, disable (the client shows "disabled by owner"),
 		// enable, permissions, creation right, password.
-		r := e.uiDo(admin, "POST", "/admin/users", url.Values{"csrf_token": {csrf}, "email": {"dev@example.com"}, "name": {"Dev"}, "role": {"member"}, "permissions": {"analysis:read, analysis:create"}, "may_create_clients": {"on"}}, nil)
-		if r.status != http.StatusSeeOther || r.location() != "/admin/users?notice=user_created" {
+		r := e.uiDo(admin, "POST", "/admin/o/default/members", url.Values{"csrf_token": {csrf}, "email": {"dev@example.com"}, "name": {"Dev"}, "role": {"member"}, "permissions": {"analysis:read, analysis:create"}, "may_create_clients": {"on"}}, nil)
+		if r.status != http.StatusSeeOther || r.location() != "/admin/o/default/members?notice=user_created" {
 			t.Fatalf("create user: %d %q %.300s", r.status, r.location(), r.body)
 		}
-		dev, err := e.store.UserByEmail(ctx, "dev@example.com")
+		dev, err := e.store.UserByEmail(ctx, models.DefaultOrgID, "dev@example.com")
 		if err != nil || !dev.MayCreateClients || strings.Join(dev.Permissions, " ") != "analysis:create analysis:read" {
 			t.Fatalf("created user: %+v %v", dev, err)
 		}
-		dup := e.uiDo(admin, "POST", "/admin/users", url.Values{"csrf_token": {csrf}, "email": {"dev@example.com"}, "name": {"Dev"}, "role": {"member"}}, nil)
+		dup := e.uiDo(admin, "POST", "/admin/o/default/members", url.Values{"csrf_token": {csrf}, "email": {"dev@example.com"}, "name": {"Dev"}, "role": {"member"}}, nil)
 		if dup.status != http.StatusConflict || !strings.Contains(dup.body, `aria-describedby="f-email-err"`) {
 			t.Errorf("duplicate user: %d", dup.status)
 		}
 		id, secret, _ := e.uiCreate(admin, csrf, url.Values{"name": {"dev's"}, "owner": {"dev@example.com"}, "scopes": {readScope}})
 		status := func() string {
 			t.Helper()
-			r := e.uiDo(admin, "GET", "/admin/?owner=dev%40example.com", nil, nil)
+			r := e.uiDo(admin, "GET", "/admin/o/default/?owner=dev%40example.com", nil, nil)
 			return submatch(t, `data-client-id="`+regexp.QuoteMeta(id)+`"[\s\S]*?class="status status-[a-z_]+">([^<]+)<`, r.body)
 		}
 		if got := status(); got != "active" {
 			t.Errorf("status %q", got)
 		}
 		for _, step := range []struct{ action, want string }{{"disable", "disabled by owner"}, {"enable", "active"}} {
-			r := e.uiDo(admin, "POST", "/admin/users/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {step.action}, "from": {"list"}}, nil)
-			if r.status != http.StatusSeeOther || r.location() != "/admin/users?notice=user_updated" {
+			r := e.uiDo(admin, "POST", "/admin/o/default/members/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {step.action}, "from": {"list"}}, nil)
+			if r.status != http.StatusSeeOther || r.location() != "/admin/o/default/members?notice=user_updated" {
 				t.Errorf("%s: %d %q", step.action, r.status, r.location())
 			}
 			if got := status(); got != step.want {
 				t.Errorf("after %s: status %q, want %q", step.action, got, step.want)
 			}
 		}
-		if r := e.uiDo(admin, "GET", "/admin/?status=disabled_by_owner", nil, nil); strings.Contains(r.body, id) {
+		if r := e.uiDo(admin, "GET", "/admin/o/default/?status=disabled_by_owner", nil, nil); strings.Contains(r.body, id) {
 			t.Error("the status filter lists an active client as disabled by owner")
 		}
-		r = e.uiDo(admin, "POST", "/admin/users/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {"save"}, "name": {"Dev"}, "permissions": {"config:read"}}, nil)
+		r = e.uiDo(admin, "POST", "/admin/o/default/members/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {"save"}, "name": {"Dev"}, "permissions": {"config:read"}}, nil)
 		if r.status != http.StatusSeeOther {
 			t.Errorf("set permissions: %d", r.status)
 		}
@@ -719,14 +719,14 @@ func TestUIForms(t *testing.T) {
 		if st, _ := e.token(id, secret); st != 400 {
 			t.Errorf("token of a client whose owner lost its scope: %d", st)
 		}
-		r = e.uiDo(admin, "POST", "/admin/users/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {"save"}, "name": {"Dev"}, "permissions": {"bad\"scope"}}, nil)
+		r = e.uiDo(admin, "POST", "/admin/o/default/members/"+dev.ID, url.Values{"csrf_token": {csrf}, "action": {"save"}, "name": {"Dev"}, "permissions": {"bad\"scope"}}, nil)
 		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-permissions-err"`) {
 			t.Errorf("invalid permission: %d", r.status)
 		}
-		if r := e.uiDo(admin, "POST", "/admin/users/"+e.admin.ID, url.Values{"csrf_token": {csrf}, "action": {"disable"}}, nil); r.status != http.StatusConflict {
+		if r := e.uiDo(admin, "POST", "/admin/o/default/members/"+e.admin.ID, url.Values{"csrf_token": {csrf}, "action": {"disable"}}, nil); r.status != http.StatusConflict {
 			t.Errorf("an admin disables themselves: %d", r.status)
 		}
-		r = e.uiDo(admin, "POST", "/admin/users/"+dev.ID+"/password", url.Values{"csrf_token": {csrf}, "password": {"short"}}, nil)
+		r = e.uiDo(admin, "POST", "/admin/o/default/members/"+dev.ID+"/password", url.Values{"csrf_token": {csrf}, "password": {"short"}}, nil)
 		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-password-err"`) {
 			t.Errorf("short password: %d", r.status)
 		}
@@ -735,28 +735,28 @@ func TestUIForms(t *testing.T) {
 		// a valid one is saved through the Registry (audited).
 		base := url.Values{"csrf_token": {csrf}, "max_credential_lifetime": {"30d"}, "default_credential_lifetime": {"365d"}, "default_token_ttl": {"15m"},
 			"max_token_ttl": {"1h"}, "max_clients_per_owner": {"5"}, "rotation_grace": {"1d"}, "creation_restricted": {"on"}}
-		r = e.uiDo(admin, "POST", "/admin/policy", base, nil)
+		r = e.uiDo(admin, "POST", "/admin/o/default/policy", base, nil)
 		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `aria-describedby="f-default_credential_lifetime-hint f-default_credential_lifetime-err" aria-invalid="true"`) {
 			t.Errorf("invalid policy: %d", r.status)
 		}
 		base.Set("default_credential_lifetime", "30d")
 		base.Set("ip_allowlist", "10.0.0.0/8\n2001:db8::/32")
 		base.Set("legacy_sunset", "2027-06-30")
-		r = e.uiDo(admin, "POST", "/admin/policy", base, nil)
-		if r.status != http.StatusSeeOther || r.location() != "/admin/policy?notice=policy_saved" {
+		r = e.uiDo(admin, "POST", "/admin/o/default/policy", base, nil)
+		if r.status != http.StatusSeeOther || r.location() != "/admin/o/default/policy?notice=policy_saved" {
 			t.Fatalf("save policy: %d %.300s", r.status, r.body)
 		}
-		pol, _ := e.store.Policy(ctx)
+		pol, _ := e.store.Policy(ctx, models.DefaultOrgID)
 		if pol.MaxCredentialLifetime != 30*24*time.Hour || strings.Join(pol.IPAllowlist, ",") != "10.0.0.0/8,2001:db8::/32" || pol.LegacySunset == nil || pol.UpdatedBy != adminEmail {
 			t.Errorf("saved policy: %+v", pol)
 		}
-		page := e.uiDo(admin, "GET", "/admin/policy", nil, nil)
+		page := e.uiDo(admin, "GET", "/admin/o/default/policy", nil, nil)
 		if !strings.Contains(page.body, `value="30d"`) || !strings.Contains(page.body, `value="15m"`) || !strings.Contains(page.body, "2027-06-30T00:00:00Z") {
 			t.Error("the policy page does not show the saved values")
 		}
 		// The table follows the policy: every credential expires within 30
 		// days now, so the banner lists them.
-		home := e.uiDo(admin, "GET", "/admin/", nil, nil)
+		home := e.uiDo(admin, "GET", "/admin/o/default/", nil, nil)
 		if !strings.Contains(home.body, `id="expiring-h"`) {
 			t.Error("no expiry banner under a 30-day maximum lifetime")
 		}
@@ -764,11 +764,11 @@ func TestUIForms(t *testing.T) {
 		if len(events) != 1 || events[0].Actor != adminEmail {
 			t.Errorf("policy audit events: %+v", events)
 		}
-		audit := e.uiDo(admin, "GET", "/admin/audit?action=policy.updated", nil, nil)
+		audit := e.uiDo(admin, "GET", "/admin/o/default/audit?action=policy.updated", nil, nil)
 		if strings.Count(audit.body, "<code>policy.updated</code>") != 1 {
 			t.Error("the audit page's action filter")
 		}
-		if r := e.uiDo(admin, "GET", "/admin/audit?since=yesterday", nil, nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "want a date") {
+		if r := e.uiDo(admin, "GET", "/admin/o/default/audit?since=yesterday", nil, nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "want a date") {
 			t.Errorf("bad audit date: %d", r.status)
 		}
 		// Keys: the active key is listed, without key material.
@@ -785,45 +785,45 @@ func TestUILegacyCredentials(t *testing.T) {
 		e := newAdminEnv(t, backend, false)
 		ctx := context.Background()
 		const id, secret = "legacy/ci-1", "an old secret from another system"
-		if _, err := e.registry.Import(ctx, app.CLI, app.NewClient{OwnerEmail: memberEmail, Name: "old CI", Scopes: []string{readScope}}, id, secret); err != nil {
+		if _, err := e.registry.Import(ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: memberEmail, Name: "old CI", Scopes: []string{readScope}}, id, secret); err != nil {
 			t.Fatal(err)
 		}
 		e.secrets = append(e.secrets, secret)
 		sunset := e.clock.Now().Add(48 * time.Hour).UTC()
-		pol, _ := e.store.Policy(ctx)
+		pol, _ := e.store.Policy(ctx, models.DefaultOrgID)
 		pol.LegacySunset = &sunset
-		if err := e.registry.SavePolicy(ctx, app.CLI, pol); err != nil {
+		if err := e.registry.SavePolicy(ctx, app.Operator(models.DefaultOrgID), pol); err != nil {
 			t.Fatal(err)
 		}
 		admin, csrf := e.uiLogin(adminEmail, adminPassword)
 
 		// The table warns, names the sunset, and links the client.
-		home := e.uiDo(admin, "GET", "/admin/", nil, nil)
+		home := e.uiDo(admin, "GET", "/admin/o/default/", nil, nil)
 		if !strings.Contains(home.body, `id="legacy-h"`) || !strings.Contains(home.body, sunset.Format("2006-01-02 15:04 UTC")) ||
-			!strings.Contains(home.body, `href="/admin/clients/legacy%2Fci-1"`) {
+			!strings.Contains(home.body, `href="/admin/o/default/clients/legacy%2Fci-1"`) {
 			t.Errorf("no deprecated-format banner: %.2000s", home.body)
 		}
-		if r := e.uiDo(admin, "GET", "/admin/?legacy=true", nil, nil); !strings.Contains(r.body, `data-client-id="legacy/ci-1"`) {
+		if r := e.uiDo(admin, "GET", "/admin/o/default/?legacy=true", nil, nil); !strings.Contains(r.body, `data-client-id="legacy/ci-1"`) {
 			t.Error("the legacy filter does not list the imported client")
 		}
-		page := e.uiDo(admin, "GET", "/admin/clients/legacy%2Fci-1", nil, nil)
+		page := e.uiDo(admin, "GET", "/admin/o/default/clients/legacy%2Fci-1", nil, nil)
 		if page.status != 200 || !strings.Contains(page.body, "deprecated format") || strings.Contains(page.body, secret) {
 			t.Errorf("imported client's page: %d", page.status)
 		}
 		// Without JavaScript, revoking asks on a page that posts back to
 		// the same (escaped) path.
-		ask := e.uiDo(admin, "POST", "/admin/clients/legacy%2Fci-1/revoke", url.Values{"csrf_token": {csrf}}, nil)
-		if ask.status != 200 || !strings.Contains(ask.body, `action="/admin/clients/legacy%2Fci-1/revoke"`) {
+		ask := e.uiDo(admin, "POST", "/admin/o/default/clients/legacy%2Fci-1/revoke", url.Values{"csrf_token": {csrf}}, nil)
+		if ask.status != 200 || !strings.Contains(ask.body, `action="/admin/o/default/clients/legacy%2Fci-1/revoke"`) {
 			t.Errorf("confirmation page: %d %.1500s", ask.status, ask.body)
 		}
-		done := e.uiDo(admin, "POST", "/admin/clients/legacy%2Fci-1/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}}, nil)
-		if done.status != http.StatusSeeOther || done.location() != "/admin/clients/legacy%2Fci-1?notice=revoked" {
+		done := e.uiDo(admin, "POST", "/admin/o/default/clients/legacy%2Fci-1/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}}, nil)
+		if done.status != http.StatusSeeOther || done.location() != "/admin/o/default/clients/legacy%2Fci-1?notice=revoked" {
 			t.Errorf("revoke: %d %q", done.status, done.location())
 		}
 		if cl, _ := e.store.ClientByID(ctx, id); cl.Status != models.StatusRevoked {
 			t.Errorf("status %s after revoking", cl.Status)
 		}
-		if r := e.uiDo(admin, "GET", "/admin/", nil, nil); strings.Contains(r.body, `id="legacy-h"`) {
+		if r := e.uiDo(admin, "GET", "/admin/o/default/", nil, nil); strings.Contains(r.body, `id="legacy-h"`) {
 			t.Error("a revoked legacy client still raises the banner")
 		}
 	})

@@ -45,7 +45,7 @@ func TestAdminWireFormats(t *testing.T) {
 		in := func() map[string]any {
 			return map[string]any{
 				"owner": memberEmail, "name": "billing", "description": "nightly export", "scopes": []string{readScope},
-				"audiences": []string{"https://api.example.com"}, "token_ttl": "10m",
+				"token_ttl": "10m",
 			}
 		}
 		id, _, created := e.createClient(admin, in())
@@ -55,11 +55,11 @@ func TestAdminWireFormats(t *testing.T) {
 		// Two alike clients, so that the page of one is the same whichever
 		// id sorts first.
 		e.createClient(admin, in())
-		page := e.call(admin, "GET", apiBase+"/clients?"+url.Values{"owner": {memberEmail}, "limit": {"1"}}.Encode(), nil, nil)
+		page := e.call(admin, "GET", orgAPI+"/clients?"+url.Values{"owner": {memberEmail}, "limit": {"1"}}.Encode(), nil, nil)
 		wantAPI(t, "list page", page, http.StatusOK, "")
 		testutil.GoldenJSON(t, "testdata/admin/client_list_page.json", []byte(page.raw), e.adminNorm(ids, "client_id", "id", "last_chars", "next_cursor"))
 
-		notFound := e.call(admin, "GET", apiBase+"/clients/azc_nope", nil, nil)
+		notFound := e.call(admin, "GET", orgAPI+"/clients/azc_nope", nil, nil)
 		wantAPI(t, "unknown client", notFound, http.StatusNotFound, "client_not_found")
 		testutil.GoldenJSON(t, "testdata/admin/error.json", []byte(notFound.raw), testutil.Normalize{})
 	})
