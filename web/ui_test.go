@@ -144,24 +144,35 @@ func (e *adminEnv) uiLogin(email, password string) (session, csrf string) {
 	if r.status != http.StatusSeeOther || r.location() != "/admin/" || sc == nil {
 		e.t.Fatalf("sign in as %s: %d %s, cookie %v", email, r.status, r.location(), sc)
 	}
-	home := e.uiDo(sc.Value, "GET", "/admin/o/default/", nil, nil)
+	// /admin/ goes on to the person's one organization, or lists theirs.
+	home := e.uiDo(sc.Value, "GET", "/admin/", nil, nil)
+	if home.status == http.StatusSeeOther {
+		home = e.uiDo(sc.Value, "GET", home.location(), nil, nil)
+	}
 	if home.status != 200 {
 		e.t.Fatalf("console home after sign-in: %d", home.status)
 	}
 	return sc.Value, csrfOf(e.t, home)
 }
 
-// uiCreate creates a client through the form and returns its id and secret.
+// uiCreate creates a client of the default organization through the
+// form and returns its id and secret.
 func (e *adminEnv) uiCreate(session, csrf string, form url.Values) (id, secret string, r uiResp) {
 	e.t.Helper()
+	return e.uiCreateIn("default", session, csrf, form)
+}
+
+// uiCreateIn creates a client of the organization slug through the form.
+func (e *adminEnv) uiCreateIn(slug, session, csrf string, form url.Values) (id, secret string, r uiResp) {
+	e.t.Helper()
 	form.Set("csrf_token", csrf)
-	r = e.uiDo(session, "POST", "/admin/o/default/clients", form, nil)
+	r = e.uiDo(session, "POST", "/admin/o/"+slug+"/clients", form, nil)
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("create client: %d %.500s", r.status, r.body)
 	}
 	id = html.UnescapeString(submatch(e.t, `id="new-client-id"[^>]*>([^<]+)<`, r.body))
 	secret = submatch(e.t, `id="new-secret"[^>]*>([^<]+)<`, r.body)
-	if !strings.HasPrefix(secret, oauth.SecretPrefix) {
+	if !oauth.ValidSecret(secret) {
 		e.t.Fatalf("created client %s: secret %q", id, secret)
 	}
 	e.secrets = append(e.secrets, secret)
