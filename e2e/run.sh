@@ -50,6 +50,10 @@ ADMIN_PASSWORD="e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 "$WORK/authz" users create --email "$ADMIN_EMAIL" --name "Ada Admin" --role admin \
 	--permissions analysis:read,analysis:create,config:read,config:write >/dev/null
 printf '%s\n' "$ADMIN_PASSWORD" | "$WORK/authz" users set-password "$ADMIN_EMAIL"
+# A second organization the admin owns, with a project besides its
+# default one: the switcher and each kind of client (ui.test.mjs).
+"$WORK/authz" orgs create --slug acme --name Acme --owner-email "$ADMIN_EMAIL" --owner-name "Ada Admin" >/dev/null
+"$WORK/authz" projects create --org acme --slug api --name "Acme API" >/dev/null
 
 echo "--- e2e: starting authz"
 # Port 0: the kernel picks a free port; the server logs the address it got.

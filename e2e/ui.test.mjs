@@ -24,6 +24,10 @@ if (!BASE || !ADMIN_EMAIL || !ADMIN_PASSWORD) {
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const DEV_EMAIL = "dev@example.com";
+// The admin is an owner of two organizations (e2e/run.sh): the default one,
+// where most steps happen, and acme with its project "api".
+const ORG = "/admin/o/default";
+const ACME = "/admin/o/acme";
 const XSS_NAME = 'Nightly CI <script>window.__xss = 1</script>';
 const SECRET_RE = /^azs_[0-9A-Za-z]{49}$/;
 
@@ -93,7 +97,7 @@ function rowOf(id) {
 }
 
 async function statusIn(id) {
-  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   return (await rowOf(id).locator(".status").textContent()).trim();
 }
 
@@ -130,14 +134,14 @@ async function a11y(where) {
 // --- steps -----------------------------------------------------------------
 
 test("no page is reachable without a session", async () => {
-  for (const p of ["/admin/", "/admin/users", "/admin/clients/new", "/admin/policy", "/admin/keys", "/admin/audit"]) {
+  for (const p of ["/admin/", `${ORG}/`, `${ORG}/members`, `${ORG}/clients/new`, `${ORG}/policy`, "/admin/keys", `${ORG}/audit`]) {
     const res = await page.goto(p);
     assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} did not lead to the sign-in page`);
     assert.equal(res.status(), 200);
     assert.equal(await heading(), "Sign in");
   }
   // The sign-in page brings us back where we were going.
-  assert.equal(new URL(page.url()).searchParams.get("next"), "/admin/audit");
+  assert.equal(new URL(page.url()).searchParams.get("next"), `${ORG}/audit`);
   await a11y("sign-in page");
   await shot("01-login");
 });
@@ -154,8 +158,9 @@ test("sign in: a wrong password is refused, the right one opens the console", as
 
   await page.getByLabel("Password").fill(ADMIN_PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // A person in two organizations chooses one.
   await page.waitForURL(/\/admin\/$/);
-  assert.equal(await heading(), "Credentials");
+  assert.equal(await heading(), "Choose an organization");
   const cookies = await context.cookies();
   const sess = cookies.find((c) => c.name === "authz_session");
   assert.ok(sess, "no session cookie");
@@ -167,7 +172,7 @@ test("sign in: a wrong password is refused, the right one opens the console", as
 });
 
 test("keyboard: the skip link comes first and moves focus to the content", async () => {
-  await page.goto("/admin/");
+  await page.goto(`${ORG}/`);
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), "Skip to main content");
   assert.equal(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), "solid", "no visible focus style");
@@ -176,14 +181,14 @@ test("keyboard: the skip link comes first and moves focus to the content", async
 });
 
 test("create a user (a member with permissions who may create clients)", async () => {
-  await page.goto("/admin/users");
-  assert.equal(await heading(), "Users");
+  await page.goto(`${ORG}/members`);
+  assert.equal(await heading(), "Members");
   await page.getByLabel("Email").fill(DEV_EMAIL);
   await page.getByLabel("Name").fill("Dana Developer");
   await page.getByLabel("Role").selectOption("member");
   await page.getByLabel("Permissions").fill("analysis:read analysis:create");
   await page.getByLabel("May create clients").check();
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Add member" }).click();
   await page.waitForURL(/notice=user_created/);
   assert.equal(await notice(), "The user was created.");
   const row = page.locator(`#users-table tr[data-email="${DEV_EMAIL}"]`);
@@ -194,16 +199,16 @@ test("create a user (a member with permissions who may create clients)", async (
   // The same email again: an error tied to the email field.
   await page.getByLabel("Email").fill(DEV_EMAIL);
   await page.getByLabel("Name").fill("Someone else");
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Add member" }).click();
   await page.locator("#error-summary").waitFor();
   assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
-  assert.match(await page.locator("#f-email-err").textContent(), /exists/);
+  assert.match(await page.locator("#f-email-err").textContent(), /already a member/);
   await a11y("users page with an error");
 });
 
 test("create a client for that user: only the owner's permissions, with a live preview", async () => {
-  await page.goto("/admin/clients/new");
-  assert.equal(await heading(), "New client");
+  await page.goto(`${ORG}/clients/new?kind=project`);
+  assert.equal(await heading(), "New project credential");
   await a11y("new client form");
   await page.getByLabel("Owner").selectOption(DEV_EMAIL);
 
@@ -238,7 +243,7 @@ test("create a client for that user: only the owner's permissions, with a live p
   assert.match(id, /^azc_/);
   assert.match(await page.locator("#secret-box").textContent(), /only time this secret is shown/);
   // The address bar shows the client's page: a reload is a GET.
-  assert.equal(new URL(page.url()).pathname, `/admin/clients/${id}`);
+  assert.equal(new URL(page.url()).pathname, `${ORG}/clients/${id}`);
 
   // The copy button puts the secret on the clipboard.
   await page.getByRole("button", { name: "Copy secret" }).click();
@@ -272,7 +277,7 @@ test("reloading the page does not show the secret again; last use appears", asyn
     used = await page.locator("#secrets-table tbody [data-label='Last used']").first().textContent();
   }
   assert.match(used, /127\.0\.0\.1/);
-  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   const row = rowOf(state.id);
   assert.match(await row.locator("[data-label='Last IP']").textContent(), /127\.0\.0\.1/);
   assert.equal((await row.locator(".status").textContent()).trim(), "active");
@@ -282,7 +287,7 @@ test("reloading the page does not show the secret again; last use appears", asyn
 });
 
 test("rotate with a grace period: the new secret is shown once, both work", async () => {
-  await page.goto(`/admin/clients/${state.id}`);
+  await page.goto(`${ORG}/clients/${state.id}`);
   await page.getByLabel("Old secrets keep working for").selectOption("1d");
   await page.getByRole("button", { name: "Rotate secret" }).click();
   await page.locator("#secret-box").waitFor();
@@ -290,7 +295,7 @@ test("rotate with a grace period: the new secret is shown once, both work", asyn
   const fresh = (await page.locator("#new-secret").textContent()).trim();
   assert.match(fresh, SECRET_RE);
   assert.notEqual(fresh, state.secret);
-  assert.equal(new URL(page.url()).pathname, `/admin/clients/${state.id}`);
+  assert.equal(new URL(page.url()).pathname, `${ORG}/clients/${state.id}`);
   assert.equal(await page.locator("#secrets-table tbody tr").count(), 2);
 
   assert.equal((await token(state.id, state.secret)).status, 200, "the old secret stopped during its grace period");
@@ -307,7 +312,7 @@ test("rotate with a grace period: the new secret is shown once, both work", asyn
 });
 
 test("revoke asks first; then the token endpoint refuses the client (401)", async () => {
-  await page.goto(`/admin/clients/${state.id}`);
+  await page.goto(`${ORG}/clients/${state.id}`);
   // Dismissed: nothing happens (a revocation sent anyway would make the
   // accepted one below fail as already revoked).
   const dismissed = page.waitForEvent("dialog").then((d) => d.dismiss());
@@ -343,7 +348,7 @@ test("revoke asks first; then the token endpoint refuses the client (401)", asyn
 
 test("a second client, then the policy changes what the table shows", async () => {
   // A second, active client for the same owner.
-  await page.goto("/admin/clients/new");
+  await page.goto(`${ORG}/clients/new?kind=project`);
   await page.getByLabel("Owner").selectOption(DEV_EMAIL);
   await page.getByLabel("Name").fill("Reporting job");
   await page.getByLabel("analysis:read").check();
@@ -353,12 +358,12 @@ test("a second client, then the policy changes what the table shows", async () =
   state.secret2 = (await page.locator("#new-secret").textContent()).trim();
   assert.equal((await token(state.id2, state.secret2)).status, 200);
 
-  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   assert.equal(await page.locator("#expiring-h").count(), 0, "nothing should expire soon yet");
   const before = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
 
   // An invalid policy: the error is shown next to its field.
-  await page.goto("/admin/policy");
+  await page.goto(`${ORG}/policy`);
   await a11y("policy page");
   await shot("07-policy");
   await page.getByLabel("Maximum credential lifetime").fill("7d");
@@ -375,7 +380,7 @@ test("a second client, then the policy changes what the table shows", async () =
   await page.waitForURL(/notice=policy_saved/);
   assert.equal(await page.getByLabel("Maximum credential lifetime").inputValue(), "7d");
 
-  await page.goto(`/admin/?owner=${encodeURIComponent(DEV_EMAIL)}`);
+  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   const afterExp = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
   assert.notEqual(afterExp, before);
   const in7 = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
@@ -386,7 +391,7 @@ test("a second client, then the policy changes what the table shows", async () =
 
   // An organization IP allowlist without 127.0.0.1: the token endpoint
   // refuses; cleared, it serves again.
-  await page.goto("/admin/policy");
+  await page.goto(`${ORG}/policy`);
   await page.getByLabel("Organization IP allowlist").fill("10.0.0.0/8\n2001:db8::/32");
   await page.getByRole("button", { name: "Save policy" }).click();
   await page.waitForURL(/notice=policy_saved/);
@@ -403,7 +408,7 @@ test("a second client, then the policy changes what the table shows", async () =
   await page.getByLabel("Clients per owner").fill("1");
   await page.getByRole("button", { name: "Save policy" }).click();
   await page.waitForURL(/notice=policy_saved/);
-  await page.goto("/admin/clients/new");
+  await page.goto(`${ORG}/clients/new?kind=project`);
   await page.getByLabel("Owner").selectOption(DEV_EMAIL);
   await page.getByLabel("Name").fill("One too many");
   await page.getByRole("button", { name: "Create client" }).click();
@@ -416,7 +421,7 @@ test("a second client, then the policy changes what the table shows", async () =
 });
 
 test("disabling the owner shows the client as disabled by owner; enabling restores it", async () => {
-  await page.goto("/admin/users");
+  await page.goto(`${ORG}/members`);
   await page.getByRole("button", { name: `Disable ${DEV_EMAIL}` }).click();
   await page.waitForURL(/notice=user_updated/);
   assert.match(await page.locator(`#users-table tr[data-email="${DEV_EMAIL}"] [data-label=Status]`).textContent(), /disabled/);
@@ -425,21 +430,21 @@ test("disabling the owner shows the client as disabled by owner; enabling restor
   assert.equal((await token(state.id2, state.secret2)).status, 400);
 
   // The status filter finds it.
-  await page.goto("/admin/");
+  await page.goto(`${ORG}/`);
   await page.getByLabel("Status").selectOption("disabled_by_owner");
   await page.getByRole("button", { name: "Apply filters" }).click();
   await page.waitForURL(/status=disabled_by_owner/);
   assert.equal(await page.locator("#clients-table tbody tr[data-client-id]").count(), 1);
   assert.equal(await rowOf(state.id2).count(), 1);
 
-  await page.goto("/admin/users");
+  await page.goto(`${ORG}/members`);
   await page.getByRole("button", { name: `Enable ${DEV_EMAIL}` }).click();
   await page.waitForURL(/notice=user_updated/);
   assert.equal(await statusIn(state.id2), "active");
   assert.equal((await token(state.id2, state.secret2)).status, 200);
 
   // Allow/deny client creation.
-  await page.goto("/admin/users");
+  await page.goto(`${ORG}/members`);
   await page.getByRole("button", { name: `Deny creation for ${DEV_EMAIL}` }).click();
   await page.waitForURL(/notice=user_updated/);
   assert.match(await page.locator(`#users-table tr[data-email="${DEV_EMAIL}"] [data-label="May create clients"]`).textContent(), /no/);
@@ -467,7 +472,7 @@ test("signing keys and the audit log render, and the filters work", async () => 
   await a11y("keys page");
   await shot("08-keys");
 
-  await page.goto("/admin/audit");
+  await page.goto(`${ORG}/audit`);
   assert.equal(await heading(), "Audit log");
   const all = await page.locator("table.audit tbody tr").count();
   assert.ok(all >= 8, `only ${all} audit events`);
@@ -478,7 +483,7 @@ test("signing keys and the audit log render, and the filters work", async () => 
   assert.deepEqual(actions.map((a) => a.trim()), ["client.revoked"]);
   assert.match(await page.locator("table.audit tbody").textContent(), new RegExp(state.id));
 
-  await page.goto(`/admin/audit?client_id=${encodeURIComponent(state.id2)}`);
+  await page.goto(`${ORG}/audit?client_id=${encodeURIComponent(state.id2)}`);
   const forClient = await page.locator("table.audit tbody [data-label=Client]").allTextContents();
   assert.ok(forClient.length >= 1 && forClient.every((c) => c.trim() === state.id2), `client filter: ${forClient}`);
   await page.getByLabel("About user").selectOption({ label: DEV_EMAIL });
@@ -489,22 +494,68 @@ test("signing keys and the audit log render, and the filters work", async () => 
   const users = await page.locator("table.audit tbody [data-label=User]").allTextContents();
   // disable, enable, deny, allow, permissions
   assert.ok(users.length >= 5 && users.every((u) => u.trim() === DEV_EMAIL), `user filter: ${users}`);
-  await page.goto("/admin/audit");
+  await page.goto(`${ORG}/audit`);
   await a11y("audit page");
   await shot("09-audit");
 });
 
 test("screenshots of the credentials table and a client's page", async () => {
-  await page.goto("/admin/");
+  await page.goto(`${ORG}/`);
   await a11y("credentials table");
   await shot("02-credentials");
-  await page.goto(`/admin/clients/${state.id2}`);
+  await page.goto(`${ORG}/clients/${state.id2}`);
   await a11y("client page");
   await shot("05-client");
 });
 
-test("sign out ends the session", async () => {
+test("switch organization, create a credential of each kind, see its project", async () => {
+  // The choice of organization, then the switcher in the header.
   await page.goto("/admin/");
+  await page.locator("#org-list").getByRole("link", { name: "Acme" }).click();
+  await page.waitForURL(new RegExp(`${ACME}/$`));
+  assert.equal(await heading(), "Credentials");
+  await page.locator("#org-switcher summary").click();
+  await page.locator("#org-switcher").getByRole("link", { name: /Default/ }).click();
+  await page.waitForURL(new RegExp(`${ORG}/$`));
+  assert.match(await page.locator("#org-switcher summary").textContent(), /Default/);
+  await page.locator("#org-switcher summary").click();
+  await page.locator("#org-switcher").getByRole("link", { name: /Acme/ }).click();
+  await page.waitForURL(new RegExp(`${ACME}/$`));
+  // Nothing of the default organization shows in acme.
+  assert.equal(await rowOf(state.id2).count(), 0);
+
+  const kinds = [
+    { kind: "project", title: "Project credential", line: "For a service that calls one project's API", project: "api", prefix: /^azs_/ },
+    { kind: "organization", title: "Organization credential", line: "it names the project in each token request", project: "", prefix: /^azo_/ },
+    { kind: "publishable", title: "Publishable credential", line: "Safe to ship in a browser or mobile app", project: "default", prefix: /^azp_/ },
+  ];
+  for (const k of kinds) {
+    await page.goto(`${ACME}/clients/new`);
+    assert.equal(await heading(), "New client");
+    const card = page.locator(`#client-kinds li[data-kind="${k.kind}"]`);
+    assert.ok((await card.textContent()).includes(k.line), `${k.kind}: its line`);
+    await card.getByRole("link", { name: k.title }).click();
+    await page.waitForURL(new RegExp(`kind=${k.kind}`));
+    await a11y(`new ${k.kind} client form`);
+    if (k.project) await page.locator("#f-project").selectOption(k.project);
+    else assert.equal(await page.locator("#f-project").count(), 0);
+    await page.getByLabel("Name").fill(`Acme ${k.kind}`);
+    await page.getByRole("button", { name: "Create client" }).click();
+    await page.locator("#secret-box").waitFor();
+    const secret = (await page.locator("#new-secret").textContent()).trim();
+    const id = (await page.locator("#new-client-id").textContent()).trim();
+    assert.match(secret, k.prefix, `${k.kind} secret`);
+    assert.equal((await page.locator("#client-kind").textContent()).trim(), k.kind);
+    await shot(`10-new-${k.kind}-client`, { mask: [page.locator(".secret-value")] });
+    await page.goto(`${ACME}/`);
+    const cell = (await rowOf(id).locator("[data-label=Project]").textContent()).trim();
+    assert.equal(cell, k.project || "all projects", `${k.kind} client's project column`);
+  }
+  await shot("11-acme-credentials");
+});
+
+test("sign out ends the session", async () => {
+  await page.goto(`${ORG}/`);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL(/\/admin\/login$/);
   assert.equal(await heading(), "Sign in");
