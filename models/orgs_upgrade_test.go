@@ -69,7 +69,7 @@ func TestUpgradeToOrganizations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Migrate: got error %v, want nil", err)
 		}
-		if want := []int{5}; !slices.Equal(applied, want) {
+		if want := []int{5, 6}; !slices.Equal(applied, want) {
 			t.Errorf("Migrate applied %v, want %v", applied, want)
 		}
 		if err := s.CheckSchema(ctx); err != nil {
