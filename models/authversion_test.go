@@ -35,6 +35,8 @@ func TestAuthVersionChanges(t *testing.T) {
 		owner := mustCreateUser(t, s, "owner@example.com", "a:read", "a:write")
 		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID, Scopes: models.NewSet("a:read")})
 
+		other := &models.Organization{Slug: "other", Name: "Other"}
+		project := &models.Project{Slug: "api", Name: "API", Resource: "https://api.other.example"}
 		changes := []struct {
 			name string
 			do   func() error
@@ -62,6 +64,28 @@ func TestAuthVersionChanges(t *testing.T) {
 				p.MaxTokenTTL = 30 * time.Minute
 				return s.SavePolicy(ctx, p)
 			}},
+			{"publishable scopes", func() error {
+				p, err := s.Policy(ctx, models.DefaultOrgID)
+				if err != nil {
+					return err
+				}
+				p.PublishableScopes = models.NewSet("a:read")
+				return s.SavePolicy(ctx, p)
+			}},
+			{"create organization", func() error { return s.CreateOrganization(ctx, other) }},
+			{"another organization's first policy", func() error {
+				p := models.DefaultPolicy()
+				p.OrgID = other.ID
+				return s.SavePolicy(ctx, &p)
+			}},
+			{"membership of another organization", func() error {
+				m := *owner
+				m.OrgID, m.Role, m.Status = other.ID, models.RoleAdmin, models.StatusActive
+				return s.AddMembership(ctx, &m)
+			}},
+			{"may create clients", func() error { owner.MayCreateClients = true; return s.UpdateUser(ctx, owner) }},
+			{"create project", func() error { project.OrgID = other.ID; return s.CreateProject(ctx, project) }},
+			{"default project", func() error { return s.SetDefaultProject(ctx, other.ID, project.ID) }},
 		}
 		for _, ch := range changes {
 			before := authVersion(t, s)
