@@ -182,6 +182,25 @@ func TestTenancyTokenTargets(t *testing.T) {
 		e := newTenancyEnv(t, backend)
 		acme, globex := e.acme, e.globex
 		acmeDerived, globexDerived := e.derivedResource(acme), e.derivedResource(globex)
+		// The default organization's clients: its default project's
+		// resource is the server's default audience, as before
+		// organizations.
+		def := &tenant{org: &models.Organization{ID: models.DefaultOrgID}, own: &models.Project{ID: models.DefaultProjectID}}
+		defOwner := newUser(t, e.store, models.User{Email: "owner@default.example", Role: models.RoleOwner, Permissions: models.NewSet(scopeRead)})
+		var defWide, defProject cred
+		defWide.id, defWide.secret = newClient(t, e.store, e.hasher, models.Client{Kind: models.ClientKindOrganization, OwnerID: defOwner.ID, Scopes: models.NewSet(scopeRead)}, "")
+		defProject.id, defProject.secret = newClient(t, e.store, e.hasher, models.Client{OwnerID: defOwner.ID, Scopes: models.NewSet(scopeRead)}, "")
+		// Stored past the administration, which refuses it: a globex
+		// project claiming the default audience, or a derived resource.
+		var squatters []cred
+		for i, resource := range []string{e.url, acmeDerived} {
+			p := &models.Project{OrgID: globex.org.ID, Slug: "squatter-" + string(rune('a'+i)), Name: "Squatter", Resource: resource}
+			if err := e.store.CreateProject(t.Context(), p); err != nil {
+				t.Fatal(err)
+			}
+			id, secret := newClient(t, e.store, e.hasher, models.Client{OrgID: globex.org.ID, ProjectID: p.ID, OwnerID: globex.owner.ID, Scopes: models.NewSet(scopeRead)}, "")
+			squatters = append(squatters, cred{id, secret})
+		}
 		for _, tc := range []struct {
 			name     string
 			client   cred
@@ -208,7 +227,14 @@ func TestTenancyTokenTargets(t *testing.T) {
 			{name: "organization client naming its own organization under another's path", client: acme.wide, resource: e.url + "/orgs/globex/projects/own", code: "invalid_target", about: "no project of the client's organization"},
 			{name: "organization client naming the derived form of a project with its own resource", client: acme.wide, resource: e.url + "/orgs/acme/projects/own", code: "invalid_target", about: "no project of the client's organization"},
 			{name: "organization client naming an unknown resource", client: acme.wide, resource: "https://nowhere.example", code: "invalid_target", about: "no project of the client's organization"},
-			{name: "organization client naming the default organization's audience", client: globex.wide, resource: e.url, code: "invalid_target", about: "no project of the client's organization"},
+			{name: "organization client naming the default audience its organization's project claims", client: globex.wide, resource: e.url, code: "invalid_target", about: "reserved"},
+			{name: "organization client naming the default audience", client: acme.wide, resource: e.url, code: "invalid_target", about: "no project of the client's organization"},
+			{name: "default organization's project client: the default audience", client: defProject, org: def, project: def.own, aud: e.url, scope: scopeRead},
+			{name: "default organization's organization client naming the default audience", client: defWide, resource: e.url, org: def, project: def.own, aud: e.url, scope: scopeRead},
+			{name: "default organization's organization client naming no resource", client: defWide, org: def, project: def.own, aud: e.url, scope: scopeRead},
+			{name: "default organization's organization client naming the derived form of its default project", client: defWide, resource: e.url + "/orgs/default/projects/default", code: "invalid_target", about: "no project of the client's organization"},
+			{name: "a project outside the default organization holding the default audience", client: squatters[0], code: "invalid_target", about: "reserved"},
+			{name: "a project holding another's derived resource", client: squatters[1], code: "invalid_target", about: "reserved"},
 			{name: "other organization's client naming its own project", client: globex.wide, resource: globex.own.Resource, org: globex, project: globex.own, aud: globex.own.Resource, scope: scopeRead + " " + scopeWrite},
 
 			{name: "narrowed organization client within its audiences", client: acme.narrow, resource: acmeDerived, org: acme, project: acme.derived, aud: acmeDerived, scope: scopeRead + " " + scopeWrite},
