@@ -33,17 +33,21 @@ func TestAuthVersionChanges(t *testing.T) {
 			t.Fatalf("AuthVersionSource: got %q, want %q", got, want)
 		}
 		owner := mustCreateUser(t, s, "owner@example.com", "a:read", "a:write")
-		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID, Scopes: models.NewSet("a:read")})
+		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID, Scopes: models.NewSet("a:read")})
 
+		other := &models.Organization{Slug: "other", Name: "Other"}
+		project := &models.Project{Slug: "api", Name: "API", Resource: "https://api.other.example"}
 		changes := []struct {
 			name string
 			do   func() error
 		}{
-			{"create user", func() error { return s.CreateUser(ctx, &models.User{Email: "other@example.com", Name: "o"}) }},
+			{"create user", func() error {
+				return s.CreateUser(ctx, &models.User{OrgID: models.DefaultOrgID, Email: "other@example.com", Name: "o"})
+			}},
 			{"owner permissions", func() error { owner.Permissions = models.NewSet("a:read"); return s.UpdateUser(ctx, owner) }},
 			{"owner disabled", func() error { owner.Status = models.StatusDisabled; return s.UpdateUser(ctx, owner) }},
 			{"create client", func() error {
-				_, _ = mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+				_, _ = mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 				return nil
 			}},
 			{"client scopes", func() error { c.Scopes = models.NewSet("a:write"); return s.UpdateClient(ctx, c) }},
@@ -53,13 +57,35 @@ func TestAuthVersionChanges(t *testing.T) {
 			{"revoke secret", func() error { return s.RevokeSecret(ctx, c.ID, sec.ID) }},
 			{"revoke client", func() error { _, err := s.RevokeClient(ctx, c.ID); return err }},
 			{"policy", func() error {
-				p, err := s.Policy(ctx)
+				p, err := s.Policy(ctx, models.DefaultOrgID)
 				if err != nil {
 					return err
 				}
 				p.MaxTokenTTL = 30 * time.Minute
 				return s.SavePolicy(ctx, p)
 			}},
+			{"publishable scopes", func() error {
+				p, err := s.Policy(ctx, models.DefaultOrgID)
+				if err != nil {
+					return err
+				}
+				p.PublishableScopes = models.NewSet("a:read")
+				return s.SavePolicy(ctx, p)
+			}},
+			{"create organization", func() error { return s.CreateOrganization(ctx, other) }},
+			{"another organization's first policy", func() error {
+				p := models.DefaultPolicy()
+				p.OrgID = other.ID
+				return s.SavePolicy(ctx, &p)
+			}},
+			{"membership of another organization", func() error {
+				m := *owner
+				m.OrgID, m.Role, m.Status = other.ID, models.RoleAdmin, models.StatusActive
+				return s.AddMembership(ctx, &m)
+			}},
+			{"may create clients", func() error { owner.MayCreateClients = true; return s.UpdateUser(ctx, owner) }},
+			{"create project", func() error { project.OrgID = other.ID; return s.CreateProject(ctx, project) }},
+			{"default project", func() error { return s.SetDefaultProject(ctx, other.ID, project.ID) }},
 		}
 		for _, ch := range changes {
 			before := authVersion(t, s)
@@ -170,7 +196,7 @@ func TestAuthVersionWriterProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c := &models.Client{ID: "cli-writer-" + os.Getenv("AUTHZ_TEST_WRITER_N"), Name: "w", OwnerID: os.Getenv("AUTHZ_TEST_WRITER_OWNER")}
+	c := &models.Client{OrgID: models.DefaultOrgID, ID: "cli-writer-" + os.Getenv("AUTHZ_TEST_WRITER_N"), Name: "w", OwnerID: os.Getenv("AUTHZ_TEST_WRITER_OWNER")}
 	if err := s.CreateClient(context.Background(), c, newSecret(t), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +222,7 @@ func TestAuthVersionConcurrentWriters(t *testing.T) {
 				defer wg.Done()
 				o := owners[i%len(owners)]
 				for j := range 5 {
-					c := &models.Client{ID: fmt.Sprintf("cli-%d-%d", i, j), Name: "c", OwnerID: o.ID}
+					c := &models.Client{OrgID: models.DefaultOrgID, ID: fmt.Sprintf("cli-%d-%d", i, j), Name: "c", OwnerID: o.ID}
 					if err := s.CreateClient(ctx, c, &models.ClientSecret{ID: fmt.Sprintf("sec-%d-%d", i, j), Hash: []byte("h"), Prefix: "p", Last4: "l"}, 0); err != nil {
 						errs <- fmt.Errorf("create client: %w", err)
 						return

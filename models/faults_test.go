@@ -21,7 +21,7 @@ func TestSQLiteFileModes(t *testing.T) {
 	t.Cleanup(func() { syscall.Umask(old) })
 	path := filepath.Join(t.TempDir(), "authz.db")
 	s := storetest.OpenURL(t, "sqlite:"+path)
-	if err := s.CreateUser(t.Context(), &models.User{Email: "a@example.com", Name: "A", Role: models.RoleMember}); err != nil {
+	if err := s.CreateUser(t.Context(), &models.User{OrgID: models.DefaultOrgID, Email: "a@example.com", Name: "A", Role: models.RoleMember}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
@@ -75,7 +75,7 @@ func TestPingNoticesGoneFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		models.NoIdleConns(s) // the next statement opens a new connection
-		if _, err := s.ListUsers(t.Context()); !errors.Is(err, models.ErrUnavailable) {
+		if _, err := s.ListUsers(t.Context(), models.DefaultOrgID); !errors.Is(err, models.ErrUnavailable) {
 			t.Errorf("ListUsers on a new connection after the file was deleted: got %v, want ErrUnavailable", err)
 		}
 		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -91,11 +91,11 @@ func TestUnreachableDatabase(t *testing.T) {
 		ctx := t.Context()
 		rawURL := storetest.URL(t, backend)
 		s := storetest.OpenURL(t, rawURL)
-		u := &models.User{Email: "a@example.com", Name: "A", Role: models.RoleMember}
+		u := &models.User{OrgID: models.DefaultOrgID, Email: "a@example.com", Name: "A", Role: models.RoleMember}
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		err := s.CreateUser(ctx, &models.User{Email: u.Email, Name: "A again", Role: models.RoleMember})
+		err := s.CreateUser(ctx, &models.User{OrgID: models.DefaultOrgID, Email: u.Email, Name: "A again", Role: models.RoleMember})
 		if !errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrUnavailable) {
 			t.Errorf("duplicate user: got %v, want ErrConflict and not ErrUnavailable", err)
 		}
@@ -116,9 +116,9 @@ func TestUnreachableDatabase(t *testing.T) {
 			name string
 			op   func() error
 		}{
-			{"read", func() error { _, err := s.UserByEmail(ctx, u.Email); return err }},
+			{"read", func() error { _, err := s.UserByEmail(ctx, models.DefaultOrgID, u.Email); return err }},
 			{"write", func() error {
-				return s.CreateUser(ctx, &models.User{Email: "b@example.com", Name: "B", Role: models.RoleMember})
+				return s.CreateUser(ctx, &models.User{OrgID: models.DefaultOrgID, Email: "b@example.com", Name: "B", Role: models.RoleMember})
 			}},
 		}
 		for _, o := range ops {

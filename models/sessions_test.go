@@ -24,7 +24,7 @@ func newSession(t *testing.T, s *models.Store, u *models.User, id string) *model
 
 func newUser(t *testing.T, s *models.Store, email string) *models.User {
 	t.Helper()
-	u := &models.User{Email: email, Name: email, Role: models.RoleAdmin}
+	u := &models.User{OrgID: models.DefaultOrgID, Email: email, Name: email, Role: models.RoleAdmin}
 	if err := s.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestEndSessions(t *testing.T) {
 		}
 
 		// A kept session that a concurrent call already ended stays ended.
-		fresh, err := s.UserByID(ctx, ann.ID)
+		fresh, err := s.UserByID(ctx, models.DefaultOrgID, ann.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,21 +114,21 @@ func TestEndSessions(t *testing.T) {
 		}
 
 		// UpdateUserEndSessions saves the change and ends the sessions at once.
-		fresh, _ = s.UserByID(ctx, ann.ID)
+		fresh, _ = s.UserByID(ctx, models.DefaultOrgID, ann.ID)
 		newSession(t, s, fresh, "a5")
 		newSession(t, s, fresh, "a6")
 		fresh.Name = "Ann"
 		if n, err := s.UpdateUserEndSessions(ctx, fresh, "a6"); err != nil || n != 1 {
 			t.Fatalf("UpdateUserEndSessions: got %d, %v, want 1, nil", n, err)
 		}
-		if got, _ := s.UserByID(ctx, ann.ID); got.Name != "Ann" {
+		if got, _ := s.UserByID(ctx, models.DefaultOrgID, ann.ID); got.Name != "Ann" {
 			t.Errorf("name after UpdateUserEndSessions: got %q, want Ann", got.Name)
 		}
 		if got := live(t, s, "a5", "a6"); got != "a6" {
 			t.Errorf("live after UpdateUserEndSessions(keep a6): got %s, want a6", got)
 		}
 		// An invalid change ends nothing.
-		fresh.Role = "owner"
+		fresh.Role = "root"
 		if _, err := s.UpdateUserEndSessions(ctx, fresh, ""); !errors.Is(err, models.ErrInvalid) {
 			t.Errorf("invalid role: got %v, want ErrInvalid", err)
 		}
@@ -210,12 +210,12 @@ func TestUserTextValidation(t *testing.T) {
 		ctx := context.Background()
 		newUser(t, s, "ann@example.com")
 		for _, email := range []string{"ann\x00@example.com", "ann@example.com\x00", "\xff@example.com", "ann@example.com\xc3", strings.Repeat("a", 300) + "@example.com"} {
-			if _, err := s.UserByEmail(ctx, email); !errors.Is(err, models.ErrNotFound) {
+			if _, err := s.UserByEmail(ctx, models.DefaultOrgID, email); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UserByEmail(%q): got %v, want ErrNotFound", email, err)
 			}
 		}
 		for _, id := range []string{"\x00", "x\xff", strings.Repeat("a", 300)} {
-			if _, err := s.UserByID(ctx, id); !errors.Is(err, models.ErrNotFound) {
+			if _, err := s.UserByID(ctx, models.DefaultOrgID, id); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UserByID(%q): got %v, want ErrNotFound", id, err)
 			}
 		}
@@ -234,13 +234,13 @@ func TestUserTextValidation(t *testing.T) {
 			{"max@example.com", strings.Repeat("é", models.MaxNameLen), true},
 			{"accent@example.com", "Zoë Ünal-O'Brien 王", true},
 		} {
-			u := &models.User{Email: tc.email, Name: tc.name}
+			u := &models.User{OrgID: models.DefaultOrgID, Email: tc.email, Name: tc.name}
 			err := s.CreateUser(ctx, u)
 			if tc.ok != (err == nil) || (!tc.ok && !errors.Is(err, models.ErrInvalid)) {
 				t.Errorf("case %d: CreateUser(%q, %q): got %v, want ok=%v or ErrInvalid", i, tc.email, tc.name, err, tc.ok)
 			}
 		}
-		u, err := s.UserByEmail(ctx, "ann@example.com")
+		u, err := s.UserByEmail(ctx, models.DefaultOrgID, "ann@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func randomBytes(t testing.TB, n int) []byte {
 
 func mustCreateUser(t testing.TB, s *models.Store, email string, perms ...string) *models.User {
 	t.Helper()
-	u := &models.User{Email: email, Name: "User " + email, Permissions: models.NewSet(perms...)}
+	u := &models.User{OrgID: models.DefaultOrgID, Email: email, Name: "User " + email, Permissions: models.NewSet(perms...)}
 	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser(%s): got error %v, want nil", email, err)
 	}
@@ -88,6 +88,9 @@ func mustCreateClient(t testing.TB, s *models.Store, c *models.Client) (*models.
 	}
 	if c.Name == "" {
 		c.Name = "client " + c.ID
+	}
+	if c.OrgID == models.DefaultOrgID && c.ProjectID == "" && c.Kind != models.ClientKindOrganization {
+		c.ProjectID = models.DefaultProjectID
 	}
 	sec := newSecret(t)
 	if err := s.CreateClient(t.Context(), c, sec, 0); err != nil {
@@ -257,14 +260,14 @@ func TestUsers(t *testing.T) {
 		s := storetest.Open(t, backend)
 
 		t.Run("CreateDefaults", func(t *testing.T) {
-			u := &models.User{Email: "  Alice@Example.COM ", Name: "Alice"}
+			u := &models.User{OrgID: models.DefaultOrgID, Email: "  Alice@Example.COM ", Name: "Alice"}
 			if err := s.CreateUser(ctx, u); err != nil {
 				t.Fatalf("CreateUser: got error %v, want nil", err)
 			}
 			if u.ID == "" {
 				t.Errorf("CreateUser: got empty ID, want one assigned")
 			}
-			got, err := s.UserByEmail(ctx, "ALICE@example.com")
+			got, err := s.UserByEmail(ctx, models.DefaultOrgID, "ALICE@example.com")
 			if err != nil {
 				t.Fatalf("UserByEmail: got error %v, want nil", err)
 			}
@@ -285,7 +288,7 @@ func TestUsers(t *testing.T) {
 			if !got.Active() {
 				t.Errorf("new user Active(): got false, want true")
 			}
-			byID, err := s.UserByID(ctx, u.ID)
+			byID, err := s.UserByID(ctx, models.DefaultOrgID, u.ID)
 			if err != nil || byID.Email != "alice@example.com" {
 				t.Errorf("UserByID: got %v, %v; want alice@example.com", byID, err)
 			}
@@ -294,7 +297,7 @@ func TestUsers(t *testing.T) {
 		t.Run("DuplicateEmail", func(t *testing.T) {
 			mustCreateUser(t, s, "dup@example.com")
 			for _, email := range []string{"dup@example.com", "DUP@Example.com", " dup@EXAMPLE.COM"} {
-				err := s.CreateUser(ctx, &models.User{Email: email, Name: "Dup"})
+				err := s.CreateUser(ctx, &models.User{OrgID: models.DefaultOrgID, Email: email, Name: "Dup"})
 				if !errors.Is(err, models.ErrConflict) {
 					t.Errorf("CreateUser(%q) with a taken email: got %v, want ErrConflict", email, err)
 				}
@@ -306,19 +309,19 @@ func TestUsers(t *testing.T) {
 				name string
 				user models.User
 			}{
-				{"email without at", models.User{Email: "not-an-email", Name: "X"}},
-				{"email with display name", models.User{Email: "X <x@example.com>", Name: "X"}},
-				{"empty email", models.User{Email: "", Name: "X"}},
-				{"empty name", models.User{Email: "noname@example.com", Name: "  "}},
-				{"unknown role", models.User{Email: "role@example.com", Name: "X", Role: "root"}},
-				{"unknown status", models.User{Email: "status@example.com", Name: "X", Status: "sleeping"}},
-				{"permission with space", models.User{Email: "p1@example.com", Name: "X", Permissions: models.Set{"a b"}}},
-				{"permission with quote", models.User{Email: "p2@example.com", Name: "X", Permissions: models.Set{`a"b`}}},
-				{"permission with backslash", models.User{Email: "p3@example.com", Name: "X", Permissions: models.Set{`a\b`}}},
-				{"permission with comma", models.User{Email: "p4@example.com", Name: "X", Permissions: models.Set{"a,b"}}},
-				{"permission non-ASCII", models.User{Email: "p5@example.com", Name: "X", Permissions: models.Set{"lesen:ä"}}},
-				{"empty permission", models.User{Email: "p6@example.com", Name: "X", Permissions: models.Set{""}}},
-				{"permission too long", models.User{Email: "p7@example.com", Name: "X", Permissions: models.Set{strings.Repeat("a", 129)}}},
+				{"email without at", models.User{OrgID: models.DefaultOrgID, Email: "not-an-email", Name: "X"}},
+				{"email with display name", models.User{OrgID: models.DefaultOrgID, Email: "X <x@example.com>", Name: "X"}},
+				{"empty email", models.User{OrgID: models.DefaultOrgID, Email: "", Name: "X"}},
+				{"empty name", models.User{OrgID: models.DefaultOrgID, Email: "noname@example.com", Name: "  "}},
+				{"unknown role", models.User{OrgID: models.DefaultOrgID, Email: "role@example.com", Name: "X", Role: "root"}},
+				{"unknown status", models.User{OrgID: models.DefaultOrgID, Email: "status@example.com", Name: "X", Status: "sleeping"}},
+				{"permission with space", models.User{OrgID: models.DefaultOrgID, Email: "p1@example.com", Name: "X", Permissions: models.Set{"a b"}}},
+				{"permission with quote", models.User{OrgID: models.DefaultOrgID, Email: "p2@example.com", Name: "X", Permissions: models.Set{`a"b`}}},
+				{"permission with backslash", models.User{OrgID: models.DefaultOrgID, Email: "p3@example.com", Name: "X", Permissions: models.Set{`a\b`}}},
+				{"permission with comma", models.User{OrgID: models.DefaultOrgID, Email: "p4@example.com", Name: "X", Permissions: models.Set{"a,b"}}},
+				{"permission non-ASCII", models.User{OrgID: models.DefaultOrgID, Email: "p5@example.com", Name: "X", Permissions: models.Set{"lesen:ä"}}},
+				{"empty permission", models.User{OrgID: models.DefaultOrgID, Email: "p6@example.com", Name: "X", Permissions: models.Set{""}}},
+				{"permission too long", models.User{OrgID: models.DefaultOrgID, Email: "p7@example.com", Name: "X", Permissions: models.Set{strings.Repeat("a", 129)}}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					u := tc.user
@@ -327,7 +330,7 @@ func TestUsers(t *testing.T) {
 						t.Fatalf("CreateUser: got %v, want ErrInvalid", err)
 					}
 					if u.Email != "" {
-						if _, err := s.UserByEmail(ctx, u.Email); !errors.Is(err, models.ErrNotFound) {
+						if _, err := s.UserByEmail(ctx, models.DefaultOrgID, u.Email); !errors.Is(err, models.ErrNotFound) {
 							t.Errorf("invalid user was stored: UserByEmail got %v, want ErrNotFound", err)
 						}
 					}
@@ -336,13 +339,13 @@ func TestUsers(t *testing.T) {
 		})
 
 		t.Run("NotFound", func(t *testing.T) {
-			if _, err := s.UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, models.ErrNotFound) {
+			if _, err := s.UserByEmail(ctx, models.DefaultOrgID, "nobody@example.com"); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UserByEmail(unknown): got %v, want ErrNotFound", err)
 			}
-			if _, err := s.UserByID(ctx, "no-such-id"); !errors.Is(err, models.ErrNotFound) {
+			if _, err := s.UserByID(ctx, models.DefaultOrgID, "no-such-id"); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UserByID(unknown): got %v, want ErrNotFound", err)
 			}
-			ghost := &models.User{ID: "no-such-id", Email: "ghost@example.com", Name: "Ghost", Role: models.RoleMember, Status: models.StatusActive}
+			ghost := &models.User{OrgID: models.DefaultOrgID, ID: "no-such-id", Email: "ghost@example.com", Name: "Ghost", Role: models.RoleMember, Status: models.StatusActive}
 			if err := s.UpdateUser(ctx, ghost); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UpdateUser(unknown): got %v, want ErrNotFound", err)
 			}
@@ -359,7 +362,7 @@ func TestUsers(t *testing.T) {
 			if err := s.UpdateUser(ctx, u); err != nil {
 				t.Fatalf("UpdateUser: got error %v, want nil", err)
 			}
-			got, err := s.UserByID(ctx, u.ID)
+			got, err := s.UserByID(ctx, models.DefaultOrgID, u.ID)
 			if err != nil {
 				t.Fatalf("UserByID: %v", err)
 			}
@@ -384,11 +387,11 @@ func TestUsers(t *testing.T) {
 		t.Run("PermissionsSortedSet", func(t *testing.T) {
 			// A Set built by hand (unsorted, duplicated) is stored as given
 			// but always reads back sorted and de-duplicated.
-			u := &models.User{Email: "perms@example.com", Name: "P", Permissions: models.Set{"z:write", "a:read", "m:x", "a:read"}}
+			u := &models.User{OrgID: models.DefaultOrgID, Email: "perms@example.com", Name: "P", Permissions: models.Set{"z:write", "a:read", "m:x", "a:read"}}
 			if err := s.CreateUser(ctx, u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			got, err := s.UserByID(ctx, u.ID)
+			got, err := s.UserByID(ctx, models.DefaultOrgID, u.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,13 +405,13 @@ func TestUsers(t *testing.T) {
 func TestListUsersOrderedByEmail(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
-		if users, err := s.ListUsers(t.Context()); err != nil || len(users) != 0 {
+		if users, err := s.ListUsers(t.Context(), models.DefaultOrgID); err != nil || len(users) != 0 {
 			t.Fatalf("ListUsers on an empty DB: got %v, %v; want none, nil", users, err)
 		}
 		for _, e := range []string{"carol@example.com", "Alice@example.com", "bob@example.com", "aaron@example.org"} {
 			mustCreateUser(t, s, e)
 		}
-		users, err := s.ListUsers(t.Context())
+		users, err := s.ListUsers(t.Context(), models.DefaultOrgID)
 		if err != nil {
 			t.Fatalf("ListUsers: %v", err)
 		}
@@ -432,7 +435,7 @@ func TestClients(t *testing.T) {
 		owner := mustCreateUser(t, s, "owner@example.com", "orders:read", "orders:write")
 
 		t.Run("CreateAndLoad", func(t *testing.T) {
-			c := &models.Client{
+			c := &models.Client{OrgID: models.DefaultOrgID,
 				ID: randomID("cli"), Name: "Billing", Description: "billing job", OwnerID: owner.ID, CreatedBy: owner.ID,
 				Scopes: models.NewSet("orders:read"), Audiences: models.NewSet("https://api.example.com"),
 				TokenTTL: 15 * time.Minute, IPAllowlist: models.NewSet("10.0.0.0/8"),
@@ -481,7 +484,7 @@ func TestClients(t *testing.T) {
 		})
 
 		t.Run("NilSetsStoredEmpty", func(t *testing.T) {
-			c, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+			c, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 			got := mustClient(t, s, c.ID)
 			for name, set := range map[string]models.Set{"Scopes": got.Scopes, "Audiences": got.Audiences, "IPAllowlist": got.IPAllowlist} {
 				if set == nil || len(set) != 0 {
@@ -500,7 +503,7 @@ func TestClients(t *testing.T) {
 		})
 
 		t.Run("UnknownOwner", func(t *testing.T) {
-			c := &models.Client{ID: randomID("cli"), Name: "orphan", OwnerID: "no-such-user"}
+			c := &models.Client{OrgID: models.DefaultOrgID, ID: randomID("cli"), Name: "orphan", OwnerID: "no-such-user"}
 			err := s.CreateClient(ctx, c, newSecret(t), 0)
 			if !errors.Is(err, models.ErrNotFound) {
 				t.Fatalf("CreateClient with an unknown owner: got %v, want ErrNotFound (foreign key)", err)
@@ -511,8 +514,8 @@ func TestClients(t *testing.T) {
 		})
 
 		t.Run("DuplicateID", func(t *testing.T) {
-			c, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
-			err := s.CreateClient(ctx, &models.Client{ID: c.ID, Name: "again", OwnerID: owner.ID}, newSecret(t), 0)
+			c, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
+			err := s.CreateClient(ctx, &models.Client{OrgID: models.DefaultOrgID, ID: c.ID, Name: "again", OwnerID: owner.ID}, newSecret(t), 0)
 			if !errors.Is(err, models.ErrConflict) {
 				t.Errorf("CreateClient with a taken id: got %v, want ErrConflict", err)
 			}
@@ -526,7 +529,7 @@ func TestClients(t *testing.T) {
 			s.Now = clock.Now
 			defer func() { s.Now = func() time.Time { return time.Now().UTC() } }()
 
-			c, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+			c, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 			clock.Advance(time.Second)
 			revokedAt := clock.Now()
 			got, err := s.RevokeClient(ctx, c.ID)
@@ -563,10 +566,10 @@ func TestListClients(t *testing.T) {
 		alice := mustCreateUser(t, s, "alice@example.com", "a")
 		bob := mustCreateUser(t, s, "bob@example.com", "b")
 		// Created out of id order.
-		b1, _ := mustCreateClient(t, s, &models.Client{ID: "b1", OwnerID: bob.ID})
-		a3, _ := mustCreateClient(t, s, &models.Client{ID: "a3", OwnerID: alice.ID})
-		a1, _ := mustCreateClient(t, s, &models.Client{ID: "a1", OwnerID: alice.ID})
-		a2, _ := mustCreateClient(t, s, &models.Client{ID: "a2", OwnerID: alice.ID})
+		b1, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, ID: "b1", OwnerID: bob.ID})
+		a3, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, ID: "a3", OwnerID: alice.ID})
+		a1, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, ID: "a1", OwnerID: alice.ID})
+		a2, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, ID: "a2", OwnerID: alice.ID})
 		if _, err := s.RevokeClient(ctx, a2.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -643,7 +646,7 @@ func TestDisplayStatus(t *testing.T) {
 			{"owner lacks every scope", other, models.NewSet("a", "b"), nil, false, models.ClientDisabledByOwner},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c, _ := mustCreateClient(t, s, &models.Client{OwnerID: tc.owner.ID, Scopes: tc.scopes, ExpiresAt: tc.expires})
+				c, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: tc.owner.ID, Scopes: tc.scopes, ExpiresAt: tc.expires})
 				if tc.revoke {
 					if _, err := s.RevokeClient(ctx, c.ID); err != nil {
 						t.Fatal(err)
@@ -676,8 +679,8 @@ func TestRecordUsage(t *testing.T) {
 		ctx := t.Context()
 		s := storetest.Open(t, backend)
 		owner := mustCreateUser(t, s, "owner@example.com", "a")
-		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID, Scopes: models.NewSet("a")})
-		other, otherSec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID, Scopes: models.NewSet("a")})
+		other, otherSec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 
 		if err := s.RecordUsage(ctx, nil); err != nil {
 			t.Fatalf("RecordUsage(nil): got %v, want nil", err)
@@ -777,7 +780,7 @@ func TestRecordUsage(t *testing.T) {
 			// One client used through two secrets, one of them twice, in
 			// one batch: counts add up per row, the latest use wins.
 			u := mustCreateUser(t, s, "merge@example.com")
-			mc, s1 := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+			mc, s1 := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: u.ID})
 			s2 := newSecret(t)
 			s2.ClientID = mc.ID
 			if err := s.AddSecret(ctx, s2, t1.Add(48*time.Hour)); err != nil {
@@ -821,7 +824,7 @@ func TestRecordUsage(t *testing.T) {
 			// batch back and writes it again, so a write reported as failed
 			// would be counted twice.
 			u := mustCreateUser(t, s, "cancel@example.com")
-			cc, cs := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+			cc, cs := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: u.ID})
 			var written int64
 			for i := range 200 {
 				cctx, cancel := context.WithTimeout(ctx, time.Duration(i%40)*50*time.Microsecond)
@@ -843,7 +846,7 @@ func TestRecordUsage(t *testing.T) {
 			const clients, writers, batches = 40, 4, 10
 			var base []models.Usage
 			for range clients {
-				cc, cs := mustCreateClient(t, s, &models.Client{OwnerID: u.ID})
+				cc, cs := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: u.ID})
 				base = append(base, models.Usage{ClientID: cc.ID, SecretID: cs.ID, At: t1, IP: "192.0.2.1", Count: 1})
 			}
 			var wg sync.WaitGroup
@@ -1039,12 +1042,12 @@ func TestTimeRoundTrip(t *testing.T) {
 		base := time.Date(2034, 12, 31, 23, 59, 58, 123_456_789, time.FixedZone("UTC+5:30", 5*3600+1800))
 		s.Now = func() time.Time { return base }
 
-		owner := &models.User{Email: "time@example.com", Name: "T"}
+		owner := &models.User{OrgID: models.DefaultOrgID, Email: "time@example.com", Name: "T"}
 		if err := s.CreateUser(ctx, owner); err != nil {
 			t.Fatal(err)
 		}
 		expires := base.Add(48 * time.Hour).UTC()
-		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID, ExpiresAt: &expires})
+		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID, ExpiresAt: &expires})
 		used := base.Add(time.Hour + 999*time.Nanosecond)
 		if err := s.RecordUsage(ctx, []models.Usage{{ClientID: c.ID, SecretID: sec.ID, At: used}}); err != nil {
 			t.Fatal(err)
@@ -1057,7 +1060,7 @@ func TestTimeRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		u, err := s.UserByID(ctx, owner.ID)
+		u, err := s.UserByID(ctx, models.DefaultOrgID, owner.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1112,7 +1115,7 @@ func TestTimeRoundTripCallerZone(t *testing.T) {
 		owner := mustCreateUser(t, s, "zone@example.com")
 		east := time.Date(2035, 6, 1, 8, 0, 0, 0, time.FixedZone("UTC+14", 14*3600))  // 2035-05-31 18:00Z
 		west := time.Date(2035, 6, 1, 8, 0, 0, 0, time.FixedZone("UTC-12", -12*3600)) // 2035-06-01 20:00Z
-		c := &models.Client{ID: randomID("cli"), Name: "zone", OwnerID: owner.ID, ExpiresAt: &east}
+		c := &models.Client{OrgID: models.DefaultOrgID, ID: randomID("cli"), Name: "zone", OwnerID: owner.ID, ExpiresAt: &east}
 		sec := newSecret(t)
 		sec.ExpiresAt = &west
 		if err := s.CreateClient(t.Context(), c, sec, 0); err != nil {
@@ -1168,7 +1171,7 @@ func TestOpenSQLiteAbsoluteURL(t *testing.T) {
 
 	// The same file opened through a plain sqlite:PATH URL has the data.
 	s2 := openUnmigrated(t, "sqlite:"+path)
-	if _, err := s2.UserByEmail(ctx, "abs@example.com"); err != nil {
+	if _, err := s2.UserByEmail(ctx, models.DefaultOrgID, "abs@example.com"); err != nil {
 		t.Errorf("user via sqlite:%s: got %v, want it found", path, err)
 	}
 }
@@ -1222,7 +1225,7 @@ func TestObserveQueries(t *testing.T) {
 			t.Fatal(err)
 		}
 		owner := mustCreateUser(t, s, "observed@example.com")
-		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 		mustClient(t, s, c.ID)
 		if _, err := s.ReadAuthVersion(ctx); err != nil {
 			t.Fatal(err)

@@ -57,8 +57,8 @@ func TestRecordUsageInvalidUserAgent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		s := storetest.Open(t, backend)
 		owner := mustCreateUser(t, s, "owner@example.com")
-		c, sec := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
-		other, _ := mustCreateClient(t, s, &models.Client{OwnerID: owner.ID})
+		c, sec := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
+		other, _ := mustCreateClient(t, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID})
 		at := time.Date(2032, 3, 4, 10, 0, 0, 0, time.UTC)
 		err := s.RecordUsage(t.Context(), []models.Usage{
 			{ClientID: c.ID, SecretID: sec.ID, At: at, IP: "192.0.2.1", UserAgent: "curl\xff/8.0 \xe2\x80", Count: 1},

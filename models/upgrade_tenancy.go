@@ -34,6 +34,13 @@ const (
 // the same aud without a resource parameter, as before; a client with
 // several becomes organization-wide, restricted to those projects, and
 // names one with resource, as before.
+//
+// Restricting creation now restricts use (Client.DisabledByPolicy): a
+// member not allowed to create, under a restricted policy, would lose at
+// once the clients they made while they were allowed, which the previous
+// release kept working. Their created_by is marked as from before
+// organizations, so that they keep working; from then on the rule holds
+// for every client made after the upgrade.
 func upgradeToTenancy(s *Store, tx *gorm.DB) error {
 	stmts := dropTriggers(s.dialect, authTablesV3)
 	for _, col := range []string{"role", "permissions", "may_create_clients", "status"} {
@@ -47,6 +54,9 @@ func upgradeToTenancy(s *Store, tx *gorm.DB) error {
 	if err := projectsForAudiences(tx, s.now()); err != nil {
 		return err
 	}
+	if err := tx.Exec(upgradeCreatedBySQL).Error; err != nil {
+		return fmt.Errorf("clients of members not allowed to create: %w", err)
+	}
 	for _, stmt := range authTriggers(s.dialect, authTables) {
 		if err := tx.Exec(stmt).Error; err != nil {
 			return fmt.Errorf("%s: %w", firstLine(stmt), err)
@@ -54,6 +64,16 @@ func upgradeToTenancy(s *Store, tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// upgradeCreatedBySQL marks the clients that DisabledByPolicy would stop
+// at the upgrade (see upgradeToTenancy). The default organization's
+// policy restricts creation when its row says so, or when there is none
+// (the default policy does).
+const upgradeCreatedBySQL = `UPDATE clients SET created_by = created_by || ' (before organizations)'
+WHERE created_by IN (SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id AND m.org_id = '` + DefaultOrgID + `'
+		WHERE u.id = clients.owner_id AND m.role = 'member' AND NOT m.may_create_clients)
+	AND (EXISTS (SELECT 1 FROM policies WHERE org_id = '` + DefaultOrgID + `' AND creation_restricted)
+		OR NOT EXISTS (SELECT 1 FROM policies WHERE org_id = '` + DefaultOrgID + `'))`
 
 func projectsForAudiences(tx *gorm.DB, now time.Time) error {
 	var rows []struct {

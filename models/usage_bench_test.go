@@ -20,7 +20,7 @@ func BenchmarkRecordUsage(b *testing.B) {
 			owner := mustCreateUser(b, s, "owner@example.com", "a")
 			usages := make([]models.Usage, clients)
 			for i := range usages {
-				c, sec := mustCreateClient(b, s, &models.Client{OwnerID: owner.ID, Name: fmt.Sprintf("bench %d", i)})
+				c, sec := mustCreateClient(b, s, &models.Client{OrgID: models.DefaultOrgID, OwnerID: owner.ID, Name: fmt.Sprintf("bench %d", i)})
 				usages[i] = models.Usage{ClientID: c.ID, SecretID: sec.ID, IP: "192.0.2.1", UserAgent: "Go-http-client/1.1", Count: 7}
 			}
 			at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)

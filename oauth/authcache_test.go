@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -19,7 +20,22 @@ import (
 // countingStore is the real Store, counting the token path's reads.
 type countingStore struct {
 	*models.Store
-	authClient, authVersion atomic.Int64
+	authClient, authVersion, projects atomic.Int64
+}
+
+func (c *countingStore) ProjectByID(ctx context.Context, orgID, id string) (*models.Project, error) {
+	c.projects.Add(1)
+	return c.Store.ProjectByID(ctx, orgID, id)
+}
+
+func (c *countingStore) ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error) {
+	c.projects.Add(1)
+	return c.Store.ProjectBySlug(ctx, orgID, slug)
+}
+
+func (c *countingStore) ProjectByResource(ctx context.Context, resource string) (*models.Project, error) {
+	c.projects.Add(1)
+	return c.Store.ProjectByResource(ctx, resource)
 }
 
 func (c *countingStore) AuthClient(ctx context.Context, id string) (*models.Client, *models.Policy, error) {
@@ -119,6 +135,64 @@ func TestClientCache(t *testing.T) {
 		}
 		if got := oauth.CachedClients(e.server); got != 1 {
 			t.Errorf("cached clients: got %d, want 1", got)
+		}
+	})
+}
+
+// An organization-wide client's request that names a project costs one
+// project lookup more than a project client's, and only until the cache
+// has it: the same request again reads nothing but AuthVersion. Projects
+// that do not exist are not kept.
+func TestClientCacheProjects(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newCacheEnv(t, backend, 0)
+		ctx := context.Background()
+		p := &models.Project{OrgID: models.DefaultOrgID, Slug: "api", Name: "API", Resource: "https://api.example.com"}
+		if err := e.store.CreateProject(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		id, secret := newClient(t, e.store.Store, e.hasher, models.Client{Kind: models.ClientKindOrganization, OwnerID: e.owner.ID, Scopes: models.NewSet("a:read")}, "")
+		derived := models.DerivedResource("https://authz.example", "default", "api-2")
+		if err := e.store.CreateProject(ctx, &models.Project{OrgID: models.DefaultOrgID, Slug: "api-2", Name: "API 2"}); err != nil {
+			t.Fatal(err)
+		}
+		request := func(resource string) *oauth.Error {
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&resource="+url.QueryEscape(resource)))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth(id, secret)
+			_, oerr := e.server.Token(r)
+			return oerr
+		}
+		for _, resource := range []string{p.Resource, derived, ""} {
+			before := e.store.projects.Load()
+			for i := range 3 {
+				if oerr := request(resource); oerr != nil {
+					t.Fatalf("request %d for %q: %v", i, resource, oerr)
+				}
+			}
+			if got := e.store.projects.Load() - before; got != 1 {
+				t.Errorf("project lookups for 3 requests naming %q: got %d, want 1", resource, got)
+			}
+		}
+		before := e.store.projects.Load()
+		for range 3 {
+			if oerr := request("https://unknown.example"); oerr == nil || oerr.Code != "invalid_target" {
+				t.Fatalf("unknown resource: got %v, want invalid_target", oerr)
+			}
+		}
+		if got := e.store.projects.Load() - before; got != 3 {
+			t.Errorf("project lookups for 3 requests naming an unknown resource: got %d, want 3 (misses are not kept)", got)
+		}
+		// A change anywhere empties the cache, projects included.
+		if err := e.store.CreateProject(ctx, &models.Project{OrgID: models.DefaultOrgID, Slug: "other", Name: "Other"}); err != nil {
+			t.Fatal(err)
+		}
+		before = e.store.projects.Load()
+		if oerr := request(p.Resource); oerr != nil {
+			t.Fatal(oerr)
+		}
+		if got := e.store.projects.Load() - before; got != 1 {
+			t.Errorf("project lookups after a project was created: got %d, want 1", got)
 		}
 	})
 }

@@ -63,7 +63,7 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 	if err != nil {
 		return inactive, nil
 	}
-	if tokenOrg(claims) != caller.OrgID || (!caller.ResourceServer && claims.ClientID != caller.ID) {
+	if !caller.ResourceServer && claims.ClientID != caller.ID {
 		return inactive, nil
 	}
 	ctx := r.Context()
@@ -75,7 +75,8 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 		return inactive, nil
 	}
 	// The token's client as the token endpoint reads it (cached): its
-	// owner's membership, its organization and the organization's policy.
+	// organization, which must be the caller's, its owner's membership and
+	// the organization's policy.
 	c, policy, _, err := s.authClient(ctx, claims.ClientID)
 	if errors.Is(err, models.ErrNotFound) {
 		return inactive, nil

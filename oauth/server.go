@@ -477,7 +477,7 @@ func checkOwnerAndNetwork(g *grant) *Error {
 	case owner == nil || owner.OrgID == "":
 		return ErrUnauthorizedClient.With("the client's owner is no longer an active member of the organization")
 	case !owner.Active():
-		return ErrUnauthorizedClient.With("the client's owner is disabled: no longer an active member of the organization")
+		return ErrUnauthorizedClient.With("the client's owner is disabled in the organization")
 	case c.DisabledByPolicy(g.policy):
 		return ErrUnauthorizedClient.With("disabled by organization policy: the organization restricts credential creation and the owner may no longer create credentials")
 	}

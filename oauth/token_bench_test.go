@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ const (
 )
 
 type benchTokenEnv struct {
+	body     string
 	store    *models.Store
 	hasher   *oauth.Hasher
 	keyring  *jwtkeys.Keyring
@@ -45,7 +47,10 @@ type benchTokenEnv struct {
 	authHead string
 }
 
-func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
+// newBenchTokenEnv makes the server and a project client, or with
+// organizationWide an organization-wide client whose requests name the
+// project.
+func newBenchTokenEnv(b *testing.B, cfg oauth.Config, organizationWide bool) *benchTokenEnv {
 	b.Helper()
 	ctx := context.Background()
 	store := storetest.Open(b, "sqlite")
@@ -69,6 +74,16 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 		OwnerID: owner.ID, Name: "bench client", ProjectID: project.ID,
 		Scopes: models.NewSet("analysis:read", "analysis:create"), IPAllowlist: models.NewSet("127.0.0.0/8"), TokenTTL: 10 * time.Minute,
 	}, "")
+	body := benchTokenBody
+	if organizationWide {
+		// An organization-wide client naming the project with resource:
+		// one project lookup more than a project client, when not cached.
+		id, secret = newClient(b, store, hasher, models.Client{
+			OwnerID: owner.ID, Name: "bench client", Kind: models.ClientKindOrganization,
+			Scopes: models.NewSet("analysis:read", "analysis:create"), IPAllowlist: models.NewSet("127.0.0.0/8"), TokenTTL: 10 * time.Minute,
+		}, "")
+		body += "&resource=" + url.QueryEscape(benchTokenAudience)
+	}
 	c, err := store.ClientByID(ctx, id)
 	if err != nil {
 		b.Fatal(err)
@@ -85,13 +100,13 @@ func newBenchTokenEnv(b *testing.B, cfg oauth.Config) *benchTokenEnv {
 	}
 	srv.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1e9}))
 	return &benchTokenEnv{
-		store: store, hasher: hasher, keyring: keyring, server: srv, client: c, secret: secret, issuer: issuer,
+		body: body, store: store, hasher: hasher, keyring: keyring, server: srv, client: c, secret: secret, issuer: issuer,
 		authHead: "Basic " + base64.StdEncoding.EncodeToString([]byte(c.ID+":"+secret)),
 	}
 }
 
 func (e *benchTokenEnv) request() *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(benchTokenBody))
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(e.body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("Authorization", e.authHead)
 	r.RemoteAddr = "127.0.0.1:50000"
@@ -129,16 +144,29 @@ func mintNsPerOp(e *benchTokenEnv) float64 {
 // BenchmarkTokenEndpoint is Server.Token end to end: parse, client lookup
 // (from the cache, validated by AuthVersion), secret check, go-oauth2's
 // pipeline, the checks, and the ES256 signature.
-func BenchmarkTokenEndpoint(b *testing.B) { benchTokenEndpoint(b, oauth.Config{}) }
+func BenchmarkTokenEndpoint(b *testing.B) { benchTokenEndpoint(b, oauth.Config{}, false) }
 
 // BenchmarkTokenEndpointUncached is the same with the client cache off:
 // every request reads the client, owner, secrets and policy.
 func BenchmarkTokenEndpointUncached(b *testing.B) {
-	benchTokenEndpoint(b, oauth.Config{ClientCache: -1})
+	benchTokenEndpoint(b, oauth.Config{ClientCache: -1}, false)
 }
 
-func benchTokenEndpoint(b *testing.B, cfg oauth.Config) {
-	e := newBenchTokenEnv(b, cfg)
+// BenchmarkTokenEndpointOrganization is BenchmarkTokenEndpoint for an
+// organization-wide client whose request names the project with resource
+// (the project lookup cached with the client).
+func BenchmarkTokenEndpointOrganization(b *testing.B) {
+	benchTokenEndpoint(b, oauth.Config{}, true)
+}
+
+// BenchmarkTokenEndpointOrganizationUncached is the same with the cache
+// off: every request reads the client and then the project.
+func BenchmarkTokenEndpointOrganizationUncached(b *testing.B) {
+	benchTokenEndpoint(b, oauth.Config{ClientCache: -1}, true)
+}
+
+func benchTokenEndpoint(b *testing.B, cfg oauth.Config, organizationWide bool) {
+	e := newBenchTokenEnv(b, cfg, organizationWide)
 	if resp, oerr := e.server.Token(e.request()); oerr != nil || resp.Scope != benchTokenScope {
 		b.Fatalf("token: %v %+v", oerr, resp)
 	}
@@ -168,7 +196,7 @@ func benchTokenEndpoint(b *testing.B, cfg oauth.Config) {
 // BenchmarkMintOnly is the signature alone: Keyring.Mint of the claims a
 // token request produces.
 func BenchmarkMintOnly(b *testing.B) {
-	e := newBenchTokenEnv(b, oauth.Config{})
+	e := newBenchTokenEnv(b, oauth.Config{}, false)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := e.keyring.Mint(e.claims()); err != nil {
@@ -194,7 +222,7 @@ func BenchmarkHashSecret(b *testing.B) {
 // Server.Token makes through its Store (AuthVersion at every request,
 // AuthClient when the cache misses).
 func BenchmarkTokenStore(b *testing.B) {
-	e := newBenchTokenEnv(b, oauth.Config{})
+	e := newBenchTokenEnv(b, oauth.Config{}, false)
 	ctx := context.Background()
 	b.Run("AuthVersion", func(b *testing.B) {
 		b.ReportAllocs()
@@ -218,7 +246,7 @@ func BenchmarkTokenStore(b *testing.B) {
 // (what AuthClient returns, as the cache holds it), for sizing
 // --client-cache.
 func BenchmarkClientCacheEntry(b *testing.B) {
-	e := newBenchTokenEnv(b, oauth.Config{})
+	e := newBenchTokenEnv(b, oauth.Config{}, false)
 	ctx := context.Background()
 	type entry struct {
 		c *models.Client

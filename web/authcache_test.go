@@ -76,7 +76,7 @@ func TestChangesElsewhereHoldAtNextRequest(t *testing.T) {
 
 		id, secret = e.client(app.NewClient{Scopes: []string{readScope}})
 		warm(id, secret)
-		p, err := other.Policy(ctx)
+		p, err := other.Policy(ctx, models.DefaultOrgID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestChangesElsewhereHoldAtNextRequest(t *testing.T) {
 		}
 		warm(id, secret)
 
-		owner, err := other.UserByID(ctx, e.owner.ID)
+		owner, err := other.UserByID(ctx, models.DefaultOrgID, e.owner.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	}
 	handler = web.New(webCfg, tokens, keyring, store)
 
-	owner := &models.User{Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet(readScope, createScope, configScope)}
+	owner := &models.User{OrgID: models.DefaultOrgID, Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet(readScope, createScope, configScope)}
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestTokenEndpointRejections(t *testing.T) {
 			t.Fatal(err)
 		}
 		fencedID, fencedSecret := e.client(app.NewClient{Scopes: []string{readScope}, IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}})
-		bob := &models.User{Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
+		bob := &models.User{OrgID: models.DefaultOrgID, Email: "bob@example.com", Name: "Bob", Permissions: models.NewSet(readScope)}
 		if err := e.store.CreateUser(ctx, bob); err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +440,7 @@ func TestNoTokenIsStored(t *testing.T) {
 func rowCounts(t *testing.T, s *models.Store) string {
 	t.Helper()
 	ctx := context.Background()
-	users, err := s.ListUsers(ctx)
+	users, err := s.ListUsers(ctx, models.DefaultOrgID)
 	if err != nil {
 		t.Fatal(err)
 	}
