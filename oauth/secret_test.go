@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/crc32"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -173,6 +174,28 @@ func TestNewSecretFor(t *testing.T) {
 				t.Errorf("NewSecretFor(%q) = %q, %v (%s); want \"\", an invalid_client_kind error", kind, s, err, models.ErrorCode(err))
 			}
 		})
+	}
+}
+
+// The regular expressions docs/security.md gives secret scanners find every
+// kind's secret in text, by its kind, and nothing else generated.
+func TestScannerPatterns(t *testing.T) {
+	for _, k := range kindPrefixes {
+		re := regexp.MustCompile(`\b` + k.prefix + `[0-9A-Za-z]{49}\b`)
+		for _, other := range kindPrefixes {
+			s := secretsOf(other.kind)()
+			text := "export TOKEN=" + s + "\n"
+			want := ""
+			if other.kind == k.kind {
+				want = s
+			}
+			if got := re.FindString(text); got != want {
+				t.Errorf("%s in %q: got %q, want %q", re, text, got, want)
+			}
+		}
+		if id := NewClientID(); re.MatchString(id) {
+			t.Errorf("%s matches the client id %q", re, id)
+		}
 	}
 }
 
