@@ -64,7 +64,7 @@ func NewSecretFor(kind string) (string, error) {
 			return newToken(k.prefix, secretRandomLen), nil
 		}
 	}
-	return "", models.Errorf(models.KindInvalid, "invalid_client_kind", "client kind %q: want %s, %s or %s",
+	return "", models.Errorf(models.KindInvalid, "invalid_request", "client kind %q: want %s, %s or %s",
 		kind, models.ClientKindProject, models.ClientKindOrganization, models.ClientKindPublishable)
 }
 

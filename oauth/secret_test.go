@@ -170,8 +170,8 @@ func TestNewSecretFor(t *testing.T) {
 	for _, kind := range []string{"", "Project", "project ", "client", "azs_", "organisation"} {
 		t.Run("unknown "+kind, func(t *testing.T) {
 			s, err := NewSecretFor(kind)
-			if s != "" || models.ErrorKind(err) != models.KindInvalid || models.ErrorCode(err) != "invalid_client_kind" {
-				t.Errorf("NewSecretFor(%q) = %q, %v (%s); want \"\", an invalid_client_kind error", kind, s, err, models.ErrorCode(err))
+			if s != "" || models.ErrorKind(err) != models.KindInvalid || models.ErrorCode(err) != "invalid_request" {
+				t.Errorf("NewSecretFor(%q) = %q, %v (%s); want \"\", an invalid_request error", kind, s, err, models.ErrorCode(err))
 			}
 		})
 	}
