@@ -16,18 +16,20 @@ import (
 // AccessToken is what an RFC 9068 access token says; Mint turns it into
 // claims.
 type AccessToken struct {
-	Issuer   string
-	ClientID string // also the subject
-	OwnerID  string
-	Audience string
-	Scope    string
-	IssuedAt time.Time
-	TTL      time.Duration
+	Issuer    string
+	ClientID  string // also the subject
+	OwnerID   string
+	OrgID     string
+	ProjectID string // empty: the token names no project, and has no project_id
+	Audience  string
+	Scope     string
+	IssuedAt  time.Time
+	TTL       time.Duration
 }
 
 // Mint signs an RFC 9068 access token with the active key: header typ
 // at+jwt and kid; claims iss, sub, aud, exp, iat, nbf, jti, client_id,
-// scope and owner_id.
+// scope, owner_id, and org_id and project_id unless empty.
 func (k *Keyring) Mint(t AccessToken) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
@@ -44,9 +46,11 @@ func (k *Keyring) Mint(t AccessToken) (string, error) {
 			NotBefore: jwt.NewNumericDate(iat),
 			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 		},
-		ClientID: t.ClientID,
-		Scope:    t.Scope,
-		OwnerID:  t.OwnerID,
+		ClientID:  t.ClientID,
+		Scope:     t.Scope,
+		OwnerID:   t.OwnerID,
+		OrgID:     t.OrgID,
+		ProjectID: t.ProjectID,
 	})
 }
 

@@ -16,4 +16,10 @@ type Claims struct {
 	// OwnerID is the id of the user who owns the client; the permissions in
 	// Scope are a subset of that user's permissions at issue time.
 	OwnerID string `json:"owner_id"`
+	// OrgID is the id of the organization (the tenant) the client belongs
+	// to.
+	OrgID string `json:"org_id,omitempty"`
+	// ProjectID is the id of the project the token is for, whose resource
+	// URI is its aud; empty when the token names no project.
+	ProjectID string `json:"project_id,omitempty"`
 }
