@@ -27,13 +27,15 @@ func TestWireFormats(t *testing.T) {
 				testutil.GoldenJSON(t, "testdata/jwks_"+alg+".json", kr.JWKSJSON(), keyMaterial)
 
 				token, err := kr.Mint(jwtkeys.AccessToken{
-					Issuer:   "https://authz.example.com",
-					ClientID: "client-1",
-					OwnerID:  "owner-1",
-					Audience: "https://api.example.com",
-					Scope:    "orders:read orders:write",
-					IssuedAt: time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC), // Mint drops the fraction
-					TTL:      5 * time.Minute,
+					Issuer:    "https://authz.example.com",
+					ClientID:  "client-1",
+					OwnerID:   "owner-1",
+					OrgID:     "org-1",
+					ProjectID: "project-1",
+					Audience:  "https://api.example.com",
+					Scope:     "orders:read orders:write",
+					IssuedAt:  time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC), // Mint drops the fraction
+					TTL:       5 * time.Minute,
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -55,9 +55,9 @@ func (s *Server) auditFailure(g *grant) {
 // Something shaped like a secret (a caller who swapped id and secret) is
 // redacted.
 func truncateID(id string) string {
-	if strings.HasPrefix(id, SecretPrefix) {
+	if prefix := secretPrefixOf(id); prefix != "" {
 		_, last := SecretDisplay(id)
-		return SecretPrefix + "…" + last + " (a secret sent as client_id; redacted)"
+		return prefix + "…" + last + " (a secret sent as client_id; redacted)"
 	}
 	if len(id) > 128 {
 		id = id[:128]
@@ -85,7 +85,9 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	id, secret := g.req.clientID, g.req.clientSecret
 	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
 		// Generated credentials carry a checksum: a mistyped one is refused
-		// without a database lookup. Other ids may be imported (legacy).
+		// without a database lookup. Other ids may be imported (legacy). A
+		// well-formed secret of another kind than the client's passes here
+		// and fails as a wrong secret: the prefix is part of what is hashed.
 		g.failure = "malformed_credentials"
 		return errUnknownClientOrSecret
 	}

@@ -10,14 +10,28 @@ import (
 	"hash/crc32"
 	"strings"
 	"sync"
+
+	"github.com/authz/authz/models"
 )
 
 // Typed prefixes of generated credentials. A secret scanner recognises a
-// leaked secret by its prefix and checks it offline with its checksum.
+// leaked secret by its prefix, tells the kinds of client apart by it, and
+// checks it offline with its checksum.
 const (
 	ClientIDPrefix = "azc_"
-	SecretPrefix   = "azs_"
+	// SecretPrefix is a project client's: every secret issued before client
+	// kinds existed is one, and keeps working as one.
+	SecretPrefix             = "azs_"
+	OrganizationSecretPrefix = "azo_"
+	PublishableSecretPrefix  = "azp_"
 )
+
+// secretKinds pairs each kind of client with its secrets' prefix.
+var secretKinds = [...]struct{ kind, prefix string }{
+	{models.ClientKindProject, SecretPrefix},
+	{models.ClientKindOrganization, OrganizationSecretPrefix},
+	{models.ClientKindPublishable, PublishableSecretPrefix},
+}
 
 const (
 	base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -37,9 +51,22 @@ var errFormat = errors.New("malformed credential")
 // and a 6-character CRC32 checksum.
 func NewClientID() string { return newToken(ClientIDPrefix, clientIDRandomLen) }
 
-// NewSecret returns a fresh client secret: prefix, 43 random base62
-// characters (256 bits from crypto/rand) and a CRC32 checksum.
+// NewSecret returns a fresh secret for a project client: prefix, 43 random
+// base62 characters (256 bits from crypto/rand) and a CRC32 checksum.
 func NewSecret() string { return newToken(SecretPrefix, secretRandomLen) }
+
+// NewSecretFor returns a fresh secret for a client of the given kind
+// (models.ClientKind*), with that kind's prefix. The kind may come from a
+// request: an unknown one is an invalid request.
+func NewSecretFor(kind string) (string, error) {
+	for _, k := range secretKinds {
+		if k.kind == kind {
+			return newToken(k.prefix, secretRandomLen), nil
+		}
+	}
+	return "", models.Errorf(models.KindInvalid, "invalid_request", "client kind %q: want %s, %s or %s",
+		kind, models.ClientKindProject, models.ClientKindOrganization, models.ClientKindPublishable)
+}
 
 func newToken(prefix string, n int) string {
 	var b strings.Builder
@@ -100,19 +127,47 @@ func checkFormat(tok, prefix string, n int) error {
 // ValidClientID reports whether id is a well-formed generated client_id.
 func ValidClientID(id string) bool { return checkFormat(id, ClientIDPrefix, clientIDRandomLen) == nil }
 
-// ValidSecret reports whether s is a well-formed generated secret.
-func ValidSecret(s string) bool { return checkFormat(s, SecretPrefix, secretRandomLen) == nil }
+// SecretKind returns the kind of client (models.ClientKind*) a well-formed
+// generated secret is for, read from its prefix; ok is false, and kind
+// empty, unless s has a secret prefix, the length, the alphabet and a valid
+// checksum. It needs no database.
+func SecretKind(s string) (kind string, ok bool) {
+	for _, k := range secretKinds {
+		if strings.HasPrefix(s, k.prefix) {
+			if checkFormat(s, k.prefix, secretRandomLen) != nil {
+				return "", false
+			}
+			return k.kind, true
+		}
+	}
+	return "", false
+}
+
+// ValidSecret reports whether s is a well-formed generated secret of any
+// kind.
+func ValidSecret(s string) bool {
+	_, ok := SecretKind(s)
+	return ok
+}
+
+// secretPrefixOf returns the secret prefix s starts with, or "".
+func secretPrefixOf(s string) string {
+	for _, k := range secretKinds {
+		if strings.HasPrefix(s, k.prefix) {
+			return k.prefix
+		}
+	}
+	return ""
+}
 
 // SecretDisplay returns the parts of a secret that may be shown again: its
-// type prefix and its last characters.
+// type prefix (empty for an imported secret without one) and its last
+// characters.
 func SecretDisplay(secret string) (prefix, last string) {
 	if len(secret) <= displayLen+len(SecretPrefix) {
 		return "", ""
 	}
-	if strings.HasPrefix(secret, SecretPrefix) {
-		prefix = SecretPrefix
-	}
-	return prefix, secret[len(secret)-displayLen:]
+	return secretPrefixOf(secret), secret[len(secret)-displayLen:]
 }
 
 // Hasher hashes client secrets with HMAC-SHA256 under a server-side pepper.

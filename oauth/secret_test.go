@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"hash/crc32"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/authz/authz/models"
 )
 
 // refChecksum recomputes a credential's checksum independently of
@@ -35,49 +38,82 @@ func isBase62(s string) bool {
 }
 
 const (
-	wantSecretLen   = 4 + 43 + 6 // azs_ + random + checksum
+	wantSecretLen   = 4 + 43 + 6 // azs_ (azo_, azp_) + random + checksum
 	wantClientIDLen = 4 + 20 + 6 // azc_ + random + checksum
 )
+
+// The client kinds and their secret prefixes, spelled out independently of
+// secret.go.
+const (
+	project, organization, publishable = models.ClientKindProject, models.ClientKindOrganization, models.ClientKindPublishable
+)
+
+var kindPrefixes = []struct{ kind, prefix string }{
+	{project, "azs_"},
+	{organization, "azo_"},
+	{publishable, "azp_"},
+}
 
 // withChecksum returns body followed by its correct checksum.
 func withChecksum(body string) string { return body + refChecksum(body) }
 
 // secretFormatCases are shared by the table test and the fuzz seed corpus.
+// wantKind is the kind of a well-formed secret, empty for anything else.
 var secretFormatCases = []struct {
 	name         string
 	in           string
-	wantSecret   bool
+	wantKind     string
 	wantClientID bool
 }{
-	{"valid secret", withChecksum("azs_" + strings.Repeat("a", 43)), true, false},
-	{"valid secret mixed", withChecksum("azs_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"), true, false},
-	{"valid client id", withChecksum("azc_" + strings.Repeat("Z", 20)), false, true},
-	{"empty", "", false, false},
-	{"prefix only", "azs_", false, false},
-	{"secret wrong prefix", withChecksum("azx_" + strings.Repeat("a", 43)), false, false},
-	{"secret with client prefix", withChecksum("azc_" + strings.Repeat("a", 43)), false, false},
-	{"client id with secret prefix", withChecksum("azs_" + strings.Repeat("Z", 20)), false, false},
-	{"uppercase prefix", withChecksum("AZS_" + strings.Repeat("a", 43)), false, false},
-	{"secret too short", withChecksum("azs_" + strings.Repeat("a", 42)), false, false},
-	{"secret too long", withChecksum("azs_" + strings.Repeat("a", 44)), false, false},
-	{"client id too short", withChecksum("azc_" + strings.Repeat("Z", 19)), false, false},
-	{"client id too long", withChecksum("azc_" + strings.Repeat("Z", 21)), false, false},
-	{"non-base62 in body", withChecksum("azs_" + strings.Repeat("a", 42) + "-"), false, false},
-	{"underscore in body", withChecksum("azs_" + strings.Repeat("a", 42) + "_"), false, false},
-	{"non-ASCII in body", withChecksum("azs_" + strings.Repeat("a", 41) + "é"), false, false},
-	{"NUL in body", withChecksum("azs_" + strings.Repeat("a", 42) + "\x00"), false, false},
-	{"non-base62 in checksum", "azs_" + strings.Repeat("a", 43) + "-----!", false, false},
-	{"wrong checksum", "azs_" + strings.Repeat("a", 43) + "000000", false, false},
-	{"checksum of other body", "azs_" + strings.Repeat("a", 43) + refChecksum("azs_"+strings.Repeat("b", 43)), false, false},
-	{"trailing space", withChecksum("azs_"+strings.Repeat("a", 43)) + " ", false, false},
-	{"leading space", " " + withChecksum("azs_"+strings.Repeat("a", 42)), false, false},
+	{"valid project secret", withChecksum("azs_" + strings.Repeat("a", 43)), project, false},
+	{"valid project secret mixed", withChecksum("azs_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"), project, false},
+	{"valid organization secret", withChecksum("azo_" + strings.Repeat("a", 43)), organization, false},
+	{"valid organization secret mixed", withChecksum("azo_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"), organization, false},
+	{"valid publishable secret", withChecksum("azp_" + strings.Repeat("a", 43)), publishable, false},
+	{"valid publishable secret mixed", withChecksum("azp_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"), publishable, false},
+	{"valid client id", withChecksum("azc_" + strings.Repeat("Z", 20)), "", true},
+	{"empty", "", "", false},
+	{"prefix only", "azs_", "", false},
+	{"organization prefix only", "azo_", "", false},
+	{"publishable prefix only", "azp_", "", false},
+	{"secret wrong prefix", withChecksum("azx_" + strings.Repeat("a", 43)), "", false},
+	{"secret with client prefix", withChecksum("azc_" + strings.Repeat("a", 43)), "", false},
+	{"client id with secret prefix", withChecksum("azs_" + strings.Repeat("Z", 20)), "", false},
+	{"client id with organization prefix", withChecksum("azo_" + strings.Repeat("Z", 20)), "", false},
+	{"uppercase prefix", withChecksum("AZS_" + strings.Repeat("a", 43)), "", false},
+	{"uppercase organization prefix", withChecksum("AZO_" + strings.Repeat("a", 43)), "", false},
+	{"secret too short", withChecksum("azs_" + strings.Repeat("a", 42)), "", false},
+	{"secret too long", withChecksum("azs_" + strings.Repeat("a", 44)), "", false},
+	{"organization secret too short", withChecksum("azo_" + strings.Repeat("a", 42)), "", false},
+	{"publishable secret too long", withChecksum("azp_" + strings.Repeat("a", 44)), "", false},
+	{"client id too short", withChecksum("azc_" + strings.Repeat("Z", 19)), "", false},
+	{"client id too long", withChecksum("azc_" + strings.Repeat("Z", 21)), "", false},
+	{"non-base62 in body", withChecksum("azs_" + strings.Repeat("a", 42) + "-"), "", false},
+	{"underscore in body", withChecksum("azs_" + strings.Repeat("a", 42) + "_"), "", false},
+	{"non-ASCII in body", withChecksum("azs_" + strings.Repeat("a", 41) + "é"), "", false},
+	{"NUL in body", withChecksum("azs_" + strings.Repeat("a", 42) + "\x00"), "", false},
+	{"non-base62 in publishable body", withChecksum("azp_" + strings.Repeat("a", 42) + "-"), "", false},
+	{"non-base62 in checksum", "azs_" + strings.Repeat("a", 43) + "-----!", "", false},
+	{"wrong checksum", "azs_" + strings.Repeat("a", 43) + "000000", "", false},
+	{"wrong organization checksum", "azo_" + strings.Repeat("a", 43) + "000000", "", false},
+	{"checksum of other body", "azs_" + strings.Repeat("a", 43) + refChecksum("azs_"+strings.Repeat("b", 43)), "", false},
+	// The checksum covers the prefix: relabelling a secret as another
+	// kind's breaks it.
+	{"project secret relabelled organization", "azo_" + strings.Repeat("a", 43) + refChecksum("azs_"+strings.Repeat("a", 43)), "", false},
+	{"organization secret relabelled publishable", "azp_" + strings.Repeat("a", 43) + refChecksum("azo_"+strings.Repeat("a", 43)), "", false},
+	{"publishable secret relabelled project", "azs_" + strings.Repeat("a", 43) + refChecksum("azp_"+strings.Repeat("a", 43)), "", false},
+	{"trailing space", withChecksum("azs_"+strings.Repeat("a", 43)) + " ", "", false},
+	{"leading space", " " + withChecksum("azs_"+strings.Repeat("a", 42)), "", false},
 }
 
 func TestValidSecretTable(t *testing.T) {
 	for _, tc := range secretFormatCases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ValidSecret(tc.in); got != tc.wantSecret {
-				t.Errorf("ValidSecret(%q) = %v, want %v", tc.in, got, tc.wantSecret)
+			if got, want := ValidSecret(tc.in), tc.wantKind != ""; got != want {
+				t.Errorf("ValidSecret(%q) = %v, want %v", tc.in, got, want)
+			}
+			if kind, ok := SecretKind(tc.in); kind != tc.wantKind || ok != (tc.wantKind != "") {
+				t.Errorf("SecretKind(%q) = %q, %v; want %q, %v", tc.in, kind, ok, tc.wantKind, tc.wantKind != "")
 			}
 			if got := ValidClientID(tc.in); got != tc.wantClientID {
 				t.Errorf("ValidClientID(%q) = %v, want %v", tc.in, got, tc.wantClientID)
@@ -104,6 +140,61 @@ func TestNewSecret(t *testing.T) {
 		}
 		if ValidClientID(s) {
 			t.Errorf("ValidClientID(%q) = true, want false", s)
+		}
+	}
+}
+
+func TestNewSecretFor(t *testing.T) {
+	for _, k := range kindPrefixes {
+		t.Run(k.kind, func(t *testing.T) {
+			for range 100 {
+				s, err := NewSecretFor(k.kind)
+				if err != nil {
+					t.Fatalf("NewSecretFor(%q): got error %v, want nil", k.kind, err)
+				}
+				checkGenerated(t, s, k.prefix, wantSecretLen)
+				if kind, ok := SecretKind(s); kind != k.kind || !ok {
+					t.Errorf("SecretKind(%q) = %q, %v; want %q, true", s, kind, ok, k.kind)
+				}
+				if !ValidSecret(s) {
+					t.Errorf("ValidSecret(%q) = false, want true", s)
+				}
+				if ValidClientID(s) {
+					t.Errorf("ValidClientID(%q) = true, want false", s)
+				}
+			}
+		})
+	}
+	// The kind may come from a request: an unknown one is the caller's
+	// mistake, with a stable code, not a panic.
+	for _, kind := range []string{"", "Project", "project ", "client", "azs_", "organisation"} {
+		t.Run("unknown "+kind, func(t *testing.T) {
+			s, err := NewSecretFor(kind)
+			if s != "" || models.ErrorKind(err) != models.KindInvalid || models.ErrorCode(err) != "invalid_request" {
+				t.Errorf("NewSecretFor(%q) = %q, %v (%s); want \"\", an invalid_request error", kind, s, err, models.ErrorCode(err))
+			}
+		})
+	}
+}
+
+// The regular expressions docs/security.md gives secret scanners find every
+// kind's secret in text, by its kind, and nothing else generated.
+func TestScannerPatterns(t *testing.T) {
+	for _, k := range kindPrefixes {
+		re := regexp.MustCompile(`\b` + k.prefix + `[0-9A-Za-z]{49}\b`)
+		for _, other := range kindPrefixes {
+			s := secretsOf(other.kind)()
+			text := "export TOKEN=" + s + "\n"
+			want := ""
+			if other.kind == k.kind {
+				want = s
+			}
+			if got := re.FindString(text); got != want {
+				t.Errorf("%s in %q: got %q, want %q", re, text, got, want)
+			}
+		}
+		if id := NewClientID(); re.MatchString(id) {
+			t.Errorf("%s matches the client id %q", re, id)
 		}
 	}
 }
@@ -193,6 +284,8 @@ func TestSingleSubstitutionRejected(t *testing.T) {
 		valid  func(string) bool
 	}{
 		{"secret", NewSecret, SecretPrefix, ValidSecret},
+		{"organization secret", secretsOf(organization), OrganizationSecretPrefix, ValidSecret},
+		{"publishable secret", secretsOf(publishable), PublishableSecretPrefix, ValidSecret},
 		{"client id", NewClientID, ClientIDPrefix, ValidClientID},
 	}
 	for _, tc := range tests {
@@ -246,19 +339,34 @@ func TestSingleSubstitutionRejected(t *testing.T) {
 		})
 	}
 	t.Run("prefix substitution", func(t *testing.T) {
-		s := NewSecret()
-		for pos := range len(SecretPrefix) {
-			for _, c := range []byte("azsc_Z0-") {
-				if s[pos] == c {
-					continue
-				}
-				m := s[:pos] + string(c) + s[pos+1:]
-				if ValidSecret(m) {
-					t.Errorf("ValidSecret(%q) = true, want false", m)
+		// Another kind's prefix included: the checksum covers the prefix.
+		for _, k := range kindPrefixes {
+			s := secretsOf(k.kind)()
+			for pos := range len(k.prefix) {
+				for _, c := range []byte("azsopc_Z0-") {
+					if s[pos] == c {
+						continue
+					}
+					m := s[:pos] + string(c) + s[pos+1:]
+					if ValidSecret(m) {
+						t.Errorf("ValidSecret(%q) = true, want false", m)
+					}
 				}
 			}
 		}
 	})
+}
+
+// secretsOf returns a generator of secrets of one of the three kinds, for
+// which NewSecretFor has no error (TestNewSecretFor).
+func secretsOf(kind string) func() string {
+	return func() string {
+		s, err := NewSecretFor(kind)
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}
 }
 
 // TestSecretRandomUniform is a loose sanity check of the rejection sampling:
@@ -416,23 +524,26 @@ func TestHasherFingerprint(t *testing.T) {
 }
 
 func TestSecretDisplay(t *testing.T) {
-	for range 200 {
-		s := NewSecret()
-		prefix, last := SecretDisplay(s)
-		if prefix != SecretPrefix {
-			t.Errorf("SecretDisplay(%q): got prefix %q, want %q", s, prefix, SecretPrefix)
-		}
-		if want := s[len(s)-4:]; last != want {
-			t.Errorf("SecretDisplay(%q): got last %q, want %q", s, last, want)
-		}
-		middle := s[len(SecretPrefix) : len(SecretPrefix)+43]
-		shown := prefix + "\x00" + last
-		if strings.Contains(shown, middle) {
-			t.Errorf("SecretDisplay(%q) reveals the random part", s)
-		}
-		// The last characters come from the checksum, not the random part.
-		if !strings.HasSuffix(refChecksum(s[:len(s)-6]), last) {
-			t.Errorf("SecretDisplay(%q): got last %q, want the end of the checksum", s, last)
+	for _, k := range kindPrefixes {
+		gen := secretsOf(k.kind)
+		for range 200 {
+			s := gen()
+			prefix, last := SecretDisplay(s)
+			if prefix != k.prefix {
+				t.Errorf("SecretDisplay(%q): got prefix %q, want %q", s, prefix, k.prefix)
+			}
+			if want := s[len(s)-4:]; last != want {
+				t.Errorf("SecretDisplay(%q): got last %q, want %q", s, last, want)
+			}
+			middle := s[len(k.prefix) : len(k.prefix)+43]
+			shown := prefix + "\x00" + last
+			if strings.Contains(shown, middle) {
+				t.Errorf("SecretDisplay(%q) reveals the random part", s)
+			}
+			// The last characters come from the checksum, not the random part.
+			if !strings.HasSuffix(refChecksum(s[:len(s)-6]), last) {
+				t.Errorf("SecretDisplay(%q): got last %q, want the end of the checksum", s, last)
+			}
 		}
 	}
 	tests := []struct {
@@ -442,6 +553,9 @@ func TestSecretDisplay(t *testing.T) {
 		{"azs_", "", ""},
 		{"azs_1234", "", ""},
 		{"azs_12345", "azs_", "2345"},
+		{"azo_12345", "azo_", "2345"},
+		{"azp_12345", "azp_", "2345"},
+		{"azc_12345", "", "2345"},
 		{"legacy-secret-value", "", "alue"},
 		{"abcdefghi", "", "fghi"},
 	}
@@ -459,37 +573,59 @@ func FuzzSecretFormat(f *testing.F) {
 	for _, tc := range secretFormatCases {
 		f.Add(tc.in)
 	}
-	f.Add(NewSecret())
+	for _, k := range kindPrefixes {
+		s, err := NewSecretFor(k.kind)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(s)
+	}
 	f.Add(NewClientID())
 	f.Fuzz(func(t *testing.T, s string) {
-		okSecret := ValidSecret(s)
+		kind, okSecret := SecretKind(s)
 		okID := ValidClientID(s)
+		if ValidSecret(s) != okSecret {
+			t.Fatalf("ValidSecret(%q) = %v, but SecretKind says %v", s, !okSecret, okSecret)
+		}
+		if okSecret != (kind != "") {
+			t.Fatalf("SecretKind(%q) = %q, %v: a kind exactly when well-formed", s, kind, okSecret)
+		}
 		if okSecret && okID {
 			t.Fatalf("%q is both a valid secret and a valid client id", s)
 		}
-		check := func(kind, prefix string, n int) {
+		check := func(what, prefix string, n int) {
 			t.Helper()
 			if !strings.HasPrefix(s, prefix) {
-				t.Fatalf("%s %q accepted without prefix %q", kind, s, prefix)
+				t.Fatalf("%s %q accepted without prefix %q", what, s, prefix)
 			}
 			if len(s) != n {
-				t.Fatalf("%s %q accepted with length %d, want %d", kind, s, len(s), n)
+				t.Fatalf("%s %q accepted with length %d, want %d", what, s, len(s), n)
 			}
 			if !isBase62(s[len(prefix):]) {
-				t.Fatalf("%s %q accepted with non-base62 characters", kind, s)
+				t.Fatalf("%s %q accepted with non-base62 characters", what, s)
 			}
 			if got, want := s[n-6:], refChecksum(s[:n-6]); got != want {
-				t.Fatalf("%s %q accepted with checksum %q, want %q", kind, s, got, want)
+				t.Fatalf("%s %q accepted with checksum %q, want %q", what, s, got, want)
 			}
 		}
 		if okSecret {
-			check("secret", SecretPrefix, wantSecretLen)
+			prefix := ""
+			for _, k := range kindPrefixes {
+				if k.kind == kind {
+					prefix = k.prefix
+				}
+			}
+			if prefix == "" {
+				t.Fatalf("SecretKind(%q) = %q, not a client kind", s, kind)
+			}
+			check(kind+" secret", prefix, wantSecretLen)
 		}
 		if okID {
 			check("client id", ClientIDPrefix, wantClientIDLen)
 		}
 		// Round trip: re-checksumming any well-shaped body must make it valid,
-		// and an ill-shaped one must stay invalid.
+		// of the kind its prefix names, and an ill-shaped one must stay
+		// invalid.
 		if len(s) >= wantClientIDLen-6 {
 			body := s[:wantClientIDLen-6]
 			want := strings.HasPrefix(body, ClientIDPrefix) && isBase62(body[4:])
@@ -499,10 +635,31 @@ func FuzzSecretFormat(f *testing.F) {
 		}
 		if len(s) >= wantSecretLen-6 {
 			body := s[:wantSecretLen-6]
-			want := strings.HasPrefix(body, SecretPrefix) && isBase62(body[4:])
-			if got := ValidSecret(withChecksum(body)); got != want {
-				t.Fatalf("ValidSecret(%q + checksum) = %v, want %v", body, got, want)
+			wantKind := ""
+			for _, k := range kindPrefixes {
+				if strings.HasPrefix(body, k.prefix) && isBase62(body[4:]) {
+					wantKind = k.kind
+				}
+			}
+			if kind, ok := SecretKind(withChecksum(body)); kind != wantKind || ok != (wantKind != "") {
+				t.Fatalf("SecretKind(%q + checksum) = %q, %v; want %q, %v", body, kind, ok, wantKind, wantKind != "")
 			}
 		}
 	})
+}
+
+// A secret of any kind sent as client_id (id and secret swapped) reaches
+// the audit log redacted to its prefix and last characters.
+func TestTruncateIDRedactsSecrets(t *testing.T) {
+	for _, k := range kindPrefixes {
+		s := secretsOf(k.kind)()
+		if got, want := truncateID(s), k.prefix+"…"+s[len(s)-4:]+" (a secret sent as client_id; redacted)"; got != want {
+			t.Errorf("truncateID(%s secret %q) = %q, want %q", k.kind, s, got, want)
+		}
+	}
+	for _, id := range []string{NewClientID(), "legacy-ci-1", "azx_" + strings.Repeat("a", 49)} {
+		if got := truncateID(id); got != id {
+			t.Errorf("truncateID(%q) = %q, want it unchanged", id, got)
+		}
+	}
 }

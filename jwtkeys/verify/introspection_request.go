@@ -32,6 +32,8 @@ type introspectionResponse struct {
 	JTI       string          `json:"jti"`
 	TokenType string          `json:"token_type"`
 	OwnerID   string          `json:"owner_id"`
+	OrgID     string          `json:"org_id"`
+	ProjectID string          `json:"project_id"`
 }
 
 // introspect makes one request and validates the answer.
@@ -97,9 +99,11 @@ func (v *IntrospectionVerifier) claimsOf(ir *introspectionResponse) (*Claims, er
 			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        ir.JTI,
 		},
-		ClientID: ir.ClientID,
-		Scope:    ir.Scope,
-		OwnerID:  ir.OwnerID,
+		ClientID:  ir.ClientID,
+		Scope:     ir.Scope,
+		OwnerID:   ir.OwnerID,
+		OrgID:     ir.OrgID,
+		ProjectID: ir.ProjectID,
 	}
 	if ir.IssuedAt != 0 {
 		c.IssuedAt = jwt.NewNumericDate(time.Unix(ir.IssuedAt, 0))

@@ -114,6 +114,7 @@ func itAnswer(exp time.Time, override map[string]any) string {
 		"active": true, "scope": "analysis:read analysis:create", "client_id": "azc_1", "sub": "azc_1",
 		"aud": itAudience, "iss": itIssuer, "exp": exp.Unix(), "iat": exp.Add(-time.Hour).Unix(),
 		"nbf": exp.Add(-time.Hour).Unix(), "jti": "jti-1", "token_type": "Bearer", "owner_id": "user-9",
+		"org_id": "org-1", "project_id": "project-1",
 	}
 	for k, v := range override {
 		if v == nil {
@@ -172,6 +173,7 @@ func TestIntrospectionVerify(t *testing.T) {
 	c, err := v.Verify(context.Background(), "tok")
 	itCheck(t, err, nil)
 	if c.Issuer != itIssuer || c.Subject != "azc_1" || c.ClientID != "azc_1" || c.OwnerID != "user-9" || c.ID != "jti-1" ||
+		c.OrgID != "org-1" || c.ProjectID != "project-1" ||
 		c.Scope != "analysis:read analysis:create" || len(c.Audience) != 1 || c.Audience[0] != itAudience ||
 		!c.ExpiresAt.Equal(exp) || !c.IssuedAt.Equal(exp.Add(-time.Hour)) || !c.NotBefore.Equal(exp.Add(-time.Hour)) {
 		t.Errorf("claims: got %+v", c)
@@ -203,6 +205,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"no token_type", 200, itAnswer(exp, map[string]any{"token_type": nil}), nil},
 		{"token_type lower case", 200, itAnswer(exp, map[string]any{"token_type": "bearer"}), nil},
 		{"no iat, nbf, jti, scope", 200, itAnswer(exp, map[string]any{"iat": nil, "nbf": nil, "jti": nil, "scope": nil}), nil},
+		{"no org_id, project_id", 200, itAnswer(exp, map[string]any{"org_id": nil, "project_id": nil}), nil},
 
 		{"inactive", 200, `{"active":false}`, verify.ErrTokenInactive},
 		{"inactive with members", 200, itAnswer(exp, map[string]any{"active": false}), verify.ErrTokenInactive},

@@ -66,16 +66,18 @@ var vtSignerSet = sync.OnceValue(func() vtSigners {
 // vtClaims returns the claims of a valid token at time now.
 func vtClaims(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
-		"iss":       vtIssuer,
-		"sub":       "client-123",
-		"aud":       vtAudience,
-		"exp":       now.Add(time.Hour).Unix(),
-		"iat":       now.Unix(),
-		"nbf":       now.Unix(),
-		"jti":       "jti-1",
-		"client_id": "client-123",
-		"scope":     "read write",
-		"owner_id":  "user-9",
+		"iss":        vtIssuer,
+		"sub":        "client-123",
+		"aud":        vtAudience,
+		"exp":        now.Add(time.Hour).Unix(),
+		"iat":        now.Unix(),
+		"nbf":        now.Unix(),
+		"jti":        "jti-1",
+		"client_id":  "client-123",
+		"scope":      "read write",
+		"owner_id":   "user-9",
+		"org_id":     "org-1",
+		"project_id": "project-1",
 	}
 }
 
@@ -251,9 +253,11 @@ func TestVerifyValidEachAlg(t *testing.T) {
 					NotBefore: jwt.NewNumericDate(vtBaseTime),
 					ID:        "jti-1",
 				},
-				ClientID: "client-123",
-				Scope:    "read write",
-				OwnerID:  "user-9",
+				ClientID:  "client-123",
+				Scope:     "read write",
+				OwnerID:   "user-9",
+				OrgID:     "org-1",
+				ProjectID: "project-1",
 			}
 			if !reflect.DeepEqual(*c, want) {
 				t.Errorf("claims: got %+v, want %+v", *c, want)
