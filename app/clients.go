@@ -116,13 +116,7 @@ type NewClient struct {
 // Create registers a client and returns it with its secret, which is not
 // stored and cannot be shown again.
 func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*models.Client, string, error) {
-	// kind prefix: wire oauth.NewSecretFor(in.Kind) once it is merged.
-	secret := oauth.NewSecret()
-	c, err := r.register(ctx, actor, in, oauth.NewClientID(), secret, models.FormatCurrent)
-	if err != nil {
-		return nil, "", err
-	}
-	return c, secret, nil
+	return r.register(ctx, actor, in, oauth.NewClientID(), "", models.FormatCurrent)
 }
 
 // Import registers a credential issued by another system, keeping its
@@ -139,7 +133,8 @@ func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, client
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
 		return nil, models.Errorf(models.KindInvalid, "weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
 	}
-	return r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
+	c, _, err := r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
+	return c, err
 }
 
 func printable(s string) bool {
@@ -151,20 +146,20 @@ func printable(s string) bool {
 	return true
 }
 
-func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clientID, secret, format string) (*models.Client, error) {
+func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clientID, secret, format string) (*models.Client, string, error) {
 	if actor.OrgID == "" {
-		return nil, errNoOrganization
+		return nil, "", errNoOrganization
 	}
 	policy, err := r.store.Policy(ctx, actor.OrgID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	name, err := checkClientName(in.Name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := checkDescription(in.Description); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// No user's email holds a control character or invalid UTF-8 (which
 	// PostgreSQL would refuse to compare): such an owner is not looked up.
@@ -175,22 +170,22 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		owner, err = r.store.UserByEmail(ctx, actor.OrgID, in.OwnerEmail)
 	}
 	if errors.Is(err, models.ErrNotFound) {
-		return nil, models.Errorf(models.KindInvalid, "owner_not_found", "no member with email %q", models.NormalizeEmail(in.OwnerEmail))
+		return nil, "", models.Errorf(models.KindInvalid, "owner_not_found", "no member with email %q", models.NormalizeEmail(in.OwnerEmail))
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !actor.managesOrg() {
 		// The creation right is the actor's in this organization.
 		if !actor.member() || (policy.CreationRestricted && !actor.User.MayCreateClients) {
-			return nil, models.Errorf(models.KindForbidden, "not_allowed_to_create", "%s may not create clients in this organization: ask an admin", actor.User.Email)
+			return nil, "", models.Errorf(models.KindForbidden, "not_allowed_to_create", "%s may not create clients in this organization: ask an admin", actor.User.Email)
 		}
 		if actor.User.ID != owner.ID {
-			return nil, models.Errorf(models.KindForbidden, "owner_must_be_self", "members may create clients only for themselves")
+			return nil, "", models.Errorf(models.KindForbidden, "owner_must_be_self", "members may create clients only for themselves")
 		}
 	}
 	if !owner.Active() {
-		return nil, models.Errorf(models.KindInvalid, "owner_disabled", "owner %s is disabled", owner.Email)
+		return nil, "", models.Errorf(models.KindInvalid, "owner_disabled", "owner %s is disabled", owner.Email)
 	}
 	kind := in.Kind
 	if kind == "" {
@@ -198,42 +193,42 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	}
 	project, err := r.clientProject(ctx, actor.OrgID, kind, in.Project)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	scopes, err := r.checkScopes(kind, owner, policy, in.Scopes)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	audiences, err := r.checkAudiences(ctx, actor.OrgID, kind, in.Audiences)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	allowlist, err := normalizeAllowlist(in.IPAllowlist)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if in.TokenTTL < 0 || in.TokenTTL > policy.MaxTokenTTL || (in.TokenTTL > 0 && in.TokenTTL < 30*time.Second) {
-		return nil, models.Errorf(models.KindInvalid, "invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
 	}
 	now := r.now().UTC()
 	expires := now.Add(policy.DefaultCredentialLifetime)
 	if in.ExpiresAt != nil {
 		expires = in.ExpiresAt.UTC()
 		if !expires.After(now) {
-			return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry must be in the future")
+			return nil, "", models.Errorf(models.KindInvalid, "invalid_expiry", "expiry must be in the future")
 		}
 	}
 	if policy.MaxCredentialLifetime > 0 && expires.After(now.Add(policy.MaxCredentialLifetime)) {
-		return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_expiry", "expiry is beyond the maximum credential lifetime (%s)", policy.MaxCredentialLifetime)
 	}
 	if in.ResourceServer && !actor.managesOrg() {
-		return nil, models.Errorf(models.KindForbidden, "admin_required", "only the organization's owners and admins may register resource servers, which may introspect every token")
+		return nil, "", models.Errorf(models.KindForbidden, "admin_required", "only the organization's owners and admins may register resource servers, which may introspect every token")
 	}
 	if in.ResourceServer && kind == models.ClientKindPublishable {
-		return nil, models.Errorf(models.KindInvalid, "invalid_kind", "a publishable client cannot be a resource server: its secret ships in apps, and a resource server may introspect every token")
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_kind", "a publishable client cannot be a resource server: its secret ships in apps, and a resource server may introspect every token")
 	}
 	if format == models.FormatLegacy && policy.LegacySunset != nil && !r.now().Before(*policy.LegacySunset) {
-		return nil, models.Errorf(models.KindInvalid, "legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
+		return nil, "", models.Errorf(models.KindInvalid, "legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
 	}
 
 	c := &models.Client{
@@ -255,15 +250,20 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if project != nil {
 		c.ProjectID = project.ID
 	}
+	if secret == "" {
+		if secret, err = oauth.NewSecretFor(kind); err != nil {
+			return nil, "", err
+		}
+	}
 	cs := r.newSecretRow(clientID, secret, format)
 	if err := r.store.CreateClient(ctx, c, cs, policy.MaxClientsPerOwner); err != nil {
 		// The Store's own refusals carry a code; a bare conflict is the
 		// unique client_id.
 		var domain *models.Error
 		if errors.As(err, &domain) && domain.Code == "" && domain.Kind == models.KindConflict {
-			return nil, models.Errorf(models.KindConflict, "client_id_taken", "client_id %s is already registered", clientID)
+			return nil, "", models.Errorf(models.KindConflict, "client_id_taken", "client_id %s is already registered", clientID)
 		}
-		return nil, err
+		return nil, "", err
 	}
 	c.Owner, c.Project = owner, project
 	action := models.AuditClientCreated
@@ -275,7 +275,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		detail["project"] = project.Slug
 	}
 	r.audit(ctx, actor, action, c.ID, owner.ID, detail)
-	return c, nil
+	return c, secret, nil
 }
 
 func checkClientName(name string) (string, error) {
@@ -485,8 +485,10 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	if g < 0 || g > 30*24*time.Hour {
 		return "", nil, models.Errorf(models.KindInvalid, "invalid_grace", "grace period must be between 0 (now) and 30 days")
 	}
-	// kind prefix: wire oauth.NewSecretFor(c.Kind) once it is merged.
-	secret := oauth.NewSecret()
+	secret, err := oauth.NewSecretFor(c.Kind)
+	if err != nil {
+		return "", nil, err
+	}
 	row := r.newSecretRow(clientID, secret, models.FormatCurrent)
 	if err := r.store.AddSecret(ctx, row, r.now().Add(g)); err != nil {
 		return "", nil, err

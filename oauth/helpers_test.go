@@ -16,13 +16,8 @@ import (
 // what the registry would refuse to store. Unset fields get the defaults
 // the registry gives: the default organization, a project client of its
 // default project, active, expiring in a year.
-func newClient(t testing.TB, store *models.Store, hasher *oauth.Hasher, c models.Client, legacySecret string) (id, secret string) {
+func newClient(t testing.TB, store *models.Store, hasher *oauth.Hasher, c models.Client, legacySecret string) (string, string) {
 	t.Helper()
-	format := models.FormatCurrent
-	secret = oauth.NewSecret() // TODO(tenancy merge): oauth.NewSecretFor(c.Kind), branch k
-	if legacySecret != "" {
-		format, secret = models.FormatLegacy, legacySecret
-	}
 	if c.ID == "" {
 		c.ID = oauth.NewClientID()
 	}
@@ -34,6 +29,14 @@ func newClient(t testing.TB, store *models.Store, hasher *oauth.Hasher, c models
 	}
 	if c.Kind == "" {
 		c.Kind = models.ClientKindProject
+	}
+	format, secret := models.FormatLegacy, legacySecret
+	if legacySecret == "" {
+		format = models.FormatCurrent
+		var err error
+		if secret, err = oauth.NewSecretFor(c.Kind); err != nil {
+			t.Fatalf("secret for kind %q: %v", c.Kind, err)
+		}
 	}
 	if c.ProjectID == "" && c.Kind != models.ClientKindOrganization && c.OrgID == models.DefaultOrgID {
 		c.ProjectID = models.DefaultProjectID
