@@ -297,8 +297,8 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 	// (a client's retry may succeed; nothing is wrong with the request),
 	// and the console an error page saying so: never a 500.
 	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/admin/api/v1/orgs/default/clients", ""},      // the session lookup fails
-		{http.MethodPost, "/admin/api/v1/session", signIn}, // the user lookup fails
+		{http.MethodGet, "/admin/api/v1/orgs/default/clients", ""}, // the session lookup fails
+		{http.MethodPost, "/admin/api/v1/session", signIn},         // the user lookup fails
 	} {
 		resp, body := admin(tc.method, tc.path, tc.body, session)
 		var apiErr struct{ Code, Message string }
