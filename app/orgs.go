@@ -76,7 +76,7 @@ func (r *Registry) CreateProject(ctx context.Context, actor Actor, p *models.Pro
 	p.OrgID = actor.OrgID
 	if p.Resource != "" && r.issuer != "" {
 		issuer := strings.TrimSuffix(r.issuer, "/")
-		if strings.HasPrefix(p.Resource, issuer+"/orgs/") || p.Resource == issuer || p.Resource == r.issuer || p.Resource == r.audience {
+		if strings.HasPrefix(p.Resource, issuer+"/orgs/") || strings.TrimSuffix(p.Resource, "/") == issuer || p.Resource == r.audience {
 			return models.Errorf(models.KindInvalid, "invalid_resource", "resource %q is the server's own or one it derives for a project (%s/orgs/...): leave it out to have one derived", p.Resource, issuer)
 		}
 	}

@@ -152,11 +152,18 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	now := time.Now().UTC()
 	sunset := now.Add(365 * 24 * time.Hour)
 	policy := models.DefaultPolicy()
+	policy.OrgID = models.DefaultOrgID
 	policy.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
 	policy.IPAllowlist = models.NewSet("127.0.0.0/8", "::1/128")
 	policy.LegacySunset = &sunset
 	policy.UpdatedBy = "authz bench-seed"
 	if err := store.SavePolicy(ctx, &policy); err != nil {
+		return err
+	}
+	// The clients are the default organization's, bound to the project
+	// whose resource is the audience the load generator asks for.
+	project := &models.Project{OrgID: models.DefaultOrgID, Slug: "bench", Name: "Bench", Resource: benchAudience}
+	if err := store.CreateProject(ctx, project); err != nil {
 		return err
 	}
 
@@ -177,7 +184,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 
 	// Owners, through the workers too.
 	if err := parallel(ctx, len(owners), cfg.workers, func(i int) error {
-		u := &models.User{Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
+		u := &models.User{OrgID: models.DefaultOrgID, Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
 		owners[i] = u
 		return store.CreateUser(ctx, u)
 	}); err != nil {
@@ -185,16 +192,16 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	}
 	ownersDone := time.Since(start)
 
-	registry := app.NewRegistry(store, hasher, nil, nil)
+	registry := app.NewRegistry(store, app.RegistryConfig{Hasher: hasher})
 	clientIn := func(owner *models.User) app.NewClient {
 		return app.NewClient{
-			OwnerEmail: owner.Email, Name: "bench client",
-			Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{benchAudience},
+			Project: project.Slug, OwnerEmail: owner.Email, Name: "bench client",
+			Scopes:      []string{"analysis:read", "analysis:create"},
 			IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: benchTTL,
 		}
 	}
 	for i := 0; i < min(n, registryClients); i++ {
-		c, secret, err := registry.Create(ctx, app.CLI, clientIn(owners[i/clientsPerOwner]))
+		c, secret, err := registry.Create(ctx, app.Operator(models.DefaultOrgID), clientIn(owners[i/clientsPerOwner]))
 		if err != nil {
 			return err
 		}
@@ -227,8 +234,8 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 		prefix, last := oauth.SecretDisplay(secret)
 		exp := expires
 		c := &models.Client{
-			ID: id, Name: "bench client", OwnerID: owner.ID, CreatedBy: "cli",
-			Scopes: models.NewSet("analysis:read", "analysis:create"), Audiences: models.NewSet(benchAudience),
+			ID: id, OrgID: models.DefaultOrgID, ProjectID: project.ID, Kind: models.ClientKindProject, Name: "bench client", OwnerID: owner.ID, CreatedBy: "cli",
+			Scopes:      models.NewSet("analysis:read", "analysis:create"),
 			IPAllowlist: models.NewSet("127.0.0.0/8"), TokenTTL: benchTTL, ExpiresAt: &exp, Status: models.StatusActive,
 		}
 		cs := &models.ClientSecret{ID: uuid.NewString(), Hash: hasher.Hash(secret), Prefix: prefix, Last4: last, Format: models.FormatCurrent}

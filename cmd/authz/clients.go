@@ -24,11 +24,13 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.in.OwnerEmail, "owner", "", "owner's email (required); the client acts with part of the owner's permissions")
+	fs.StringVar(&f.in.Kind, "kind", models.ClientKindProject, "project (bound to one project), organization (any project of the organization; token requests name one with resource) or publishable (bound to one project, limited to the organization's publishable scopes)")
+	fs.StringVar(&f.in.Project, "project", "", "slug of the project a project or publishable client is bound to; required for those kinds, but a project client of an organization with one project may leave it out")
+	fs.StringVar(&f.in.OwnerEmail, "owner", "", "owner's email (required); the client acts with part of the owner's permissions in the organization")
 	fs.StringVar(&f.in.Name, "name", "", "name (required)")
 	fs.StringVar(&f.in.Description, "description", "", "what the client is for")
 	fs.StringVar(&f.scopes, "scopes", "", "comma-separated granted scopes, a subset of the owner's permissions")
-	fs.StringVar(&f.audiences, "audience", "", "comma-separated allowed audiences (resource URIs); default the server's")
+	fs.StringVar(&f.audiences, "audience", "", "organization clients only: comma-separated resources of the projects it may ask tokens for; default every project of the organization")
 	fs.StringVar(&f.ips, "ip-allowlist", "", "comma-separated IPs/CIDRs the client may call from; default anywhere")
 	fs.DurationVar(&f.in.TokenTTL, "ttl", 0, "token lifetime, e.g. 10m; default the policy's")
 	fs.StringVar(&f.expires, "expires-in", "", "credential lifetime from now, e.g. 90d; default the policy's")
@@ -59,8 +61,9 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
-	var owner, status, grace, within, importID string
+	var orgSlug, project, owner, status, grace, within, importID string
 	var legacy bool
+	fs.StringVar(&orgSlug, "org", "", "the organization's slug; may be left out when the database has exactly one, or when a client_id names the client")
 	switch args[0] {
 	case "create":
 		nc.register(fs)
@@ -68,8 +71,9 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		nc.register(fs)
 		fs.StringVar(&importID, "client-id", "", "the existing client_id (required); the existing secret is read from standard input")
 	case "list":
+		fs.StringVar(&project, "project", "", "only clients bound to this project (slug)")
 		fs.StringVar(&owner, "owner", "", "only clients of this owner's email")
-		fs.StringVar(&status, "status", "", "only clients in this status: active, expired, revoked or disabled_by_owner")
+		fs.StringVar(&status, "status", "", "only clients in this status: active, expired, revoked, disabled_by_owner or disabled_by_policy")
 		fs.BoolVar(&legacy, "legacy", false, "only clients with a live secret in a deprecated (imported) format")
 	case "rotate":
 		fs.StringVar(&grace, "grace", "", "how long the old secrets keep working, e.g. 24h, 7d or 0s (now); default the policy's")
@@ -90,21 +94,43 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	}
 	defer store.Close()
 	now := time.Now()
-	policy, err := store.Policy(ctx)
-	if err != nil {
-		return err
-	}
 	// registry opens the key material only for commands that hash secrets.
 	registry := func() (*app.Registry, error) {
 		km, err := m.loadKeyMaterial(ctx, &c, store, log)
 		if err != nil {
 			return nil, err
 		}
-		return app.NewRegistry(store, km.hasher, nil, log), nil
+		return m.registry(store, km.hasher, log), nil
 	}
 
 	switch args[0] {
-	case "create", "import":
+	case "create", "import", "list", "expiring":
+		org, err := orgOrOnly(ctx, store, orgSlug)
+		if err != nil {
+			return fmt.Errorf("clients %s: %w", args[0], err)
+		}
+		policy, err := store.Policy(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		switch args[0] {
+		case "list":
+			return m.listClients(ctx, &c, store, org, policy, project, owner, status, legacy, now)
+		case "expiring":
+			d, err := models.ParseDuration(within)
+			if err != nil {
+				return fmt.Errorf("--within: %w", err)
+			}
+			list, err := store.ExpiringClients(ctx, policy, now, now.Add(d))
+			if err != nil {
+				return err
+			}
+			clients := make([]models.Client, 0, len(list))
+			for _, e := range list {
+				clients = append(clients, *e.Client)
+			}
+			return m.printClients(&c, clients, policy, now, func(web.ClientView) bool { return true })
+		}
 		in, err := nc.build(now)
 		if err != nil {
 			return fmt.Errorf("clients %s: %w", args[0], err)
@@ -124,36 +150,25 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return err
 		}
 		if args[0] == "import" {
-			client, err = reg.Import(ctx, app.CLI, in, importID, secret)
+			client, err = reg.Import(ctx, app.Operator(org.ID), in, importID, secret)
 			secret = "" // the caller has it; never echo it
 		} else {
-			client, secret, err = reg.Create(ctx, app.CLI, in)
+			client, secret, err = reg.Create(ctx, app.Operator(org.ID), in)
 		}
 		if err != nil {
 			return err
 		}
 		return m.printNewSecret(&c, client.ID, secret, web.ViewClient(client, policy, now))
-	case "list":
-		return m.listClients(ctx, &c, store, policy, owner, status, legacy, now)
-	case "expiring":
-		d, err := models.ParseDuration(within)
-		if err != nil {
-			return fmt.Errorf("--within: %w", err)
-		}
-		list, err := store.ExpiringClients(ctx, policy, now, now.Add(d))
-		if err != nil {
-			return err
-		}
-		clients := make([]models.Client, 0, len(list))
-		for _, e := range list {
-			clients = append(clients, *e.Client)
-		}
-		return m.printClients(&c, clients, policy, now, func(web.ClientView) bool { return true })
 	}
 	if len(pos) < 1 {
 		return fmt.Errorf("clients %s: want the client_id", args[0])
 	}
 	id := pos[0]
+	client, err := clientOf(ctx, store, orgSlug, id)
+	if err != nil {
+		return err
+	}
+	op := app.Operator(client.OrgID)
 	switch args[0] {
 	case "rotate":
 		var g *time.Duration
@@ -168,32 +183,65 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		secret, _, err := reg.Rotate(ctx, app.CLI, id, g)
+		secret, _, err := reg.Rotate(ctx, op, id, g)
 		if err != nil {
 			return err
 		}
-		client, err := store.ClientByID(ctx, id)
+		v, err := viewClient(ctx, store, id)
 		if err != nil {
 			return err
 		}
-		return m.printNewSecret(&c, id, secret, web.ViewClient(client, policy, time.Now()))
+		return m.printNewSecret(&c, id, secret, v)
 	case "revoke":
-		if _, err := app.NewRegistry(store, nil, nil, log).Revoke(ctx, app.CLI, id); err != nil {
+		if _, err := m.registry(store, nil, log).Revoke(ctx, op, id); err != nil {
 			return err
 		}
 	case "revoke-secret":
 		if len(pos) != 2 {
 			return errors.New("clients revoke-secret: want CLIENT_ID SECRET_ID (see clients show)")
 		}
-		if err := app.NewRegistry(store, nil, nil, log).RevokeSecret(ctx, app.CLI, id, pos[1]); err != nil {
+		if err := m.registry(store, nil, log).RevokeSecret(ctx, op, id, pos[1]); err != nil {
 			return err
 		}
 	}
-	client, err := store.ClientByID(ctx, id)
+	v, err := viewClient(ctx, store, id)
 	if err != nil {
 		return err
 	}
-	return m.printClient(&c, web.ViewClient(client, policy, time.Now()))
+	return m.printClient(&c, v)
+}
+
+// clientOf loads the client id; with an organization's slug, only a client
+// of that organization (one of another is not found, as everywhere).
+func clientOf(ctx context.Context, store *models.Store, orgSlug, id string) (*models.Client, error) {
+	c, err := store.ClientByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if orgSlug != "" {
+		org, err := store.OrganizationBySlug(ctx, orgSlug)
+		if err != nil {
+			return nil, err
+		}
+		if c.OrgID != org.ID {
+			return nil, fmt.Errorf("client %s: %w", id, models.ErrNotFound)
+		}
+	}
+	return c, nil
+}
+
+// viewClient is the client id as it stands now, under its organization's
+// policy.
+func viewClient(ctx context.Context, store *models.Store, id string) (web.ClientView, error) {
+	c, err := store.ClientByID(ctx, id)
+	if err != nil {
+		return web.ClientView{}, err
+	}
+	p, err := store.Policy(ctx, c.OrgID)
+	if err != nil {
+		return web.ClientView{}, err
+	}
+	return web.ViewClient(c, p, time.Now()), nil
 }
 
 func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) error {
@@ -212,19 +260,26 @@ func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) er
 	return nil
 }
 
-func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, policy *models.Policy, owner, status string, legacy bool, now time.Time) error {
-	var f models.ClientFilter
+func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, org *models.Organization, policy *models.Policy, project, owner, status string, legacy bool, now time.Time) error {
+	f := models.ClientFilter{OrgID: org.ID}
+	if project != "" {
+		p, err := store.ProjectBySlug(ctx, org.ID, project)
+		if err != nil {
+			return err
+		}
+		f.ProjectID = p.ID
+	}
 	if owner != "" {
-		u, err := store.UserByEmail(ctx, owner)
+		u, err := store.UserByEmail(ctx, org.ID, owner)
 		if err != nil {
 			return err
 		}
 		f.OwnerID = u.ID
 	}
 	switch status {
-	case "", models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner:
+	case "", models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy:
 	default:
-		return fmt.Errorf("--status %q: want active, expired, revoked or disabled_by_owner", status)
+		return fmt.Errorf("--status %q: want active, expired, revoked, disabled_by_owner or disabled_by_policy", status)
 	}
 	f.Legacy = legacy
 	list, err := store.ListClients(ctx, f)
@@ -246,9 +301,9 @@ func (m *Main) printClients(c *common, list []models.Client, policy *models.Poli
 	}
 	rows := make([][]string, 0, len(views))
 	for _, v := range views {
-		rows = append(rows, []string{v.ClientID, v.Name, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, ","), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), timeOrDash(v.ExpiresAt)})
+		rows = append(rows, []string{v.ClientID, v.Name, v.Kind, dash(v.Project), v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, ","), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), timeOrDash(v.ExpiresAt)})
 	}
-	m.table("CLIENT_ID\tNAME\tOWNER\tCREATED_BY\tSTATUS\tSCOPES\tLAST_USED\tLAST_IP\tEXPIRES", rows)
+	m.table("CLIENT_ID\tNAME\tKIND\tPROJECT\tOWNER\tCREATED_BY\tSTATUS\tSCOPES\tLAST_USED\tLAST_IP\tEXPIRES", rows)
 	return nil
 }
 
@@ -256,8 +311,8 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 	if c.json {
 		return m.printJSON(v)
 	}
-	m.printf("client_id:       %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
-		v.ClientID, v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
+	m.printf("client_id:       %s\nkind:            %s\nproject:         %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
+		v.ClientID, v.Kind, dash(v.Project), v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
 		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
 	for _, s := range v.Secrets {
 		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)

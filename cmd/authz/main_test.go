@@ -241,6 +241,8 @@ type secretOut struct {
 type clientOut struct {
 	ClientSecret    string      `json:"client_secret"` // only from clients create
 	ClientID        string      `json:"client_id"`
+	Kind            string      `json:"kind"`
+	Project         string      `json:"project"`
 	Name            string      `json:"name"`
 	Description     string      `json:"description"`
 	Owner           string      `json:"owner"`

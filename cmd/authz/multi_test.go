@@ -489,7 +489,7 @@ func TestMultiInstance(t *testing.T) {
 			ClientID string `json:"client_id"`
 			Status   string `json:"status"`
 		}
-		if err := json.Unmarshal(call(http.MethodPost, "/clients/"+c1.ClientID+"/revoke", "", http.StatusOK), &view); err != nil {
+		if err := json.Unmarshal(call(http.MethodPost, "/orgs/default/clients/"+c1.ClientID+"/revoke", "", http.StatusOK), &view); err != nil {
 			t.Fatal(err)
 		}
 		if view.ClientID != c1.ClientID || view.Status != models.StatusRevoked {

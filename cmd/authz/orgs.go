@@ -3,13 +3,33 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
+	"github.com/authz/authz/oauth"
 )
+
+// registry is the Registry the CLI acts through, as the operator. It knows
+// the server's issuer and default audience from AUTHZ_ISSUER and
+// AUTHZ_DEFAULT_AUDIENCE (the environment or --config, as serve reads
+// them): what projects' derived resources, which organization clients'
+// audiences name, are made of. hasher is needed only by the commands that
+// make secrets.
+func (m *Main) registry(store *models.Store, hasher *oauth.Hasher, log *slog.Logger) *app.Registry {
+	return app.NewRegistry(store, app.RegistryConfig{
+		Hasher: hasher, Issuer: m.env("AUTHZ_ISSUER", ""), DefaultAudience: m.env("AUTHZ_DEFAULT_AUDIENCE", ""), Log: log,
+	})
+}
+
+// orgFlag adds --org to a command acting on an organization's objects.
+func orgFlag(fs *flag.FlagSet, into *string) {
+	fs.StringVar(into, "org", "", "the organization's slug; may be left out when the database has exactly one")
+}
 
 // orgView is an organization as `authz orgs` prints it with --json.
 type orgView struct {
@@ -47,11 +67,14 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 	}
 	var c common
 	fs := m.flags("orgs "+args[0], &c)
-	var slug, name string
+	var slug, name, ownerEmail, ownerName, ownerPerms string
 	switch args[0] {
 	case "create":
 		fs.StringVar(&slug, "slug", "", "unique URL-safe identifier (required): 1 to 63 lower-case letters, digits and hyphens")
 		fs.StringVar(&name, "name", "", "display name (required)")
+		fs.StringVar(&ownerEmail, "owner-email", "", "email of the first owner: a new person, or one who exists already (in another organization)")
+		fs.StringVar(&ownerName, "owner-name", "", "name of the first owner (required with --owner-email; a person who exists keeps theirs)")
+		fs.StringVar(&ownerPerms, "owner-permissions", "", "comma-separated permissions of the first owner in the organization")
 	case "list":
 	default:
 		return fmt.Errorf("orgs: unknown subcommand %q; want create or list", args[0])
@@ -66,7 +89,11 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 	if args[0] == "create" && (slug == "" || name == "") {
 		return errors.New("orgs create: --slug and --name are required")
 	}
-	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	if args[0] == "create" && (ownerEmail == "") != (ownerName == "") {
+		return errors.New("orgs create: --owner-email and --owner-name go together")
+	}
+	log := m.logger(slog.LevelWarn)
+	store, err := m.openStore(ctx, &c, log, false)
 	if err != nil {
 		return err
 	}
@@ -74,7 +101,11 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 
 	if args[0] == "create" {
 		o := &models.Organization{Slug: slug, Name: name}
-		if err := store.CreateOrganization(ctx, o); err != nil {
+		var owner *models.User
+		if ownerEmail != "" {
+			owner = &models.User{Email: ownerEmail, Name: ownerName, Permissions: models.ParseSet(ownerPerms)}
+		}
+		if err := m.registry(store, nil, log).CreateOrganization(ctx, app.Operator(""), o, owner); err != nil {
 			return err
 		}
 		if c.json {
@@ -110,7 +141,7 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("projects "+args[0], &c)
 	var orgSlug, slug, name, resource string
-	fs.StringVar(&orgSlug, "org", "", "the organization's slug; may be left out when the database has exactly one")
+	orgFlag(fs, &orgSlug)
 	switch args[0] {
 	case "create":
 		fs.StringVar(&slug, "slug", "", "URL-safe identifier, unique in the organization (required): 1 to 63 lower-case letters, digits and hyphens")
@@ -130,7 +161,8 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 	if args[0] == "create" && (slug == "" || name == "") {
 		return errors.New("projects create: --slug and --name are required")
 	}
-	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
+	log := m.logger(slog.LevelWarn)
+	store, err := m.openStore(ctx, &c, log, false)
 	if err != nil {
 		return err
 	}
@@ -141,8 +173,8 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 	}
 
 	if args[0] == "create" {
-		p := &models.Project{OrgID: org.ID, Slug: slug, Name: name, Resource: resource}
-		if err := store.CreateProject(ctx, p); err != nil {
+		p := &models.Project{Slug: slug, Name: name, Resource: resource}
+		if err := m.registry(store, nil, log).CreateProject(ctx, app.Operator(org.ID), p); err != nil {
 			return err
 		}
 		if c.json {

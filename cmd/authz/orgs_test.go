@@ -85,8 +85,8 @@ func TestOrgsCLI(t *testing.T) {
 		}
 		var list []projectOut
 		runJSON(t, m, &list, "projects", "list", "--org", "acme", "--json")
-		if len(list) != 2 || list[0].Slug != "billing" || list[1].Slug != "reports" || list[1].Resource != "https://reports.acme.example" {
-			t.Errorf("projects list --org acme --json: got %+v, want billing and reports", list)
+		if len(list) != 3 || list[0].Slug != "billing" || list[1].Slug != "default" || list[2].Slug != "reports" || list[2].Resource != "https://reports.acme.example" {
+			t.Errorf("projects list --org acme --json: got %+v, want billing, the default project and reports", list)
 		}
 		runJSON(t, m, &list, "projects", "list", "--org", "default", "--json")
 		if len(list) != 2 || list[0].Slug != "default" || list[1].Slug != "reports" || list[1].Name != "Reports" {
@@ -143,8 +143,8 @@ func TestOrgsCLIErrors(t *testing.T) {
 		}
 		var list []projectOut
 		runJSON(t, m, &list, "projects", "list", "--org", "acme", "--json")
-		if len(list) != 0 {
-			t.Errorf("acme's projects after refused commands: got %+v, want none", list)
+		if len(list) != 1 || list[0].Slug != "default" {
+			t.Errorf("acme's projects after refused commands: got %+v, want its default project only", list)
 		}
 
 		// -h prints the flags.

@@ -217,7 +217,7 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || session == nil {
 		t.Fatalf("admin sign-in before the outage: %d %s, want 201 with a session cookie", resp.StatusCode, body)
 	}
-	if resp, body := admin(http.MethodGet, "/admin/api/v1/clients", "", session); resp.StatusCode != http.StatusOK {
+	if resp, body := admin(http.MethodGet, "/admin/api/v1/orgs/default/clients", "", session); resp.StatusCode != http.StatusOK {
 		t.Fatalf("admin API before the outage: %d %s, want 200", resp.StatusCode, body)
 	}
 
@@ -297,8 +297,8 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 	// (a client's retry may succeed; nothing is wrong with the request),
 	// and the console an error page saying so: never a 500.
 	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/admin/api/v1/clients", ""},      // the session lookup fails
-		{http.MethodPost, "/admin/api/v1/session", signIn}, // the user lookup fails
+		{http.MethodGet, "/admin/api/v1/orgs/default/clients", ""}, // the session lookup fails
+		{http.MethodPost, "/admin/api/v1/session", signIn},         // the user lookup fails
 	} {
 		resp, body := admin(tc.method, tc.path, tc.body, session)
 		var apiErr struct{ Code, Message string }
@@ -375,7 +375,7 @@ func TestOutageDatabaseUnreachable(t *testing.T) {
 	if status, body := get("/readyz"); status != http.StatusOK {
 		t.Errorf("readyz after the database came back: %d %s, want 200", status, body)
 	}
-	if resp, body := admin(http.MethodGet, "/admin/api/v1/clients", "", session); resp.StatusCode != http.StatusOK {
+	if resp, body := admin(http.MethodGet, "/admin/api/v1/orgs/default/clients", "", session); resp.StatusCode != http.StatusOK {
 		t.Errorf("admin API after the database came back: %d %s, want 200 with the same session", resp.StatusCode, body)
 	}
 	r, err := oauthPost(ctx, hc, srv.base, "/oauth2/introspect", c.ClientID, c.ClientSecret, url.Values{"token": {tok}})

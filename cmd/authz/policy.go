@@ -20,7 +20,10 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 	}
 	var c common
 	fs := m.flags("policy "+args[0], &c)
-	var maxLife, defLife, defTTL, maxTTL, grace, allowlist, webhook, sunset string
+	var orgSlug, maxLife, defLife, defTTL, maxTTL, grace, allowlist, webhook, sunset, publishable string
+	if args[0] != "webhook-secret" {
+		orgFlag(fs, &orgSlug)
+	}
 	var maxClients int
 	var restricted string
 	if args[0] == "set" {
@@ -34,6 +37,7 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 		fs.StringVar(&grace, "rotation-grace", "", "how long old secrets keep working after a rotation by default (e.g. 24h)")
 		fs.StringVar(&webhook, "reminder-webhook", "", `URL that receives signed expiry reminders ("none" clears it)`)
 		fs.StringVar(&sunset, "legacy-sunset", "", `RFC 3339 time after which imported secrets stop working ("none" clears it)`)
+		fs.StringVar(&publishable, "publishable-scopes", "", `comma-separated scopes publishable clients may hold ("none" clears it); narrowing it narrows their tokens at once`)
 	}
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
@@ -57,7 +61,11 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, key)
 		return nil
 	}
-	p, err := store.Policy(ctx)
+	org, err := orgOrOnly(ctx, store, orgSlug)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", args[0], err)
+	}
+	p, err := store.Policy(ctx, org.ID)
 	if err != nil {
 		return err
 	}
@@ -113,7 +121,14 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 			}
 			p.LegacySunset = &t
 		}
-		if err := app.NewRegistry(store, nil, nil, log).SavePolicy(ctx, app.CLI, p); err != nil {
+		switch publishable {
+		case "":
+		case "none":
+			p.PublishableScopes = models.Set{}
+		default:
+			p.PublishableScopes = models.NewSet(splitList(publishable)...)
+		}
+		if err := m.registry(store, nil, log).SavePolicy(ctx, app.Operator(org.ID), p); err != nil {
 			return err
 		}
 	}
@@ -128,8 +143,8 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 	if v.LegacySunset != nil {
 		sun = v.LegacySunset.UTC().Format(time.RFC3339)
 	}
-	m.printf("max_credential_lifetime:     %s\ndefault_credential_lifetime: %s\ndefault_token_ttl:           %s\nmax_token_ttl:               %s\nmax_clients_per_owner:       %d\ncreation_restricted:         %t\nip_allowlist:                %s\nrotation_grace:              %s\nreminder_webhook_url:        %s\nlegacy_sunset:               %s\n",
-		v.MaxCredentialLifetime, v.DefaultCredentialLifetime, v.DefaultTokenTTL, v.MaxTokenTTL, v.MaxClientsPerOwner, v.CreationRestricted, "["+strings.Join(v.IPAllowlist, " ")+"]", v.RotationGrace, dash(v.ReminderWebhookURL), sun)
+	m.printf("max_credential_lifetime:     %s\ndefault_credential_lifetime: %s\ndefault_token_ttl:           %s\nmax_token_ttl:               %s\nmax_clients_per_owner:       %d\ncreation_restricted:         %t\nip_allowlist:                %s\nrotation_grace:              %s\nreminder_webhook_url:        %s\nlegacy_sunset:               %s\npublishable_scopes:          %s\n",
+		v.MaxCredentialLifetime, v.DefaultCredentialLifetime, v.DefaultTokenTTL, v.MaxTokenTTL, v.MaxClientsPerOwner, v.CreationRestricted, "["+strings.Join(v.IPAllowlist, " ")+"]", v.RotationGrace, dash(v.ReminderWebhookURL), sun, "["+strings.Join(v.PublishableScopes, " ")+"]")
 	return nil
 }
 
@@ -137,7 +152,8 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("audit", &c)
 	var f models.AuditFilter
-	var since, until, user string
+	var orgSlug, since, until, user string
+	fs.StringVar(&orgSlug, "org", "", "only events of this organization (slug); default every event, the server's own included")
 	fs.StringVar(&f.ClientID, "client", "", "only events about this client_id")
 	fs.StringVar(&user, "user", "", "only events about this user's email")
 	fs.StringVar(&f.Action, "action", "", "only this action, e.g. client.revoked or client.auth_failed")
@@ -166,8 +182,15 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if orgSlug != "" {
+		org, err := store.OrganizationBySlug(ctx, orgSlug)
+		if err != nil {
+			return err
+		}
+		f.OrgID = org.ID
+	}
 	if user != "" {
-		u, err := store.UserByEmail(ctx, user)
+		u, err := store.PersonByEmail(ctx, user)
 		if err != nil {
 			return err
 		}

@@ -278,10 +278,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	tokens.EnableIntrospection(keyring, store)
 	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: cfg.rateLimit, FailuresPerPair: cfg.authFailures, FailuresPerIP: 4 * cfg.authFailures}))
 	admin := &web.Admin{
-		Store:          store,
-		Registry:       app.NewRegistry(store, km.hasher, nil, log),
-		SecureCookies:  !strings.HasPrefix(issuer, "http://"),
-		TrustedProxies: proxies,
+		Store: store,
+		Registry: app.NewRegistry(store, app.RegistryConfig{
+			Hasher: km.hasher, Issuer: issuer, DefaultAudience: cfg.audience, Log: log,
+		}),
+		SecureCookies:   !strings.HasPrefix(issuer, "http://"),
+		TrustedProxies:  proxies,
+		DefaultAudience: cfg.audience,
 	}
 	var oauthLevel slog.Level
 	_ = oauthLevel.UnmarshalText([]byte(cfg.oauthLogLevel))

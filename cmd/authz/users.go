@@ -21,12 +21,13 @@ func (m *Main) users(ctx context.Context, args []string) error {
 	}
 	var c common
 	fs := m.flags("users "+args[0], &c)
-	var email, name, role, perms string
+	var orgSlug, email, name, role, perms string
+	orgFlag(fs, &orgSlug)
 	switch args[0] {
 	case "create":
-		fs.StringVar(&email, "email", "", "email address (required)")
+		fs.StringVar(&email, "email", "", "email address (required); a person who belongs to another organization already joins this one as they are")
 		fs.StringVar(&name, "name", "", "display name (required)")
-		fs.StringVar(&role, "role", models.RoleMember, "member or admin")
+		fs.StringVar(&role, "role", models.RoleMember, "owner, admin or member")
 		fs.StringVar(&perms, "permissions", "", "comma-separated permissions, e.g. analysis:read,analysis:create")
 	case "list", "disable", "enable", "set-permissions", "set-role", "allow-create", "deny-create", "set-password":
 	default:
@@ -42,7 +43,11 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	reg := app.NewRegistry(store, nil, nil, log)
+	org, err := orgOrOnly(ctx, store, orgSlug)
+	if err != nil {
+		return fmt.Errorf("users %s: %w", args[0], err)
+	}
+	reg, op := m.registry(store, nil, log), app.Operator(org.ID)
 
 	switch args[0] {
 	case "create":
@@ -50,12 +55,12 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return errors.New("users create: --email and --name are required")
 		}
 		u := &models.User{Email: email, Name: name, Role: role, Permissions: models.ParseSet(perms)}
-		if err := reg.CreateUser(ctx, app.CLI, u); err != nil {
+		if err := reg.CreateUser(ctx, op, u); err != nil {
 			return err
 		}
 		return m.printUser(&c, u)
 	case "list":
-		users, err := store.ListUsers(ctx)
+		users, err := store.ListUsers(ctx, org.ID)
 		if err != nil {
 			return err
 		}
@@ -76,7 +81,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 	if len(pos) < 1 {
 		return fmt.Errorf("users %s: want the user's email", args[0])
 	}
-	u, err := store.UserByEmail(ctx, pos[0])
+	u, err := store.UserByEmail(ctx, org.ID, pos[0])
 	if err != nil {
 		return err
 	}
@@ -86,7 +91,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("users set-password: read the password from standard input: %w", err)
 		}
-		if err := reg.SetPassword(ctx, app.CLI, u.Email, password); err != nil {
+		if err := reg.SetPassword(ctx, op, u.Email, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stderr, "password set for %s\n", u.Email)
@@ -101,7 +106,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		u.MayCreateClients = false
 	case "set-role":
 		if len(pos) != 2 {
-			return errors.New("users set-role: want EMAIL admin|member")
+			return errors.New("users set-role: want EMAIL owner|admin|member")
 		}
 		u.Role = pos[1]
 	case "set-permissions":
@@ -110,7 +115,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		}
 		u.Permissions = models.ParseSet(pos[1])
 	}
-	if err := reg.UpdateUser(ctx, app.CLI, u, args[0]); err != nil {
+	if err := reg.UpdateUser(ctx, op, u, args[0]); err != nil {
 		return err
 	}
 	return m.printUser(&c, u)

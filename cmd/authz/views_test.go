@@ -69,14 +69,14 @@ func TestCLIEscapesOutput(t *testing.T) {
 			}
 		}
 		store := storetest.OpenURL(t, dbURL)
-		owner, err := store.UserByEmail(ctx, alice)
+		owner, err := store.UserByEmail(ctx, models.DefaultOrgID, alice)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Written as an older version would have: the Registry now refuses
 		// such names.
 		expires := store.Now().Add(30 * 24 * time.Hour)
-		evil := &models.Client{ID: "legacy-evil", ExpiresAt: &expires, Name: hostile, Description: hostile, OwnerID: owner.ID, CreatedBy: hostile,
+		evil := &models.Client{ID: "legacy-evil", OrgID: models.DefaultOrgID, ProjectID: models.DefaultProjectID, ExpiresAt: &expires, Name: hostile, Description: hostile, OwnerID: owner.ID, CreatedBy: hostile,
 			Scopes: models.NewSet(readScope), Audiences: models.NewSet("https://api.example.com/" + hostile)}
 		secret := &models.ClientSecret{ID: "s-1", Hash: []byte{1}, Prefix: "leg_", Last4: "abcd"}
 		if err := store.CreateClient(ctx, evil, secret, 0); err != nil {
@@ -89,7 +89,7 @@ func TestCLIEscapesOutput(t *testing.T) {
 			models.AuditEvent{Actor: hostile, Action: models.AuditAuthFailed, ClientID: evil.ID, Detail: `{"reason":"wrong_secret"}`}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := store.Policy(ctx)
+		p, err := store.Policy(ctx, models.DefaultOrgID)
 		if err != nil {
 			t.Fatal(err)
 		}
