@@ -25,11 +25,11 @@ func TestAuthenticateSecretKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		owner := &models.User{Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
+		owner := &models.User{OrgID: models.DefaultOrgID, Email: "owner@example.com", Name: "Owner", Permissions: models.NewSet("a:read")}
 		if err := store.CreateUser(ctx, owner); err != nil {
 			t.Fatal(err)
 		}
-		c, secret, err := app.NewRegistry(store.Store, hasher, nil, nil).Create(ctx, app.CLI, app.NewClient{OwnerEmail: owner.Email, Name: "c", Scopes: []string{"a:read"}})
+		c, secret, err := app.NewRegistry(store.Store, app.RegistryConfig{Hasher: hasher, Issuer: testIssuer}).Create(ctx, app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: owner.Email, Name: "c", Scopes: []string{"a:read"}})
 		if err != nil {
 			t.Fatal(err)
 		}

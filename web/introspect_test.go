@@ -231,7 +231,7 @@ func TestIntrospection(t *testing.T) {
 			c, secret := e.client(t, app.NewClient{Name: "to revoke"})
 			tok := e.mustToken(t, c.ID, secret)
 			wantActive(t, "before", introspectAs(t, e.url, e.rsID, e.rsSecret, tok))
-			if _, err := e.registry.Revoke(e.ctx, app.CLI, c.ID); err != nil {
+			if _, err := e.registry.Revoke(e.ctx, app.Operator(models.DefaultOrgID), c.ID); err != nil {
 				t.Fatal(err)
 			}
 			wantInactive(t, "token of a revoked client", introspectAs(t, e.url, e.rsID, e.rsSecret, tok))

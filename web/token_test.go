@@ -83,7 +83,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	if err := store.CreateUser(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: srv.URL, dbURL: dbURL, store: store, registry: app.NewRegistry(store, hasher, nil, nil), keyring: keyring, owner: owner}
+	return &env{t: t, url: srv.URL, dbURL: dbURL, store: store, registry: app.NewRegistry(store, app.RegistryConfig{Hasher: hasher, Issuer: srv.URL}), keyring: keyring, owner: owner}
 }
 
 func (e *env) client(in app.NewClient) (id, secret string) {
@@ -94,7 +94,10 @@ func (e *env) client(in app.NewClient) (id, secret string) {
 	if in.Name == "" {
 		in.Name = "test client"
 	}
-	c, secret, err := e.registry.Create(context.Background(), app.CLI, in)
+	if in.Kind == "" && in.Project == "" {
+		in.Project = "default"
+	}
+	c, secret, err := e.registry.Create(context.Background(), app.Operator(models.DefaultOrgID), in)
 	if err != nil {
 		e.t.Fatalf("create client: %v", err)
 	}
@@ -173,7 +176,7 @@ func TestBasicCredentialsAreFormURLDecoded(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		const id, secret = "legacy:client/one+two", "s3cr+t/with=signs%and:colon+plus=="
-		if _, err := e.registry.Import(context.Background(), app.CLI, app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
+		if _, err := e.registry.Import(context.Background(), app.Operator(models.DefaultOrgID), app.NewClient{OwnerEmail: e.owner.Email, Name: "imported", Scopes: []string{readScope}}, id, secret); err != nil {
 			t.Fatal(err)
 		}
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
@@ -247,8 +250,17 @@ func TestTokenEndpointRejections(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
 		ctx := context.Background()
-		id, secret := e.client(app.NewClient{Scopes: []string{readScope, configScope}, Audiences: []string{"https://api.example.com"}})
-		multiID, multiSecret := e.client(app.NewClient{Scopes: []string{readScope}, Audiences: []string{"https://a.example.com", "https://b.example.com"}})
+		// Three projects of the default organization with resources of
+		// their own: a client bound to one, and an organization client
+		// narrowed to the other two, neither of them the default project.
+		for _, slug := range []string{"api", "a", "b"} {
+			p := &models.Project{Slug: slug, Name: slug, Resource: "https://" + slug + ".example.com"}
+			if err := e.registry.CreateProject(ctx, app.Operator(models.DefaultOrgID), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope, configScope}, Project: "api"})
+		multiID, multiSecret := e.client(app.NewClient{Kind: models.ClientKindOrganization, Scopes: []string{readScope}, Audiences: []string{"https://a.example.com", "https://b.example.com"}})
 		revokedID, revokedSecret := e.client(app.NewClient{Scopes: []string{readScope}})
 		if _, err := e.store.RevokeClient(ctx, revokedID); err != nil {
 			t.Fatal(err)
@@ -265,7 +277,7 @@ func TestTokenEndpointRejections(t *testing.T) {
 		}
 		// A client whose stored hash is empty must never authenticate.
 		emptyID := oauth.NewClientID()
-		if err := e.store.CreateClient(ctx, &models.Client{ID: emptyID, Name: "empty", OwnerID: e.owner.ID, Scopes: models.NewSet(readScope)}, &models.ClientSecret{ID: "empty-secret", Hash: []byte{}}, 0); err != nil {
+		if err := e.store.CreateClient(ctx, &models.Client{ID: emptyID, OrgID: models.DefaultOrgID, Kind: models.ClientKindProject, ProjectID: models.DefaultProjectID, Name: "empty", OwnerID: e.owner.ID, Scopes: models.NewSet(readScope)}, &models.ClientSecret{ID: "empty-secret", Hash: []byte{}}, 0); err != nil {
 			t.Fatal(err)
 		}
 		wrongSecret := oauth.NewSecret()
@@ -306,6 +318,8 @@ func TestTokenEndpointRejections(t *testing.T) {
 			{"unknown scope", "POST", "/oauth2/token", form, cc + "&scope=admin:all", basic(id, secret), 400, "invalid_scope", "admin:all"},
 			{"resource not allowed", "POST", "/oauth2/token", form, cc + "&resource=https://evil.example.com", basic(id, secret), 400, "invalid_target", "evil.example.com"},
 			{"several audiences, none named", "POST", "/oauth2/token", form, cc, basic(multiID, multiSecret), 400, "invalid_target", "resource"},
+			{"another project's resource", "POST", "/oauth2/token", form, cc + "&resource=https://a.example.com", basic(id, secret), 400, "invalid_target", "a.example.com"},
+			{"a project outside the client's audiences", "POST", "/oauth2/token", form, cc + "&resource=https://api.example.com", basic(multiID, multiSecret), 400, "invalid_target", "api.example.com"},
 			{"revoked client", "POST", "/oauth2/token", form, cc, basic(revokedID, revokedSecret), 401, "invalid_client", "revoked"},
 			{"revoked client, wrong secret", "POST", "/oauth2/token", form, cc, basic(revokedID, wrongSecret), 401, "invalid_client", "client authentication failed"},
 			{"disabled owner", "POST", "/oauth2/token", form, cc, basic(bobID, bobSecret), 400, "unauthorized_client", "owner is disabled"},

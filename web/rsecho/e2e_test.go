@@ -75,18 +75,26 @@ func newAuthzEnv(t *testing.T, backend string) *authzEnv {
 	tokens.EnableIntrospection(keyring, store)
 	handler = web.New(web.Config{Issuer: srv.URL}, tokens, keyring, store)
 
-	e.owner = &models.User{Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet("analysis:read", "analysis:create")}
+	e.owner = &models.User{OrgID: models.DefaultOrgID, Email: "alice@example.com", Name: "Alice", Permissions: models.NewSet("analysis:read", "analysis:create")}
 	if err := store.CreateUser(ctx, e.owner); err != nil {
 		t.Fatal(err)
 	}
-	e.registry = app.NewRegistry(store, hasher, nil, nil)
+	e.registry = app.NewRegistry(store, app.RegistryConfig{Hasher: hasher, Issuer: srv.URL})
+	// The resource server's API is a project of the default organization,
+	// whose resource is the audience it checks.
+	if err := e.registry.CreateProject(ctx, app.Operator(models.DefaultOrgID), &models.Project{Slug: "analyses", Name: "Analyses", Resource: rsAudience}); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
 func (e *authzEnv) client(in app.NewClient) (id, secret string) {
 	e.t.Helper()
 	in.OwnerEmail = e.owner.Email
-	c, secret, err := e.registry.Create(context.Background(), app.CLI, in)
+	if in.Project == "" {
+		in.Project = "analyses"
+	}
+	c, secret, err := e.registry.Create(context.Background(), app.Operator(models.DefaultOrgID), in)
 	if err != nil {
 		e.t.Fatalf("create client: %v", err)
 	}
@@ -178,7 +186,7 @@ var rsKinds = []struct {
 func TestEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		e := newAuthzEnv(t, backend)
-		appID, appSecret := e.client(app.NewClient{Name: "CI pipeline", Scopes: []string{"analysis:read", "analysis:create"}, Audiences: []string{rsAudience}, TokenTTL: 10 * time.Minute})
+		appID, appSecret := e.client(app.NewClient{Name: "CI pipeline", Scopes: []string{"analysis:read", "analysis:create"}, TokenTTL: 10 * time.Minute})
 		rsID, rsSecret := e.client(app.NewClient{Name: "analyses service", ResourceServer: true})
 
 		jwksVerifier := func(now func() time.Time) *verify.Verifier {
