@@ -297,6 +297,90 @@ func TestRoles(t *testing.T) {
 	})
 }
 
+// An organization keeps an active owner: the last one can be neither
+// demoted nor disabled, by anyone (the operator included), and two owners
+// demoting each other at once leave one of them an owner.
+func TestLastOwner(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newTenants(t, backend)
+		owner := e.a.as(e.a.owner)
+		fresh := func(u *models.User) *models.User {
+			t.Helper()
+			got, err := e.store.UserByID(e.ctx, e.a.org.ID, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		demoted := fresh(e.a.owner)
+		demoted.Role = models.RoleAdmin
+		wantCode(t, "the last owner demotes themselves", e.reg.UpdateUser(e.ctx, owner, demoted, "set-role"), models.ErrConflict, "last_owner")
+		disabled := fresh(e.a.owner)
+		disabled.Status = models.StatusDisabled
+		wantCode(t, "the operator disables the last owner", e.reg.UpdateUser(e.ctx, app.Operator(e.a.org.ID), disabled, "disable"), models.ErrConflict, "last_owner")
+		if got := fresh(e.a.owner); got.Role != models.RoleOwner || !got.Active() {
+			t.Fatalf("after refused changes the owner is %s, %s", got.Role, got.Status)
+		}
+		// B's owner is B's business: A's last owner stays A's.
+		b := e.b.owner
+		bOwner, err := e.store.UserByID(e.ctx, e.b.org.ID, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bOwner.Role = models.RoleAdmin
+		wantCode(t, "B's last owner", e.reg.UpdateUser(e.ctx, e.b.as(b), bOwner, "set-role"), models.ErrConflict, "last_owner")
+
+		// With a second owner, one may step down; an admin or member
+		// changes as before.
+		second := &models.User{Email: "o2@acme.example", Name: "O2", Role: models.RoleOwner}
+		if err := e.reg.CreateUser(e.ctx, owner, second); err != nil {
+			t.Fatal(err)
+		}
+		m := fresh(e.a.member)
+		m.Status = models.StatusDisabled
+		if err := e.reg.UpdateUser(e.ctx, owner, m, "disable"); err != nil {
+			t.Errorf("disable a member: %v", err)
+		}
+
+		// The two owners demote each other at once: whatever the order,
+		// one change is refused and one owner is left.
+		errs := make(chan error, 2)
+		begin := make(chan struct{})
+		for _, pair := range [][2]*models.User{{e.a.owner, second}, {second, e.a.owner}} {
+			target := fresh(pair[1])
+			target.Role = models.RoleAdmin
+			go func() {
+				<-begin
+				errs <- e.reg.UpdateUser(e.ctx, e.a.as(pair[0]), target, "set-role")
+			}()
+		}
+		close(begin)
+		var refused int
+		for range 2 {
+			if err := <-errs; err != nil {
+				wantCode(t, "concurrent demotion", err, models.ErrConflict, "last_owner")
+				refused++
+			}
+		}
+		if refused != 1 {
+			t.Errorf("concurrent demotions refused: %d, want 1", refused)
+		}
+		users, err := e.store.ListUsers(e.ctx, e.a.org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var owners int
+		for _, u := range users {
+			if u.Role == models.RoleOwner && u.Active() {
+				owners++
+			}
+		}
+		if owners != 1 {
+			t.Errorf("active owners after concurrent demotions: %d, want 1", owners)
+		}
+	})
+}
+
 // An admin may set the password (or the name) of a person who belongs to
 // their organization only; of one who belongs to others too, only the
 // person themselves and the operator may.

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -316,6 +317,19 @@ func (s *Store) updateUser(db *gorm.DB, u *User) error {
 	if u.OrgID == "" {
 		return nil // a person's own fields only (a password set at sign-in)
 	}
+	// The organization's row is the lock that makes the last-owner check
+	// hold under concurrent changes on PostgreSQL (two owners demoting
+	// each other); SQLite has one writer anyway.
+	if err := db.Exec("UPDATE organizations SET updated_at = updated_at WHERE id = ?", u.OrgID).Error; err != nil {
+		return err
+	}
+	var was Membership
+	if err := db.Where("org_id = ? AND user_id = ?", u.OrgID, u.ID).Take(&was).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("membership of %s: %w", u.Email, ErrNotFound)
+		}
+		return err
+	}
 	res = db.Model(&Membership{}).Where("org_id = ? AND user_id = ?", u.OrgID, u.ID).Updates(map[string]any{
 		"role":               u.Role,
 		"permissions":        u.Permissions,
@@ -328,6 +342,15 @@ func (s *Store) updateUser(db *gorm.DB, u *User) error {
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("membership of %s: %w", u.Email, ErrNotFound)
+	}
+	if was.Role == RoleOwner && was.Status == StatusActive && (u.Role != RoleOwner || u.Status != StatusActive) {
+		var owners int64
+		if err := db.Model(&Membership{}).Where("org_id = ? AND role = ? AND status = ?", u.OrgID, RoleOwner, StatusActive).Count(&owners).Error; err != nil {
+			return err
+		}
+		if owners == 0 {
+			return Errorf(KindConflict, "last_owner", "%s is the organization's last active owner: make another member an owner first", u.Email)
+		}
 	}
 	return nil
 }

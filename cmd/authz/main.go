@@ -59,7 +59,8 @@ Commands:
   users create|list|disable|enable|set-permissions|set-role|allow-create|deny-create|set-password
   clients create|import|list|show|rotate|revoke|revoke-secret|expiring
   orgs create|list         organizations
-  projects create|list     projects of an organization
+  projects create|list|set-default
+                           projects of an organization
   policy show|set          the organization's credential policy
   audit                    the audit log
   keys list|rotate|rewrap   signing keys

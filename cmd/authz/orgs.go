@@ -53,11 +53,12 @@ type projectView struct {
 	Slug         string    `json:"slug"`
 	Name         string    `json:"name"`
 	Resource     string    `json:"resource"`
+	Default      bool      `json:"default"` // the organization's default project
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func viewProject(org *models.Organization, p *models.Project) projectView {
-	return projectView{ID: p.ID, Organization: org.Slug, Slug: p.Slug, Name: p.Name, Resource: p.Resource, CreatedAt: p.CreatedAt}
+	return projectView{ID: p.ID, Organization: org.Slug, Slug: p.Slug, Name: p.Name, Resource: p.Resource, Default: p.ID == org.DefaultProjectID, CreatedAt: p.CreatedAt}
 }
 
 func (m *Main) orgs(ctx context.Context, args []string) error {
@@ -134,7 +135,7 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 }
 
 func (m *Main) projects(ctx context.Context, args []string) error {
-	const want = "projects: want create or list"
+	const want = "projects: want create, list or set-default"
 	if len(args) == 0 {
 		return errors.New(want)
 	}
@@ -147,9 +148,11 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 		fs.StringVar(&slug, "slug", "", "URL-safe identifier, unique in the organization (required): 1 to 63 lower-case letters, digits and hyphens")
 		fs.StringVar(&name, "name", "", "display name (required)")
 		fs.StringVar(&resource, "resource", "", "absolute URI, the aud of the project's tokens; default <issuer>/orgs/<org>/projects/<project>")
+	case "set-default":
+		fs.StringVar(&slug, "slug", "", "the project an organization client's token is for when its request names no resource (required)")
 	case "list":
 	default:
-		return fmt.Errorf("projects: unknown subcommand %q; want create or list", args[0])
+		return fmt.Errorf("projects: unknown subcommand %q; want create, list or set-default", args[0])
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
@@ -160,6 +163,9 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 	}
 	if args[0] == "create" && (slug == "" || name == "") {
 		return errors.New("projects create: --slug and --name are required")
+	}
+	if args[0] == "set-default" && slug == "" {
+		return errors.New("projects set-default: --slug is required")
 	}
 	log := m.logger(slog.LevelWarn)
 	store, err := m.openStore(ctx, &c, log, false)
@@ -183,6 +189,13 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 		m.printf("%s/%s  %s  resource=%s\n", org.Slug, p.Slug, p.Name, resourceOrDerived(p))
 		return nil
 	}
+	if args[0] == "set-default" {
+		if err := m.registry(store, nil, log).SetDefaultProject(ctx, app.Operator(org.ID), slug); err != nil {
+			return err
+		}
+		m.printf("%s: default project %s\n", org.Slug, slug)
+		return nil
+	}
 	projects, err := store.ListProjects(ctx, org.ID)
 	if err != nil {
 		return err
@@ -196,9 +209,13 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 	}
 	rows := make([][]string, 0, len(projects))
 	for i, p := range projects {
-		rows = append(rows, []string{org.Slug, p.Slug, p.Name, resourceOrDerived(&projects[i]), p.CreatedAt.UTC().Format(time.RFC3339)})
+		def := ""
+		if p.ID == org.DefaultProjectID {
+			def = "yes"
+		}
+		rows = append(rows, []string{org.Slug, p.Slug, p.Name, resourceOrDerived(&projects[i]), p.CreatedAt.UTC().Format(time.RFC3339), def})
 	}
-	m.table("ORG\tSLUG\tNAME\tRESOURCE\tCREATED", rows)
+	m.table("ORG\tSLUG\tNAME\tRESOURCE\tCREATED\tDEFAULT", rows)
 	return nil
 }
 

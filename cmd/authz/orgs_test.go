@@ -26,6 +26,7 @@ type projectOut struct {
 	Slug         string    `json:"slug"`
 	Name         string    `json:"name"`
 	Resource     string    `json:"resource"`
+	Default      bool      `json:"default"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
@@ -114,7 +115,7 @@ func TestOrgsCLIErrors(t *testing.T) {
 			{"orgs create with a taken slug", []string{"orgs", "create", "--slug", "acme", "--name", "X"}, `"acme"`, "slug_taken"},
 			{"orgs create with a name of two lines", []string{"orgs", "create", "--slug", "x", "--name", "X\nY"}, "name", "invalid_name"},
 			{"orgs list with an argument", []string{"orgs", "list", "acme"}, `unexpected argument "acme"`, ""},
-			{"projects without subcommand", []string{"projects"}, "want create or list", ""},
+			{"projects without subcommand", []string{"projects"}, "want create, list or set-default", ""},
 			{"unknown projects subcommand", []string{"projects", "show"}, `"show"`, ""},
 			{"projects create without --slug", []string{"projects", "create", "--org", "acme", "--name", "X"}, "--slug and --name are required", ""},
 			{"projects list without --org", []string{"projects", "list"}, "acme, default", ""},

@@ -62,6 +62,31 @@ func TestTenancyCLI(t *testing.T) {
 		}
 
 		run(t, m, "projects", "create", "--org", "acme", "--slug", "api", "--name", "API")
+		defaultOf := func() string {
+			t.Helper()
+			var projects []projectOut
+			runJSON(t, m, &projects, "projects", "list", "--org", "acme", "--json")
+			var def []string
+			for _, p := range projects {
+				if p.Default {
+					def = append(def, p.Slug)
+				}
+			}
+			return strings.Join(def, ",")
+		}
+		if got := defaultOf(); got != "default" {
+			t.Errorf("a new organization's default project: got %q, want default", got)
+		}
+		run(t, m, "projects", "set-default", "--org", "acme", "--slug", "api")
+		if got := defaultOf(); got != "api" {
+			t.Errorf("after set-default api: got %q", got)
+		}
+		if _, _, err := invoke(t, m, "projects", "set-default", "--org", "acme", "--slug", "nope"); models.ErrorCode(err) != "project_not_found" {
+			t.Errorf("set-default of no project: got %v, want project_not_found", err)
+		}
+		if _, _, err := invoke(t, m, "projects", "set-default", "--org", "acme"); err == nil || !strings.Contains(err.Error(), "--slug is required") {
+			t.Errorf("set-default without --slug: got %v", err)
+		}
 		_, _, err = invoke(t, m, "clients", "create", "--org", "acme", "--owner", "owner@acme.example", "--name", "x")
 		if models.ErrorCode(err) != "project_required" {
 			t.Errorf("a project client without --project among two projects: got %v, want project_required", err)
