@@ -26,7 +26,7 @@ type RegistryStore interface {
 	UpdateUserEndSessions(ctx context.Context, u *models.User, keep string) (int64, error)
 	EndSessions(ctx context.Context, userID, keep string) (int64, error)
 	DeleteUserSession(ctx context.Context, userID, ref string) error
-	CreateOrganization(ctx context.Context, o *models.Organization) error
+	CreateOrganizationWith(ctx context.Context, o *models.Organization, p *models.Project, owner *models.User) (existingPerson bool, err error)
 	OrganizationByID(ctx context.Context, id string) (*models.Organization, error)
 	CreateProject(ctx context.Context, p *models.Project) error
 	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)

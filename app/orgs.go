@@ -11,49 +11,29 @@ import (
 // (whose resource is derived from the issuer), named its default project,
 // and, when owner is not nil, its first owner: a new person, or the person
 // of owner's email, whatever organizations they belong to already (their
-// name and password left as they are). Only the operator may.
-//
-// The steps are not one transaction: if one fails after the organization
-// was made, the organization stays, and the operator finishes it by hand
-// (projects create, users create --role owner). The owner is checked
-// first, so that a mistake in it makes nothing.
+// name and password left as they are). Only the operator may. It is one
+// transaction: when a step fails, nothing is made.
 func (r *Registry) CreateOrganization(ctx context.Context, actor Actor, org *models.Organization, owner *models.User) error {
 	if actor.User != nil {
 		return models.Errorf(models.KindForbidden, "operator_required", "only the operator (the CLI) creates organizations")
 	}
 	if owner != nil {
-		// Any OrgID for now: Validate checks the membership's fields
-		// only when the user names an organization.
-		owner.OrgID, owner.Role, owner.Status = "-", models.RoleOwner, models.StatusActive
+		owner.Role, owner.Status = models.RoleOwner, models.StatusActive
 		if owner.Permissions == nil {
 			owner.Permissions = models.Set{}
 		}
-		if err := owner.Validate(); err != nil {
-			return err
-		}
 	}
-	if err := r.store.CreateOrganization(ctx, org); err != nil {
+	p := &models.Project{Slug: "default", Name: "Default"}
+	existing, err := r.store.CreateOrganizationWith(ctx, org, p, owner)
+	if err != nil {
 		return err
 	}
 	in := Actor{OrgID: org.ID, IP: actor.IP}
 	r.audit(ctx, in, models.AuditOrgCreated, "", "", map[string]any{"slug": org.Slug, "name": org.Name})
-	p := &models.Project{OrgID: org.ID, Slug: "default", Name: "Default"}
-	if err := r.store.CreateProject(ctx, p); err != nil {
-		return err
-	}
 	r.audit(ctx, in, models.AuditProjectCreated, "", "", map[string]any{"slug": p.Slug, "name": p.Name})
-	if err := r.store.SetDefaultProject(ctx, org.ID, p.ID); err != nil {
-		return err
-	}
-	org.DefaultProjectID = p.ID
 	r.audit(ctx, in, models.AuditDefaultProjectSet, "", "", map[string]any{"project": p.Slug})
 	if owner == nil {
 		return nil
-	}
-	owner.OrgID = org.ID
-	existing, err := r.addMember(ctx, owner)
-	if err != nil {
-		return err
 	}
 	detail := map[string]any{"email": owner.Email, "role": owner.Role, "permissions": owner.Permissions}
 	if existing {

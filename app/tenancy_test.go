@@ -143,6 +143,22 @@ func TestCreateOrganization(t *testing.T) {
 		if _, err := e.store.OrganizationBySlug(e.ctx, "bad-owner"); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("an organization refused for its owner was made: %v", err)
 		}
+		// One transaction: the owner is checked after the organization
+		// and its project were written, and their failure removes both;
+		// an organization refused for its slug makes no person.
+		orgsBefore, err := e.store.ListOrganizations(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "owner with a malformed email", e.reg.CreateOrganization(e.ctx, app.Operator(""), &models.Organization{Slug: "bad-email", Name: "Bad"}, &models.User{Email: "no at sign", Name: "N"}), models.ErrInvalid, "invalid_request")
+		wantCode(t, "a taken slug", e.reg.CreateOrganization(e.ctx, app.Operator(""), &models.Organization{Slug: "acme", Name: "Again"}, &models.User{Email: "new-owner@example.com", Name: "N"}), models.ErrConflict, "slug_taken")
+		orgsAfter, err := e.store.ListOrganizations(e.ctx)
+		if err != nil || len(orgsAfter) != len(orgsBefore) {
+			t.Errorf("organizations after two refused creations: %d, %v; want %d", len(orgsAfter), err, len(orgsBefore))
+		}
+		if _, err := e.store.PersonByEmail(e.ctx, "new-owner@example.com"); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("the owner of a refused organization was made: %v", err)
+		}
 	})
 }
 

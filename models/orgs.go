@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // Organization is a tenant: the unit that will own people, clients and its
@@ -118,6 +119,52 @@ func (s *Store) CreateOrganization(ctx context.Context, o *Organization) error {
 		return Errorf(KindConflict, "slug_taken", "an organization with slug %q exists", o.Slug)
 	}
 	return err
+}
+
+// CreateOrganizationWith makes, in one transaction, the organization o,
+// its first project p (named its default project), and, when owner is not
+// nil, its first owner's membership: of the person with owner's email when
+// one exists (existingPerson; their name and password left as they are),
+// else of a new person. Any failure leaves nothing behind.
+func (s *Store) CreateOrganizationWith(ctx context.Context, o *Organization, p *Project, owner *User) (existingPerson bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		in := &Store{db: tx, dialect: s.dialect, Now: s.Now}
+		if err := in.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		p.OrgID = o.ID
+		if err := in.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		if err := in.SetDefaultProject(ctx, o.ID, p.ID); err != nil {
+			return err
+		}
+		o.DefaultProjectID = p.ID
+		if owner == nil {
+			return nil
+		}
+		owner.OrgID = o.ID
+		person, err := in.PersonByEmail(ctx, owner.Email)
+		switch {
+		case err == nil:
+			owner.ID, owner.Email, owner.Name, owner.PasswordHash, owner.SessionEpoch = person.ID, person.Email, person.Name, person.PasswordHash, person.SessionEpoch
+			owner.CreatedAt, owner.UpdatedAt = person.CreatedAt, person.UpdatedAt
+			existingPerson = true
+			return in.AddMembership(ctx, owner)
+		case errors.Is(err, ErrNotFound):
+			return in.CreateUser(ctx, owner)
+		default:
+			return err
+		}
+	})
+	if err != nil {
+		o.ID, o.DefaultProjectID, p.ID = "", "", ""
+		if owner != nil && !existingPerson {
+			owner.ID = ""
+		}
+		return false, err
+	}
+	return existingPerson, nil
 }
 
 // ListOrganizations returns every organization, by slug.
