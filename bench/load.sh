@@ -4,6 +4,7 @@
 #
 #   bench/load.sh                          # 10 clients, throughput table
 #   CLIENTS=1000000 bench/load.sh          # 1M registered clients
+#   ORGS=10000 CLIENTS=1000000 bench/load.sh   # ... of 10,000 organizations
 #   MODE=memory bench/load.sh              # >= 1,000,000 tokens, RSS sampled
 #   PROFILE=1 bench/load.sh                # + a CPU profile of the token endpoint
 #
@@ -19,6 +20,7 @@
 #
 # Settings (environment):
 #   CLIENTS=10        clients to register (the bulk path is ~2,500/s)
+#   ORGS=1            organizations they are spread over (bench-seed --orgs)
 #   MODE=throughput   or memory
 #   ROUNDS=3          throughput: rounds of fixed, sign, token; the table
 #                     shows each metric's median over the rounds
@@ -47,6 +49,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLIENTS=${CLIENTS:-10}
+ORGS=${ORGS:-1}
 MODE=${MODE:-throughput}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-20s}
@@ -77,6 +80,7 @@ die() { say "load.sh: $*"; exit 1; }
 
 case $MODE in throughput | memory) ;; *) die "MODE=$MODE: want throughput or memory" ;; esac
 [[ $CLIENTS =~ ^[0-9]+$ && $CLIENTS -ge 1 ]] || die "CLIENTS=$CLIENTS: want a positive integer"
+[[ $ORGS =~ ^[0-9]+$ && $ORGS -ge 1 && $ORGS -le $CLIENTS ]] || die "ORGS=$ORGS: want a positive integer, at most CLIENTS"
 command -v taskset >/dev/null || die "taskset (util-linux) is required"
 [[ $(nproc --all) -ge 2 ]] || die "two cores are needed: one for the server, one for wrk"
 
@@ -129,14 +133,16 @@ SEED_NOTE=
 seed_into() { # dir
 	local dir=$1 t0 t1
 	t0=$(date +%s.%N)
-	"$BIN" bench-seed --db "sqlite:$dir/authz.db" --clients "$CLIENTS" \
+	"$BIN" bench-seed --db "sqlite:$dir/authz.db" --clients "$CLIENTS" --orgs "$ORGS" \
 		--creds-file "$dir/creds.txt" --creds-count "$CREDS_COUNT" | tee "$OUT/seed.txt" >&2
 	t1=$(date +%s.%N)
-	SEED_NOTE=$(awk -v a="$t0" -v b="$t1" -v n="$CLIENTS" 'BEGIN { printf "seeded %d clients in %.1f s (%.0f clients/s)", n, b - a, n / (b - a) }')
+	SEED_NOTE=$(awk -v a="$t0" -v b="$t1" -v n="$CLIENTS" -v o="$ORGS" 'BEGIN { printf "seeded %d clients of %d organizations in %.1f s (%.0f clients/s)", n, o, b - a, n / (b - a) }')
 }
 if [[ -n $SEED_DIR && -f $SEED_DIR/authz.db && -f $SEED_DIR/creds.txt ]]; then
 	have=$(cat "$SEED_DIR/clients" 2>/dev/null || echo "?")
 	[[ $have == "$CLIENTS" ]] || die "SEED_DIR=$SEED_DIR holds $have clients, not CLIENTS=$CLIENTS"
+	have=$(cat "$SEED_DIR/orgs" 2>/dev/null || echo 1)
+	[[ $have == "$ORGS" ]] || die "SEED_DIR=$SEED_DIR holds $have organizations, not ORGS=$ORGS"
 	cp "$SEED_DIR/authz.db" "$SEED_DIR/authz.key" "$SEED_DIR/creds.txt" "$WORK/db/"
 	SEED_NOTE="database with $CLIENTS clients copied from $SEED_DIR ($(cat "$SEED_DIR/seed-note" 2>/dev/null || echo "seeding time not recorded"))"
 else
@@ -145,6 +151,7 @@ else
 		mkdir -p "$SEED_DIR"
 		cp "$WORK/db/authz.db" "$WORK/db/authz.key" "$WORK/db/creds.txt" "$SEED_DIR/"
 		echo "$CLIENTS" >"$SEED_DIR/clients"
+		echo "$ORGS" >"$SEED_DIR/orgs"
 		echo "$SEED_NOTE" >"$SEED_DIR/seed-note"
 	fi
 fi
@@ -363,7 +370,7 @@ if [[ $MODE == throughput ]]; then
 	done
 	RESULTS=$OUT/results.md
 	{
-		echo "## authz load test: $CLIENTS clients, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "## authz load test: $CLIENTS clients of $ORGS organizations, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo
 		echo "Command: \`CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
 		echo "Machine: $MACHINE. $SEED_NOTE; database $DB_SIZE; $STARTUP_NOTE."

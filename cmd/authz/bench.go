@@ -99,6 +99,7 @@ func sampleClient(ctx context.Context, store *models.Store) (*models.Client, err
 
 type seedConfig struct {
 	clients    int
+	orgs       int
 	workers    int
 	credsFile  string
 	credsCount int
@@ -111,6 +112,7 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	var cfg seedConfig
 	fs := m.flags("bench-seed", &c)
 	fs.IntVar(&cfg.clients, "clients", 10, "clients to create")
+	fs.IntVar(&cfg.orgs, "orgs", 1, "organizations the clients are spread over (the default one and orgs-1 more), each with its policy and a project")
 	fs.IntVar(&cfg.workers, "workers", 4, "goroutines creating clients")
 	fs.StringVar(&cfg.credsFile, "creds-file", "", "write \"client_id secret\" lines of seeded clients here")
 	fs.IntVar(&cfg.credsCount, "creds-count", 1000, "how many seeded clients, spread evenly over all of them, go to --creds-file")
@@ -119,6 +121,9 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	}
 	if cfg.clients < 1 {
 		return errors.New("--clients: want at least 1")
+	}
+	if cfg.orgs < 1 || cfg.orgs > cfg.clients {
+		return errors.New("--orgs: want at least 1 and at most --clients")
 	}
 	log := m.logger(slog.LevelWarn)
 	store, err := m.openStore(ctx, &c, log, true)
@@ -133,13 +138,17 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	return seedDB(ctx, store, km.hasher, cfg, m.Stdout)
 }
 
-// seedDB brings the database to cfg.clients clients under a policy that
-// exercises every check of the token endpoint (an org IP allowlist, a
-// maximum credential lifetime, a legacy sunset), owned by one user per
-// clientsPerOwner clients. The first registryClients go through
-// app.Registry; the rest through models.Store.CreateClient from
-// cfg.workers goroutines. Secrets are known only for clients created by
-// this call, so a database is seeded once, by one call.
+// seedDB brings the database to cfg.clients clients of cfg.orgs
+// organizations (the default one and bench-00001, ...), each under a
+// policy that exercises every check of the token endpoint (an org IP
+// allowlist, a maximum credential lifetime, a legacy sunset) and with a
+// project "bench". Clients are owned by one member per clientsPerOwner
+// clients; owner i is of organization i mod cfg.orgs, so the clients, and
+// the credentials written for the load generator, are spread over every
+// organization. The first registryClients go through app.Registry; the
+// rest through models.Store.CreateClient from cfg.workers goroutines.
+// Secrets are known only for clients created by this call, so a database
+// is seeded once, by one call.
 func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg seedConfig, out io.Writer) error {
 	existing, err := store.ListClients(ctx, models.ClientFilter{Limit: 1})
 	if err != nil {
@@ -152,20 +161,34 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	now := time.Now().UTC()
 	sunset := now.Add(365 * 24 * time.Hour)
 	policy := models.DefaultPolicy()
-	policy.OrgID = models.DefaultOrgID
 	policy.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
 	policy.IPAllowlist = models.NewSet("127.0.0.0/8", "::1/128")
 	policy.LegacySunset = &sunset
 	policy.UpdatedBy = "authz bench-seed"
-	if err := store.SavePolicy(ctx, &policy); err != nil {
+	// Each organization's clients are bound to its project "bench"; the
+	// default organization's has the audience of the reference tokens,
+	// the others one below it.
+	projects := make([]*models.Project, cfg.orgs)
+	if err := parallel(ctx, cfg.orgs, cfg.workers, func(i int) error {
+		orgID, resource := models.DefaultOrgID, benchAudience
+		if i > 0 {
+			o := &models.Organization{Slug: fmt.Sprintf("bench-%05d", i), Name: fmt.Sprintf("Bench %d", i)}
+			if err := store.CreateOrganization(ctx, o); err != nil {
+				return err
+			}
+			orgID, resource = o.ID, benchAudience+"/"+o.Slug
+		}
+		p := policy
+		p.OrgID = orgID
+		if err := store.SavePolicy(ctx, &p); err != nil {
+			return err
+		}
+		projects[i] = &models.Project{OrgID: orgID, Slug: "bench", Name: "Bench", Resource: resource}
+		return store.CreateProject(ctx, projects[i])
+	}); err != nil {
 		return err
 	}
-	// The clients are the default organization's, bound to the project
-	// whose resource is the audience the load generator asks for.
-	project := &models.Project{OrgID: models.DefaultOrgID, Slug: "bench", Name: "Bench", Resource: benchAudience}
-	if err := store.CreateProject(ctx, project); err != nil {
-		return err
-	}
+	orgsDone := time.Since(start)
 
 	n := cfg.clients
 	owners := make([]*models.User, (n+clientsPerOwner-1)/clientsPerOwner)
@@ -184,7 +207,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 
 	// Owners, through the workers too.
 	if err := parallel(ctx, len(owners), cfg.workers, func(i int) error {
-		u := &models.User{OrgID: models.DefaultOrgID, Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
+		u := &models.User{OrgID: projects[i%cfg.orgs].OrgID, Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
 		owners[i] = u
 		return store.CreateUser(ctx, u)
 	}); err != nil {
@@ -195,13 +218,14 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	registry := app.NewRegistry(store, app.RegistryConfig{Hasher: hasher})
 	clientIn := func(owner *models.User) app.NewClient {
 		return app.NewClient{
-			Project: project.Slug, OwnerEmail: owner.Email, Name: "bench client",
+			Project: "bench", OwnerEmail: owner.Email, Name: "bench client",
 			Scopes:      []string{"analysis:read", "analysis:create"},
 			IPAllowlist: []string{"127.0.0.0/8"}, TokenTTL: benchTTL,
 		}
 	}
 	for i := 0; i < min(n, registryClients); i++ {
-		c, secret, err := registry.Create(ctx, app.Operator(models.DefaultOrgID), clientIn(owners[i/clientsPerOwner]))
+		owner := owners[i/clientsPerOwner]
+		c, secret, err := registry.Create(ctx, app.Operator(owner.OrgID), clientIn(owner))
 		if err != nil {
 			return err
 		}
@@ -229,12 +253,13 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	}()
 	err = parallel(ctx, max(0, n-registryClients), cfg.workers, func(j int) error {
 		i := registryClients + j
-		owner := owners[i/clientsPerOwner]
+		o := i / clientsPerOwner
+		owner, project := owners[o], projects[o%cfg.orgs]
 		id, secret := oauth.NewClientID(), oauth.NewSecret()
 		prefix, last := oauth.SecretDisplay(secret)
 		exp := expires
 		c := &models.Client{
-			ID: id, OrgID: models.DefaultOrgID, ProjectID: project.ID, Kind: models.ClientKindProject, Name: "bench client", OwnerID: owner.ID, CreatedBy: "cli",
+			ID: id, OrgID: owner.OrgID, ProjectID: project.ID, Kind: models.ClientKindProject, Name: "bench client", OwnerID: owner.ID, CreatedBy: "cli",
 			Scopes:      models.NewSet("analysis:read", "analysis:create"),
 			IPAllowlist: models.NewSet("127.0.0.0/8"), TokenTTL: benchTTL, ExpiresAt: &exp, Status: models.StatusActive,
 		}
@@ -251,8 +276,8 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 		return err
 	}
 	bulk := time.Since(bulkStart)
-	fmt.Fprintf(out, "seeded %d clients (%d owners) in %s: owners %s, bulk %d clients in %s (%.0f clients/s, %d workers)\n",
-		n, len(owners), time.Since(start).Round(time.Millisecond), ownersDone.Round(time.Millisecond),
+	fmt.Fprintf(out, "seeded %d clients (%d owners, %d organizations) in %s: organizations %s, owners %s, bulk %d clients in %s (%.0f clients/s, %d workers)\n",
+		n, len(owners), cfg.orgs, time.Since(start).Round(time.Millisecond), orgsDone.Round(time.Millisecond), ownersDone.Round(time.Millisecond),
 		max(0, n-registryClients), bulk.Round(time.Millisecond), float64(max(0, n-registryClients))/bulk.Seconds(), cfg.workers)
 	if cfg.credsFile != "" {
 		body := strings.Join(creds, "\n") + "\n"

@@ -17,8 +17,8 @@ import (
 func TestBenchBuild(t *testing.T) {
 	m := newMain(t, storetest.URL(t, "sqlite"))
 	creds := filepath.Join(t.TempDir(), "creds.txt")
-	out := run(t, m, "bench-seed", "--clients", "25", "--creds-file", creds, "--creds-count", "5")
-	if !strings.Contains(out, "seeded 25 clients") {
+	out := run(t, m, "bench-seed", "--clients", "25", "--orgs", "3", "--creds-file", creds, "--creds-count", "5")
+	if !strings.Contains(out, "seeded 25 clients (5 owners, 3 organizations)") {
 		t.Errorf("bench-seed output: %q", out)
 	}
 	body, err := os.ReadFile(creds)
@@ -29,10 +29,17 @@ func TestBenchBuild(t *testing.T) {
 	if len(lines) != 5 {
 		t.Fatalf("creds file: got %d lines, want 5", len(lines))
 	}
-	id, secret, _ := strings.Cut(lines[len(lines)-1], " ")
-
 	s := startServe(t, m, "--rate-limit", "1e9")
-	for _, path := range []string{"/bench/fixed", "/bench/sign", "/oauth2/token"} {
+	// The credentials are of clients of every organization (owner i is
+	// of organization i mod 3): each one's token endpoint answers.
+	for _, line := range lines {
+		id, secret, _ := strings.Cut(line, " ")
+		if got := postToken(t, s.base+"/oauth2/token", id, secret); got != http.StatusOK {
+			t.Errorf("POST /oauth2/token as %s: got %d, want 200", id, got)
+		}
+	}
+	id, secret, _ := strings.Cut(lines[len(lines)-1], " ")
+	for _, path := range []string{"/bench/fixed", "/bench/sign"} {
 		req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader("grant_type=client_credentials&scope=analysis%3Aread"))
 		if err != nil {
 			t.Fatal(err)
@@ -48,4 +55,20 @@ func TestBenchBuild(t *testing.T) {
 			t.Errorf("POST %s: got %d, want 200", path, resp.StatusCode)
 		}
 	}
+}
+
+func postToken(t *testing.T, url, id, secret string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=client_credentials&scope=analysis%3Aread"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
