@@ -372,7 +372,7 @@ if [[ $MODE == throughput ]]; then
 	{
 		echo "## authz load test: $CLIENTS clients of $ORGS organizations, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo
-		echo "Command: \`CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
+		echo "Command: \`ORGS=$ORGS CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
 		echo "Machine: $MACHINE. $SEED_NOTE; database $DB_SIZE; $STARTUP_NOTE."
 		echo
 		echo "Medians of $ROUNDS rounds (fixed, sign, token interleaved):"
