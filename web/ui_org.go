@@ -247,7 +247,7 @@ var auditActions = []string{
 	models.AuditSecretRevoked, models.AuditTokenRevoked, models.AuditAuthFailed, models.AuditReminderSent,
 	models.AuditUserCreated, models.AuditUserUpdated, models.AuditPasswordUpdated, models.AuditSessionCreated,
 	models.AuditSessionFailed, models.AuditSessionEnded, models.AuditPolicyUpdated, models.AuditKeyRotated,
-	models.AuditClientUpdated, models.AuditOrgCreated, models.AuditProjectCreated, models.AuditDefaultProjectSet,
+	models.AuditClientUpdated, models.AuditClientRenewed, models.AuditOrgCreated, models.AuditProjectCreated, models.AuditDefaultProjectSet,
 }
 
 type auditData struct {
