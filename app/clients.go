@@ -541,8 +541,9 @@ func (r *Registry) Revoke(ctx context.Context, actor Actor, clientID string) (*m
 type ClientChange struct {
 	Name        *string
 	Description *string
-	// Scopes replace the client's: held by its owner, and for a
-	// publishable client within the organization's publishable set.
+	// Scopes replace the client's. Those added must be held by its owner,
+	// and for a publishable client be within the organization's
+	// publishable set; removing is always allowed.
 	Scopes *[]string
 	// Audiences replace an organization client's: the resources of the
 	// projects of the organization it may ask tokens for (empty: every
@@ -597,12 +598,22 @@ func (r *Registry) Update(ctx context.Context, actor Actor, clientID string, ch 
 		}
 	}
 	if ch.Scopes != nil {
-		if c.Owner == nil || !c.Owner.Active() {
-			return nil, models.Errorf(models.KindInvalid, "owner_disabled", "the client's owner is no longer an active member of the organization")
+		// Narrowing is always allowed: a scope the owner has lost may stay
+		// (tokens carry it again if the owner gets it back). A scope added
+		// must be held by the owner, as at creation.
+		scopes := models.NewSet(*ch.Scopes...)
+		if added := scopes.Missing(c.Scopes); len(added) > 0 {
+			if c.Owner == nil || !c.Owner.Active() {
+				return nil, models.Errorf(models.KindInvalid, "owner_disabled", "the client's owner is no longer an active member of the organization: scopes can be removed, not added")
+			}
+			if _, err := r.checkScopes(c.Kind, c.Owner, policy, added); err != nil {
+				return nil, err
+			}
 		}
-		scopes, err := r.checkScopes(c.Kind, c.Owner, policy, *ch.Scopes)
-		if err != nil {
-			return nil, err
+		for _, sc := range scopes {
+			if err := models.ValidScopeToken(sc); err != nil {
+				return nil, models.Errorf(models.KindInvalid, "invalid_scope", "%s", models.ErrorMessage(err))
+			}
 		}
 		note("scopes", nonNilSet(c.Scopes), scopes, slices.Equal(scopes, c.Scopes))
 		c.Scopes = scopes
