@@ -54,8 +54,11 @@ func TestUIEditAndRenew(t *testing.T) {
 			t.Errorf("after the edit: %d %v", status, body)
 		}
 		shown := e.uiDo(session, "GET", page+"?notice=client_updated", nil, nil)
-		for _, want := range []string{"The client was saved", "reports v2", "<code>127.0.0.1/32</code>", "<code>::1/128</code>", "5m"} {
-			if !strings.Contains(shown.body, want) {
+		for _, want := range []string{"The client was saved", "reports v2", "<code>127.0.0.1/32</code>", "<code>::1/128</code>", "5m",
+			// The audit trail: the changed fields, before → after.
+			"description: none → weekly; ip_allowlist: none → 127.0.0.1/32 ::1/128; name: reports → reports v2; scopes: " + readScope + " " + configScope + " → " + readScope + "; token_ttl: default → 5m0s",
+		} {
+			if !strings.Contains(html.UnescapeString(shown.body), want) {
 				t.Errorf("client page after the edit lacks %q", want)
 			}
 		}

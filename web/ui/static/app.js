@@ -83,7 +83,7 @@
 
   // New client and edit: the scopes offered are the (selected) owner's
   // permissions; the preview shows what a token would carry.
-  var owner = document.querySelector("select[data-owner-select]");
+  var owner = document.querySelector("[data-owner-select]");
   if (owner) {
     var output = document.getElementById("effective");
     var ownerPerms = document.getElementById("owner-perms");
