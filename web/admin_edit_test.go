@@ -231,6 +231,11 @@ func TestAdminClientRenew(t *testing.T) {
 		if status, _ := e.tokenFor(id, secret, url.Values{}); status != 200 {
 			t.Errorf("40 days after the renewal under a 60-day cap: %d, want 200", status)
 		}
+		// Its reminders follow: it expires 60 days after the renewal.
+		exp := e.call(admin, "GET", orgAPI+"/clients/expiring?within=30d", nil, nil)
+		if items := exp.items(); len(items) != 1 || items[0]["client_id"] != id || items[0]["expires_at"] != renewedAt.Add(60*24*time.Hour).Format(time.RFC3339) {
+			t.Errorf("expiring within 30 days: %s", exp.raw)
+		}
 
 		// A renewal with a lifetime.
 		r = e.call(admin, "POST", path+"/renew", map[string]any{"expires_in": "10d"}, nil)
