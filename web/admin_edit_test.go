@@ -161,6 +161,14 @@ func TestAdminClientEdit(t *testing.T) {
 		}
 		wantAPI(t, "audience of no project", e.call(admin, "PATCH", orgAPI+"/clients/"+orgID, map[string]any{"audiences": []string{"https://elsewhere.example"}}, nil), 400, "invalid_audience")
 
+		// A publishable client stays within the publishable scopes.
+		wantAPI(t, "publishable scopes", e.putPolicy(admin, map[string]any{"publishable_scopes": []string{readScope}}), 200, "")
+		pc := e.call(admin, "POST", orgAPI+"/clients", map[string]any{"owner": memberEmail, "name": "widget", "kind": "publishable", "project": "default", "scopes": []string{readScope}}, nil)
+		wantAPI(t, "create a publishable client", pc, 201, "")
+		e.secrets = append(e.secrets, pc.str("client_secret"))
+		wantAPI(t, "widen a publishable client", e.call(admin, "PATCH", orgAPI+"/clients/"+pc.str("client_id"), map[string]any{"scopes": []string{readScope, configScope}}, nil), 400, "scope_not_publishable")
+		wantAPI(t, "narrow a publishable client", e.call(admin, "PATCH", orgAPI+"/clients/"+pc.str("client_id"), map[string]any{"scopes": []string{}}, nil), 200, "")
+
 		// A member edits their own client within their own permissions.
 		alice := e.login(memberEmail, memberPass)
 		wantAPI(t, "member edits own", e.call(alice, "PATCH", path, map[string]any{"description": "mine"}, nil), 200, "")
