@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ type RegistryStore interface {
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret, maxPerOwner int) error
 	UpdateClient(ctx context.Context, c *models.Client) error
+	RenewClient(ctx context.Context, c *models.Client, expiresAt, renewedAt time.Time, maxPerOwner int) error
 	RevokeClient(ctx context.Context, id string) (*models.Client, error)
 	AddSecret(ctx context.Context, s *models.ClientSecret, graceUntil time.Time) error
 	RevokeSecret(ctx context.Context, clientID, secretID string) error
@@ -207,8 +209,8 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if err != nil {
 		return nil, "", err
 	}
-	if in.TokenTTL < 0 || in.TokenTTL > policy.MaxTokenTTL || (in.TokenTTL > 0 && in.TokenTTL < 30*time.Second) {
-		return nil, "", models.Errorf(models.KindInvalid, "invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
+	if err := checkTokenTTL(in.TokenTTL, policy); err != nil {
+		return nil, "", err
 	}
 	now := r.now().UTC()
 	expires := now.Add(policy.DefaultCredentialLifetime)
@@ -276,6 +278,15 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	}
 	r.audit(ctx, actor, action, c.ID, owner.ID, detail)
 	return c, secret, nil
+}
+
+// checkTokenTTL checks a client's token TTL: 0 (the policy's default) or
+// from 30s to the policy's maximum.
+func checkTokenTTL(ttl time.Duration, policy *models.Policy) error {
+	if ttl < 0 || ttl > policy.MaxTokenTTL || (ttl > 0 && ttl < 30*time.Second) {
+		return models.Errorf(models.KindInvalid, "invalid_token_ttl", "token TTL must be between 30s and %s", policy.MaxTokenTTL)
+	}
+	return nil
 }
 
 func checkClientName(name string) (string, error) {
@@ -469,14 +480,17 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 		return "", nil, err
 	}
 	if c.Status == models.StatusRevoked {
-		return "", nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked; create a new one", clientID)
+		return "", nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked and cannot be used again: create a new client", clientID)
 	}
 	policy, err := r.store.Policy(ctx, c.OrgID)
 	if err != nil {
 		return "", nil, err
 	}
+	// Rotation does not renew: a new expiry is a decision of its own,
+	// audited as such, and a leaked secret is no reason to extend a
+	// credential's life.
 	if exp := c.EffectiveExpiry(policy); exp != nil && !r.now().Before(*exp) {
-		return "", nil, models.Errorf(models.KindConflict, "client_expired", "client %s expired on %s; a new secret would not work: create a new client", clientID, exp.UTC().Format(time.RFC3339))
+		return "", nil, models.Errorf(models.KindConflict, "client_expired", "client %s expired on %s: renew it first (it keeps its client_id and secrets), then rotate if its secret must change", clientID, exp.UTC().Format(time.RFC3339))
 	}
 	g := policy.RotationGrace
 	if grace != nil {
@@ -527,54 +541,194 @@ func (r *Registry) Revoke(ctx context.Context, actor Actor, clientID string) (*m
 type ClientChange struct {
 	Name        *string
 	Description *string
-	// Scopes replace the client's: held by its owner, and for a
-	// publishable client within the organization's publishable set.
+	// Scopes replace the client's. Those added must be held by its owner,
+	// and for a publishable client be within the organization's
+	// publishable set; removing is always allowed.
 	Scopes *[]string
+	// Audiences replace an organization client's: the resources of the
+	// projects of the organization it may ask tokens for (empty: every
+	// project). Other kinds name none.
+	Audiences *[]string
+	// TokenTTL is the lifetime of the client's tokens: 0 for the policy's
+	// default, else from 30s to the policy's maximum.
+	TokenTTL *time.Duration
+	// IPAllowlist replaces the client's: addresses or CIDR ranges, IPv4
+	// or IPv6; empty, no restriction of its own.
+	IPAllowlist *[]string
 }
 
-// Update changes a client's name, description or scopes. The change holds
-// at the client's next token request.
+// Update changes a client's name, description, scopes, audiences, token
+// TTL or IP allowlist, checked as at creation. The change holds at the
+// client's next token request on every instance (the token endpoint's
+// cache follows auth_version). The audit event holds, for the fields that
+// changed only, their values before and after.
 func (r *Registry) Update(ctx context.Context, actor Actor, clientID string, ch ClientChange) (*models.Client, error) {
 	c, err := r.manageable(ctx, actor, clientID)
 	if err != nil {
 		return nil, err
 	}
 	if c.Status == models.StatusRevoked {
-		return nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked; create a new one", clientID)
+		return nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked and cannot be changed: create a new client", clientID)
 	}
-	detail := map[string]any{}
+	before, after := map[string]any{}, map[string]any{}
+	note := func(field string, old, new any, same bool) {
+		if !same {
+			before[field], after[field] = old, new
+		}
+	}
 	if ch.Name != nil {
-		if c.Name, err = checkClientName(*ch.Name); err != nil {
+		name, err := checkClientName(*ch.Name)
+		if err != nil {
 			return nil, err
 		}
-		detail["name"] = c.Name
+		note("name", c.Name, name, name == c.Name)
+		c.Name = name
 	}
 	if ch.Description != nil {
 		if err := checkDescription(*ch.Description); err != nil {
 			return nil, err
 		}
+		note("description", c.Description, *ch.Description, *ch.Description == c.Description)
 		c.Description = *ch.Description
-		detail["description"] = c.Description
+	}
+	var policy *models.Policy
+	if ch.Scopes != nil || ch.TokenTTL != nil {
+		if policy, err = r.store.Policy(ctx, c.OrgID); err != nil {
+			return nil, err
+		}
 	}
 	if ch.Scopes != nil {
-		policy, err := r.store.Policy(ctx, c.OrgID)
+		// Narrowing is always allowed: a scope the owner has lost may stay
+		// (tokens carry it again if the owner gets it back). A scope added
+		// must be held by the owner, as at creation.
+		scopes := models.NewSet(*ch.Scopes...)
+		if added := scopes.Missing(c.Scopes); len(added) > 0 {
+			if c.Owner == nil || !c.Owner.Active() {
+				return nil, models.Errorf(models.KindInvalid, "owner_disabled", "the client's owner is no longer an active member of the organization: scopes can be removed, not added")
+			}
+			if _, err := r.checkScopes(c.Kind, c.Owner, policy, added); err != nil {
+				return nil, err
+			}
+		}
+		for _, sc := range scopes {
+			if err := models.ValidScopeToken(sc); err != nil {
+				return nil, models.Errorf(models.KindInvalid, "invalid_scope", "%s", models.ErrorMessage(err))
+			}
+		}
+		note("scopes", nonNilSet(c.Scopes), scopes, slices.Equal(scopes, c.Scopes))
+		c.Scopes = scopes
+	}
+	if ch.Audiences != nil {
+		audiences, err := r.checkAudiences(ctx, c.OrgID, c.Kind, *ch.Audiences)
 		if err != nil {
 			return nil, err
 		}
-		if c.Owner == nil || !c.Owner.Active() {
-			return nil, models.Errorf(models.KindInvalid, "owner_disabled", "the client's owner is no longer an active member of the organization")
-		}
-		if c.Scopes, err = r.checkScopes(c.Kind, c.Owner, policy, *ch.Scopes); err != nil {
+		note("audiences", nonNilSet(c.Audiences), audiences, slices.Equal(audiences, c.Audiences))
+		c.Audiences = audiences
+	}
+	if ch.TokenTTL != nil {
+		if err := checkTokenTTL(*ch.TokenTTL, policy); err != nil {
 			return nil, err
 		}
-		detail["scopes"] = c.Scopes
+		note("token_ttl", ttlText(c.TokenTTL), ttlText(*ch.TokenTTL), *ch.TokenTTL == c.TokenTTL)
+		c.TokenTTL = *ch.TokenTTL
 	}
-	if len(detail) == 0 {
+	if ch.IPAllowlist != nil {
+		allowlist, err := normalizeAllowlist(*ch.IPAllowlist)
+		if err != nil {
+			return nil, err
+		}
+		note("ip_allowlist", nonNilSet(c.IPAllowlist), allowlist, slices.Equal(allowlist, c.IPAllowlist))
+		c.IPAllowlist = allowlist
+	}
+	if len(after) == 0 {
 		return c, nil
 	}
 	if err := r.store.UpdateClient(ctx, c); err != nil {
 		return nil, err
 	}
-	r.audit(ctx, actor, models.AuditClientUpdated, c.ID, c.OwnerID, detail)
+	r.audit(ctx, actor, models.AuditClientUpdated, c.ID, c.OwnerID, map[string]any{"before": before, "after": after})
+	return c, nil
+}
+
+func nonNilSet(s models.Set) models.Set {
+	if s == nil {
+		return models.Set{}
+	}
+	return s
+}
+
+// ttlText is a token TTL as the audit log shows it: "default" for the
+// policy's.
+func ttlText(d time.Duration) string {
+	if d == 0 {
+		return "default"
+	}
+	return d.String()
+}
+
+// Renewal says when a renewed client expires: at ExpiresAt, or ExpiresIn
+// from now; neither, the policy's maximum lifetime from now (its default
+// lifetime when it sets no maximum).
+type Renewal struct {
+	ExpiresAt *time.Time
+	ExpiresIn time.Duration
+}
+
+// Renew gives a client a new expiry, keeping its client_id and its
+// secrets: an expired client works again with the secret it had. The
+// renewal starts a new lifetime (models.Client.LifetimeStart), from which
+// the policy's maximum credential lifetime is counted, so the new expiry
+// may be at most that maximum from now. An expired client that becomes
+// usable again counts against its owner's limit of clients. A revoked
+// client cannot be renewed.
+func (r *Registry) Renew(ctx context.Context, actor Actor, clientID string, in Renewal) (*models.Client, error) {
+	c, err := r.manageable(ctx, actor, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.StatusRevoked {
+		return nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked and cannot be renewed: create a new client", clientID)
+	}
+	if in.ExpiresAt != nil && in.ExpiresIn != 0 {
+		return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "give expires_at or expires_in, not both")
+	}
+	policy, err := r.store.Policy(ctx, c.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now().UTC()
+	var expires time.Time
+	switch {
+	case in.ExpiresAt != nil:
+		expires = in.ExpiresAt.UTC()
+	case in.ExpiresIn != 0:
+		expires = now.Add(in.ExpiresIn)
+	case policy.MaxCredentialLifetime > 0:
+		expires = now.Add(policy.MaxCredentialLifetime)
+	default:
+		expires = now.Add(policy.DefaultCredentialLifetime)
+	}
+	if !expires.After(now) {
+		return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry must be in the future")
+	}
+	if policy.MaxCredentialLifetime > 0 && expires.After(now.Add(policy.MaxCredentialLifetime)) {
+		return nil, models.Errorf(models.KindInvalid, "invalid_expiry", "expiry is beyond the maximum credential lifetime (%s from now, %s)", models.FormatDuration(policy.MaxCredentialLifetime), now.Add(policy.MaxCredentialLifetime).Format(time.RFC3339))
+	}
+	old := c.EffectiveExpiry(policy)
+	limit := 0
+	if old != nil && !now.Before(*old) {
+		limit = policy.MaxClientsPerOwner // usable again: it counts
+	}
+	if err := r.store.RenewClient(ctx, c, expires, now, limit); err != nil {
+		return nil, err
+	}
+	var was any
+	if old != nil {
+		was = old.UTC()
+	}
+	r.audit(ctx, actor, models.AuditClientRenewed, c.ID, c.OwnerID, map[string]any{
+		"before": map[string]any{"expires_at": was}, "after": map[string]any{"expires_at": expires},
+	})
 	return c, nil
 }

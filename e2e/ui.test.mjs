@@ -554,6 +554,96 @@ test("switch organization, create a credential of each kind, see its project", a
   await shot("11-acme-credentials");
 });
 
+// --- edit and renew a client ------------------------------------------------
+
+test("edit a client: the live preview follows the scopes; a narrowed scope holds at the next token request", async () => {
+  // A client owned by the admin (the default organization allows one per
+  // owner and a 7-day lifetime by now).
+  await page.goto(`${ORG}/clients/new?kind=project`);
+  await page.getByLabel("Owner").selectOption(ADMIN_EMAIL);
+  await page.getByLabel("Name").fill("Config sync");
+  await page.getByLabel("analysis:read").check();
+  await page.getByLabel("config:read").check();
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#secret-box").waitFor();
+  const id = (await page.locator("#new-client-id").textContent()).trim();
+  const secret = (await page.locator("#new-secret").textContent()).trim();
+  Object.assign(state, { editId: id, editSecret: secret });
+
+  await page.goto(`${ORG}/clients/${id}`);
+  await page.locator("#edit-client").click();
+  await page.waitForURL(new RegExp(`/clients/${id}/edit$`));
+  assert.equal(await heading(), "Edit Config sync");
+  await a11y("edit client form");
+  const effective = page.locator("#effective");
+  const eff = async () => (await effective.textContent()).trim().split(/\s+/).sort().join(" ");
+  assert.equal(await eff(), "analysis:read config:read");
+  await page.getByLabel("config:read").uncheck();
+  assert.equal(await eff(), "analysis:read");
+  await page.getByLabel("config:write").check();
+  assert.equal(await eff(), "analysis:read config:write");
+  await page.getByLabel("Name").fill("Config sync v2");
+  await page.getByLabel("IP allowlist").fill("127.0.0.1\n::1");
+  await shot("20-edit-client");
+
+  // A bad range is refused next to its field, keeping what was typed.
+  await page.getByLabel("Token lifetime").fill("2h");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.equal(await page.getByLabel("Token lifetime").getAttribute("aria-invalid"), "true");
+  assert.match(await page.locator("#f-token_ttl-err").textContent(), /between 30s and/);
+  assert.equal(await page.getByLabel("Name").inputValue(), "Config sync v2", "the form lost what was typed");
+  await a11y("edit client form with an error");
+  await shot("20-edit-client-error");
+
+  await page.getByLabel("Token lifetime").fill("5m");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=client_updated/);
+  assert.match(await notice(), /saved/);
+  assert.equal(await heading(), "Config sync v2");
+
+  // The very next token request: config:read is no longer granted.
+  const basic = Buffer.from(`${id}:${secret}`).toString("base64");
+  const res = await fetch(`${BASE}/oauth2/token`, {
+    method: "POST",
+    headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded" },
+    body: "grant_type=client_credentials&scope=config:read",
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error, "invalid_scope");
+  const r = await token(id, secret);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.expires_in, 300);
+  assert.equal(r.body.scope.split(" ").sort().join(" "), "analysis:read config:write");
+});
+
+test("renew a client: same client ID and secret, a new expiry within the policy's maximum", async () => {
+  const id = state.editId;
+  await page.goto(`${ORG}/clients/${id}`);
+  await a11y("client page with the renewal panel");
+  // The policy's maximum is 7 days: 30 is refused in the panel.
+  assert.equal(await page.getByLabel("Expires in").inputValue(), "7d");
+  await page.getByLabel("Expires in").fill("30d");
+  await page.getByRole("button", { name: "Renew" }).click();
+  await page.locator("#f-renew_in-err").waitFor();
+  assert.match(await page.locator("#f-renew_in-err").textContent(), /beyond the maximum credential lifetime/);
+  assert.equal(await page.getByLabel("Expires in").getAttribute("aria-invalid"), "true");
+  await a11y("renewal refused");
+
+  await page.getByLabel("Expires in").fill("3d");
+  await page.getByRole("button", { name: "Renew" }).click();
+  await page.waitForURL(/notice=client_renewed/);
+  assert.match(await notice(), /renewed/);
+  assert.equal((await page.locator("#client-id").textContent()).trim(), id);
+  await page.locator("#client-renewed").waitFor();
+  const in3 = new Date(Date.now() + 3 * 86400_000).toISOString().slice(0, 10);
+  const in3b = new Date(Date.now() + 3 * 86400_000 - 60_000).toISOString().slice(0, 10);
+  const exp = await page.locator("#client-expires time").getAttribute("datetime");
+  assert.ok(exp.startsWith(in3) || exp.startsWith(in3b), `expiry ${exp} is not 3 days from now`);
+  await shot("21-client-renewed");
+  assert.equal((await token(id, state.editSecret)).status, 200, "the same secret works after the renewal");
+});
+
 test("sign out ends the session", async () => {
   await page.goto(`${ORG}/`);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();

@@ -26,6 +26,7 @@ const (
 	AuditKeyRotated      = "key.rotated"
 	AuditPasswordUpdated = "user.password_set"
 	AuditClientUpdated   = "client.updated"
+	AuditClientRenewed   = "client.renewed"
 	AuditOrgCreated      = "organization.created"
 	AuditProjectCreated  = "project.created"
 	// AuditDefaultProjectSet: an organization named (or cleared) the

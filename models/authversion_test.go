@@ -51,6 +51,11 @@ func TestAuthVersionChanges(t *testing.T) {
 				return nil
 			}},
 			{"client scopes", func() error { c.Scopes = models.NewSet("a:write"); return s.UpdateClient(ctx, c) }},
+			{"client allowlist", func() error { c.IPAllowlist = models.NewSet("10.0.0.0/8"); return s.UpdateClient(ctx, c) }},
+			{"renew client", func() error { return s.RenewClient(ctx, c, time.Now().Add(time.Hour), time.Now(), 0) }},
+			{"renewed_at alone, by hand", func() error {
+				return models.ExecRaw(ctx, s, "UPDATE clients SET renewed_at = "+map[string]string{"sqlite": "'2030-01-01 00:00:00+00:00'", "postgres": "now()"}[backend]+" WHERE id = '"+c.ID+"'")
+			}},
 			{"rotate secret", func() error {
 				return s.AddSecret(ctx, &models.ClientSecret{ID: randomID("sec"), ClientID: c.ID, Hash: randomBytes(t, 32), Prefix: "p", Last4: "l"}, time.Now().Add(time.Hour))
 			}},

@@ -13,9 +13,10 @@ import (
 )
 
 // CreateClient inserts a client and its first secret in one transaction.
-// When maxPerOwner > 0 the owner's active clients are counted in the same
-// transaction, serialised per owner (a row lock on PostgreSQL; SQLite's
-// write transactions are serial), so concurrent creates cannot exceed it.
+// When maxPerOwner > 0 the owner's usable clients (neither revoked nor
+// expired) are counted in the same transaction, serialised per owner (a
+// row lock on PostgreSQL; SQLite's write transactions are serial), so
+// concurrent creates cannot exceed it.
 func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecret, maxPerOwner int) error {
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt = now, now
@@ -42,19 +43,8 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 		secret.CreatedAt = now
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if maxPerOwner > 0 {
-			if s.dialect == "postgres" {
-				if err := tx.Exec("SELECT user_id FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE", c.OrgID, c.OwnerID).Error; err != nil {
-					return err
-				}
-			}
-			var n int64
-			if err := tx.Model(&Client{}).Where("org_id = ? AND owner_id = ? AND status = ?", c.OrgID, c.OwnerID, StatusActive).Count(&n).Error; err != nil {
-				return err
-			}
-			if int(n) >= maxPerOwner {
-				return Errorf(KindConflict, "client_limit_reached", "the owner already holds %d active clients, the policy's maximum", n)
-			}
+		if err := s.checkClientLimit(tx, c.OrgID, c.OwnerID, "", maxPerOwner); err != nil {
+			return err
 		}
 		if err := tx.Omit("Owner", "Secrets").Create(c).Error; err != nil {
 			return err
@@ -69,6 +59,74 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 		return translate(err, "create client")
 	}
 	c.Secrets = []ClientSecret{*secret}
+	return nil
+}
+
+// checkClientLimit refuses (409 client_limit_reached) when the owner
+// already holds maxPerOwner usable clients in the organization, not
+// counting the client exceptID: active and not expired, under the
+// organization's maximum lifetime as it is in the transaction. Revoked and
+// expired clients do not count: they can no longer be used. On PostgreSQL
+// it locks the owner's membership first, so that concurrent creates and
+// renewals for one owner are serial (SQLite's write transactions are).
+func (s *Store) checkClientLimit(tx *gorm.DB, orgID, ownerID, exceptID string, maxPerOwner int) error {
+	if maxPerOwner <= 0 {
+		return nil
+	}
+	if s.dialect == "postgres" {
+		if err := tx.Exec("SELECT user_id FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE", orgID, ownerID).Error; err != nil {
+			return err
+		}
+	}
+	var maxLife int64
+	if err := tx.Raw("SELECT max_credential_lifetime FROM policies WHERE org_id = ?", orgID).Scan(&maxLife).Error; err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	q := tx.Model(&Client{}).Where("org_id = ? AND owner_id = ? AND id <> ? AND status = ? AND (expires_at IS NULL OR expires_at > ?)", orgID, ownerID, exceptID, StatusActive, now)
+	if maxLife > 0 {
+		q = q.Where("COALESCE(renewed_at, created_at) > ?", now.Add(-time.Duration(maxLife)))
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return err
+	}
+	if int(n) >= maxPerOwner {
+		return Errorf(KindConflict, "client_limit_reached", "the owner already holds %d active clients (neither revoked nor expired), the policy's maximum", n)
+	}
+	return nil
+}
+
+// RenewClient gives the client id the expiry expiresAt and starts its
+// lifetime anew at renewedAt (see Client.LifetimeStart); its client_id and
+// secrets are kept. When maxPerOwner > 0 (the client was expired, so the
+// renewal makes it usable again) the owner's other usable clients are
+// counted as at creation. A revoked client is not renewed.
+func (s *Store) RenewClient(ctx context.Context, c *Client, expiresAt, renewedAt time.Time, maxPerOwner int) error {
+	expiresAt, renewedAt = expiresAt.UTC(), renewedAt.UTC()
+	now := s.now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.checkClientLimit(tx, c.OrgID, c.OwnerID, c.ID, maxPerOwner); err != nil {
+			return err
+		}
+		res := tx.Model(&Client{}).Where("id = ? AND status = ?", c.ID, StatusActive).
+			Updates(map[string]any{"expires_at": expiresAt, "renewed_at": renewedAt, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return Errorf(KindConflict, "client_revoked", "client %s is revoked: it cannot be renewed; create a new one", c.ID)
+		}
+		return nil
+	})
+	var domain *Error
+	if errors.As(err, &domain) {
+		return err
+	}
+	if err != nil {
+		return translate(err, "renew client "+c.ID)
+	}
+	c.ExpiresAt, c.RenewedAt, c.UpdatedAt = &expiresAt, &renewedAt, now
 	return nil
 }
 

@@ -272,6 +272,18 @@ ALTER TABLE organizations ADD COLUMN default_project_id TEXT NOT NULL DEFAULT ''
 UPDATE organizations SET default_project_id = '00000000-0000-0000-0000-000000000001' WHERE id = '00000000-0000-0000-0000-000000000001';
 CREATE UNIQUE INDEX projects_resource ON projects (resource) WHERE resource <> '';
 `},
+	// Renewal (docs/design.md, Domain): a client renewed keeps its
+	// client_id and secrets and starts a new lifetime at renewed_at, from
+	// which the policy's maximum lifetime is counted. AuthClient reads it,
+	// so the clients' auth triggers are made again with it.
+	{version: 7, name: "client_renewal", dialect: renewalTriggers, sql: `
+ALTER TABLE clients ADD COLUMN renewed_at {{ts}};
+`},
+}
+
+// renewalTriggers makes the clients' auth triggers again, with renewed_at.
+func renewalTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTables[:1])...)
 }
 
 func (s *Store) ddl(sql string) string {

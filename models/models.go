@@ -208,10 +208,14 @@ type Client struct {
 	// may ask tokens for to those with these resources; empty, any project
 	// of its organization. Other kinds have none: their project is their
 	// audience.
-	Audiences     Set
-	TokenTTL      time.Duration
-	IPAllowlist   Set `gorm:"column:ip_allowlist"`
-	ExpiresAt     *time.Time
+	Audiences   Set
+	TokenTTL    time.Duration
+	IPAllowlist Set `gorm:"column:ip_allowlist"`
+	ExpiresAt   *time.Time
+	// RenewedAt is when the client was last renewed: its lifetime starts
+	// there, and the policy's maximum lifetime is counted from it (see
+	// LifetimeStart). Nil for a client never renewed.
+	RenewedAt     *time.Time
 	Status        string
 	RevokedAt     *time.Time
 	LastUsedAt    *time.Time

@@ -12,8 +12,9 @@ import (
 type Policy struct {
 	OrgID string `gorm:"primaryKey"`
 	// MaxCredentialLifetime caps every client's lifetime counted from its
-	// creation date, retroactively: shortening it expires old clients at
-	// once, lengthening it brings them back. Zero means no cap.
+	// creation date or its last renewal, retroactively: shortening it
+	// expires old clients at once, lengthening it brings them back. Zero
+	// means no cap.
 	MaxCredentialLifetime time.Duration
 	// DefaultCredentialLifetime is the expiry given to new clients.
 	DefaultCredentialLifetime time.Duration
@@ -121,12 +122,23 @@ func (s *Store) SavePolicy(ctx context.Context, p *Policy) error {
 	return translate(s.db.WithContext(ctx).Save(p).Error, "save policy")
 }
 
-// EffectiveExpiry is when the client stops working: its own expiry, or its
-// creation date plus the policy's maximum lifetime, whichever is earlier.
+// LifetimeStart is when the client's current lifetime began: its last
+// renewal, or its creation when it was never renewed. The policy's maximum
+// credential lifetime is counted from it.
+func (c *Client) LifetimeStart() time.Time {
+	if c.RenewedAt != nil {
+		return *c.RenewedAt
+	}
+	return c.CreatedAt
+}
+
+// EffectiveExpiry is when the client stops working: its own expiry, or the
+// start of its lifetime (creation or last renewal) plus the policy's
+// maximum lifetime, whichever is earlier.
 func (c *Client) EffectiveExpiry(p *Policy) *time.Time {
 	exp := c.ExpiresAt
 	if p != nil && p.MaxCredentialLifetime > 0 {
-		capAt := c.CreatedAt.Add(p.MaxCredentialLifetime)
+		capAt := c.LifetimeStart().Add(p.MaxCredentialLifetime)
 		if exp == nil || capAt.Before(*exp) {
 			exp = &capAt
 		}

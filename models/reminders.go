@@ -25,7 +25,7 @@ type Expiring struct {
 func (s *Store) ExpiringClients(ctx context.Context, p *Policy, now, horizon time.Time) ([]Expiring, error) {
 	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets").Where("clients.org_id = ? AND clients.status = ?", p.OrgID, StatusActive)
 	if p.MaxCredentialLifetime > 0 {
-		q = q.Where("(clients.expires_at IS NOT NULL AND clients.expires_at <= ?) OR clients.created_at <= ?", horizon.UTC(), horizon.Add(-p.MaxCredentialLifetime).UTC())
+		q = q.Where("(clients.expires_at IS NOT NULL AND clients.expires_at <= ?) OR COALESCE(clients.renewed_at, clients.created_at) <= ?", horizon.UTC(), horizon.Add(-p.MaxCredentialLifetime).UTC())
 	} else {
 		q = q.Where("clients.expires_at IS NOT NULL AND clients.expires_at <= ?", horizon.UTC())
 	}

@@ -57,7 +57,7 @@ func upgradeToTenancy(s *Store, tx *gorm.DB) error {
 	if err := tx.Exec(upgradeCreatedBySQL).Error; err != nil {
 		return fmt.Errorf("clients of members not allowed to create: %w", err)
 	}
-	for _, stmt := range authTriggers(s.dialect, authTables) {
+	for _, stmt := range authTriggers(s.dialect, authTablesV6) {
 		if err := tx.Exec(stmt).Error; err != nil {
 			return fmt.Errorf("%s: %w", firstLine(stmt), err)
 		}

@@ -121,7 +121,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	}
 	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
 		g.failure = "expired"
-		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; create or rotate to a new credential")
+		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; an admin or its owner can renew it, keeping its client_id and secret")
 	}
 	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
 		g.failure = "deprecated_format"

@@ -243,11 +243,13 @@ func (a *adminAPI) getClient(c echo.Context, p *principal) error {
 	return a.writeClient(c, p, http.StatusOK, cl, "", "")
 }
 
-// updateClient is PATCH /orgs/{org}/clients/{id} {"name","description","scopes"}:
-// absent fields keep their values. Scopes must be held by the owner, and a
-// publishable client's within the organization's publishable scopes (400
-// scope_not_publishable otherwise). The change holds at the client's next
-// token request.
+// updateClient is PATCH /orgs/{org}/clients/{id}
+// {"name","description","scopes","audiences","token_ttl","ip_allowlist"}:
+// absent fields keep their values; each is checked as at creation (scopes
+// held by the owner, a publishable client's within the organization's
+// publishable scopes, audiences of an organization client only, the token
+// TTL within the policy's maximum, "" for the policy's default, CIDRs).
+// The change holds at the client's next token request on every instance.
 func (a *adminAPI) updateClient(c echo.Context, p *principal) error {
 	if _, err := query(c); err != nil {
 		return err
@@ -256,20 +258,72 @@ func (a *adminAPI) updateClient(c echo.Context, p *principal) error {
 		Name        *string   `json:"name"`
 		Description *string   `json:"description"`
 		Scopes      *[]string `json:"scopes"`
+		Audiences   *[]string `json:"audiences"`
+		TokenTTL    *string   `json:"token_ttl"`
+		IPAllowlist *[]string `json:"ip_allowlist"`
 	}
 	if err := decodeJSON(c, &in, true); err != nil {
 		return err
 	}
-	if in.Name == nil && in.Description == nil && in.Scopes == nil {
-		return models.Errorf(models.KindInvalid, "invalid_request", "nothing to change: send name, description or scopes")
+	ch := app.ClientChange{Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist}
+	if in.TokenTTL != nil {
+		ttl, err := durationField("token_ttl", in.TokenTTL)
+		if err != nil {
+			return err
+		}
+		ch.TokenTTL = &ttl
+	}
+	if ch == (app.ClientChange{}) {
+		return models.Errorf(models.KindInvalid, "invalid_request", "nothing to change: send name, description, scopes, audiences, token_ttl or ip_allowlist")
 	}
 	cl, err := a.clientByParam(c, p)
 	if err != nil {
 		return err
 	}
-	cl, err = a.Registry.Update(c.Request().Context(), p.actor(), cl.ID, app.ClientChange{Name: in.Name, Description: in.Description, Scopes: in.Scopes})
+	cl, err = a.Registry.Update(c.Request().Context(), p.actor(), cl.ID, ch)
 	if err != nil {
 		return notFound(err, "client_not_found", "client")
+	}
+	return a.writeClient(c, p, http.StatusOK, cl, "", "")
+}
+
+// renewClient is POST /orgs/{org}/clients/{id}/renew {"expires_at"} or
+// {"expires_in":"90d"} (neither: the policy's maximum lifetime from now):
+// a new expiry, within the policy's maximum lifetime from now, keeping the
+// client_id and its secrets.
+func (a *adminAPI) renewClient(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		ExpiresAt *string `json:"expires_at"`
+		ExpiresIn *string `json:"expires_in"`
+	}
+	if err := decodeJSON(c, &in, false); err != nil {
+		return err
+	}
+	var rn app.Renewal
+	if in.ExpiresAt != nil && *in.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
+		if err != nil {
+			return models.Errorf(models.KindInvalid, "invalid_expiry", "expires_at must be an RFC 3339 time such as 2030-01-31T00:00:00Z")
+		}
+		rn.ExpiresAt = &t
+	}
+	var err error
+	if rn.ExpiresIn, err = durationField("expires_in", in.ExpiresIn); err != nil {
+		return err
+	}
+	cl, err := a.clientByParam(c, p)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err = a.Registry.Renew(ctx, p.actor(), cl.ID, rn); err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	if cl, err = a.Store.ClientByID(ctx, cl.ID); err != nil {
+		return err
 	}
 	return a.writeClient(c, p, http.StatusOK, cl, "", "")
 }

@@ -151,6 +151,7 @@ func (a *adminAPI) routes() []adminRoute {
 		{http.MethodPatch, org + "/clients/:id", orgMember, a.updateClient},
 		{http.MethodPost, org + "/clients/:id/revoke", orgMember, a.revokeClient},
 		{http.MethodPost, org + "/clients/:id/rotate", orgMember, a.rotateClient},
+		{http.MethodPost, org + "/clients/:id/renew", orgMember, a.renewClient},
 		{http.MethodDelete, org + "/clients/:id/secrets/:secret_id", orgMember, a.revokeSecret},
 
 		{http.MethodGet, org + "/policy", orgManager, a.getPolicy},

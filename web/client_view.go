@@ -27,6 +27,7 @@ type ClientView struct {
 	TokenTTL        string       `json:"token_ttl,omitempty"`
 	ResourceServer  bool         `json:"resource_server"`
 	ExpiresAt       *time.Time   `json:"expires_at"`
+	RenewedAt       *time.Time   `json:"renewed_at,omitempty"`
 	RevokedAt       *time.Time   `json:"revoked_at,omitempty"`
 	LastUsedAt      *time.Time   `json:"last_used_at"`
 	LastUsedIP      string       `json:"last_used_ip"`
@@ -73,7 +74,7 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 		ClientID: c.ID, Kind: c.Kind, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
 		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
 		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
-		ExpiresAt: utc(c.EffectiveExpiry(p)), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
+		ExpiresAt: utc(c.EffectiveExpiry(p)), RenewedAt: utc(c.RenewedAt), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
 	}

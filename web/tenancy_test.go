@@ -160,6 +160,7 @@ func orgProbes(slug string, tn *tenant) []probe {
 		{"PATCH", base + "/clients/" + c, map[string]any{"name": "renamed"}},
 		{"POST", base + "/clients/" + c + "/revoke", nil},
 		{"POST", base + "/clients/" + c + "/rotate", map[string]any{"grace": "0s"}},
+		{"POST", base + "/clients/" + c + "/renew", map[string]any{"expires_in": "1d"}},
 		{"DELETE", base + "/clients/" + c + "/secrets/" + tn.secretIDs[models.ClientKindProject], nil},
 		{"GET", base + "/policy", nil},
 		{"PUT", base + "/policy", map[string]any{}},

@@ -99,6 +99,9 @@ func (u *adminUI) routes() []uiRoute {
 		{http.MethodGet, o + "/clients/new", orgMember, u.newClientPage},
 		{http.MethodPost, o + "/clients", orgMember, u.createClientSubmit},
 		{http.MethodGet, o + "/clients/:id", orgMember, u.clientPage},
+		{http.MethodGet, o + "/clients/:id/edit", orgMember, u.editClientPage},
+		{http.MethodPost, o + "/clients/:id/edit", orgMember, u.editClientSubmit},
+		{http.MethodPost, o + "/clients/:id/renew", orgMember, u.renewSubmit},
 		{http.MethodPost, o + "/clients/:id/rotate", orgMember, u.rotateSubmit},
 		{http.MethodPost, o + "/clients/:id/revoke", orgMember, u.revokeSubmit},
 		{http.MethodPost, o + "/clients/:id/secrets/:secret_id/revoke", orgMember, u.revokeSecretSubmit},
@@ -219,6 +222,8 @@ var notices = map[string]string{
 	"password_set":    "The password was set.",
 	"policy_saved":    "The policy was saved. It applies from the next token request.",
 	"already_revoked": "The client was already revoked.",
+	"client_updated":  "The client was saved. The change holds from its next token request.",
+	"client_renewed":  "The client was renewed: same client ID, same secrets, new expiry.",
 }
 
 func notice(c echo.Context) string { return notices[c.QueryParam("notice")] }

@@ -156,6 +156,8 @@ type clientData struct {
 	GraceDef string
 	TokenURL string
 	Revoked  bool
+	Renew    renewForm
+	RenewMax string // the policy's maximum lifetime, "" for none
 }
 
 // clientPage is GET /admin/o/{org}/clients/{id}: never a secret.
@@ -168,6 +170,21 @@ func (u *adminUI) clientPage(c echo.Context, p *uiCtx) error {
 }
 
 func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool) error {
+	return u.renderClientPage(c, p, status, cl, secret, secretID, created, renewForm{})
+}
+
+// renderClientWith renders the client's page with the renewal panel's
+// field and error.
+func (u *adminUI) renderClientWith(c echo.Context, p *uiCtx, status int, cl *models.Client, rf renewForm) error {
+	return u.renderClientPage(c, p, status, cl, "", "", false, rf)
+}
+
+// renewForm is the renewal panel's field as typed and its error.
+type renewForm struct {
+	In, Error string
+}
+
+func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool, rf renewForm) error {
 	ctx := c.Request().Context()
 	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
@@ -175,7 +192,16 @@ func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.
 	}
 	d := clientData{
 		Client: ViewClient(cl, policy, u.Now()), TokenTTL: shortDur(cl.TokenTTL), Secret: secret, SecretID: secretID, Created: created,
-		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked,
+		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked, Renew: rf,
+	}
+	if d.Renew.In == "" {
+		d.Renew.In = shortDur(policy.DefaultCredentialLifetime)
+		if policy.MaxCredentialLifetime > 0 {
+			d.Renew.In = shortDur(policy.MaxCredentialLifetime)
+		}
+	}
+	if policy.MaxCredentialLifetime > 0 {
+		d.RenewMax = shortDur(policy.MaxCredentialLifetime)
 	}
 	d.GraceDef = shortDur(policy.RotationGrace)
 	d.Grace = []graceOption{{"0s", "None: old secrets stop now"}, {"1h", "1 hour"}, {"1d", "1 day"}, {"7d", "7 days"}, {"30d", "30 days"}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -206,7 +207,8 @@ func (u *adminUI) auditRows(ctx context.Context, p *uiCtx, events []models.Audit
 }
 
 // auditDetail writes an event's JSON detail as "key: value; …" with keys
-// sorted, lists space-separated; anything else as it is.
+// sorted, lists space-separated, and a change (before and after) as
+// "field: old → new; …"; anything else as it is.
 func auditDetail(raw string) string {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
@@ -214,32 +216,49 @@ func auditDetail(raw string) string {
 	if raw == "" || dec.Decode(&m) != nil {
 		return raw
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		var v string
-		switch x := m[k].(type) {
-		case nil:
-			v = "none"
-		case []any:
-			items := make([]string, 0, len(x))
-			for _, it := range x {
-				items = append(items, fmt.Sprint(it))
-			}
-			v = strings.Join(items, " ")
-			if v == "" {
-				v = "none"
-			}
-		default:
-			v = fmt.Sprint(x)
+	if before, after, ok := changes(m); ok {
+		// A change: "field: old → new" for each field that changed.
+		parts := make([]string, 0, len(after))
+		for _, k := range slices.Sorted(maps.Keys(after)) {
+			parts = append(parts, k+": "+detailValue(before[k])+" → "+detailValue(after[k]))
 		}
-		parts = append(parts, k+": "+v)
+		return strings.Join(parts, "; ")
+	}
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+": "+detailValue(m[k]))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// changes returns the before and after of a detail that records a change
+// (client.updated, client.renewed): exactly those two objects.
+func changes(m map[string]any) (before, after map[string]any, ok bool) {
+	before, okb := m["before"].(map[string]any)
+	after, oka := m["after"].(map[string]any)
+	return before, after, okb && oka && len(m) == 2
+}
+
+// detailValue writes one value of an event's detail.
+func detailValue(x any) string {
+	switch x := x.(type) {
+	case nil:
+		return "none"
+	case string:
+		if x == "" {
+			return "none"
+		}
+	case []any:
+		items := make([]string, 0, len(x))
+		for _, it := range x {
+			items = append(items, fmt.Sprint(it))
+		}
+		if len(items) == 0 {
+			return "none"
+		}
+		return strings.Join(items, " ")
+	}
+	return fmt.Sprint(x)
 }
 
 var auditActions = []string{
@@ -247,7 +266,7 @@ var auditActions = []string{
 	models.AuditSecretRevoked, models.AuditTokenRevoked, models.AuditAuthFailed, models.AuditReminderSent,
 	models.AuditUserCreated, models.AuditUserUpdated, models.AuditPasswordUpdated, models.AuditSessionCreated,
 	models.AuditSessionFailed, models.AuditSessionEnded, models.AuditPolicyUpdated, models.AuditKeyRotated,
-	models.AuditClientUpdated, models.AuditOrgCreated, models.AuditProjectCreated, models.AuditDefaultProjectSet,
+	models.AuditClientUpdated, models.AuditClientRenewed, models.AuditOrgCreated, models.AuditProjectCreated, models.AuditDefaultProjectSet,
 }
 
 type auditData struct {

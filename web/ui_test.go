@@ -196,6 +196,8 @@ func uiPOSTRoutes(e *adminEnv, clientID, secretID string) map[string]url.Values 
 		"/admin/logout":            {},
 		"/admin/o/default/clients": {"name": {"csrf test"}, "owner": {memberEmail}, "scopes": {readScope}},
 		"/admin/o/default/clients/" + esc(clientID) + "/rotate":                               {"grace": {"0s"}},
+		"/admin/o/default/clients/" + esc(clientID) + "/edit":                                 {"name": {"csrf edit"}, "scopes": {readScope}},
+		"/admin/o/default/clients/" + esc(clientID) + "/renew":                                {"expires_in": {"1d"}},
 		"/admin/o/default/clients/" + esc(clientID) + "/revoke":                               {"confirm": {"yes"}},
 		"/admin/o/default/clients/" + esc(clientID) + "/secrets/" + esc(secretID) + "/revoke": {"confirm": {"yes"}},
 		"/admin/o/default/members":                                                            {"email": {"csrf@example.com"}, "name": {"CSRF"}, "role": {"member"}},

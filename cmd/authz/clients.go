@@ -54,15 +54,16 @@ func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
 }
 
 func (m *Main) clients(ctx context.Context, args []string) error {
-	const want = "clients: want create, import, list, show, rotate, revoke, revoke-secret or expiring"
+	const want = "clients: want create, import, list, show, update, renew, rotate, revoke, revoke-secret or expiring"
 	if len(args) == 0 {
 		return errors.New(want)
 	}
 	var c common
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
-	var orgSlug, project, owner, status, grace, within, importID string
+	var orgSlug, project, owner, status, grace, within, renewIn, importID string
 	var legacy bool
+	var edit clientEditFlags
 	fs.StringVar(&orgSlug, "org", "", "the organization's slug; may be left out when the database has exactly one, or when a client_id names the client")
 	switch args[0] {
 	case "create":
@@ -75,6 +76,10 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fs.StringVar(&owner, "owner", "", "only clients of this owner's email")
 		fs.StringVar(&status, "status", "", "only clients in this status: active, expired, revoked, disabled_by_owner or disabled_by_policy")
 		fs.BoolVar(&legacy, "legacy", false, "only clients with a live secret in a deprecated (imported) format")
+	case "update":
+		edit.register(fs)
+	case "renew":
+		fs.StringVar(&renewIn, "expires-in", "", "the new lifetime from now, e.g. 90d; default the policy's maximum credential lifetime (its default lifetime when it sets no maximum)")
 	case "rotate":
 		fs.StringVar(&grace, "grace", "", "how long the old secrets keep working, e.g. 24h, 7d or 0s (now); default the policy's")
 	case "expiring":
@@ -170,6 +175,24 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	}
 	op := app.Operator(client.OrgID)
 	switch args[0] {
+	case "update":
+		ch, err := edit.change(fs)
+		if err != nil {
+			return fmt.Errorf("clients update: %w", err)
+		}
+		if _, err := m.registry(store, nil, log).Update(ctx, op, id, ch); err != nil {
+			return err
+		}
+	case "renew":
+		var rn app.Renewal
+		if renewIn != "" {
+			if rn.ExpiresIn, err = models.ParseDuration(renewIn); err != nil {
+				return fmt.Errorf("--expires-in: %w", err)
+			}
+		}
+		if _, err := m.registry(store, nil, log).Renew(ctx, op, id, rn); err != nil {
+			return err
+		}
 	case "rotate":
 		var g *time.Duration
 		if grace != "" {
@@ -209,6 +232,48 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		return err
 	}
 	return m.printClient(&c, v)
+}
+
+// clientEditFlags are the fields clients update may change; only the
+// flags given change anything.
+type clientEditFlags struct {
+	name, description, scopes, audiences, ips string
+	ttl                                       time.Duration
+}
+
+func (f *clientEditFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "the new name")
+	fs.StringVar(&f.description, "description", "", "the new description (\"\" clears it)")
+	fs.StringVar(&f.scopes, "scopes", "", "comma-separated granted scopes, replacing the client's: held by its owner")
+	fs.StringVar(&f.audiences, "audience", "", "organization clients only: comma-separated resources of the projects it may ask tokens for, replacing the client's (\"\": every project)")
+	fs.StringVar(&f.ips, "allowed-ips", "", "comma-separated IPs/CIDRs the client may call from, replacing its allowlist (\"\": anywhere)")
+	fs.DurationVar(&f.ttl, "ttl", 0, "token lifetime, e.g. 10m, at most the policy's maximum; 0 for the policy's default")
+}
+
+// change is the change of the flags set on fs.
+func (f *clientEditFlags) change(fs *flag.FlagSet) (app.ClientChange, error) {
+	var ch app.ClientChange
+	list := func(s string) *[]string { l := splitList(s); return &l }
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "name":
+			ch.Name = &f.name
+		case "description":
+			ch.Description = &f.description
+		case "scopes":
+			ch.Scopes = list(f.scopes)
+		case "audience":
+			ch.Audiences = list(f.audiences)
+		case "allowed-ips":
+			ch.IPAllowlist = list(f.ips)
+		case "ttl":
+			ch.TokenTTL = &f.ttl
+		}
+	})
+	if ch == (app.ClientChange{}) {
+		return ch, errors.New("nothing to change: give --name, --description, --scopes, --audience, --ttl or --allowed-ips")
+	}
+	return ch, nil
 }
 
 // clientOf loads the client id; with an organization's slug, only a client
@@ -311,9 +376,9 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 	if c.json {
 		return m.printJSON(v)
 	}
-	m.printf("client_id:       %s\nkind:            %s\nproject:         %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
+	m.printf("client_id:       %s\nkind:            %s\nproject:         %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nrenewed:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
 		v.ClientID, v.Kind, dash(v.Project), v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
-		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
+		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.RenewedAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
 	for _, s := range v.Secrets {
 		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)
 	}

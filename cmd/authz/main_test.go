@@ -256,6 +256,7 @@ type clientOut struct {
 	TokenTTL        string      `json:"token_ttl"`
 	ResourceServer  bool        `json:"resource_server"`
 	ExpiresAt       *time.Time  `json:"expires_at"`
+	RenewedAt       *time.Time  `json:"renewed_at"`
 	RevokedAt       *time.Time  `json:"revoked_at"`
 	LastUsedAt      *time.Time  `json:"last_used_at"`
 	LastUsedIP      string      `json:"last_used_ip"`

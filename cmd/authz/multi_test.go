@@ -507,6 +507,65 @@ func TestMultiInstance(t *testing.T) {
 		}
 	})
 
+	t.Run("client narrowed through A holds at B's next request", func(t *testing.T) {
+		c3 := createClient(t, m, alice, "edited", readScope+","+confScope, "--ip-allowlist", "127.0.0.1")
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := &http.Client{Timeout: 30 * time.Second, Transport: tr, Jar: jar}
+		call := func(method, path, body string, want int) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(ctx, method, a.base+"/admin/api/v1"+path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := admin.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s at A: %v", method, path, err)
+			}
+			defer resp.Body.Close()
+			out, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != want {
+				t.Fatalf("%s %s at A: %s %s, want %d", method, path, resp.Status, out, want)
+			}
+		}
+		login, _ := json.Marshal(map[string]string{"email": multiAdmin, "password": multiPassword})
+		call(http.MethodPost, "/session", string(login), http.StatusCreated)
+		withScope := func(p *authzProc, scope string) *oauthResp {
+			t.Helper()
+			form := tokenForm()
+			form.Set("scope", scope)
+			r, err := oauthPost(ctx, hc, p.base, "/oauth2/token", c3.ClientID, c3.ClientSecret, form)
+			if err != nil {
+				t.Fatalf("token at %s: %v", p.name, err)
+			}
+			return r
+		}
+		// Both instances have served (and cached) the client as it was.
+		for _, p := range []*authzProc{b, a, b} {
+			if r := withScope(p, confScope); r.status != http.StatusOK || r.Scope != confScope {
+				t.Fatalf("token for %s at %s before the edit: %s", confScope, p.name, r)
+			}
+		}
+		call(http.MethodPatch, "/orgs/default/clients/"+c3.ClientID, `{"scopes":["`+readScope+`"]}`, http.StatusOK)
+		for _, p := range []*authzProc{b, a} {
+			if r := withScope(p, confScope); r.status != http.StatusBadRequest || r.Error != "invalid_scope" {
+				t.Errorf("token for %s at %s right after it was taken away through A: %s, want 400 invalid_scope", confScope, p.name, r)
+			}
+			if r := withScope(p, readScope); r.status != http.StatusOK {
+				t.Errorf("token for %s at %s after the edit: %s", readScope, p.name, r)
+			}
+		}
+		call(http.MethodPatch, "/orgs/default/clients/"+c3.ClientID, `{"ip_allowlist":["10.0.0.0/8"]}`, http.StatusOK)
+		for _, p := range []*authzProc{b, a} {
+			if r := withScope(p, readScope); r.status == http.StatusOK || r.Error != "unauthorized_client" || !strings.Contains(r.ErrorDescription, "allowlist") {
+				t.Errorf("token at %s right after the allowlist was narrowed through A: %s, want unauthorized_client (allowlist)", p.name, r)
+			}
+		}
+	})
+
 	t.Run("concurrent load on both", func(t *testing.T) {
 		const workers = 8
 		deadline := time.Now().Add(2 * time.Second)

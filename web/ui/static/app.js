@@ -81,9 +81,9 @@
     }
   });
 
-  // New client: the scopes offered are the selected owner's permissions;
-  // the preview shows what a token would carry.
-  var owner = document.querySelector("select[data-owner-select]");
+  // New client and edit: the scopes offered are the (selected) owner's
+  // permissions; the preview shows what a token would carry.
+  var owner = document.querySelector("[data-owner-select]");
   if (owner) {
     var output = document.getElementById("effective");
     var ownerPerms = document.getElementById("owner-perms");
@@ -107,8 +107,10 @@
       });
     };
 
+    // A select offers owners (creation); any other element is the fixed
+    // owner of the client being edited.
     var held = function () {
-      var opt = owner.options[owner.selectedIndex];
+      var opt = owner.tagName === "SELECT" ? owner.options[owner.selectedIndex] : owner;
       var list = (opt && opt.getAttribute("data-permissions")) || "";
       return list.split(" ").filter(Boolean);
     };
