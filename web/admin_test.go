@@ -60,6 +60,7 @@ type adminEnv struct {
 	host     string
 	store    *models.Store
 	registry *app.Registry
+	hasher   *oauth.Hasher
 	keyring  *jwtkeys.Keyring
 	clock    *testutil.Clock
 	admin    *models.User
@@ -94,7 +95,7 @@ func newAdminEnv(t testing.TB, backend string, secure bool) *adminEnv {
 		}
 	}
 	u, _ := url.Parse(srv.URL)
-	return &adminEnv{t: t, url: srv.URL, host: u.Host, store: store, registry: registry, keyring: keyring, clock: clk, admin: admin, member: member}
+	return &adminEnv{t: t, url: srv.URL, host: u.Host, store: store, registry: registry, hasher: hasher, keyring: keyring, clock: clk, admin: admin, member: member}
 }
 
 // apiResp is an admin API response.
