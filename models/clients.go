@@ -313,9 +313,11 @@ func (s *Store) RevokeClient(ctx context.Context, id string) (*Client, error) {
 
 // RecordUsage stores a batch of usage: it adds each Usage's Count to the
 // client's and the secret's token counts, and moves their last-use fields
-// forward (never back). Usages are first merged per row. The batch is one
-// transaction: on PostgreSQL one UPDATE per table for the whole batch, on
-// SQLite one prepared UPDATE per row. The four gorm updates per usage this
+// forward (never back), and adds each address to the client's IP history
+// (at most MaxClientIPs kept). Usages are first merged per row. The batch
+// is one transaction: on PostgreSQL one UPDATE per table and one upsert of
+// addresses for the whole batch (and a trim when a client gained one), on
+// SQLite one prepared statement per row. The four gorm updates per usage this
 // replaced cost 200 µs (SQLite) and 1 ms (PostgreSQL) per client: 4% of
 // the server's core for 1,000 active clients flushed every 5 s, and a
 // flush slower than its interval from about 5,000 active clients on
@@ -462,26 +464,53 @@ func mergeIPs(usages []Usage) []ipRow {
 	return rows
 }
 
-// recordIPsPostgres upserts a batch's addresses in one statement, then
-// drops each touched client's addresses beyond MaxClientIPs in another.
+// recordIPsPostgres upserts a batch's addresses in one statement, then, in
+// one more, drops the addresses beyond MaxClientIPs of the clients that
+// gained one.
 func recordIPsPostgres(ctx, txctx context.Context, tx *sql.Tx, rows []ipRow) error {
 	clients, ips := make([]string, len(rows)), make([]string, len(rows))
 	firsts, lasts, counts := make([]time.Time, len(rows)), make([]time.Time, len(rows)), make([]int64, len(rows))
+	sent := make(map[[2]string]int64, len(rows))
 	for i, r := range rows {
 		clients[i], ips[i], firsts[i], lasts[i], counts[i] = r.client, r.ip, r.first, r.last, r.count
+		sent[[2]string{r.client, r.ip}] = r.count
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(txctx, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count)
+	// Each row comes back with its token count: equal to the batch's only
+	// for an address the client had not used before (a kept row's count
+	// only grows).
+	res, err := tx.QueryContext(txctx, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
 	ON CONFLICT (client_id, ip) DO UPDATE SET
 		first_used_at = LEAST(client_ips.first_used_at, excluded.first_used_at),
 		last_used_at = GREATEST(client_ips.last_used_at, excluded.last_used_at),
-		token_count = client_ips.token_count + excluded.token_count`, clients, ips, firsts, lasts, counts)
+		token_count = client_ips.token_count + excluded.token_count
+	RETURNING client_id, ip, token_count`, clients, ips, firsts, lasts, counts)
 	if err != nil {
 		return err
 	}
+	var grew []string
+	for res.Next() {
+		var client, ip string
+		var n int64
+		if err := res.Scan(&client, &ip, &n); err != nil {
+			res.Close()
+			return err
+		}
+		if n == sent[[2]string{client, ip}] {
+			grew = append(grew, client)
+		}
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	res.Close()
+	if len(grew) == 0 {
+		return nil
+	}
+	slices.Sort(grew)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -489,41 +518,55 @@ func recordIPsPostgres(ctx, txctx context.Context, tx *sql.Tx, rows []ipRow) err
 		SELECT client_id, ip, row_number() OVER (PARTITION BY client_id ORDER BY last_used_at DESC, ip) AS n
 		FROM client_ips WHERE client_id = ANY($1)) AS ranked
 	WHERE client_ips.client_id = ranked.client_id AND client_ips.ip = ranked.ip AND ranked.n > $2`,
-		slices.Compact(clients), MaxClientIPs)
+		slices.Compact(grew), MaxClientIPs)
 	return err
 }
 
-// recordIPRows upserts a batch's addresses row by row (SQLite), then
-// drops each touched client's addresses beyond MaxClientIPs; like
-// recordUsageRows, without deadlines and checking ctx per row.
+// recordIPRows adds a batch's addresses row by row (SQLite): an UPDATE of
+// the kept row, or when there is none an INSERT, after which the client's
+// addresses beyond MaxClientIPs are dropped. An address already kept
+// costs one statement, like the clients' and secrets' rows. Like
+// recordUsageRows, it runs without deadlines and checks ctx per row.
 func recordIPRows(ctx context.Context, tx *sql.Tx, rows []ipRow) error {
 	run := context.WithoutCancel(ctx)
-	upsert, err := tx.PrepareContext(run, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count)
-	VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (client_id, ip) DO UPDATE SET
-		first_used_at = MIN(client_ips.first_used_at, excluded.first_used_at),
-		last_used_at = MAX(client_ips.last_used_at, excluded.last_used_at),
-		token_count = client_ips.token_count + excluded.token_count`)
+	update, err := tx.PrepareContext(run, `UPDATE client_ips SET first_used_at = MIN(first_used_at, ?3),
+		last_used_at = MAX(last_used_at, ?4), token_count = token_count + ?5 WHERE client_id = ?1 AND ip = ?2`)
 	if err != nil {
 		return err
 	}
-	defer upsert.Close()
-	prune, err := tx.PrepareContext(run, `DELETE FROM client_ips WHERE client_id = ?1 AND ip NOT IN
-		(SELECT ip FROM client_ips WHERE client_id = ?1 ORDER BY last_used_at DESC, ip LIMIT ?2)`)
-	if err != nil {
-		return err
-	}
-	defer prune.Close()
+	defer update.Close()
+	var insert, prune *sql.Stmt
+	grew := false
 	for i, r := range rows {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := upsert.ExecContext(run, r.client, r.ip, r.first, r.last, r.count); err != nil {
+		res, err := update.ExecContext(run, r.client, r.ip, r.first, r.last, r.count)
+		if err != nil {
 			return err
 		}
-		if i+1 == len(rows) || rows[i+1].client != r.client {
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if insert == nil {
+				if insert, err = tx.PrepareContext(run, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count) VALUES (?1, ?2, ?3, ?4, ?5)`); err != nil {
+					return err
+				}
+				defer insert.Close()
+				if prune, err = tx.PrepareContext(run, `DELETE FROM client_ips WHERE client_id = ?1 AND ip NOT IN
+					(SELECT ip FROM client_ips WHERE client_id = ?1 ORDER BY last_used_at DESC, ip LIMIT ?2)`); err != nil {
+					return err
+				}
+				defer prune.Close()
+			}
+			if _, err := insert.ExecContext(run, r.client, r.ip, r.first, r.last, r.count); err != nil {
+				return err
+			}
+			grew = true
+		}
+		if grew && (i+1 == len(rows) || rows[i+1].client != r.client) {
 			if _, err := prune.ExecContext(run, r.client, MaxClientIPs); err != nil {
 				return err
 			}
+			grew = false
 		}
 	}
 	return nil
