@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -63,19 +61,15 @@ type badge struct {
 
 // clientBadges are a credential's badges: revoked, expired, disabled by
 // owner or by organization policy, or, for an active one, "expires in N
-// days" within 30 days of its effective expiry.
+// days" (hours, minutes: as the Expires column says it) within 30 days of
+// its effective expiry.
 func clientBadges(v ClientView, now time.Time) []badge {
 	if v.Status != models.ClientActive {
 		return []badge{{"status status-" + v.Status, statusLabel(v.Status)}}
 	}
 	out := []badge{{"status status-active", "active"}}
 	if v.ExpiresAt != nil && v.ExpiresAt.Sub(now) <= expiringWithin {
-		days := int(math.Ceil(v.ExpiresAt.Sub(now).Hours() / 24))
-		text := fmt.Sprintf("expires in %d days", days)
-		if days == 1 {
-			text = "expires in 1 day"
-		}
-		out = append(out, badge{"status status-expiring", text})
+		out = append(out, badge{"status status-expiring", "expires " + ago(v.ExpiresAt, now)})
 	}
 	return out
 }
