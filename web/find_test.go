@@ -7,10 +7,12 @@ package web_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -399,6 +401,33 @@ func TestClientsPageFind(t *testing.T) {
 		}
 		if p := get("sort=bogus"); p.status != 400 || !strings.Contains(p.body, "sort must be one of") || !strings.Contains(p.body, soon) {
 			t.Errorf("unknown sort: %d, want 400 with the message and the default table", p.status)
+		}
+
+		// Pages of 100 keep the search and the sort: 101 clients named
+		// bulk-000 … bulk-100, the last on the second page.
+		wantAPI(t, "policy", e.putPolicy(admin, map[string]any{"max_clients_per_owner": 200}), 200, "")
+		for i := range 101 {
+			e.createClient(admin, map[string]any{"name": fmt.Sprintf("bulk-%03d", i)})
+		}
+		rows := regexp.MustCompile(`<tr data-client-id=`)
+		first := get("search=bulk&sort=name")
+		next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(first.body)
+		if n := len(rows.FindAllString(first.body, -1)); n != 100 || next == nil || !strings.Contains(first.body, ">bulk-099<") {
+			t.Fatalf("first page: %d rows, next link %v", n, next)
+		}
+		link := html.UnescapeString(next[1])
+		for _, want := range []string{"search=bulk", "sort=name", "order=asc", "after="} {
+			if !strings.Contains(link, want) {
+				t.Errorf("next link %s lacks %s", link, want)
+			}
+		}
+		second := e.uiDo(session, "GET", link, nil, nil)
+		if n := len(rows.FindAllString(second.body, -1)); second.status != 200 || n != 1 || !strings.Contains(second.body, ">bulk-100<") || strings.Contains(second.body, `rel="next"`) {
+			t.Errorf("second page: %d, %d rows", second.status, n)
+		}
+		// A cursor of another sort starts over rather than failing.
+		if p := e.uiDo(session, "GET", strings.Replace(link, "sort=name", "sort=expires", 1), nil, nil); p.status != 200 || len(rows.FindAllString(p.body, -1)) != 100 {
+			t.Errorf("mismatched cursor: %d", p.status)
 		}
 	})
 }

@@ -100,14 +100,14 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	if d.Status != "" && !slices.Contains(clientStatuses, d.Status) {
 		d.FilterErr, d.Status, status = "Unknown status: choose one from the list.", "", http.StatusBadRequest
 	}
-	lq := url.Values{"search": {q.Get("search")}, "sort": {q.Get("sort")}, "order": {q.Get("order")}, "cursor": {q.Get("after")}}
-	f, err := clientListParams(lq)
+	f, err := clientListParams(url.Values{"search": {q.Get("search")}, "sort": {q.Get("sort")}, "order": {q.Get("order")}})
 	if err != nil {
-		if _, body, _ := render(err); body.Code != "invalid_parameter" || !strings.HasPrefix(body.Message, "cursor") {
-			d.FilterErr, status = body.Message, http.StatusBadRequest
-		}
+		_, body, _ := render(err)
+		d.FilterErr, status = body.Message, http.StatusBadRequest
 		f, _ = clientListParams(url.Values{}) // the first page, newest first
 	}
+	// A cursor that does not fit (an old link) starts from the first page.
+	f.After, _ = decodeClientCursor(q.Get("after"), f)
 	d.Search = f.Search
 	ownerID, err := u.ownerFilter(ctx, p.principal, d.Owner)
 	if st, body, known := render(err); err != nil && known && st < http.StatusInternalServerError {
