@@ -14,9 +14,9 @@ type UsageStore interface {
 	RecordUsage(ctx context.Context, usages []models.Usage) error
 }
 
-// UsageRecorder keeps, for each client secret, the latest use and the number
-// of tokens issued since the last write, and writes them in one batch per
-// interval, so the token endpoint never waits on a write. Stored last-use
+// UsageRecorder keeps, for each client secret and address it was used
+// from, the first and latest use and the number of tokens issued since the
+// last write, and writes them in one batch per interval, so the token endpoint never waits on a write. Stored last-use
 // times and token counts are therefore at most one interval (plus the
 // write's duration) stale; a crash loses at most one interval of them.
 type UsageRecorder struct {
@@ -36,21 +36,28 @@ func NewUsageRecorder(store UsageStore, interval time.Duration, log *slog.Logger
 	return &UsageRecorder{store: store, interval: interval, log: log, pending: map[usageKey]models.Usage{}}
 }
 
-// usageKey is a secret's key in the pending map (a struct: no string built
-// per token request).
-type usageKey struct{ client, secret string }
+// usageKey is the key of a secret's use from one address in the pending
+// map (a struct: no string built per token request).
+type usageKey struct{ client, secret, ip string }
 
-// Record notes a use; it never blocks on I/O. Uses of the same secret
-// merge: the latest time, IP and user agent win and counts add up.
+// Record notes a use; it never blocks on I/O. Uses of the same secret from
+// the same address merge: the earliest time is kept as First, the latest
+// time and user agent win and counts add up.
 func (u *UsageRecorder) Record(use models.Usage) {
-	key := usageKey{use.ClientID, use.SecretID}
+	key := usageKey{use.ClientID, use.SecretID, use.IP}
+	if use.First.IsZero() {
+		use.First = use.At
+	}
 	u.mu.Lock()
 	if prev, ok := u.pending[key]; ok {
-		count := prev.Count + use.Count
+		count, first := prev.Count+use.Count, prev.First
+		if use.First.Before(first) {
+			first = use.First
+		}
 		if use.At.Before(prev.At) {
 			use = prev
 		}
-		use.Count = count
+		use.Count, use.First = count, first
 	}
 	u.pending[key] = use
 	u.mu.Unlock()

@@ -74,8 +74,8 @@ func pending(u *UsageRecorder) map[usageKey]models.Usage {
 	return maps.Clone(u.pending)
 }
 
-// key is the recorder's pending key: uses merge per client and secret.
-func key(u models.Usage) usageKey { return usageKey{u.ClientID, u.SecretID} }
+// key is the recorder's pending key: uses merge per client, secret and address.
+func key(u models.Usage) usageKey { return usageKey{u.ClientID, u.SecretID, u.IP} }
 
 func byKey(batch []models.Usage) map[usageKey]models.Usage {
 	m := make(map[usageKey]models.Usage, len(batch))
@@ -89,7 +89,20 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // use is one token issued to a client with a secret, sec seconds after t0.
 func use(client, secret string, sec int) models.Usage {
-	return models.Usage{ClientID: client, SecretID: secret, At: t0.Add(time.Duration(sec) * time.Second), IP: "192.0.2.1", UserAgent: "test", Count: 1}
+	at := t0.Add(time.Duration(sec) * time.Second)
+	return models.Usage{ClientID: client, SecretID: secret, First: at, At: at, IP: "192.0.2.1", UserAgent: "test", Count: 1}
+}
+
+// ua returns u as seen with another user agent (from the same address).
+func ua(u models.Usage, agent string) models.Usage {
+	u.UserAgent = agent
+	return u
+}
+
+// first returns u whose first use was sec seconds after t0.
+func first(u models.Usage, sec int) models.Usage {
+	u.First = t0.Add(time.Duration(sec) * time.Second)
+	return u
 }
 
 // from returns u as seen from another IP and user agent.
@@ -129,31 +142,38 @@ func TestUsageRecorderRecord(t *testing.T) {
 	}{
 		{"one", []models.Usage{use("a", "s1", 1)}, []models.Usage{use("a", "s1", 1)}},
 		{
-			"newer replaces",
-			[]models.Usage{use("a", "s1", 1), from(use("a", "s1", 2), "198.51.100.7", "new")},
-			[]models.Usage{times(from(use("a", "s1", 2), "198.51.100.7", "new"), 2)},
+			"newer replaces, first kept",
+			[]models.Usage{use("a", "s1", 1), ua(use("a", "s1", 2), "new")},
+			[]models.Usage{first(times(ua(use("a", "s1", 2), "new"), 2), 1)},
 		},
 		{
 			"older ignored, counted",
-			[]models.Usage{use("a", "s1", 2), from(use("a", "s1", 1), "198.51.100.7", "old")},
-			[]models.Usage{times(use("a", "s1", 2), 2)},
+			[]models.Usage{use("a", "s1", 2), ua(use("a", "s1", 1), "old")},
+			[]models.Usage{first(times(use("a", "s1", 2), 2), 1)},
 		},
 		{
 			"same time, last wins",
-			[]models.Usage{use("a", "s1", 1), from(use("a", "s1", 1), "198.51.100.7", "last")},
-			[]models.Usage{times(from(use("a", "s1", 1), "198.51.100.7", "last"), 2)},
+			[]models.Usage{use("a", "s1", 1), ua(use("a", "s1", 1), "last")},
+			[]models.Usage{times(ua(use("a", "s1", 1), "last"), 2)},
+		},
+		{
+			// Each address a secret is used from is kept for the
+			// client's address history.
+			"addresses kept apart",
+			[]models.Usage{use("a", "s1", 1), from(use("a", "s1", 2), "198.51.100.7", "other"), use("a", "s1", 3)},
+			[]models.Usage{first(times(use("a", "s1", 3), 2), 1), from(use("a", "s1", 2), "198.51.100.7", "other")},
 		},
 		{
 			"clients kept apart",
 			[]models.Usage{use("a", "s1", 3), use("b", "s9", 1), use("a", "s1", 2), use("b", "s9", 4)},
-			[]models.Usage{times(use("a", "s1", 3), 2), times(use("b", "s9", 4), 2)},
+			[]models.Usage{first(times(use("a", "s1", 3), 2), 2), first(times(use("b", "s9", 4), 2), 1)},
 		},
 		{
 			// During a rotation both secrets of a client are in use; each
 			// keeps its own latest use and count.
 			"secrets kept apart",
 			[]models.Usage{use("a", "s1", 1), use("a", "s2", 2), use("a", "s1", 3)},
-			[]models.Usage{times(use("a", "s1", 3), 2), use("a", "s2", 2)},
+			[]models.Usage{first(times(use("a", "s1", 3), 2), 1), use("a", "s2", 2)},
 		},
 		{
 			"same secret id of other clients kept apart",
@@ -163,7 +183,7 @@ func TestUsageRecorderRecord(t *testing.T) {
 		{
 			"counts add up",
 			[]models.Usage{times(use("a", "s1", 1), 3), times(use("a", "s1", 2), 4), times(use("a", "s1", 0), 5)},
-			[]models.Usage{times(use("a", "s1", 2), 12)},
+			[]models.Usage{first(times(use("a", "s1", 2), 12), 0)},
 		},
 	}
 	for _, tc := range tests {
@@ -202,7 +222,7 @@ func TestUsageRecorderFlush(t *testing.T) {
 	if len(batches[0]) != 2 {
 		t.Errorf("got batch of %d, want 2: %+v", len(batches[0]), batches[0])
 	}
-	checkUsages(t, "batch", byKey(batches[0]), times(use("a", "s1", 2), 2), use("b", "s2", 1))
+	checkUsages(t, "batch", byKey(batches[0]), first(times(use("a", "s1", 2), 2), 1), use("b", "s2", 1))
 	checkUsages(t, "pending after Flush", pending(u))
 
 	if err := u.Flush(ctx); err != nil {
@@ -229,7 +249,7 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 	store := &fakeUsageStore{}
 	u := NewUsageRecorder(store, time.Hour, nil)
 	// The first write fails, and while it is in flight the token endpoint
-	// records a newer use of a/s1 (from elsewhere), an older-stamped use of
+	// records a newer use of a/s1 (another user agent), an older-stamped use of
 	// b/s2 (a request that started before the batch's), a first use of a
 	// new secret of client a and a first use of client c.
 	store.fail = func(n int) error {
@@ -243,8 +263,8 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 		first := store.calls == 1
 		store.mu.Unlock()
 		if first {
-			u.Record(from(use("a", "s1", 10), "198.51.100.7", "new"))
-			u.Record(from(use("b", "s2", 0), "198.51.100.8", "old"))
+			u.Record(ua(use("a", "s1", 10), "new"))
+			u.Record(ua(use("b", "s2", 0), "old"))
 			u.Record(use("a", "s-new", 7))
 			u.Record(use("c", "s3", 5))
 		}
@@ -258,8 +278,8 @@ func TestUsageRecorderFlushFailure(t *testing.T) {
 	// The batch put back merges with what was recorded meanwhile: the
 	// latest use wins whichever side it is on, and counts add up.
 	want := []models.Usage{
-		times(from(use("a", "s1", 10), "198.51.100.7", "new"), 2),
-		times(use("b", "s2", 2), 2),
+		first(times(ua(use("a", "s1", 10), "new"), 2), 1),
+		first(times(use("b", "s2", 2), 2), 0),
 		use("a", "s-new", 7),
 		use("c", "s3", 5),
 	}
@@ -311,18 +331,18 @@ func TestUsageRecorderCountsAddUp(t *testing.T) {
 	u.Record(times(use("a", "s1", 2), 2))
 	u.Record(times(use("a", "s1", 3), 3))
 	u.Record(use("a", "s2", 1))
-	checkUsages(t, "after Records", pending(u), times(use("a", "s1", 3), 6), use("a", "s2", 1))
+	checkUsages(t, "after Records", pending(u), first(times(use("a", "s1", 3), 6), 1), use("a", "s2", 1))
 
 	if err := u.Flush(ctx); err == nil {
 		t.Fatal("Flush: got nil, want an error")
 	}
-	checkUsages(t, "after a failed Flush", pending(u), times(use("a", "s1", 3), 6), use("a", "s2", 1))
+	checkUsages(t, "after a failed Flush", pending(u), first(times(use("a", "s1", 3), 6), 1), use("a", "s2", 1))
 
 	u.Record(times(use("a", "s1", 4), 4))
 	if err := u.Flush(ctx); err == nil {
 		t.Fatal("second Flush: got nil, want an error")
 	}
-	checkUsages(t, "after a Record and another failed Flush", pending(u), times(use("a", "s1", 4), 10), use("a", "s2", 1))
+	checkUsages(t, "after a Record and another failed Flush", pending(u), first(times(use("a", "s1", 4), 10), 1), use("a", "s2", 1))
 
 	down = false
 	if err := u.Flush(ctx); err != nil {
@@ -335,7 +355,7 @@ func TestUsageRecorderCountsAddUp(t *testing.T) {
 	if len(batches[0]) != 2 {
 		t.Errorf("got batch of %d, want 2 (one per client secret): %+v", len(batches[0]), batches[0])
 	}
-	checkUsages(t, "written batch", byKey(batches[0]), times(use("a", "s1", 4), 10), use("a", "s2", 1))
+	checkUsages(t, "written batch", byKey(batches[0]), first(times(use("a", "s1", 4), 10), 1), use("a", "s2", 1))
 	checkUsages(t, "pending after the write", pending(u))
 }
 
@@ -532,8 +552,10 @@ func TestUsageRecorderConcurrent(t *testing.T) {
 			}
 		}
 	}
-	// Compare At, IP and user agent; the counts were checked above.
+	// Compare At, IP and user agent; the counts were checked above, and
+	// First depends on how the batches fell.
 	for k, x := range latest {
+		x.First = x.At
 		latest[k] = times(x, 1)
 	}
 	checkUsages(t, "latest stored", latest, want...)

@@ -96,9 +96,11 @@ function rowOf(id) {
   return page.locator(`#clients-table tr[data-client-id="${id}"]`);
 }
 
+// statusIn is a client's status badge (the first: "expires in N days"
+// may follow it), revoked clients shown.
 async function statusIn(id) {
-  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
-  return (await rowOf(id).locator(".status").textContent()).trim();
+  await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}&revoked=true`);
+  return (await rowOf(id).locator(".status").first().textContent()).trim();
 }
 
 // a11y checks what can be checked without a library: one <h1>, headings
@@ -280,7 +282,7 @@ test("reloading the page does not show the secret again; last use appears", asyn
   await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   const row = rowOf(state.id);
   assert.match(await row.locator("[data-label='Last IP']").textContent(), /127\.0\.0\.1/);
-  assert.equal((await row.locator(".status").textContent()).trim(), "active");
+  assert.equal((await row.locator(".status").first().textContent()).trim(), "active");
   assert.match(await row.locator("[data-label='Created by']").textContent(), new RegExp(ADMIN_EMAIL));
   assert.match(await row.locator("[data-label='Owner']").textContent(), new RegExp(DEV_EMAIL));
   assert.ok(!(await page.content()).includes(state.secret));
@@ -360,7 +362,7 @@ test("a second client, then the policy changes what the table shows", async () =
 
   await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
   assert.equal(await page.locator("#expiring-h").count(), 0, "nothing should expire soon yet");
-  const before = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
+  const before = await rowOf(state.id2).locator("[data-label=Expires] time").getAttribute("datetime");
 
   // An invalid policy: the error is shown next to its field.
   await page.goto(`${ORG}/policy`);
@@ -381,7 +383,7 @@ test("a second client, then the policy changes what the table shows", async () =
   assert.equal(await page.getByLabel("Maximum credential lifetime").inputValue(), "7d");
 
   await page.goto(`${ORG}/?owner=${encodeURIComponent(DEV_EMAIL)}`);
-  const afterExp = await rowOf(state.id2).locator("[data-label=Expires]").textContent();
+  const afterExp = await rowOf(state.id2).locator("[data-label=Expires] time").getAttribute("datetime");
   assert.notEqual(afterExp, before);
   const in7 = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
   const in7b = new Date(Date.now() + 7 * 86400_000 - 60_000).toISOString().slice(0, 10);
@@ -642,6 +644,126 @@ test("renew a client: same client ID and secret, a new expiry within the policy'
   assert.ok(exp.startsWith(in3) || exp.startsWith(in3b), `expiry ${exp} is not 3 days from now`);
   await shot("21-client-renewed");
   assert.equal((await token(id, state.editSecret)).status, 200, "the same secret works after the renewal");
+// --- finding credentials: search, sort, badges, copy, IP history, audit at 1280 px
+
+// oneLine asserts that each element of the locator is one line high (no
+// wrap): its height at most 1.5 times its computed line height.
+async function oneLine(locator, what) {
+  const tall = await locator.evaluateAll((els) => els.map((el) => {
+    const style = getComputedStyle(el);
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.3;
+    const h = el.getBoundingClientRect().height - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    return h > line * 1.5 ? `${el.textContent.trim()} (${h.toFixed(0)} px, line ${line.toFixed(0)} px)` : "";
+  }).filter(Boolean));
+  assert.deepEqual(tall, [], `${what} wrap`);
+}
+
+// fits asserts that the tables of the page need no horizontal scrolling.
+async function fits(what) {
+  const wide = await page.locator(".table-wrap").evaluateAll((ws) => ws
+    .filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => `${w.scrollWidth} > ${w.clientWidth} px`));
+  assert.deepEqual(wide, [], `${what}: a table is wider than the page`);
+}
+
+test("find: search the credentials table, sort its columns, show revoked ones", async () => {
+  await page.setViewportSize(DESKTOP);
+  await page.goto(`${ORG}/`);
+  // Revoked credentials are hidden until asked for.
+  assert.equal(await rowOf(state.id).count(), 0, "a revoked client is shown by default");
+  assert.equal(await rowOf(state.id2).count(), 1);
+
+  // Search: part of the name, in another case.
+  await page.getByLabel("Search").fill("REPORTING");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/search=REPORTING/);
+  let ids = await page.locator("#clients-table tbody tr[data-client-id]").evaluateAll((rows) => rows.map((r) => r.dataset.clientId));
+  assert.deepEqual(ids, [state.id2]);
+  await shot("12-find-search");
+  // A part of the client id finds it too.
+  await page.goto(`${ORG}/?search=${encodeURIComponent(state.id2.slice(4, 14))}`);
+  ids = await page.locator("#clients-table tbody tr[data-client-id]").evaluateAll((rows) => rows.map((r) => r.dataset.clientId));
+  assert.deepEqual(ids, [state.id2]);
+
+  // Sort by name: a click sorts ascending, a second descending.
+  await page.goto(`${ORG}/?revoked=true`);
+  await page.getByRole("link", { name: "Name", exact: true }).click();
+  await page.waitForURL(/sort=name/);
+  assert.equal(await page.locator("th[aria-sort=ascending]").textContent(), "Name ↑");
+  const names = async () => (await page.locator("#clients-table tbody th[data-label=Name] > a").allTextContents()).map((n) => n.trim());
+  const asc = await names();
+  assert.ok(asc.length >= 2, `names: ${asc}`);
+  assert.deepEqual(asc, [...asc].sort(), "names are not in ascending order");
+  await page.getByRole("link", { name: "Name ↑" }).click();
+  await page.waitForURL(/order=desc/);
+  assert.deepEqual(await names(), [...asc].reverse());
+  // Revoked ones shown on request, with their badge, and the sort kept.
+  assert.equal(await page.getByLabel("Show revoked").isChecked(), true);
+  assert.equal((await rowOf(state.id).locator(".status").first().textContent()).trim(), "revoked");
+  await shot("13-find-sorted");
+
+  // Sort by last use: used clients first, the most recent first.
+  await page.getByRole("link", { name: "Last used", exact: true }).click();
+  await page.waitForURL(/sort=last_used/);
+  const times = await page.locator("#clients-table tbody [data-label='Last used'] time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
+  assert.ok(times.length >= 1);
+  assert.deepEqual(times, [...times].sort().reverse(), "last uses are not newest first");
+  // Relative times, the exact UTC time on hover.
+  const used = page.locator("#clients-table tbody [data-label='Last used'] time").first();
+  assert.match(await used.textContent(), /ago|just now/);
+  assert.match(await used.getAttribute("title"), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+
+  // Client ids never wrap, and each has a copy button; at 1280 px the
+  // table fits.
+  await oneLine(page.locator("#clients-table code.id"), "client ids");
+  await oneLine(page.locator("#clients-table [data-label=Project] code"), "project slugs");
+  await fits("credentials table at 1280 px");
+  await rowOf(state.id2).getByRole("button", { name: /Copy client ID/ }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), state.id2);
+  await a11y("credentials table, sorted");
+});
+
+test("find: a client's page lists the addresses it was used from", async () => {
+  assert.equal((await token(state.id2, state.secret2)).status, 200);
+  // Usage (and with it the addresses) is flushed every 200 ms: reload
+  // until it shows, for up to 30 s.
+  await page.goto(`${ORG}/clients/${state.id2}`);
+  let cells = [];
+  for (const deadline = Date.now() + 30_000; !cells.includes("127.0.0.1") && Date.now() < deadline; ) {
+    cells = (await page.locator("#ips-table tbody th[data-label='IP address']").allTextContents()).map((c) => c.trim());
+    if (!cells.includes("127.0.0.1")) {
+      await page.waitForTimeout(200);
+      await page.reload();
+    }
+  }
+  assert.deepEqual(cells, ["127.0.0.1"]);
+  assert.ok(Number(await page.locator("#ips-table tbody [data-label=Tokens]").first().textContent()) >= 1);
+  await a11y("client page with addresses");
+  await shot("14-client-ips");
+});
+
+test("find: the audit log at 1280 px, one line per event, filtered by actor", async () => {
+  await page.setViewportSize(DESKTOP);
+  await page.goto(`${ORG}/audit`);
+  assert.ok(await page.locator("table.audit tbody tr").count() >= 8);
+  await oneLine(page.locator("table.audit tbody .when time"), "dates");
+  await oneLine(page.locator("table.audit tbody .action code"), "action names");
+  await oneLine(page.locator("table.audit tbody details summary"), "collapsed details");
+  await oneLine(page.locator("table.audit tbody .actor"), "actors");
+  await fits("audit log at 1280 px");
+  // A detail opens to the whole of it.
+  const details = page.locator("table.audit tbody details").first();
+  await details.locator("summary").click();
+  assert.equal(await details.evaluate((d) => d.open), true);
+  await page.screenshot({ path: path.join(SHOTS, "15-audit-1280.png"), fullPage: true });
+
+  await page.getByLabel("Actor").fill(ADMIN_EMAIL);
+  await page.getByLabel("Action").selectOption("client.created");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/actor=/);
+  const actors = (await page.locator("table.audit tbody [data-label=Actor]").allTextContents()).map((a) => a.trim());
+  assert.ok(actors.length >= 2 && actors.every((a) => a === ADMIN_EMAIL), `actor filter: ${actors}`);
+  await a11y("audit page filtered by actor");
+  await page.screenshot({ path: path.join(SHOTS, "16-audit-actor-1280.png"), fullPage: true });
 });
 
 test("sign out ends the session", async () => {

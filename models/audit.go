@@ -104,8 +104,10 @@ type AuditFilter struct {
 	ClientID string
 	UserID   string
 	Action   string
-	Since    time.Time
-	Until    time.Time
+	// Actor is who acted: a user's email, "cli", or a client_id.
+	Actor string
+	Since time.Time
+	Until time.Time
 	// Before is a cursor: only events with an id lower than it.
 	Before string
 	Limit  int
@@ -113,7 +115,7 @@ type AuditFilter struct {
 
 // Audit returns events newest first.
 func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
-	if !storable(f.OrgID) || !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Before) {
+	if !storable(f.OrgID) || !storable(f.ClientID) || !storable(f.UserID) || !storable(f.Action) || !storable(f.Actor) || !storable(f.Before) {
 		return nil, nil // no event matches what cannot be stored
 	}
 	q := s.db.WithContext(ctx).Order("id DESC")
@@ -128,6 +130,9 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) 
 	}
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
+	}
+	if f.Actor != "" {
+		q = q.Where("actor = ?", f.Actor)
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("at >= ?", f.Since.UTC())

@@ -186,23 +186,119 @@ type ClientFilter struct {
 	ProjectID string
 	OwnerID   string
 	Status    string // stored status: active or revoked
+	// HideRevoked leaves revoked clients out (when Status is empty).
+	HideRevoked bool
 	// Legacy selects clients with a live secret in the legacy format.
 	Legacy bool
-	// After is a cursor: the ID of the last client of the previous page.
-	After string
+	// Search keeps the clients whose name, description, client_id, or
+	// owner's email or name contains it, case-insensitively (ASCII letters
+	// only on SQLite, whose LOWER folds no other). It scans the
+	// organization's clients in the sort's order and stops at Limit.
+	Search string
+	// Sort is one of ClientSorts; empty sorts by client_id. Desc reverses it.
+	// Clients without the sort's time (never used, no expiry) come last
+	// either way; client_id breaks ties.
+	Sort string
+	Desc bool
+	// After is a cursor: the key of the last client of the previous page
+	// under the same Sort and Desc (CursorOf).
+	After *ClientCursor
 	// Limit caps the page; 0 means no limit.
 	Limit int
 }
 
-// ListClients returns clients with their owners and secrets, ordered by
-// client_id (stable for cursor pagination).
+// Sort keys of ListClients.
+const (
+	SortCreated  = "created"
+	SortName     = "name"
+	SortOwner    = "owner"
+	SortLastUsed = "last_used"
+	SortExpires  = "expires"
+)
+
+// DefaultDesc is a sort's natural order: the newest created and the most
+// recently used first; names, owners and expiries (soonest first) ascending.
+func DefaultDesc(sort string) bool {
+	return sort == SortCreated || sort == SortLastUsed
+}
+
+// ClientSorts are the sort keys ListClients knows.
+var ClientSorts = []string{SortCreated, SortName, SortOwner, SortLastUsed, SortExpires}
+
+// sortColumns are the columns of the sort keys. The owner's is the email
+// of the joined owner; expires is the client's own expiry (a policy's
+// maximum lifetime may end it earlier: Client.EffectiveExpiry).
+var sortColumns = map[string]string{
+	SortCreated: "clients.created_at", SortName: "clients.name", SortOwner: `"Owner".email`,
+	SortLastUsed: "clients.last_used_at", SortExpires: "clients.expires_at",
+}
+
+// ClientCursor is a position in a sorted list of clients: the sort key of
+// a client (Text for name and owner, Time for the times, Null when it has
+// none) and its ID.
+type ClientCursor struct {
+	ID   string
+	Text string
+	Time time.Time
+	Null bool
+}
+
+// CursorOf returns the cursor that continues after c under sort.
+func CursorOf(c *Client, sort string) *ClientCursor {
+	k := &ClientCursor{ID: c.ID}
+	var t *time.Time
+	switch sort {
+	case SortName:
+		k.Text = c.Name
+	case SortOwner:
+		if c.Owner != nil {
+			k.Text = c.Owner.Email
+		}
+	case SortLastUsed:
+		t = c.LastUsedAt
+	case SortExpires:
+		t = c.ExpiresAt
+	case SortCreated:
+		t = &c.CreatedAt
+	}
+	if t != nil {
+		k.Time = t.UTC()
+	} else if sort == SortLastUsed || sort == SortExpires {
+		k.Null = true
+	}
+	return k
+}
+
+// likeEscaper escapes LIKE's metacharacters for ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// ListClients returns clients with their owners and secrets, in the order
+// of f.Sort (stable for keyset pagination: the sort key, then client_id).
 func (s *Store) ListClients(ctx context.Context, f ClientFilter) ([]Client, error) {
-	if !storable(f.OrgID) || !storable(f.ProjectID) || !storable(f.OwnerID) || !storable(f.After) {
-		return nil, nil // no client has such an organization, project, owner or id
+	if !storable(f.OrgID) || !storable(f.ProjectID) || !storable(f.OwnerID) || !storable(f.Search) ||
+		(f.After != nil && (!storable(f.After.ID) || !storable(f.After.Text))) {
+		return nil, nil // no client has such an organization, project, owner, id or text
+	}
+	sort := f.Sort
+	col, ok := sortColumns[sort]
+	if sort == "" {
+		col, ok = "clients.id", true
+	}
+	if !ok {
+		return nil, Errorf(KindInvalid, "invalid_sort", "unknown sort %q: want one of %s", sort, strings.Join(ClientSorts, ", "))
+	}
+	nullable := sort == SortLastUsed || sort == SortExpires
+	dir, cmp := "ASC", ">"
+	if f.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	order := col + " " + dir
+	if nullable {
+		order += " NULLS LAST"
 	}
 	q := s.db.WithContext(ctx).Joins("Owner").Preload("Secrets", func(db *gorm.DB) *gorm.DB {
 		return db.Order("created_at")
-	}).Order("clients.id")
+	}).Order(order + ", clients.id " + dir)
 	if f.OrgID != "" {
 		q = q.Where("clients.org_id = ?", f.OrgID)
 	}
@@ -212,14 +308,35 @@ func (s *Store) ListClients(ctx context.Context, f ClientFilter) ([]Client, erro
 	if f.OwnerID != "" {
 		q = q.Where("clients.owner_id = ?", f.OwnerID)
 	}
-	if f.Status != "" {
+	switch {
+	case f.Status != "":
 		q = q.Where("clients.status = ?", f.Status)
+	case f.HideRevoked:
+		q = q.Where("clients.status <> ?", StatusRevoked)
 	}
 	if f.Legacy {
 		q = q.Where("EXISTS (SELECT 1 FROM client_secrets cs WHERE cs.client_id = clients.id AND cs.format = ? AND cs.revoked_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > ?))", FormatLegacy, s.now())
 	}
-	if f.After != "" {
-		q = q.Where("clients.id > ?", f.After)
+	if f.Search != "" {
+		p := "%" + likeEscaper.Replace(strings.ToLower(f.Search)) + "%"
+		q = q.Where(`(LOWER(clients.name) LIKE ? ESCAPE '\' OR LOWER(clients.description) LIKE ? ESCAPE '\' OR LOWER(clients.id) LIKE ? ESCAPE '\'`+
+			` OR LOWER("Owner".email) LIKE ? ESCAPE '\' OR LOWER("Owner".name) LIKE ? ESCAPE '\')`, p, p, p, p, p)
+	}
+	if k := f.After; k != nil {
+		var v any = k.Time
+		if sort == SortName || sort == SortOwner {
+			v = k.Text
+		}
+		switch {
+		case sort == "":
+			q = q.Where("clients.id "+cmp+" ?", k.ID)
+		case k.Null:
+			q = q.Where(col+" IS NULL AND clients.id "+cmp+" ?", k.ID)
+		case nullable:
+			q = q.Where("("+col+" "+cmp+" ? OR ("+col+" = ? AND clients.id "+cmp+" ?) OR "+col+" IS NULL)", v, v, k.ID)
+		default:
+			q = q.Where("("+col+" "+cmp+" ? OR ("+col+" = ? AND clients.id "+cmp+" ?))", v, v, k.ID)
+		}
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit)
@@ -254,9 +371,11 @@ func (s *Store) RevokeClient(ctx context.Context, id string) (*Client, error) {
 
 // RecordUsage stores a batch of usage: it adds each Usage's Count to the
 // client's and the secret's token counts, and moves their last-use fields
-// forward (never back). Usages are first merged per row. The batch is one
-// transaction: on PostgreSQL one UPDATE per table for the whole batch, on
-// SQLite one prepared UPDATE per row. The four gorm updates per usage this
+// forward (never back), and adds each address to the client's IP history
+// (at most MaxClientIPs kept). Usages are first merged per row. The batch
+// is one transaction: on PostgreSQL one UPDATE per table and one upsert of
+// addresses for the whole batch (and a trim when a client gained one), on
+// SQLite one prepared statement per row. The four gorm updates per usage this
 // replaced cost 200 µs (SQLite) and 1 ms (PostgreSQL) per client: 4% of
 // the server's core for 1,000 active clients flushed every 5 s, and a
 // flush slower than its interval from about 5,000 active clients on
@@ -294,6 +413,18 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 			err = recordUsagePostgres(ctx, txctx, tx, table, rows)
 		} else {
 			err = recordUsageRows(ctx, tx, table, rows)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The clients' rows are locked above (in id order on PostgreSQL), so
+	// flushes of several instances touch a client's addresses one at a time.
+	if ips := mergeIPs(usages); len(ips) > 0 {
+		if s.dialect == "postgres" {
+			err = recordIPsPostgres(ctx, txctx, tx, ips)
+		} else {
+			err = recordIPRows(ctx, tx, ips)
 		}
 		if err != nil {
 			return err
@@ -343,6 +474,171 @@ func mergeUsage(usages []Usage, byClient bool) []usageRow {
 	}
 	slices.SortFunc(rows, func(a, b usageRow) int { return strings.Compare(a.id, b.id) })
 	return rows
+}
+
+// ipRow is the use of one address by one client in a batch.
+type ipRow struct {
+	client, ip  string
+	first, last time.Time
+	count       int64
+}
+
+// mergeIPs merges usages per (client, address), sorted by client and
+// address: the earliest and latest use and the sum of the counts.
+func mergeIPs(usages []Usage) []ipRow {
+	type key struct{ client, ip string }
+	index := make(map[key]int, len(usages))
+	rows := make([]ipRow, 0, len(usages))
+	for _, u := range usages {
+		if u.ClientID == "" || u.IP == "" {
+			continue
+		}
+		first := u.First
+		if first.IsZero() || first.After(u.At) {
+			first = u.At
+		}
+		k := key{u.ClientID, truncate(u.IP, 64)}
+		i, seen := index[k]
+		if !seen {
+			index[k] = len(rows)
+			rows = append(rows, ipRow{client: k.client, ip: k.ip, first: first.UTC(), last: u.At.UTC(), count: u.Count})
+			continue
+		}
+		r := &rows[i]
+		if first.Before(r.first) {
+			r.first = first.UTC()
+		}
+		if u.At.After(r.last) {
+			r.last = u.At.UTC()
+		}
+		r.count += u.Count
+	}
+	slices.SortFunc(rows, func(a, b ipRow) int {
+		if c := strings.Compare(a.client, b.client); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ip, b.ip)
+	})
+	return rows
+}
+
+// recordIPsPostgres upserts a batch's addresses in one statement, then, in
+// one more, drops the addresses beyond MaxClientIPs of the clients that
+// gained one.
+func recordIPsPostgres(ctx, txctx context.Context, tx *sql.Tx, rows []ipRow) error {
+	clients, ips := make([]string, len(rows)), make([]string, len(rows))
+	firsts, lasts, counts := make([]time.Time, len(rows)), make([]time.Time, len(rows)), make([]int64, len(rows))
+	sent := make(map[[2]string]int64, len(rows))
+	for i, r := range rows {
+		clients[i], ips[i], firsts[i], lasts[i], counts[i] = r.client, r.ip, r.first, r.last, r.count
+		sent[[2]string{r.client, r.ip}] = r.count
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Each row comes back with its token count: equal to the batch's only
+	// for an address the client had not used before (a kept row's count
+	// only grows).
+	res, err := tx.QueryContext(txctx, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
+	ON CONFLICT (client_id, ip) DO UPDATE SET
+		first_used_at = LEAST(client_ips.first_used_at, excluded.first_used_at),
+		last_used_at = GREATEST(client_ips.last_used_at, excluded.last_used_at),
+		token_count = client_ips.token_count + excluded.token_count
+	RETURNING client_id, ip, token_count`, clients, ips, firsts, lasts, counts)
+	if err != nil {
+		return err
+	}
+	var grew []string
+	for res.Next() {
+		var client, ip string
+		var n int64
+		if err := res.Scan(&client, &ip, &n); err != nil {
+			res.Close()
+			return err
+		}
+		if n == sent[[2]string{client, ip}] {
+			grew = append(grew, client)
+		}
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	res.Close()
+	if len(grew) == 0 {
+		return nil
+	}
+	slices.Sort(grew)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(txctx, `DELETE FROM client_ips USING (
+		SELECT client_id, ip, row_number() OVER (PARTITION BY client_id ORDER BY last_used_at DESC, ip) AS n
+		FROM client_ips WHERE client_id = ANY($1)) AS ranked
+	WHERE client_ips.client_id = ranked.client_id AND client_ips.ip = ranked.ip AND ranked.n > $2`,
+		slices.Compact(grew), MaxClientIPs)
+	return err
+}
+
+// recordIPRows adds a batch's addresses row by row (SQLite): an UPDATE of
+// the kept row, or when there is none an INSERT, after which the client's
+// addresses beyond MaxClientIPs are dropped. An address already kept
+// costs one statement, like the clients' and secrets' rows. Like
+// recordUsageRows, it runs without deadlines and checks ctx per row.
+func recordIPRows(ctx context.Context, tx *sql.Tx, rows []ipRow) error {
+	run := context.WithoutCancel(ctx)
+	update, err := tx.PrepareContext(run, `UPDATE client_ips SET first_used_at = MIN(first_used_at, ?3),
+		last_used_at = MAX(last_used_at, ?4), token_count = token_count + ?5 WHERE client_id = ?1 AND ip = ?2`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
+	var insert, prune *sql.Stmt
+	grew := false
+	for i, r := range rows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := update.ExecContext(run, r.client, r.ip, r.first, r.last, r.count)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if insert == nil {
+				if insert, err = tx.PrepareContext(run, `INSERT INTO client_ips (client_id, ip, first_used_at, last_used_at, token_count) VALUES (?1, ?2, ?3, ?4, ?5)`); err != nil {
+					return err
+				}
+				defer insert.Close()
+				if prune, err = tx.PrepareContext(run, `DELETE FROM client_ips WHERE client_id = ?1 AND ip NOT IN
+					(SELECT ip FROM client_ips WHERE client_id = ?1 ORDER BY last_used_at DESC, ip LIMIT ?2)`); err != nil {
+					return err
+				}
+				defer prune.Close()
+			}
+			if _, err := insert.ExecContext(run, r.client, r.ip, r.first, r.last, r.count); err != nil {
+				return err
+			}
+			grew = true
+		}
+		if grew && (i+1 == len(rows) || rows[i+1].client != r.client) {
+			if _, err := prune.ExecContext(run, r.client, MaxClientIPs); err != nil {
+				return err
+			}
+			grew = false
+		}
+	}
+	return nil
+}
+
+// ClientIPs returns the addresses a client was used from, most recent
+// first (at most MaxClientIPs).
+func (s *Store) ClientIPs(ctx context.Context, clientID string) ([]ClientIP, error) {
+	var out []ClientIP
+	if !storable(clientID) {
+		return out, nil
+	}
+	err := s.db.WithContext(ctx).Where("client_id = ?", clientID).Order("last_used_at DESC, ip").Limit(MaxClientIPs).Find(&out).Error
+	return out, translate(err, "addresses of client "+clientID)
 }
 
 // usageSet is the SET list that moves a row's usage forward from v.

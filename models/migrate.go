@@ -279,6 +279,27 @@ CREATE UNIQUE INDEX projects_resource ON projects (resource) WHERE resource <> '
 	{version: 7, name: "client_renewal", dialect: renewalTriggers, sql: `
 ALTER TABLE clients ADD COLUMN renewed_at {{ts}};
 `},
+	// Finding credentials: the addresses each client was used from (at most
+	// MaxClientIPs per client, written by the usage flush), and indexes for
+	// the organization's list sorted newest first, by name and by expiry
+	// (each with client_id, the keyset's tie-breaker). Last use has none on
+	// purpose: every usage flush writes last_used_at, and an index on it
+	// would make each of those updates write the index too (on PostgreSQL,
+	// no more heap-only updates); sorting by it sorts the organization's
+	// clients, keeping only a page in memory.
+	{version: 8, name: "find_credentials", sql: `
+CREATE TABLE client_ips (
+	client_id TEXT NOT NULL REFERENCES clients(id),
+	ip TEXT NOT NULL,
+	first_used_at {{ts}} NOT NULL,
+	last_used_at {{ts}} NOT NULL,
+	token_count BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (client_id, ip)
+);
+CREATE INDEX clients_org_created ON clients (org_id, created_at, id);
+CREATE INDEX clients_org_name ON clients (org_id, name, id);
+CREATE INDEX clients_org_expires ON clients (org_id, expires_at, id);
+`},
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.

@@ -273,16 +273,35 @@ type SigningKey struct {
 	RetiredAt     *time.Time
 }
 
-// Usage is the latest observed use of a client secret and how many tokens
-// it obtained since the last record, written off the hot path.
+// Usage is the latest observed use of a client secret from one IP address
+// and how many tokens it obtained since the last record, written off the
+// hot path.
 type Usage struct {
-	ClientID  string
-	SecretID  string
+	ClientID string
+	SecretID string
+	// First is the earliest use since the last record (zero: At).
+	First     time.Time
 	At        time.Time
 	IP        string
 	UserAgent string
 	Count     int64
 }
+
+// ClientIP is an address a client obtained tokens from: when first and
+// last, and how many tokens. A client keeps its MaxClientIPs most recently
+// used addresses.
+type ClientIP struct {
+	ClientID    string `gorm:"primaryKey"`
+	IP          string `gorm:"primaryKey;column:ip"`
+	FirstUsedAt time.Time
+	LastUsedAt  time.Time
+	TokenCount  int64
+}
+
+// MaxClientIPs bounds the addresses kept per client: each usage flush drops
+// a client's least recently used addresses beyond it (their first time
+// and count are lost; a dropped address that comes back starts afresh).
+const MaxClientIPs = 50
 
 // Display statuses of a client, as shown in lists: what would happen to a
 // token request now.

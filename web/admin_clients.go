@@ -2,11 +2,15 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authz/authz/app"
 	"github.com/authz/authz/models"
@@ -43,14 +47,16 @@ func (a *adminAPI) ownerFilter(ctx context.Context, p *principal, owner string) 
 	return u.ID, nil
 }
 
-// listClients is GET /orgs/{org}/clients?project=&owner=&status=&legacy=true&limit=&cursor=:
+// listClients is GET /orgs/{org}/clients?project=&owner=&status=&legacy=true&search=&sort=&order=&include_revoked=&limit=&cursor=:
 // the organization's clients (of one project: project is its slug),
-// ordered by client_id. The database knows only the stored statuses
-// (active, revoked); expired, disabled_by_owner and disabled_by_policy
-// depend on the policy, the clock and the owner, so for those the list
-// pages through the active clients and keeps the matching ones.
+// newest first unless sorted otherwise, revoked ones only when asked for
+// (include_revoked=true or status=revoked). The database knows only the
+// stored statuses (active, revoked); expired, disabled_by_owner and
+// disabled_by_policy depend on the policy, the clock and the owner, so for
+// those the list pages through the active clients and keeps the matching
+// ones.
 func (a *adminAPI) listClients(c echo.Context, p *principal) error {
-	q, err := query(c, "project", "owner", "status", "legacy", "limit", "cursor")
+	q, err := query(c, "project", "owner", "status", "legacy", "search", "sort", "order", "include_revoked", "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -58,24 +64,24 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	after, err := decodeCursor(q)
-	if err != nil {
-		return err
-	}
 	status := q.Get("status")
 	if status != "" && !slices.Contains(clientStatuses, status) {
 		return invalidParam("status must be one of active, expired, revoked, disabled_by_owner, disabled_by_policy")
 	}
-	var legacy bool
-	switch q.Get("legacy") {
-	case "", "false":
-	case "true":
-		legacy = true
-	default:
-		return invalidParam("legacy must be true or false")
+	legacy, err := boolParam(q, "legacy")
+	if err != nil {
+		return err
+	}
+	includeRevoked, err := boolParam(q, "include_revoked")
+	if err != nil {
+		return err
+	}
+	f, err := clientListParams(q)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
-	f := models.ClientFilter{OrgID: p.org.ID, Legacy: legacy, After: after}
+	f.OrgID, f.Legacy, f.HideRevoked = p.org.ID, legacy, !includeRevoked
 	if f.OwnerID, err = a.ownerFilter(ctx, p, q.Get("owner")); err != nil {
 		return err
 	}
@@ -96,8 +102,8 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 		return err
 	}
 	out := page[ClientView]{Items: []ClientView{}}
-	if next != "" {
-		out.NextCursor = encodeCursor(next)
+	if next != nil {
+		out.NextCursor = encodeClientCursor(f, next)
 	}
 	for i := range matched {
 		out.Items = append(out.Items, ViewClient(&matched[i], policy, now))
@@ -105,12 +111,91 @@ func (a *adminAPI) listClients(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// boolParam reads an optional true/false query parameter.
+func boolParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, invalidParam("%s must be true or false", name)
+}
+
+// maxSearch bounds the search text of a list of clients.
+const maxSearch = 200
+
+// clientListParams reads the search, sort, order and cursor of a list of
+// clients (the API's and the console's): an unknown sort or order is 400
+// invalid_sort, a cursor of another sort or order invalid_parameter.
+func clientListParams(q url.Values) (models.ClientFilter, error) {
+	f := models.ClientFilter{Search: strings.TrimSpace(q.Get("search")), Sort: q.Get("sort")}
+	if utf8.RuneCountInString(f.Search) > maxSearch || models.CheckText(f.Search) != nil {
+		return f, invalidParam("search is at most %d characters of one line of text", maxSearch)
+	}
+	if f.Sort == "" {
+		f.Sort = models.SortCreated
+	}
+	if !slices.Contains(models.ClientSorts, f.Sort) {
+		return f, models.Errorf(models.KindInvalid, "invalid_sort", "sort must be one of %s", strings.Join(models.ClientSorts, ", "))
+	}
+	switch q.Get("order") {
+	case "":
+		f.Desc = models.DefaultDesc(f.Sort)
+	case "asc":
+	case "desc":
+		f.Desc = true
+	default:
+		return f, models.Errorf(models.KindInvalid, "invalid_sort", "order must be asc or desc")
+	}
+	var err error
+	f.After, err = decodeClientCursor(q.Get("cursor"), f)
+	return f, err
+}
+
+// clientCursor is a list of clients' cursor before its base64url: the
+// sort and order it continues, and the key of the last client shown.
+type clientCursor struct {
+	Sort string    `json:"s"`
+	Desc bool      `json:"d,omitempty"`
+	ID   string    `json:"id"`
+	Text string    `json:"t,omitempty"`
+	Time time.Time `json:"at,omitzero"`
+	Null bool      `json:"n,omitempty"`
+}
+
+func encodeClientCursor(f models.ClientFilter, k *models.ClientCursor) string {
+	b, _ := json.Marshal(clientCursor{Sort: f.Sort, Desc: f.Desc, ID: k.ID, Text: k.Text, Time: k.Time, Null: k.Null})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeClientCursor reads a cursor of the list f (sort and order already
+// set); empty is the first page.
+func decodeClientCursor(v string, f models.ClientFilter) (*models.ClientCursor, error) {
+	if v == "" {
+		return nil, nil
+	}
+	bad := invalidParam("cursor is not one this API returned for this sort and order")
+	if len(v) > 2048 {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, bad
+	}
+	var k clientCursor
+	if err := json.Unmarshal(b, &k); err != nil || k.ID == "" || k.Sort != f.Sort || k.Desc != f.Desc {
+		return nil, bad
+	}
+	return &models.ClientCursor{ID: k.ID, Text: k.Text, Time: k.Time, Null: k.Null}, nil
+}
+
 // matchClients pages through the clients of f (its organization, project,
-// owner, legacy and After) ordered by client_id and keeps those whose
-// displayed status matches (expired and the disabled statuses depend on
-// the policy, the clock and the owner, not on a stored column). It returns
-// at most limit clients and, when there are more, the id to continue after.
-func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now time.Time, f models.ClientFilter, status string, limit int) ([]models.Client, string, error) {
+// owner, search, legacy, sort and After) and keeps those whose displayed
+// status matches (expired and the disabled statuses depend on the policy,
+// the clock and the owner, not on a stored column). It returns at most
+// limit clients and, when there are more, the cursor to continue after.
+func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now time.Time, f models.ClientFilter, status string, limit int) ([]models.Client, *models.ClientCursor, error) {
 	switch status {
 	case "":
 	case models.ClientRevoked:
@@ -124,7 +209,7 @@ func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now 
 		f.Limit = batch
 		list, err := a.Store.ListClients(ctx, f)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		for i := range list {
 			if status == "" || list[i].DisplayStatus(policy, now) == status {
@@ -134,12 +219,12 @@ func (a *adminAPI) matchClients(ctx context.Context, policy *models.Policy, now 
 		if len(list) < batch {
 			break
 		}
-		f.After = list[len(list)-1].ID
+		f.After = models.CursorOf(&list[len(list)-1], f.Sort)
 	}
 	if len(matched) > limit {
-		return matched[:limit], matched[limit-1].ID, nil
+		return matched[:limit], models.CursorOf(&matched[limit-1], f.Sort), nil
 	}
-	return matched, "", nil
+	return matched, nil, nil
 }
 
 // expiringClients is GET /orgs/{org}/clients/expiring?within=30d&owner=:
@@ -241,6 +326,45 @@ func (a *adminAPI) getClient(c echo.Context, p *principal) error {
 		return err
 	}
 	return a.writeClient(c, p, http.StatusOK, cl, "", "")
+}
+
+// ClientIPView is an address a client obtained tokens from.
+type ClientIPView struct {
+	IP          string    `json:"ip"`
+	FirstUsedAt time.Time `json:"first_used_at"`
+	LastUsedAt  time.Time `json:"last_used_at"`
+	TokenCount  int64     `json:"token_count"`
+}
+
+// viewClientIPs shows a client's addresses.
+func viewClientIPs(ips []models.ClientIP) []ClientIPView {
+	out := make([]ClientIPView, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ClientIPView{IP: ip.IP, FirstUsedAt: ip.FirstUsedAt.UTC(), LastUsedAt: ip.LastUsedAt.UTC(), TokenCount: ip.TokenCount})
+	}
+	return out
+}
+
+// clientIPs is GET /orgs/{org}/clients/{id}/ips: the addresses the client
+// obtained tokens from, most recently used first, at most
+// models.MaxClientIPs (written by the usage flush, so up to one flush
+// interval behind).
+func (a *adminAPI) clientIPs(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	cl, err := a.clientByParam(c, p)
+	if err != nil {
+		return err
+	}
+	ips, err := a.Store.ClientIPs(c.Request().Context(), cl.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, struct {
+		Items []ClientIPView `json:"items"`
+		Limit int            `json:"limit"`
+	}{viewClientIPs(ips), models.MaxClientIPs})
 }
 
 // updateClient is PATCH /orgs/{org}/clients/{id}

@@ -177,7 +177,7 @@ func ViewAudit(e *models.AuditEvent) AuditView {
 // the organization's events newest first; since is inclusive, until
 // exclusive (RFC 3339).
 func (a *adminAPI) audit(c echo.Context, p *principal) error {
-	q, err := query(c, "client_id", "user_id", "action", "since", "until", "cursor", "limit")
+	q, err := query(c, "client_id", "user_id", "action", "actor", "since", "until", "cursor", "limit")
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (a *adminAPI) audit(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	f := models.AuditFilter{OrgID: p.org.ID, ClientID: q.Get("client_id"), UserID: q.Get("user_id"), Action: q.Get("action"), Before: before, Limit: limit + 1}
+	f := models.AuditFilter{OrgID: p.org.ID, ClientID: q.Get("client_id"), UserID: q.Get("user_id"), Action: q.Get("action"), Actor: q.Get("actor"), Before: before, Limit: limit + 1}
 	for _, t := range []struct {
 		name string
 		out  *time.Time

@@ -31,6 +31,7 @@ type AdminStore interface {
 	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	ListClients(ctx context.Context, f models.ClientFilter) ([]models.Client, error)
+	ClientIPs(ctx context.Context, clientID string) ([]models.ClientIP, error)
 	ExpiringClients(ctx context.Context, p *models.Policy, now, horizon time.Time) ([]models.Expiring, error)
 	Policy(ctx context.Context, orgID string) (*models.Policy, error)
 	Audit(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
@@ -148,6 +149,7 @@ func (a *adminAPI) routes() []adminRoute {
 		{http.MethodGet, org + "/clients/expiring", orgMember, a.expiringClients},
 		{http.MethodPost, org + "/clients/import", orgManager, a.importClient},
 		{http.MethodGet, org + "/clients/:id", orgMember, a.getClient},
+		{http.MethodGet, org + "/clients/:id/ips", orgMember, a.clientIPs},
 		{http.MethodPatch, org + "/clients/:id", orgMember, a.updateClient},
 		{http.MethodPost, org + "/clients/:id/revoke", orgMember, a.revokeClient},
 		{http.MethodPost, org + "/clients/:id/rotate", orgMember, a.rotateClient},

@@ -270,6 +270,7 @@ func TestTenancyIsolation(t *testing.T) {
 				want = append(want, id)
 			}
 			slices.Sort(want)
+			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Errorf("clients under %s: got %v, want %v", tn.slug, got, want)
 			}

@@ -279,6 +279,45 @@ var uiFuncs = template.FuncMap{
 	"dur":     shortDur,
 	"hasPerm": func(s models.Set, p string) bool { return s.Has(p) },
 	"lower":   strings.ToLower,
+	"exact":   func(t *time.Time) string { return fmtTime(t, "2006-01-02 15:04:05 UTC") },
+	"ago":     ago,
+}
+
+// ago writes t relative to now, as people say it: "5 minutes ago", "in 3
+// days", "just now". The page shows it with the exact time on hover.
+func ago(t *time.Time, now time.Time) string {
+	if t == nil {
+		return ""
+	}
+	d := now.Sub(*t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	if d < time.Minute {
+		return "just now"
+	}
+	var n int
+	var unit string
+	switch {
+	case d < time.Hour:
+		n, unit = int(d/time.Minute), "minute"
+	case d < 24*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	case d < 60*24*time.Hour:
+		n, unit = int(d/(24*time.Hour)), "day"
+	case d < 730*24*time.Hour:
+		n, unit = int(d/(30*24*time.Hour)), "month"
+	default:
+		n, unit = int(d/(365*24*time.Hour)), "year"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	if future {
+		return fmt.Sprintf("in %d %s", n, unit)
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
 }
 
 // shortDur writes a duration as people type it: 30d, 1h, 15m, 1h30m.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,14 +22,17 @@ const (
 )
 
 type clientsData struct {
-	Clients   []ClientView
+	Clients   []clientRow
 	Owners    []models.User // for the owner filter (admins)
 	Owner     string
 	Projects  []models.Project // for the project filter
 	Project   string
 	Status    string
 	Legacy    bool
+	Search    string
+	Revoked   bool // show revoked credentials
 	Statuses  []string
+	Sorts     map[string]sortLink // by sort key: the column headers' links
 	FilterErr string
 	Next      string // URL of the next page
 	Expiring  []ClientView
@@ -38,17 +42,73 @@ type clientsData struct {
 	Now       time.Time
 }
 
-// clientsPage is GET /admin/o/{org}/?project=&owner=&status=&legacy=&after=:
+// Filtered reports whether the table is narrowed by a filter or a search.
+func (d clientsData) Filtered() bool {
+	return d.Project != "" || d.Owner != "" || d.Status != "" || d.Legacy || d.Search != ""
+}
+
+// clientRow is a credential as the table shows it: its view and badges.
+type clientRow struct {
+	ClientView
+	Badges []badge
+}
+
+// badge is a short label beside a credential's name: its state in words
+// (never in colour alone) and the class that colours it.
+type badge struct {
+	Class, Text string
+}
+
+// clientBadges are a credential's badges: revoked, expired, disabled by
+// owner or by organization policy, or, for an active one, "expires in N
+// days" (hours, minutes: as the Expires column says it) within 30 days of
+// its effective expiry.
+func clientBadges(v ClientView, now time.Time) []badge {
+	if v.Status != models.ClientActive {
+		return []badge{{"status status-" + v.Status, statusLabel(v.Status)}}
+	}
+	out := []badge{{"status status-active", "active"}}
+	if v.ExpiresAt != nil && v.ExpiresAt.Sub(now) <= expiringWithin {
+		out = append(out, badge{"status status-expiring", "expires " + ago(v.ExpiresAt, now)})
+	}
+	return out
+}
+
+// sortLink is a sortable column's header: the URL that sorts by it (or
+// reverses it when it is the current sort) and its aria-sort value.
+type sortLink struct {
+	URL, AriaSort, Arrow string
+}
+
+func orderName(desc bool) string {
+	if desc {
+		return "desc"
+	}
+	return "asc"
+}
+
+// clientsPage is GET /admin/o/{org}/?project=&owner=&status=&legacy=&search=&sort=&order=&revoked=&after=:
 // every credential of the organization (a member's own) with its project
-// and its status under the organization's current policy.
+// and its status under the organization's current policy, newest first,
+// revoked ones only when asked for.
 func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
 	q := c.Request().URL.Query()
-	d := clientsData{Owner: q.Get("owner"), Project: q.Get("project"), Status: q.Get("status"), Legacy: q.Get("legacy") == "true", Statuses: clientStatuses, Now: u.Now()}
+	d := clientsData{Owner: q.Get("owner"), Project: q.Get("project"), Status: q.Get("status"), Legacy: q.Get("legacy") == "true",
+		Revoked: q.Get("revoked") == "true", Statuses: clientStatuses, Now: u.Now()}
 	status := http.StatusOK
 	if d.Status != "" && !slices.Contains(clientStatuses, d.Status) {
 		d.FilterErr, d.Status, status = "Unknown status: choose one from the list.", "", http.StatusBadRequest
 	}
+	f, err := clientListParams(url.Values{"search": {q.Get("search")}, "sort": {q.Get("sort")}, "order": {q.Get("order")}})
+	if err != nil {
+		_, body, _ := render(err)
+		d.FilterErr, status = body.Message, http.StatusBadRequest
+		f, _ = clientListParams(url.Values{}) // the first page, newest first
+	}
+	// A cursor that does not fit (an old link) starts from the first page.
+	f.After, _ = decodeClientCursor(q.Get("after"), f)
+	d.Search = f.Search
 	ownerID, err := u.ownerFilter(ctx, p.principal, d.Owner)
 	if st, body, known := render(err); err != nil && known && st < http.StatusInternalServerError {
 		d.FilterErr, d.Owner, status = body.Message, "", http.StatusBadRequest
@@ -75,31 +135,51 @@ func (u *adminUI) clientsPage(c echo.Context, p *uiCtx) error {
 	if err != nil {
 		return err
 	}
-	after := ""
-	if v := q.Get("after"); v != "" {
-		if after, err = decodeCursor(url.Values{"cursor": {v}}); err != nil {
-			after = ""
-		}
-	}
-	f := models.ClientFilter{OrgID: p.org.ID, ProjectID: projectID, OwnerID: ownerID, Legacy: d.Legacy, After: after}
+	f.OrgID, f.ProjectID, f.OwnerID, f.Legacy, f.HideRevoked = p.org.ID, projectID, ownerID, d.Legacy, !d.Revoked
 	list, next, err := u.matchClients(ctx, policy, u.Now(), f, d.Status, uiPageSize)
 	if err != nil {
 		return err
 	}
 	for i := range list {
-		d.Clients = append(d.Clients, ViewClient(&list[i], policy, d.Now))
+		v := ViewClient(&list[i], policy, d.Now)
+		d.Clients = append(d.Clients, clientRow{ClientView: v, Badges: clientBadges(v, d.Now)})
 	}
-	if next != "" {
-		nq := url.Values{}
-		for _, k := range []string{"project", "owner", "status"} {
-			if v := q.Get(k); v != "" {
-				nq.Set(k, v)
+	// The links keep the filters and the search; a new sort starts over.
+	keep := url.Values{}
+	for _, k := range []string{"project", "owner", "status"} {
+		if v := q.Get(k); v != "" && d.FilterErr == "" {
+			keep.Set(k, v)
+		}
+	}
+	if d.Legacy {
+		keep.Set("legacy", "true")
+	}
+	if d.Revoked {
+		keep.Set("revoked", "true")
+	}
+	if d.Search != "" {
+		keep.Set("search", d.Search)
+	}
+	d.Sorts = map[string]sortLink{}
+	for _, key := range []string{models.SortName, models.SortOwner, models.SortLastUsed, models.SortExpires} {
+		lq := maps.Clone(keep)
+		lq.Set("sort", key)
+		l, desc := sortLink{AriaSort: "none"}, models.DefaultDesc(key)
+		if key == f.Sort {
+			l.AriaSort, l.Arrow, desc = "ascending", " ↑", !f.Desc // a click reverses it
+			if f.Desc {
+				l.AriaSort, l.Arrow = "descending", " ↓"
 			}
 		}
-		if d.Legacy {
-			nq.Set("legacy", "true")
-		}
-		nq.Set("after", encodeCursor(next))
+		lq.Set("order", orderName(desc))
+		l.URL = p.base() + "/?" + lq.Encode()
+		d.Sorts[key] = l
+	}
+	if next != nil {
+		nq := maps.Clone(keep)
+		nq.Set("sort", f.Sort)
+		nq.Set("order", orderName(f.Desc))
+		nq.Set("after", encodeClientCursor(f, next))
 		d.Next = p.base() + "/?" + nq.Encode()
 	}
 	if p.manages() {
@@ -152,6 +232,9 @@ type clientData struct {
 	SecretID string
 	Created  bool
 	Audit    []auditRow
+	IPs      []ClientIPView
+	MaxIPs   int
+	Now      time.Time
 	Grace    []graceOption
 	GraceDef string
 	TokenURL string
@@ -208,6 +291,11 @@ func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *mod
 	if !slices.ContainsFunc(d.Grace, func(g graceOption) bool { return g.Value == d.GraceDef }) {
 		d.Grace = append(d.Grace, graceOption{d.GraceDef, d.GraceDef + " (policy default)"})
 	}
+	ips, err := u.Store.ClientIPs(ctx, cl.ID)
+	if err != nil {
+		return err
+	}
+	d.IPs, d.MaxIPs, d.Now = viewClientIPs(ips), models.MaxClientIPs, u.Now()
 	events, err := u.Store.Audit(ctx, models.AuditFilter{OrgID: p.org.ID, ClientID: cl.ID, Limit: 50})
 	if err != nil {
 		return err

@@ -274,6 +274,7 @@ type auditData struct {
 	Users                  []models.User
 	Actions                []string
 	ClientID, User, Action string
+	Actor                  string
 	Since, Until           string
 	FilterErr              string
 	Older                  string
@@ -282,19 +283,19 @@ type auditData struct {
 
 const auditPageSize = 50
 
-// auditPage is GET /admin/o/{org}/audit?client_id=&user=&action=&since=&until=&before=:
+// auditPage is GET /admin/o/{org}/audit?client_id=&actor=&user=&action=&since=&until=&before=:
 // the organization's events newest first; since and until are UTC dates,
 // both included.
 func (u *adminUI) auditPage(c echo.Context, p *uiCtx) error {
 	ctx := c.Request().Context()
 	q := c.Request().URL.Query()
-	d := auditData{Actions: auditActions, ClientID: strings.TrimSpace(q.Get("client_id")), User: q.Get("user"), Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}
+	d := auditData{Actions: auditActions, ClientID: strings.TrimSpace(q.Get("client_id")), User: q.Get("user"), Action: q.Get("action"), Actor: strings.TrimSpace(q.Get("actor")), Since: q.Get("since"), Until: q.Get("until")}
 	users, err := u.Store.ListUsers(ctx, p.org.ID)
 	if err != nil {
 		return err
 	}
 	d.Users = users
-	f := models.AuditFilter{OrgID: p.org.ID, ClientID: d.ClientID, Action: d.Action, Limit: auditPageSize + 1}
+	f := models.AuditFilter{OrgID: p.org.ID, ClientID: d.ClientID, Action: d.Action, Actor: d.Actor, Limit: auditPageSize + 1}
 	var problems []string
 	if d.User != "" {
 		for _, us := range users {
@@ -331,7 +332,7 @@ func (u *adminUI) auditPage(c echo.Context, p *uiCtx) error {
 		}
 	}
 	d.FilterErr = strings.Join(problems, " ")
-	d.Filtered = f.ClientID != "" || f.UserID != "" || f.Action != "" || !f.Since.IsZero() || !f.Until.IsZero()
+	d.Filtered = f.ClientID != "" || f.Actor != "" || f.UserID != "" || f.Action != "" || !f.Since.IsZero() || !f.Until.IsZero()
 	events, err := u.Store.Audit(ctx, f)
 	if err != nil {
 		return err
@@ -339,7 +340,7 @@ func (u *adminUI) auditPage(c echo.Context, p *uiCtx) error {
 	if len(events) > auditPageSize {
 		events = events[:auditPageSize]
 		nq := url.Values{}
-		for k, v := range map[string]string{"client_id": d.ClientID, "user": d.User, "action": d.Action, "since": d.Since, "until": d.Until} {
+		for k, v := range map[string]string{"client_id": d.ClientID, "actor": d.Actor, "user": d.User, "action": d.Action, "since": d.Since, "until": d.Until} {
 			if v != "" {
 				nq.Set(k, v)
 			}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	var orgSlug, project, owner, status, grace, within, renewIn, importID string
 	var legacy bool
 	var edit clientEditFlags
+	var find listFlags
 	fs.StringVar(&orgSlug, "org", "", "the organization's slug; may be left out when the database has exactly one, or when a client_id names the client")
 	switch args[0] {
 	case "create":
@@ -76,6 +78,10 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fs.StringVar(&owner, "owner", "", "only clients of this owner's email")
 		fs.StringVar(&status, "status", "", "only clients in this status: active, expired, revoked, disabled_by_owner or disabled_by_policy")
 		fs.BoolVar(&legacy, "legacy", false, "only clients with a live secret in a deprecated (imported) format")
+		fs.StringVar(&find.search, "search", "", "only clients whose name, description, client_id, or owner's email or name contains this (case-insensitive)")
+		fs.StringVar(&find.sort, "sort", models.SortCreated, "sort by created, name, owner, last_used or expires")
+		fs.StringVar(&find.order, "order", "", "asc or desc; default desc for created and last_used, asc for the others")
+		fs.BoolVar(&find.includeRevoked, "include-revoked", false, "list revoked clients too (--status revoked lists only them)")
 	case "update":
 		edit.register(fs)
 	case "renew":
@@ -120,7 +126,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		}
 		switch args[0] {
 		case "list":
-			return m.listClients(ctx, &c, store, org, policy, project, owner, status, legacy, now)
+			return m.listClients(ctx, &c, store, org, policy, project, owner, status, legacy, find, now)
 		case "expiring":
 			d, err := models.ParseDuration(within)
 			if err != nil {
@@ -325,8 +331,26 @@ func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) er
 	return nil
 }
 
-func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, org *models.Organization, policy *models.Policy, project, owner, status string, legacy bool, now time.Time) error {
-	f := models.ClientFilter{OrgID: org.ID}
+// listFlags are the search, sort and revoked filter of clients list.
+type listFlags struct {
+	search, sort, order string
+	includeRevoked      bool
+}
+
+func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, org *models.Organization, policy *models.Policy, project, owner, status string, legacy bool, find listFlags, now time.Time) error {
+	f := models.ClientFilter{OrgID: org.ID, Search: find.search, Sort: find.sort, HideRevoked: !find.includeRevoked}
+	if !slices.Contains(models.ClientSorts, f.Sort) {
+		return fmt.Errorf("--sort %q: want one of %s", f.Sort, strings.Join(models.ClientSorts, ", "))
+	}
+	switch find.order {
+	case "":
+		f.Desc = models.DefaultDesc(f.Sort)
+	case "asc":
+	case "desc":
+		f.Desc = true
+	default:
+		return fmt.Errorf("--order %q: want asc or desc", find.order)
+	}
 	if project != "" {
 		p, err := store.ProjectBySlug(ctx, org.ID, project)
 		if err != nil {
@@ -347,6 +371,9 @@ func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, 
 		return fmt.Errorf("--status %q: want active, expired, revoked, disabled_by_owner or disabled_by_policy", status)
 	}
 	f.Legacy = legacy
+	if status == models.ClientRevoked {
+		f.Status = models.StatusRevoked
+	}
 	list, err := store.ListClients(ctx, f)
 	if err != nil {
 		return err

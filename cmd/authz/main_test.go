@@ -437,6 +437,39 @@ func TestWalkthrough(t *testing.T) {
 			t.Errorf("second revoke: %v, want an 'already revoked' error\n%s", err, stderr)
 		}
 
+		// clients list finds: revoked ones only when asked for, search and sort.
+		ids := func(args ...string) []string {
+			t.Helper()
+			var list []clientOut
+			runJSON(t, m, &list, append([]string{"clients", "list", "--json"}, args...)...)
+			var out []string
+			for _, c := range list {
+				out = append(out, c.ClientID)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			args []string
+			want []string
+		}{
+			{nil, []string{c2.ClientID}},
+			{[]string{"--include-revoked", "--sort", "name"}, []string{c1.ClientID, c2.ClientID}},
+			{[]string{"--include-revoked", "--sort", "name", "--order", "desc"}, []string{c2.ClientID, c1.ClientID}},
+			{[]string{"--status", "revoked"}, []string{c1.ClientID}},
+			{[]string{"--search", "REPORT"}, []string{c2.ClientID}},
+			{[]string{"--search", "ALICE@", "--sort", "name"}, []string{c2.ClientID}},
+			{[]string{"--search", "ALICE@", "--sort", "name", "--include-revoked"}, []string{c1.ClientID, c2.ClientID}},
+		} {
+			if got := ids(tc.args...); !slices.Equal(got, tc.want) {
+				t.Errorf("clients list %v: got %v, want %v", tc.args, got, tc.want)
+			}
+		}
+		for _, bad := range [][]string{{"--sort", "bogus"}, {"--order", "up"}} {
+			if _, _, err := invoke(t, m, append([]string{"clients", "list"}, bad...)...); err == nil {
+				t.Errorf("clients list %v: got no error", bad)
+			}
+		}
+
 		// A disabled owner's clients are refused; enabling restores them.
 		srv.mustToken(t, c2.ClientID, c2.ClientSecret, readScope+" "+confScope)
 		run(t, m, "users", "disable", alice)
