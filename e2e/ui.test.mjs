@@ -644,6 +644,8 @@ test("renew a client: same client ID and secret, a new expiry within the policy'
   assert.ok(exp.startsWith(in3) || exp.startsWith(in3b), `expiry ${exp} is not 3 days from now`);
   await shot("21-client-renewed");
   assert.equal((await token(id, state.editSecret)).status, 200, "the same secret works after the renewal");
+});
+
 // --- finding credentials: search, sort, badges, copy, IP history, audit at 1280 px
 
 // oneLine asserts that each element of the locator is one line high (no

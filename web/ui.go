@@ -281,6 +281,17 @@ var uiFuncs = template.FuncMap{
 	"lower":   strings.ToLower,
 	"exact":   func(t *time.Time) string { return fmtTime(t, "2006-01-02 15:04:05 UTC") },
 	"ago":     ago,
+	"email":   breakableEmail,
+}
+
+// breakableEmail writes an address that a narrow table cell may break
+// before its "@" (and nowhere else), escaped.
+func breakableEmail(addr string) template.HTML {
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
+		return template.HTML(template.HTMLEscapeString(addr))
+	}
+	return template.HTML(template.HTMLEscapeString(local) + "<wbr>@" + template.HTMLEscapeString(domain))
 }
 
 // ago writes t relative to now, as people say it: "5 minutes ago", "in 3
