@@ -157,6 +157,7 @@ func orgProbes(slug string, tn *tenant) []probe {
 		{"GET", base + "/clients/expiring", nil},
 		{"POST", base + "/clients/import", map[string]any{"client_id": "intruder-1", "client_secret": strings.Repeat("s", 24), "name": "x"}},
 		{"GET", base + "/clients/" + c, nil},
+		{"GET", base + "/clients/" + c + "/ips", nil},
 		{"PATCH", base + "/clients/" + c, map[string]any{"name": "renamed"}},
 		{"POST", base + "/clients/" + c + "/revoke", nil},
 		{"POST", base + "/clients/" + c + "/rotate", map[string]any{"grace": "0s"}},
