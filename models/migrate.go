@@ -272,6 +272,29 @@ ALTER TABLE organizations ADD COLUMN default_project_id TEXT NOT NULL DEFAULT ''
 UPDATE organizations SET default_project_id = '00000000-0000-0000-0000-000000000001' WHERE id = '00000000-0000-0000-0000-000000000001';
 CREATE UNIQUE INDEX projects_resource ON projects (resource) WHERE resource <> '';
 `},
+	// Reminder deliveries per channel: each reminder is claimed, retried
+	// and marked sent per channel ("webhook": the log line and the policy's
+	// webhook; "email:<address>": one email to one recipient), so that one
+	// channel failing never repeats another. Rows of before were the
+	// webhook's.
+	{version: 7, name: "reminder_channels", sql: `
+CREATE TABLE reminders_v7 (
+	client_id TEXT NOT NULL REFERENCES clients(id),
+	days INTEGER NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	channel TEXT NOT NULL,
+	claimed_by TEXT NOT NULL DEFAULT '',
+	claimed_until {{ts}},
+	attempts INTEGER NOT NULL DEFAULT 0,
+	sent_at {{ts}},
+	last_error TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (client_id, days, expires_at, channel)
+);
+INSERT INTO reminders_v7 (client_id, days, expires_at, channel, claimed_by, claimed_until, attempts, sent_at, last_error)
+	SELECT client_id, days, expires_at, 'webhook', claimed_by, claimed_until, attempts, sent_at, last_error FROM reminders;
+DROP TABLE reminders;
+ALTER TABLE reminders_v7 RENAME TO reminders;
+`},
 }
 
 func (s *Store) ddl(sql string) string {
