@@ -43,6 +43,7 @@ type serveConfig struct {
 	oauthLogLevel    string
 	auditRetention   time.Duration
 	smtpURL          string
+	legacyPrefixes   string
 	smtpFrom         string
 	// mailer sends expiry reminders by email when --smtp-url is set.
 	mailer      *app.Mailer
@@ -69,6 +70,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	m.auditRetentionFlag(fs, &cfg.auditRetention, &cfg.envProblems)
+	fs.StringVar(&cfg.legacyPrefixes, "legacy-prefixes", m.env("AUTHZ_LEGACY_PREFIXES", ""), "comma-separated prefixes by which imported (legacy) secrets are recognised; an import of a secret starting with none of them is refused; any by default (env AUTHZ_LEGACY_PREFIXES)")
 	fs.StringVar(&cfg.smtpURL, "smtp-url", m.env("AUTHZ_SMTP_URL", ""), "SMTP server expiry reminders are emailed through: smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465; none by default (env AUTHZ_SMTP_URL)")
 	fs.StringVar(&cfg.smtpFrom, "smtp-from", m.env("AUTHZ_SMTP_FROM", ""), "sender address of reminder emails, e.g. \"authz <authz@example.com>\" (env AUTHZ_SMTP_FROM)")
 	// The heap floor (which set GOGC from the live heap every second) is
@@ -297,6 +299,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Store: store,
 		Registry: app.NewRegistry(store, app.RegistryConfig{
 			Hasher: km.hasher, Issuer: issuer, DefaultAudience: cfg.audience, Log: log,
+			LegacyPrefixes: splitList(cfg.legacyPrefixes),
 		}),
 		SecureCookies:   !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies:  proxies,
