@@ -6,6 +6,7 @@ package smtptest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -59,6 +60,8 @@ type Server struct {
 	// error when it returns true.
 	fail     func(n int) bool
 	attempts int
+	// arrived is closed and replaced at every accepted message.
+	arrived chan struct{}
 }
 
 // Config chooses what the server offers.
@@ -73,7 +76,7 @@ type Config struct {
 func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	cert, pool := certificate(t)
-	s := &Server{User: "mailer", Password: "s3cret-smtp-pässword", TLS: &tls.Config{RootCAs: pool}}
+	s := &Server{User: "mailer", Password: "s3cret-smtp-pässword", TLS: &tls.Config{RootCAs: pool}, arrived: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c}, nil
 	}))
@@ -123,6 +126,24 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.messages...)
+}
+
+// Wait returns the messages once at least n have arrived, or nil when ctx
+// ends first.
+func (s *Server) Wait(ctx context.Context, n int) []Message {
+	for {
+		s.mu.Lock()
+		got, arrived := len(s.messages), s.arrived
+		s.mu.Unlock()
+		if got >= n {
+			return s.Messages()
+		}
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 type session struct {
@@ -178,6 +199,8 @@ func (ss *session) Data(r io.Reader) error {
 		m.Body = string(b)
 	}
 	s.messages = append(s.messages, m)
+	close(s.arrived)
+	s.arrived = make(chan struct{})
 	return nil
 }
 
