@@ -453,8 +453,24 @@ func normalizeAllowlist(list []string) (models.Set, error) {
 	return models.NewSet(out...), nil
 }
 
+// legacyPrefix is the longest configured legacy prefix secret starts
+// with, shown as its display prefix; "" when none matches or when it would
+// leave fewer than 12 characters unshown beside the last four.
+func (r *Registry) legacyPrefix(secret string) string {
+	best := ""
+	for _, p := range r.legacy {
+		if strings.HasPrefix(secret, p) && len(p) > len(best) && len(secret)-len(p)-4 >= 12 {
+			best = p
+		}
+	}
+	return best
+}
+
 func (r *Registry) newSecretRow(clientID, secret, format string) *models.ClientSecret {
 	prefix, last := oauth.SecretDisplay(secret)
+	if format == models.FormatLegacy {
+		prefix = r.legacyPrefix(secret)
+	}
 	return &models.ClientSecret{ID: uuid.NewString(), ClientID: clientID, Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
 }
 

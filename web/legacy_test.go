@@ -33,8 +33,12 @@ func TestLegacyWindow(t *testing.T) {
 
 		const id, secret = "acme-billing-7", "oldco-0123456789abcdef"
 		imported := e.clock.Now()
-		if _, err := reg.Import(e.ctx, op, in, id, secret); err != nil {
+		c, err := reg.Import(e.ctx, op, in, id, secret)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if got := c.Secrets[0]; got.Prefix != "oldco-" || got.Last4 != "cdef" {
+			t.Errorf("imported secret shown as %q…%q, want oldco-…cdef", got.Prefix, got.Last4)
 		}
 		sunset := imported.UTC().AddDate(0, 6, 0).Truncate(time.Second)
 		p, err := e.store.Policy(e.ctx, models.DefaultOrgID)
