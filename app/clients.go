@@ -59,7 +59,16 @@ type RegistryConfig struct {
 	DefaultAudience string
 	Now             func() time.Time // default time.Now
 	Log             *slog.Logger
+	// LegacyPrefixes, when set, are the prefixes by which the secrets of
+	// the system credentials are imported from are recognised: Import
+	// refuses a secret that starts with none of them.
+	LegacyPrefixes []string
 }
+
+// DefaultLegacyWindow is how long imported secrets keep working when an
+// organization's policy names no legacy sunset: the organization's first
+// import opens the window, setting the sunset this far ahead.
+const DefaultLegacyWindow = "6 months"
 
 // Registry carries out administrative actions in an organization: it
 // enforces the roles and the organization policy, makes secrets (returned
@@ -72,11 +81,17 @@ type Registry struct {
 	now      func() time.Time
 	log      *slog.Logger
 	signIn   *oauth.Limiter // failure budgets of SignIn
+	legacy   []string       // LegacyPrefixes
 }
 
 // NewRegistry returns a Registry on store.
 func NewRegistry(store RegistryStore, cfg RegistryConfig) *Registry {
 	r := &Registry{store: store, hasher: cfg.Hasher, issuer: cfg.Issuer, audience: cfg.DefaultAudience, now: cfg.Now, log: cfg.Log}
+	for _, p := range cfg.LegacyPrefixes {
+		if p = strings.TrimSpace(p); p != "" {
+			r.legacy = append(r.legacy, p)
+		}
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -124,7 +139,11 @@ func (r *Registry) Create(ctx context.Context, actor Actor, in NewClient) (*mode
 // Import registers a credential issued by another system, keeping its
 // client_id and secret. Its secret is marked legacy: it carries no checksum
 // a scanner could recognise, and it stops working at the policy's legacy
-// sunset date; rotating it issues a current-format secret.
+// sunset date; rotating it issues a current-format secret. With
+// LegacyPrefixes configured, the secret must start with one of them. The
+// organization's first import opens the legacy window: a policy naming no
+// sunset gets one DefaultLegacyWindow (six months) later, recorded as a
+// policy change by the importer.
 func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, clientID, secret string) (*models.Client, error) {
 	if len(clientID) < 4 || len(clientID) > 128 || !printable(clientID) {
 		return nil, models.Errorf(models.KindInvalid, "invalid_client_id", "an imported client_id must be 4 to 128 printable ASCII characters")
@@ -135,8 +154,30 @@ func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, client
 	if len(secret) < 16 || len(secret) > 512 || !printable(secret) {
 		return nil, models.Errorf(models.KindInvalid, "weak_secret", "an imported secret must be 16 to 512 printable ASCII characters")
 	}
+	if len(r.legacy) > 0 && !slices.ContainsFunc(r.legacy, func(p string) bool { return strings.HasPrefix(secret, p) }) {
+		return nil, models.Errorf(models.KindInvalid, "legacy_prefix_unknown", "an imported secret must start with one of the legacy prefixes %s", strings.Join(r.legacy, ", "))
+	}
 	c, _, err := r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return c, r.openLegacyWindow(ctx, actor)
+}
+
+// openLegacyWindow sets the policy's legacy sunset six months from now
+// when it names none.
+func (r *Registry) openLegacyWindow(ctx context.Context, actor Actor) error {
+	p, err := r.store.Policy(ctx, actor.OrgID)
+	if err != nil || p.LegacySunset != nil {
+		return err
+	}
+	sunset := r.now().UTC().AddDate(0, 6, 0).Truncate(time.Second)
+	p.LegacySunset, p.UpdatedBy = &sunset, actor.Name()
+	if err := r.store.SavePolicy(ctx, p); err != nil {
+		return err
+	}
+	r.audit(ctx, actor, models.AuditPolicyUpdated, "", "", map[string]any{"legacy_sunset": sunset, "reason": "first legacy import: the legacy window opens for " + DefaultLegacyWindow})
+	return nil
 }
 
 func printable(s string) bool {
@@ -422,8 +463,24 @@ func normalizeAllowlist(list []string) (models.Set, error) {
 	return models.NewSet(out...), nil
 }
 
+// legacyPrefix is the longest configured legacy prefix secret starts
+// with, shown as its display prefix; "" when none matches or when it would
+// leave fewer than 12 characters unshown beside the last four.
+func (r *Registry) legacyPrefix(secret string) string {
+	best := ""
+	for _, p := range r.legacy {
+		if strings.HasPrefix(secret, p) && len(p) > len(best) && len(secret)-len(p)-4 >= 12 {
+			best = p
+		}
+	}
+	return best
+}
+
 func (r *Registry) newSecretRow(clientID, secret, format string) *models.ClientSecret {
 	prefix, last := oauth.SecretDisplay(secret)
+	if format == models.FormatLegacy {
+		prefix = r.legacyPrefix(secret)
+	}
 	return &models.ClientSecret{ID: uuid.NewString(), ClientID: clientID, Hash: r.hasher.Hash(secret), Prefix: prefix, Last4: last, Format: format}
 }
 

@@ -1,8 +1,9 @@
 // This file is one job, expiry reminders: finding the credentials due a
-// reminder, claiming each once across instances, and delivering it to the log
-// and the webhook with retries (the webhook's format and signature are in
-// webhook.go). It is a little over 400 lines because the claim, the delivery
-// and the retry schedule share one state machine that reads best in one place.
+// reminder, claiming each delivery once across instances, and delivering it
+// to the log and the webhook and by email with retries (the webhook's format
+// and signature are in webhook.go, the email's in reminder_mail.go). It is
+// about 500 lines because the claim, the delivery and the retry schedule
+// share one state machine that reads best in one place.
 
 package app
 
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"os"
 	"slices"
 	"strconv"
@@ -35,6 +37,9 @@ type ReminderStore interface {
 	// which ClaimReminder does not return and FinishReminder increments.
 	Reminders(ctx context.Context, clientID string) ([]models.Reminder, error)
 	AddAudit(ctx context.Context, events ...models.AuditEvent) error
+	// For the email's names and link.
+	OrganizationByID(ctx context.Context, id string) (*models.Organization, error)
+	ProjectByID(ctx context.Context, orgID, id string) (*models.Project, error)
 }
 
 // ReminderConfig configures Reminders. Zero fields take their defaults.
@@ -56,17 +61,25 @@ type ReminderConfig struct {
 	// Thresholds are the days before expiry reminders are sent at.
 	// Default: 30, 7, 1.
 	Thresholds []int
-	// MaxAttempts bounds the deliveries of one reminder. Default: 8.
+	// MaxAttempts bounds the deliveries of one reminder on one channel.
+	// Default: 8.
 	MaxAttempts int
+	// Mailer, when set, sends each reminder by email to the client's
+	// owner and creator.
+	Mailer *Mailer
+	// ConsoleURL is the server's base URL (the issuer) the email links
+	// the credential's console page under.
+	ConsoleURL string
 }
 
 const (
 	// reminderLease is how long a claim keeps other instances off a
 	// reminder while it is being delivered.
 	reminderLease = 2 * time.Minute
-	// webhookDeadline bounds one delivery, whatever the HTTP client's own
-	// timeout, well within reminderLease: a delivery still running when
-	// its claim lapses could be duplicated by another instance.
+	// webhookDeadline bounds one delivery (webhook or email), whatever
+	// the HTTP client's own timeout, well within reminderLease: a delivery
+	// still running when its claim lapses could be duplicated by another
+	// instance.
 	webhookDeadline = reminderLease / 2
 	// recordTimeout bounds recording an outcome, which happens even when
 	// the run's context was cancelled meanwhile.
@@ -102,16 +115,25 @@ const (
 // once the lease lapses, with the same Authz-Webhook-Id, by which receivers
 // de-duplicate.
 //
-// A reminder is a log event at WARN level ("credential expiring", written
-// at the first attempt) and, when the client's organization's policy names
-// a ReminderWebhookURL, a
-// webhook delivery; without a URL the log event alone counts as sent. A
-// failed delivery (transport error or a non-2xx answer) is retried by a
-// later run after a backoff of min(2^(n-1) minutes, 1 hour) following the
-// n-th failure, at most MaxAttempts times in all; then it is abandoned,
-// logged once at ERROR. A sent reminder is recorded in the audit log
-// (models.AuditReminderSent, actor "authz"). The webhook's format and
-// signature are described in webhook.go and at VerifyWebhookSignature.
+// A reminder is delivered on channels, each claimed, retried and recorded
+// on its own (a models.Reminder row per channel), so that one failing
+// never repeats another:
+//
+//   - "webhook": a log event at WARN level ("credential expiring", written
+//     at the first attempt) and, when the client's organization's policy
+//     names a ReminderWebhookURL, a webhook delivery; without a URL the log
+//     event alone counts as sent;
+//   - "email:<address>", with a Mailer: one email to each of the client's
+//     owner and creator (deduplicated; a creator that is no address, such
+//     as the operator's "cli", gets none).
+//
+// A failed delivery (transport error, a non-2xx answer, an SMTP error) is
+// retried by a later run after a backoff of min(2^(n-1) minutes, 1 hour)
+// following the n-th failure, at most MaxAttempts times in all; then it is
+// abandoned, logged once at ERROR. A sent delivery is recorded in the audit
+// log (models.AuditReminderSent, actor "authz", the channel in the
+// detail). The webhook's format and signature are described in webhook.go
+// and at VerifyWebhookSignature.
 type Reminders struct {
 	store       ReminderStore
 	secret      []byte
@@ -121,6 +143,8 @@ type Reminders struct {
 	holder      string
 	thresholds  []int // ascending, distinct, positive
 	maxAttempts int
+	mailer      *Mailer
+	consoleURL  string
 }
 
 // NewReminders returns Reminders reading and writing store.
@@ -133,6 +157,8 @@ func NewReminders(store ReminderStore, cfg ReminderConfig) *Reminders {
 		log:         cfg.Logger,
 		holder:      cfg.Holder,
 		maxAttempts: cfg.MaxAttempts,
+		mailer:      cfg.Mailer,
+		consoleURL:  strings.TrimRight(cfg.ConsoleURL, "/"),
 	}
 	if r.client == nil {
 		r.client = &http.Client{
@@ -183,6 +209,10 @@ type DueReminder struct {
 	Days int
 	// ExpiresAt is the client's effective expiry, to the second.
 	ExpiresAt time.Time
+	// DaysLeft is the time left when the reminder fell due, in days
+	// rounded up (models.Expiring.DaysLeft): 10 for a client ten days from
+	// expiry, whose reminder is the 30-day one.
+	DaysLeft int
 }
 
 // ID identifies the reminder: "<client_id>:<days>:<expiry unix>". It is the
@@ -248,7 +278,7 @@ func (r *Reminders) due(ctx context.Context, p *models.Policy, now time.Time) ([
 				// Reminders are keyed to the second: the id carries
 				// unix seconds, and databases store sub-second parts
 				// with different precisions.
-				out = append(out, DueReminder{Client: c, Days: d, ExpiresAt: exp.UTC().Truncate(time.Second)})
+				out = append(out, DueReminder{Client: c, Days: d, ExpiresAt: exp.UTC().Truncate(time.Second), DaysLeft: e.DaysLeft})
 				break
 			}
 		}
@@ -268,8 +298,8 @@ func sortDue(out []DueReminder) {
 }
 
 // RunOnce sends the due reminders that no instance has sent or is sending,
-// organization by organization. It returns how many it sent (delivered and
-// recorded). Failed webhook deliveries are not errors (they are recorded
+// organization by organization. It returns how many deliveries it made
+// (delivered and recorded; one per channel: the webhook, and each email). Failed webhook deliveries are not errors (they are recorded
 // for a retry and logged); the error reports the store failing, a policy
 // naming a webhook URL without a secret (that organization's reminders
 // wait; the others' are sent), or ctx ending.
@@ -289,23 +319,61 @@ func (r *Reminders) RunOnce(ctx context.Context) (sent int, err error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			ok, err := r.send(ctx, p, d)
+			n, err := r.send(ctx, p, d)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("reminder %s: %w", d.ID(), err))
 			}
-			if ok {
-				sent++
-			}
+			sent += n
 		}
 		return nil
 	})
 	return sent, errors.Join(append(errs, err)...)
 }
 
-// send claims, delivers and records one reminder; it reports whether this
-// call sent it.
-func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (bool, error) {
-	key := models.Reminder{ClientID: d.Client.ID, Days: d.Days, ExpiresAt: d.ExpiresAt}
+// send delivers one reminder on each of its channels; it reports how many
+// deliveries this call made.
+func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (int, error) {
+	channels := []delivery{{channel: models.ReminderWebhook, deliver: func(ctx context.Context) error {
+		if p.ReminderWebhookURL == "" {
+			return nil
+		}
+		return r.post(ctx, p.ReminderWebhookURL, d)
+	}}}
+	if r.mailer != nil {
+		for _, to := range recipients(d.Client) {
+			channels = append(channels, delivery{channel: models.ReminderEmail + to.Address, to: to, deliver: func(ctx context.Context) error {
+				return r.mail(ctx, d, to)
+			}})
+		}
+	}
+	sent := 0
+	var errs []error
+	for _, ch := range channels {
+		ok, err := r.deliver(ctx, d, ch)
+		if ok {
+			sent++
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ch.channel, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// delivery is one channel of a reminder.
+type delivery struct {
+	channel string
+	to      mail.Address // for email
+	deliver func(ctx context.Context) error
+}
+
+// deliver claims, delivers and records one reminder on one channel; it
+// reports whether this call sent it.
+func (r *Reminders) deliver(ctx context.Context, d DueReminder, ch delivery) (bool, error) {
+	key := models.Reminder{ClientID: d.Client.ID, Days: d.Days, ExpiresAt: d.ExpiresAt, Channel: ch.channel}
 	claimed, err := r.store.ClaimReminder(ctx, key, r.holder, reminderLease)
 	if err != nil || !claimed {
 		return false, err // sent, being sent, or waiting out a backoff
@@ -316,40 +384,37 @@ func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (
 	if err != nil {
 		return false, err
 	}
-	attrs := r.attrs(d)
+	attrs := append(r.attrs(d), "channel", ch.channel)
 	if row.Attempts >= r.maxAttempts {
 		r.log.Debug("credential expiry reminder abandoned earlier; skipped", append(attrs, "attempts", row.Attempts)...)
 		return false, nil
 	}
-	if row.Attempts == 0 {
-		r.log.Warn("credential expiring", attrs...)
+	if row.Attempts == 0 && ch.channel == models.ReminderWebhook {
+		r.log.Warn("credential expiring", r.attrs(d)...)
 	}
-	var sendErr error
-	if p.ReminderWebhookURL != "" {
-		sendErr = r.post(ctx, p.ReminderWebhookURL, d)
-		if sendErr != nil && ctx.Err() != nil {
-			// Shutting down: not the receiver's failure. The claim
-			// lapses and another run delivers it.
-			return false, ctx.Err()
-		}
+	sendErr := ch.deliver(ctx)
+	if sendErr != nil && ctx.Err() != nil {
+		// Shutting down: not the receiver's failure. The claim lapses
+		// and another run delivers it.
+		return false, ctx.Err()
 	}
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := r.store.FinishReminder(rctx, row, sendErr); err != nil {
 		if sendErr == nil {
-			return false, fmt.Errorf("delivered but not recorded (it will be delivered again with the same id): %w", err)
+			return false, fmt.Errorf("delivered but not recorded (it will be delivered again): %w", err)
 		}
 		return false, err
 	}
 	attempts := row.Attempts + 1
 	if sendErr != nil {
 		if attempts >= r.maxAttempts {
-			r.log.Error("credential expiry reminder abandoned: webhook failed too often", append(attrs, "attempts", attempts, "error", sendErr)...)
+			r.log.Error("credential expiry reminder abandoned: delivery failed too often", append(attrs, "attempts", attempts, "error", sendErr)...)
 			return false, nil
 		}
 		wait := retryBackoff(attempts)
-		r.log.Warn("credential expiry reminder webhook failed; will retry", append(attrs, "attempts", attempts, "retry_in", wait.String(), "error", sendErr)...)
+		r.log.Warn("credential expiry reminder delivery failed; will retry", append(attrs, "attempts", attempts, "retry_in", wait.String(), "error", sendErr)...)
 		// FinishReminder released the claim; holding it again for the
 		// backoff keeps every instance (this one too) from retrying
 		// early. Another instance claiming in between merely retries
@@ -359,10 +424,14 @@ func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (
 		}
 		return false, nil
 	}
-	detail, _ := json.Marshal(map[string]any{"days": d.Days, "expires_at": d.ExpiresAt})
+	detail := map[string]any{"days": d.Days, "days_left": d.DaysLeft, "expires_at": d.ExpiresAt, "channel": models.ReminderWebhook}
+	if ch.to.Address != "" {
+		detail["channel"], detail["to"] = "email", ch.to.Address
+	}
+	detailJSON, _ := json.Marshal(detail)
 	err = r.store.AddAudit(rctx, models.AuditEvent{
 		OrgID: d.Client.OrgID, At: r.now(), Actor: "authz", Action: models.AuditReminderSent,
-		ClientID: d.Client.ID, UserID: d.Client.OwnerID, Detail: string(detail),
+		ClientID: d.Client.ID, UserID: d.Client.OwnerID, Detail: string(detailJSON),
 	})
 	if err != nil {
 		r.log.Error("audit event not written", "action", models.AuditReminderSent, "client_id", d.Client.ID, "user_id", d.Client.OwnerID, "error", err)
@@ -377,7 +446,7 @@ func (r *Reminders) reminder(ctx context.Context, key models.Reminder) (models.R
 		return models.Reminder{}, err
 	}
 	for _, row := range rows {
-		if row.Days == key.Days && row.ExpiresAt.Equal(key.ExpiresAt) {
+		if row.Days == key.Days && row.ExpiresAt.Equal(key.ExpiresAt) && row.Channel == key.Channel {
 			return row, nil
 		}
 	}
@@ -396,7 +465,7 @@ func retryBackoff(failures int) time.Duration {
 func (r *Reminders) attrs(d DueReminder) []any {
 	return []any{
 		"client_id", d.Client.ID, "name", d.Client.Name, "owner_email", ownerEmail(d.Client),
-		"days", d.Days, "expires_at", d.ExpiresAt.Format(time.RFC3339),
+		"days", d.Days, "days_left", d.DaysLeft, "expires_at", d.ExpiresAt.Format(time.RFC3339),
 	}
 }
 

@@ -37,6 +37,7 @@ type webhookEvent struct {
 	OwnerEmail string `json:"owner_email"`
 	OwnerID    string `json:"owner_id"`
 	DaysBefore int    `json:"days_before"`
+	DaysLeft   int    `json:"days_left"`
 	ExpiresAt  string `json:"expires_at"`
 	SentAt     string `json:"sent_at"`
 }
@@ -260,6 +261,9 @@ func (e *env) checkLast(n int, c *models.Client, days int, exp time.Time) {
 	want := webhookEvent{
 		Type: "credential.expiring", ID: reminderID(c, days, exp), ClientID: c.ID, ClientName: c.Name,
 		OwnerEmail: e.owner.Email, OwnerID: e.owner.ID, DaysBefore: days,
+		// The real days left at the first attempt, rounded up; no test
+		// retries a day later.
+		DaysLeft:  int((exp.Sub(e.clock.Now()) + day - 1) / day),
 		ExpiresAt: exp.UTC().Format(time.RFC3339), SentAt: e.clock.Now().UTC().Format(time.RFC3339),
 	}
 	if ev != want {

@@ -20,7 +20,12 @@ import (
 //
 //	{"type":"credential.expiring","id":"<client_id>:<days>:<expiry unix>",
 //	 "client_id":"...","client_name":"...","owner_email":"...","owner_id":"...",
-//	 "days_before":7,"expires_at":"2026-05-01T12:00:00Z","sent_at":"2026-04-24T12:00:00Z"}
+//	 "days_before":7,"days_left":7,"expires_at":"2026-05-01T12:00:00Z","sent_at":"2026-04-24T12:00:00Z"}
+//
+// days_before is the threshold (30, 7 or 1: which reminder this is, part
+// of its id); days_left is the real time left when it fell due, in days
+// rounded up (a client created ten days before its expiry gets the 30-day
+// reminder with days_left 10).
 //
 // with the headers
 //
@@ -64,6 +69,7 @@ type webhookEvent struct {
 	OwnerEmail string `json:"owner_email"`
 	OwnerID    string `json:"owner_id"`
 	DaysBefore int    `json:"days_before"`
+	DaysLeft   int    `json:"days_left"`
 	ExpiresAt  string `json:"expires_at"`
 	SentAt     string `json:"sent_at"`
 }
@@ -74,7 +80,7 @@ func (r *Reminders) post(ctx context.Context, url string, d DueReminder) error {
 	body, err := json.Marshal(webhookEvent{
 		Type: WebhookEventExpiring, ID: d.ID(),
 		ClientID: d.Client.ID, ClientName: d.Client.Name, OwnerEmail: ownerEmail(d.Client), OwnerID: d.Client.OwnerID,
-		DaysBefore: d.Days, ExpiresAt: d.ExpiresAt.UTC().Format(time.RFC3339), SentAt: now.UTC().Format(time.RFC3339),
+		DaysBefore: d.Days, DaysLeft: d.DaysLeft, ExpiresAt: d.ExpiresAt.UTC().Format(time.RFC3339), SentAt: now.UTC().Format(time.RFC3339),
 	})
 	if err != nil {
 		return err

@@ -768,6 +768,38 @@ test("find: the audit log at 1280 px, one line per event, filtered by actor", as
   await page.screenshot({ path: path.join(SHOTS, "16-audit-actor-1280.png"), fullPage: true });
 });
 
+// ---- legacy credentials: the banner and the "deprecated, stops on DATE" badge ----
+
+test("an imported credential is deprecated: a banner, and its badge says when it stops", async () => {
+  const id = "legacy-ci-e2e-1";
+  // The admin's one client allowed by the policy is the edited one: it
+  // is done with, and revoking it makes room.
+  const rev = await page.request.post(`${BASE}/admin/api/v1/orgs/default/clients/${state.editId}/revoke`, { data: {} });
+  assert.equal(rev.status(), 200, await rev.text());
+  const res = await page.request.post(`${BASE}/admin/api/v1/orgs/default/clients/import`, {
+    data: { client_id: id, client_secret: "oldco-e2e-0123456789abcdef", owner: ADMIN_EMAIL, name: "Old CI", scopes: ["analysis:read"] },
+  });
+  assert.equal(res.status(), 201, await res.text());
+  const body = await res.json();
+  assert.equal(body.status, "deprecated");
+  assert.match(body.legacy_sunset, /^\d{4}-\d{2}-\d{2}T/);
+  const day = body.legacy_sunset.slice(0, 10);
+
+  // It works during the window.
+  assert.equal((await token(id, "oldco-e2e-0123456789abcdef")).status, 200);
+
+  await page.goto(`${ORG}/`);
+  const banner = page.locator("section.banner", { has: page.locator("#legacy-h") });
+  assert.match(await banner.textContent(), /deprecated secret format/);
+  assert.match(await banner.textContent(), /Old CI/);
+  const badge = rowOf(id).locator(".status").first();
+  assert.equal((await badge.textContent()).trim(), `deprecated, stops on ${day}`);
+  await shot("22-legacy-banner");
+  await page.goto(`${ORG}/clients/${id}`);
+  assert.equal((await page.locator("#client-status").textContent()).trim(), `deprecated, stops on ${day}`);
+  await shot("23-legacy-client");
+});
+
 test("sign out ends the session", async () => {
   await page.goto(`${ORG}/`);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();

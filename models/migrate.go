@@ -300,6 +300,29 @@ CREATE INDEX clients_org_created ON clients (org_id, created_at, id);
 CREATE INDEX clients_org_name ON clients (org_id, name, id);
 CREATE INDEX clients_org_expires ON clients (org_id, expires_at, id);
 `},
+	// Reminder deliveries per channel: each reminder is claimed, retried
+	// and marked sent per channel ("webhook": the log line and the policy's
+	// webhook; "email:<address>": one email to one recipient), so that one
+	// channel failing never repeats another. Rows of before were the
+	// webhook's.
+	{version: 9, name: "reminder_channels", sql: `
+CREATE TABLE reminders_by_channel (
+	client_id TEXT NOT NULL REFERENCES clients(id),
+	days INTEGER NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	channel TEXT NOT NULL,
+	claimed_by TEXT NOT NULL DEFAULT '',
+	claimed_until {{ts}},
+	attempts INTEGER NOT NULL DEFAULT 0,
+	sent_at {{ts}},
+	last_error TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (client_id, days, expires_at, channel)
+);
+INSERT INTO reminders_by_channel (client_id, days, expires_at, channel, claimed_by, claimed_until, attempts, sent_at, last_error)
+	SELECT client_id, days, expires_at, 'webhook', claimed_by, claimed_until, attempts, sent_at, last_error FROM reminders;
+DROP TABLE reminders;
+ALTER TABLE reminders_by_channel RENAME TO reminders;
+`},
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.

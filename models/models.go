@@ -314,7 +314,31 @@ const (
 	// creation and the owner, who created the client, is no longer allowed
 	// to create (see DisabledByPolicy).
 	ClientDisabledByPolicy = "disabled_by_policy"
+	// ClientDeprecated: the client authenticates only with legacy
+	// (imported) secrets, which work until the policy's legacy sunset.
+	ClientDeprecated = "deprecated"
+	// ClientSunset: the client has only legacy secrets and the policy's
+	// legacy sunset has passed: the token endpoint refuses it
+	// (KEY_FORMAT_DEPRECATED) until it is rotated.
+	ClientSunset = "sunset"
 )
+
+// LegacyOnly reports whether the client's live secrets at now (Secrets
+// must be loaded) are all legacy ones, and there is one.
+func (c *Client) LegacyOnly(now time.Time) bool {
+	legacy := false
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		if !s.Live(now) {
+			continue
+		}
+		if s.Format != FormatLegacy {
+			return false
+		}
+		legacy = true
+	}
+	return legacy
+}
 
 // DisabledByPolicy reports whether the organization policy p stops the
 // client: p restricts creation to allowed members, and the client's owner
@@ -331,7 +355,8 @@ func (c *Client) DisabledByPolicy(p *Policy) bool {
 }
 
 // DisplayStatus is the client's status at time now under policy p (nil:
-// no policy cap), owner included. The Owner must be loaded.
+// no policy cap), owner included. The Owner must be loaded, and the
+// Secrets for the legacy statuses (deprecated, sunset).
 func (c *Client) DisplayStatus(p *Policy, now time.Time) string {
 	exp := c.EffectiveExpiry(p)
 	switch {
@@ -339,10 +364,14 @@ func (c *Client) DisplayStatus(p *Policy, now time.Time) string {
 		return ClientRevoked
 	case exp != nil && !now.Before(*exp):
 		return ClientExpired
+	case p != nil && p.LegacySunset != nil && !now.Before(*p.LegacySunset) && c.LegacyOnly(now):
+		return ClientSunset
 	case c.Owner != nil && (!c.Owner.Active() || (len(c.Scopes) > 0 && len(c.Scopes.Intersect(c.Owner.Permissions)) == 0)):
 		return ClientDisabledByOwner
 	case c.DisabledByPolicy(p):
 		return ClientDisabledByPolicy
+	case c.LegacyOnly(now):
+		return ClientDeprecated
 	}
 	return ClientActive
 }

@@ -71,18 +71,30 @@ UNION SELECT org_id FROM policies WHERE max_credential_lifetime > 0`, StatusActi
 	return ids, nil
 }
 
-// Reminder is one expiry reminder of a client: sent at most once for each
-// (client, days before, expiry) even with several instances running.
+// Reminder is the delivery of one expiry reminder of a client on one
+// channel: sent at most once for each (client, days before, expiry,
+// channel) even with several instances running. Each channel is claimed,
+// retried and marked sent on its own.
 type Reminder struct {
-	ClientID     string    `gorm:"primaryKey"`
-	Days         int       `gorm:"primaryKey"`
-	ExpiresAt    time.Time `gorm:"primaryKey"`
+	ClientID  string    `gorm:"primaryKey"`
+	Days      int       `gorm:"primaryKey"`
+	ExpiresAt time.Time `gorm:"primaryKey"`
+	// Channel is ReminderWebhook or ReminderEmail + the recipient's
+	// address.
+	Channel      string `gorm:"primaryKey"`
 	ClaimedBy    string
 	ClaimedUntil *time.Time
 	Attempts     int
 	SentAt       *time.Time
 	LastError    string
 }
+
+// Reminder channels: the log line and the policy's webhook, or one email
+// to the address that follows the prefix.
+const (
+	ReminderWebhook = "webhook"
+	ReminderEmail   = "email:"
+)
 
 // ClaimReminder reserves a reminder for holder until now+ttl. It returns
 // false if the reminder was sent or another holder's claim is still valid.
@@ -100,7 +112,7 @@ func (s *Store) ClaimReminder(ctx context.Context, r Reminder, holder string, tt
 		return true, nil
 	}
 	res = db.Model(&Reminder{}).
-		Where("client_id = ? AND days = ? AND expires_at = ? AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", r.ClientID, r.Days, r.ExpiresAt, now).
+		Where("client_id = ? AND days = ? AND expires_at = ? AND channel = ? AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", r.ClientID, r.Days, r.ExpiresAt, r.Channel, now).
 		Updates(map[string]any{"claimed_by": holder, "claimed_until": until})
 	if res.Error != nil {
 		return false, translate(res.Error, "claim reminder")
@@ -120,13 +132,13 @@ func (s *Store) FinishReminder(ctx context.Context, r Reminder, sendErr error) e
 		updates["last_error"] = truncate(sendErr.Error(), 500)
 	}
 	err := s.db.WithContext(ctx).Model(&Reminder{}).
-		Where("client_id = ? AND days = ? AND expires_at = ?", r.ClientID, r.Days, r.ExpiresAt.UTC()).Updates(updates).Error
+		Where("client_id = ? AND days = ? AND expires_at = ? AND channel = ?", r.ClientID, r.Days, r.ExpiresAt.UTC(), r.Channel).Updates(updates).Error
 	return translate(err, "finish reminder")
 }
 
 // Reminders returns the reminders of a client (all clients when empty).
 func (s *Store) Reminders(ctx context.Context, clientID string) ([]Reminder, error) {
-	q := s.db.WithContext(ctx).Order("expires_at, days DESC")
+	q := s.db.WithContext(ctx).Order("expires_at, days DESC, channel")
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
 	}

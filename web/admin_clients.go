@@ -17,7 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-var clientStatuses = []string{models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy}
+var clientStatuses = []string{models.ClientActive, models.ClientDeprecated, models.ClientSunset, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy}
 
 var clientKinds = []string{models.ClientKindProject, models.ClientKindOrganization, models.ClientKindPublishable}
 

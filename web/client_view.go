@@ -11,31 +11,34 @@ import (
 // secret, ever. Project is the slug of the project a project or
 // publishable client is bound to ("" for an organization client).
 type ClientView struct {
-	ClientID        string       `json:"client_id"`
-	Kind            string       `json:"kind"`
-	Project         string       `json:"project"`
-	Name            string       `json:"name"`
-	Description     string       `json:"description"`
-	Owner           string       `json:"owner"`
-	OwnerID         string       `json:"owner_id"`
-	CreatedBy       string       `json:"created_by"`
-	Status          string       `json:"status"`
-	Scopes          []string     `json:"scopes"`
-	EffectiveScopes []string     `json:"effective_scopes"`
-	Audiences       []string     `json:"audiences"`
-	IPAllowlist     []string     `json:"ip_allowlist"`
-	TokenTTL        string       `json:"token_ttl,omitempty"`
-	ResourceServer  bool         `json:"resource_server"`
-	ExpiresAt       *time.Time   `json:"expires_at"`
-	RenewedAt       *time.Time   `json:"renewed_at,omitempty"`
-	RevokedAt       *time.Time   `json:"revoked_at,omitempty"`
-	LastUsedAt      *time.Time   `json:"last_used_at"`
-	LastUsedIP      string       `json:"last_used_ip"`
-	LastUserAgent   string       `json:"last_user_agent"`
-	TokenCount      int64        `json:"token_count"`
-	Legacy          bool         `json:"legacy"`
-	CreatedAt       time.Time    `json:"created_at"`
-	Secrets         []SecretView `json:"secrets"`
+	ClientID        string     `json:"client_id"`
+	Kind            string     `json:"kind"`
+	Project         string     `json:"project"`
+	Name            string     `json:"name"`
+	Description     string     `json:"description"`
+	Owner           string     `json:"owner"`
+	OwnerID         string     `json:"owner_id"`
+	CreatedBy       string     `json:"created_by"`
+	Status          string     `json:"status"`
+	Scopes          []string   `json:"scopes"`
+	EffectiveScopes []string   `json:"effective_scopes"`
+	Audiences       []string   `json:"audiences"`
+	IPAllowlist     []string   `json:"ip_allowlist"`
+	TokenTTL        string     `json:"token_ttl,omitempty"`
+	ResourceServer  bool       `json:"resource_server"`
+	ExpiresAt       *time.Time `json:"expires_at"`
+	RenewedAt       *time.Time `json:"renewed_at,omitempty"`
+	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt      *time.Time `json:"last_used_at"`
+	LastUsedIP      string     `json:"last_used_ip"`
+	LastUserAgent   string     `json:"last_user_agent"`
+	TokenCount      int64      `json:"token_count"`
+	Legacy          bool       `json:"legacy"`
+	// LegacySunset is when the client's legacy secrets stop working (the
+	// policy's legacy_sunset), set when it has one live.
+	LegacySunset *time.Time   `json:"legacy_sunset,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	Secrets      []SecretView `json:"secrets"`
 }
 
 // SecretView is one secret of a client: its display prefix and last
@@ -61,7 +64,7 @@ func secretStatus(s *models.ClientSecret, p *models.Policy, now time.Time) strin
 	case s.ExpiresAt != nil && !now.Before(*s.ExpiresAt):
 		return "expired"
 	case s.Format == models.FormatLegacy && p.LegacySunset != nil && !now.Before(*p.LegacySunset):
-		return "expired"
+		return models.ClientSunset
 	}
 	return "active"
 }
@@ -103,5 +106,17 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 			LastUsedAt: utc(s.LastUsedAt), LastUsedIP: s.LastUsedIP, TokenCount: s.TokenCount,
 		})
 	}
+	if v.Legacy && p != nil {
+		v.LegacySunset = utc(p.LegacySunset)
+	}
 	return v
+}
+
+// StatusText is the status in words, with the date a deprecated client
+// stops working: "deprecated, stops on 2027-06-30".
+func (v ClientView) StatusText() string {
+	if v.Status == models.ClientDeprecated && v.LegacySunset != nil {
+		return "deprecated, stops on " + v.LegacySunset.UTC().Format(time.DateOnly)
+	}
+	return statusLabel(v.Status)
 }

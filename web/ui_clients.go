@@ -59,15 +59,16 @@ type badge struct {
 	Class, Text string
 }
 
-// clientBadges are a credential's badges: revoked, expired, disabled by
-// owner or by organization policy, or, for an active one, "expires in N
+// clientBadges are a credential's badges: its status in words (revoked,
+// expired, sunset, disabled by owner or by organization policy, "deprecated,
+// stops on DATE", active) and, for an active or deprecated one, "expires in N
 // days" (hours, minutes: as the Expires column says it) within 30 days of
 // its effective expiry.
 func clientBadges(v ClientView, now time.Time) []badge {
-	if v.Status != models.ClientActive {
-		return []badge{{"status status-" + v.Status, statusLabel(v.Status)}}
+	out := []badge{{"status status-" + v.Status, v.StatusText()}}
+	if v.Status != models.ClientActive && v.Status != models.ClientDeprecated {
+		return out
 	}
-	out := []badge{{"status status-active", "active"}}
 	if v.ExpiresAt != nil && v.ExpiresAt.Sub(now) <= expiringWithin {
 		out = append(out, badge{"status status-expiring", "expires " + ago(v.ExpiresAt, now)})
 	}

@@ -366,9 +366,9 @@ func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, 
 		f.OwnerID = u.ID
 	}
 	switch status {
-	case "", models.ClientActive, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy:
+	case "", models.ClientActive, models.ClientDeprecated, models.ClientSunset, models.ClientExpired, models.ClientRevoked, models.ClientDisabledByOwner, models.ClientDisabledByPolicy:
 	default:
-		return fmt.Errorf("--status %q: want active, expired, revoked, disabled_by_owner or disabled_by_policy", status)
+		return fmt.Errorf("--status %q: want active, deprecated, sunset, expired, revoked, disabled_by_owner or disabled_by_policy", status)
 	}
 	f.Legacy = legacy
 	if status == models.ClientRevoked {
@@ -393,10 +393,19 @@ func (m *Main) printClients(c *common, list []models.Client, policy *models.Poli
 	}
 	rows := make([][]string, 0, len(views))
 	for _, v := range views {
-		rows = append(rows, []string{v.ClientID, v.Name, v.Kind, dash(v.Project), v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, ","), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), timeOrDash(v.ExpiresAt)})
+		rows = append(rows, []string{v.ClientID, v.Name, v.Kind, dash(v.Project), v.Owner, v.CreatedBy, cliStatus(v), strings.Join(v.Scopes, ","), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), timeOrDash(v.ExpiresAt)})
 	}
 	m.table("CLIENT_ID\tNAME\tKIND\tPROJECT\tOWNER\tCREATED_BY\tSTATUS\tSCOPES\tLAST_USED\tLAST_IP\tEXPIRES", rows)
 	return nil
+}
+
+// cliStatus is the status code, with the date a deprecated client stops
+// working: "deprecated, stops on 2027-06-30".
+func cliStatus(v web.ClientView) string {
+	if v.Status == models.ClientDeprecated {
+		return v.StatusText()
+	}
+	return v.Status
 }
 
 func (m *Main) printClient(c *common, v web.ClientView) error {
@@ -404,7 +413,7 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 		return m.printJSON(v)
 	}
 	m.printf("client_id:       %s\nkind:            %s\nproject:         %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nrenewed:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
-		v.ClientID, v.Kind, dash(v.Project), v.Name, v.Description, v.Owner, v.CreatedBy, v.Status, strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
+		v.ClientID, v.Kind, dash(v.Project), v.Name, v.Description, v.Owner, v.CreatedBy, cliStatus(v), strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
 		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.RenewedAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
 	for _, s := range v.Secrets {
 		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)

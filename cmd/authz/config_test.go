@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -190,6 +191,52 @@ func TestAuditRetentionSetting(t *testing.T) {
 				t.Fatalf("got %v, want an error naming %s", err, tc.err)
 			case tc.err == "" && cfg.auditRetention != tc.want:
 				t.Errorf("got retention %s, want %s", cfg.auditRetention, tc.want)
+			}
+		})
+	}
+}
+
+// TestSMTPSetting: --smtp-url and --smtp-from, from flags, the environment
+// or the file, checked at start with the password never in an error.
+func TestSMTPSetting(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "authz.conf")
+	if err := os.WriteFile(conf, []byte("AUTHZ_SMTP_URL=smtps://mailer:hunter2@mail.example\nAUTHZ_SMTP_FROM=authz@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // the mailer's redacted URL; "" for none
+		err  string // a word of the error; "" for none
+	}{
+		{name: "default: no email"},
+		{name: "flags", args: []string{"--smtp-url", "smtp://mailer:hunter2@mail.example:2525", "--smtp-from", "authz <authz@example.com>"}, want: "smtp://mailer:xxxxx@mail.example:2525"},
+		{name: "environment", env: map[string]string{"AUTHZ_SMTP_URL": "smtp://mail.example", "AUTHZ_SMTP_FROM": "authz@example.com"}, want: "smtp://mail.example"},
+		{name: "configuration file", args: []string{"--config", conf}, want: "smtps://mailer:xxxxx@mail.example"},
+		{name: "no sender", args: []string{"--smtp-url", "smtp://mailer:hunter2@mail.example"}, err: "smtp-from"},
+		{name: "sender alone", args: []string{"--smtp-from", "authz@example.com"}, err: "smtp-url"},
+		{name: "other scheme", args: []string{"--smtp-url", "http://mailer:hunter2@mail.example", "--smtp-from", "authz@example.com"}, err: "smtp-url"},
+		{name: "not a URL", args: []string{"--smtp-url", "smtp://mailer:hunter2@mail.example:x y", "--smtp-from", "authz@example.com"}, err: "smtp-url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Main{Stderr: io.Discard, Getenv: func(k string) string { return tc.env[k] }}
+			m, args, err := m.withConfigFile(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg serveConfig
+			err = m.serveFlags(&cfg, args)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "hunter2")):
+				t.Fatalf("got %v, want an error naming %s without the password", err, tc.err)
+			case tc.err == "" && tc.want == "" && cfg.mailer != nil:
+				t.Errorf("got a mailer %s, want none", cfg.mailer)
+			case tc.err == "" && tc.want != "" && (cfg.mailer == nil || cfg.mailer.String() != tc.want):
+				t.Errorf("got mailer %v, want %s", cfg.mailer, tc.want)
 			}
 		})
 	}

@@ -42,7 +42,12 @@ type serveConfig struct {
 	logLevel         string
 	oauthLogLevel    string
 	auditRetention   time.Duration
-	envProblems      []string
+	smtpURL          string
+	legacyPrefixes   string
+	smtpFrom         string
+	// mailer sends expiry reminders by email when --smtp-url is set.
+	mailer      *app.Mailer
+	envProblems []string
 }
 
 func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
@@ -65,6 +70,9 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.logLevel, "log-level", m.env("AUTHZ_LOG_LEVEL", "info"), "debug, info, warn or error (env AUTHZ_LOG_LEVEL)")
 	fs.StringVar(&cfg.oauthLogLevel, "oauth-log-level", m.env("AUTHZ_OAUTH_LOG_LEVEL", "info"), "level of the one log line per token, introspection and revocation request (env AUTHZ_OAUTH_LOG_LEVEL)")
 	m.auditRetentionFlag(fs, &cfg.auditRetention, &cfg.envProblems)
+	fs.StringVar(&cfg.legacyPrefixes, "legacy-prefixes", m.env("AUTHZ_LEGACY_PREFIXES", ""), "comma-separated prefixes by which imported (legacy) secrets are recognised; an import of a secret starting with none of them is refused; any by default (env AUTHZ_LEGACY_PREFIXES)")
+	fs.StringVar(&cfg.smtpURL, "smtp-url", m.env("AUTHZ_SMTP_URL", ""), "SMTP server expiry reminders are emailed through: smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465; none by default (env AUTHZ_SMTP_URL)")
+	fs.StringVar(&cfg.smtpFrom, "smtp-from", m.env("AUTHZ_SMTP_FROM", ""), "sender address of reminder emails, e.g. \"authz <authz@example.com>\" (env AUTHZ_SMTP_FROM)")
 	// The heap floor (which set GOGC from the live heap every second) is
 	// gone: a configuration that still sets it is refused, saying what to
 	// set instead, rather than started with a collector it did not ask for.
@@ -161,6 +169,16 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.reminderInterval < time.Second {
 		problems = append(problems, "--reminder-interval: want at least 1s")
+	}
+	if cfg.smtpURL != "" {
+		// NewMailer's errors name the URL with its password redacted.
+		m, err := app.NewMailer(app.MailerConfig{URL: cfg.smtpURL, From: cfg.smtpFrom})
+		if err != nil {
+			problems = append(problems, "--smtp-url/--smtp-from: "+err.Error())
+		}
+		cfg.mailer = m
+	} else if cfg.smtpFrom != "" {
+		problems = append(problems, "--smtp-from: set --smtp-url too, or reminders are not emailed")
 	}
 	if cfg.usageFlush < 100*time.Millisecond {
 		problems = append(problems, "--usage-flush: want at least 100ms")
@@ -281,6 +299,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Store: store,
 		Registry: app.NewRegistry(store, app.RegistryConfig{
 			Hasher: km.hasher, Issuer: issuer, DefaultAudience: cfg.audience, Log: log,
+			LegacyPrefixes: splitList(cfg.legacyPrefixes),
 		}),
 		SecureCookies:   !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies:  proxies,
@@ -307,7 +326,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	instance := instanceID()
-	reminders := app.NewReminders(store, app.ReminderConfig{WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance})
+	reminders := app.NewReminders(store, app.ReminderConfig{
+		WebhookSecret: km.hasher.DeriveKey("webhook"), Logger: log, Holder: instance, Mailer: cfg.mailer, ConsoleURL: issuer,
+	})
 	janitor := app.NewJanitor(store, instance, nil, log)
 	janitor.AuditRetention = cfg.auditRetention
 	// Each goroutine exits when stopBG is called: the usage recorder and the
@@ -334,8 +355,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	kid, alg := keyring.ActiveKID()
+	smtp := "none"
+	if cfg.mailer != nil {
+		smtp = cfg.mailer.String() // password redacted
+	}
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc)
+		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
