@@ -299,6 +299,11 @@ func TestServeTLSStartErrors(t *testing.T) {
 			}
 		}
 	}
+	// The same pair from the environment.
+	fromEnv := withEnv(m, map[string]string{"AUTHZ_TLS_CERT": certFile, "AUTHZ_TLS_KEY": otherKey})
+	if _, _, err := invoke(t, fromEnv, "serve", "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "private key does not match public key") {
+		t.Errorf("AUTHZ_TLS_CERT and AUTHZ_TLS_KEY of different pairs: error %v", err)
+	}
 }
 
 // TestServeRefusesPlainHTTPBeyondLoopback: plain HTTP under an http://
