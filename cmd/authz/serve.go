@@ -45,6 +45,9 @@ type serveConfig struct {
 	smtpURL          string
 	legacyPrefixes   string
 	smtpFrom         string
+	tlsCert          string
+	tlsKey           string
+	insecureHTTP     bool
 	// mailer sends expiry reminders by email when --smtp-url is set.
 	mailer      *app.Mailer
 	envProblems []string
@@ -54,7 +57,17 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs := m.flags("serve", &cfg.common)
 	m.allowEmptyFlag(fs, &cfg.common, &cfg.envProblems)
 	fs.StringVar(&cfg.addr, "addr", m.env("AUTHZ_ADDR", "127.0.0.1:8080"), "listen address host:port (env AUTHZ_ADDR)")
-	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default http://ADDR (env AUTHZ_ISSUER)")
+	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default https://ADDR with --tls-cert, else http://ADDR (env AUTHZ_ISSUER)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", m.env("AUTHZ_TLS_CERT", ""), "PEM certificate chain file: serve HTTPS (with --tls-key); reloaded when it changes (env AUTHZ_TLS_CERT)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", m.env("AUTHZ_TLS_KEY", ""), "PEM private key file of --tls-cert (env AUTHZ_TLS_KEY)")
+	insecureDef := false
+	if v := m.Getenv("AUTHZ_INSECURE_HTTP"); v != "" {
+		var err error
+		if insecureDef, err = strconv.ParseBool(v); err != nil {
+			cfg.envProblems = append(cfg.envProblems, fmt.Sprintf("AUTHZ_INSECURE_HTTP=%q: want true or false", v))
+		}
+	}
+	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", insecureDef, "serve plain HTTP with an http:// issuer on an address beyond loopback, e.g. behind a TLS-terminating proxy (env AUTHZ_INSECURE_HTTP)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", m.env("AUTHZ_CORS_ORIGINS", ""), "comma-separated browser origins (https://app.example) allowed to call the token endpoint and read the discovery documents; none by default (env AUTHZ_CORS_ORIGINS)")
@@ -140,11 +153,26 @@ func envDuration(m *Main, name string, def time.Duration, problems *[]string) ti
 // validate checks the configuration and says what to fix.
 func (cfg *serveConfig) validate() error {
 	problems := cfg.envProblems
-	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+	_, _, addrErr := net.SplitHostPort(cfg.addr)
+	if addrErr != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q: want host:port, e.g. 127.0.0.1:8080 or :8080", cfg.addr))
 	}
 	if cfg.issuer != "" && !strings.HasPrefix(cfg.issuer, "https://") && !strings.HasPrefix(cfg.issuer, "http://") {
 		problems = append(problems, fmt.Sprintf("--issuer %q: want an http(s) URL", cfg.issuer))
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		problems = append(problems, "--tls-cert and --tls-key: give both (a certificate file and its key file) or neither")
+	}
+	servesTLS := cfg.tlsCert != ""
+	if servesTLS && strings.HasPrefix(cfg.issuer, "http://") {
+		problems = append(problems, fmt.Sprintf("--issuer %q: serve terminates TLS itself (--tls-cert), so the issuer is an https:// URL; leave it out for https://ADDR", cfg.issuer))
+	}
+	if addrErr == nil && !servesTLS && !cfg.insecureHTTP && !loopbackAddr(cfg.addr) && !strings.HasPrefix(cfg.issuer, "https://") {
+		problems = append(problems, fmt.Sprintf("--addr %q listens beyond this machine, but tokens, secrets and the admin cookie would travel in plain HTTP under an http:// issuer. "+
+			"Do one of: serve HTTPS with --tls-cert FILE --tls-key FILE (env AUTHZ_TLS_CERT, AUTHZ_TLS_KEY); "+
+			"or, behind a TLS-terminating proxy, set --issuer to its public https:// URL (env AUTHZ_ISSUER); "+
+			"or, if plain HTTP on this network is what you mean (a proxy whose public URL is http://, a private test network), set --insecure-http (env AUTHZ_INSECURE_HTTP=true); "+
+			"or listen on loopback only (--addr 127.0.0.1:8080)", cfg.addr))
 	}
 	if !jwtkeys.ValidAlg(cfg.alg) {
 		problems = append(problems, fmt.Sprintf("--alg %q: want ES256, EdDSA or RS256", cfg.alg))
@@ -245,6 +273,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var certs *certLoader
+	if cfg.tlsCert != "" {
+		if certs, err = newCertLoader(cfg.tlsCert, cfg.tlsKey, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -252,7 +286,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer ln.Close()
 	issuer := cfg.issuer
 	if issuer == "" {
-		issuer = "http://" + displayAddr(ln.Addr().String())
+		scheme := "http://"
+		if certs != nil {
+			scheme = "https://"
+		}
+		issuer = scheme + displayAddr(ln.Addr().String())
 	}
 	keyring, err := jwtkeys.NewKeyring(store, jwtkeys.KeyringConfig{Alg: cfg.alg, Issuer: issuer, KEK: km.kek, Logger: log,
 		Rotation: jwtkeys.RotationConfig{RotateEvery: cfg.keyRotateEvery}})
@@ -322,6 +360,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if certs != nil {
+		srv.TLSConfig = tlsConfig(certs)
+	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -360,12 +401,18 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		smtp = cfg.mailer.String() // password redacted
 	}
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp)
+		"tls", certs != nil, "client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
