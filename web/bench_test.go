@@ -37,6 +37,7 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	hasher, keyring := testkeys.New(b, store, issuer)
 	sunset := time.Now().Add(365 * 24 * time.Hour)
 	p := models.DefaultPolicy()
+	p.OrgID = models.DefaultOrgID
 	p.MaxCredentialLifetime = 2 * 365 * 24 * time.Hour
 	p.IPAllowlist = models.NewSet("127.0.0.0/8", "::1/128")
 	p.LegacySunset = &sunset
