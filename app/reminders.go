@@ -349,7 +349,7 @@ func (r *Reminders) send(ctx context.Context, p *models.Policy, d DueReminder) (
 			return false, nil
 		}
 		wait := retryBackoff(attempts)
-		r.log.Warn("credential expiry reminder webhook failed; will retry", append(attrs, "attempts", attempts, "retry_in", wait.String(), "error", sendErr)...)
+		r.log.Warn("credential expiry reminder webhook failed; will retry", append(attrs, "attempts", attempts, "retry_in_seconds", wait.Seconds(), "error", sendErr)...)
 		// FinishReminder released the claim; holding it again for the
 		// backoff keeps every instance (this one too) from retrying
 		// early. Another instance claiming in between merely retries
