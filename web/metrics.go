@@ -49,15 +49,13 @@ type Metrics struct {
 	rateLimited  *prometheus.CounterVec
 	dbLatency    *prometheus.HistogramVec
 	dbErrors     *prometheus.CounterVec
-	// The RED metrics of every route (see Middleware), and their series
-	// resolved at first use: httpCounters maps an httpKey to its
-	// prometheus.Counter, httpDurations a routeKey to its
-	// prometheus.Observer. Both are bounded: routes are Echo's templates
-	// and methods a fixed set.
-	httpRequests  *prometheus.CounterVec
-	httpDuration  *prometheus.HistogramVec
-	httpCounters  sync.Map
-	httpDurations sync.Map
+	// The RED metrics of every route (see Middleware), and the series of
+	// each route and method, made at its first request (routeKey to
+	// *httpSeries): bounded, since routes are Echo's templates and methods
+	// a fixed set.
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	httpSeries   sync.Map
 }
 
 // NewMetrics registers authz's metrics, the Go runtime's and the process's.
@@ -185,9 +183,14 @@ func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		method := methodLabel(c.Request().Method)
-		m.requestCounter(route, method, codeClass(c.Response().Status)).Inc()
-		m.durationObserver(route, method).Observe(time.Since(start).Seconds())
+		status := c.Response().Status
+		hs := m.series(route, methodLabel(c.Request().Method))
+		if status >= 200 && status < 600 {
+			hs.requests[status/100-2].Inc()
+		} else {
+			m.httpRequests.WithLabelValues(hs.route, hs.method, codeClass(status)).Inc()
+		}
+		hs.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
 }
@@ -198,35 +201,33 @@ func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (m *Metrics) InitRoutes(routes []*echo.Route) {
 	for _, r := range routes {
 		if method := methodLabel(r.Method); method != "other" {
-			m.requestCounter(r.Path, method, "4xx")
-			m.requestCounter(r.Path, method, "5xx")
+			m.httpRequests.WithLabelValues(r.Path, method, "4xx")
+			m.httpRequests.WithLabelValues(r.Path, method, "5xx")
 		}
 	}
 }
 
 type routeKey struct{ route, method string }
 
-type httpKey struct {
-	routeKey
-	class string
+// httpSeries are the series of one route and method.
+type httpSeries struct {
+	route, method string
+	requests      [4]prometheus.Counter // 2xx, 3xx, 4xx, 5xx
+	duration      prometheus.Observer
 }
 
-func (m *Metrics) requestCounter(route, method, class string) prometheus.Counter {
-	k := httpKey{routeKey{route, method}, class}
-	if c, ok := m.httpCounters.Load(k); ok {
-		return c.(prometheus.Counter)
-	}
-	c, _ := m.httpCounters.LoadOrStore(k, m.httpRequests.WithLabelValues(route, method, class))
-	return c.(prometheus.Counter)
-}
-
-func (m *Metrics) durationObserver(route, method string) prometheus.Observer {
+// series returns the series of route and method, made at the first call.
+func (m *Metrics) series(route, method string) *httpSeries {
 	k := routeKey{route, method}
-	if o, ok := m.httpDurations.Load(k); ok {
-		return o.(prometheus.Observer)
+	if hs, ok := m.httpSeries.Load(k); ok {
+		return hs.(*httpSeries)
 	}
-	o, _ := m.httpDurations.LoadOrStore(k, m.httpDuration.WithLabelValues(route, method))
-	return o.(prometheus.Observer)
+	hs := &httpSeries{route: route, method: method, duration: m.httpDuration.WithLabelValues(route, method)}
+	for i := range hs.requests {
+		hs.requests[i] = m.httpRequests.WithLabelValues(route, method, codeClass(200+100*i))
+	}
+	actual, _ := m.httpSeries.LoadOrStore(k, hs)
+	return actual.(*httpSeries)
 }
 
 // methodLabel is the method label of a request: one of the standard
