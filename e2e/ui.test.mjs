@@ -810,6 +810,18 @@ test("sign out ends the session", async () => {
   assert.equal((await context.cookies()).some((c) => c.name === "authz_session"), false);
 });
 
+// --- observability: the server's root ---------------------------------------
+
+test("the server's root leads to the console (the sign-in page without a session)", async () => {
+  const res = await page.goto("/");
+  assert.equal(new URL(page.url()).pathname, "/admin/login", "/ did not lead to the console");
+  assert.equal(res.status(), 200);
+  assert.equal(await heading(), "Sign in");
+  const chain = [];
+  for (let r = res.request().redirectedFrom(); r; r = r.redirectedFrom()) chain.unshift(new URL(r.url()).pathname);
+  assert.deepEqual(chain, ["/", "/admin/"], "the redirects from /");
+});
+
 test("no Content-Security-Policy violation and no script error on any page", () => {
   assert.deepEqual(cspViolations, []);
   assert.deepEqual(pageErrors, []);

@@ -172,7 +172,7 @@ func (s *Store) readAuthVersion(ctx context.Context) (int64, error) {
 	start := time.Now()
 	var v int64
 	err := s.sqlDB.QueryRowContext(ctx, authVersionSQL).Scan(&v)
-	s.observed("auth_version", start, err)
+	s.observed(opAuthVersion, start, err)
 	return v, translate(err, "auth version")
 }
 

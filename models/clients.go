@@ -385,7 +385,7 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 		return nil
 	}
 	start := time.Now()
-	defer func() { s.observed("usage_flush", start, err) }()
+	defer func() { s.observed(opUsageFlush, start, err) }()
 	// The transaction does not end with ctx. A context that ends during
 	// COMMIT leaves the outcome unknown: pgx reports the cancellation while
 	// the server may have committed, and the recorder, told the flush

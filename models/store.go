@@ -245,6 +245,6 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		l.suppressed.Add(1)
 		return
 	}
-	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(begin)),
+	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Float64("duration_ms", float64(time.Since(begin))/float64(time.Millisecond)),
 		slog.Int64("suppressed_since_last", l.suppressed.Swap(0)))
 }

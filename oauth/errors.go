@@ -18,6 +18,9 @@ type Error struct {
 	RetryAfter int `json:"-"`
 	// Limit names the limit a 429 applied, for metrics and logs.
 	Limit string `json:"-"`
+	// ClientID names the client refused after it authenticated (its
+	// secret matched), for the log; empty before.
+	ClientID string `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -59,6 +62,12 @@ var (
 	ErrSlowDown               = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
 	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
 )
+
+// TokenErrorCodes lists the error codes the token endpoint answers with.
+var TokenErrorCodes = []string{
+	ErrInvalidRequest.Code, ErrInvalidClient.Code, ErrUnauthorizedClient.Code, ErrUnsupportedGrantType.Code,
+	ErrInvalidScope.Code, ErrInvalidTarget.Code, ErrServerError.Code, ErrTemporarilyUnavailable.Code, ErrSlowDown.Code,
+}
 
 // fromLibrary maps errors from the flow onto ours: our own pass through,
 // and go-oauth2's Manager has one of its own, invalid_client (whose status

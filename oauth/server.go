@@ -186,11 +186,11 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	ctx := r.Context()
 	if err := s.authenticate(ctx, g); err != nil {
 		s.authFailed(g)
-		return nil, s.toError(ctx, err)
+		return nil, g.refused(s.toError(ctx, err))
 	}
 	s.authSucceeded(g)
 	if oerr := s.authorize(ctx, g); oerr != nil {
-		return nil, oerr
+		return nil, g.refused(oerr)
 	}
 	// The Manager checks the secret again (VerifyPassword), calls
 	// AccessGenerate and the TokenStore; the decisions above are final.
@@ -201,7 +201,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		AccessTokenExp: g.ttl,
 	})
 	if err != nil {
-		return nil, s.toError(ctx, err)
+		return nil, g.refused(s.toError(ctx, err))
 	}
 	if s.usage != nil {
 		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
@@ -209,6 +209,18 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
 	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID, OrgID: g.client.OrgID}, nil
+}
+
+// refused is oerr naming the client when it authenticated (its secret
+// matched: a revoked or expired client too), for the request's log line;
+// a client_id that did not authenticate is only a claim, and stays out.
+func (g *grant) refused(oerr *Error) *Error {
+	if g.secret == nil {
+		return oerr
+	}
+	e := *oerr
+	e.ClientID = g.client.ID
+	return &e
 }
 
 // maxUserAgent is how much of a User-Agent usage keeps (as the database).

@@ -94,6 +94,9 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 		s.limitedLog[limit] = &logsample.Sampler{}
 	}
 	e.HTTPErrorHandler = s.handleError
+	if cfg.Metrics != nil {
+		e.Use(cfg.Metrics.Middleware)
+	}
 	e.Use(s.requestLog)
 
 	// Every method reaches the token handler so that a GET gets an RFC 6749
@@ -115,13 +118,18 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	e.Any("/oauth2/revoke", s.revoke)
 	e.Match(discovery, "/.well-known/jwks.json", s.jwks, cors...)
 	e.Match(discovery, "/.well-known/oauth-authorization-server", s.metadata, cors...)
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	// A HEAD probe answers as a GET, without the body.
+	probe := []string{http.MethodGet, http.MethodHead}
+	e.Match(probe, "/healthz", s.healthz)
+	e.Match(probe, "/readyz", s.readyz)
 	if cfg.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	s.mountAdmin()
 	s.mountUI()
+	if cfg.Metrics != nil {
+		cfg.Metrics.InitRoutes(e.Routes())
+	}
 	return s
 }
 
@@ -191,6 +199,9 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 	}
 	logOutcome(c, oerr.Code)
 	logLimit(c, oerr.Limit)
+	if oerr.ClientID != "" {
+		logClient(c, oerr.ClientID)
+	}
 	return c.JSON(oerr.Status, oerr)
 }
 

@@ -49,6 +49,7 @@ var ownerPermissions = []string{"analysis:read", "analysis:create", "config:read
 func init() {
 	benchRoutes = serveBenchRoutes
 	benchSeed = func(ctx context.Context, m *Main, args []string) error { return m.benchSeed(ctx, args) }
+	commands = append(commands, command{"bench-seed", "", "seed an empty database for the load test and write the load generator's credentials", keyFileFlag})
 }
 
 // serveBenchRoutes serves /bench/fixed and /bench/sign (web/benchref) on
@@ -116,7 +117,7 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.workers, "workers", 4, "goroutines creating clients")
 	fs.StringVar(&cfg.credsFile, "creds-file", "", "write \"client_id secret\" lines of seeded clients here")
 	fs.IntVar(&cfg.credsCount, "creds-count", 1000, "how many seeded clients, spread evenly over all of them, go to --creds-file")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.clients < 1 {

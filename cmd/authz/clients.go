@@ -55,10 +55,6 @@ func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
 }
 
 func (m *Main) clients(ctx context.Context, args []string) error {
-	const want = "clients: want create, import, list, show, update, renew, rotate, revoke, revoke-secret or expiring"
-	if len(args) == 0 {
-		return errors.New(want)
-	}
 	var c common
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
@@ -90,11 +86,8 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fs.StringVar(&grace, "grace", "", "how long the old secrets keep working, e.g. 24h, 7d or 0s (now); default the policy's")
 	case "expiring":
 		fs.StringVar(&within, "within", "30d", "list clients whose credential expires within this period")
-	case "show", "revoke", "revoke-secret":
-	default:
-		return fmt.Errorf("%s: unknown subcommand %q; %s", "clients", args[0], strings.TrimPrefix(want, "clients: "))
 	}
-	pos, err := parse(fs, args[1:])
+	pos, err := m.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	if m.Getenv("AUTHZ_GC_MIN_HEAP") != "" {
 		cfg.envProblems = append(cfg.envProblems, "AUTHZ_GC_MIN_HEAP: "+gcMinHeapRemoved)
 	}
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	return cfg.validate()
