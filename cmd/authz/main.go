@@ -64,6 +64,7 @@ Commands:
   policy show|set          the organization's credential policy
   audit                    the audit log
   keys list|rotate|rewrap   signing keys
+  version                  version, commit, build date, Go version (also --version)
 
 Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
 postgres://...; default sqlite:authz.db), --json, and --config FILE (env
@@ -105,6 +106,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policy(ctx, rest)
 	case "audit":
 		return m.audit(ctx, rest)
+	case "version", "--version":
+		return m.version(rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/buildinfo"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
@@ -334,8 +335,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	kid, alg := keyring.ActiveKID()
+	build := buildinfo.Get()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc)
+		"client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc,
+		"version", build.Version, "commit", build.Commit, "build_date", build.Date, "go_version", build.GoVersion)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
