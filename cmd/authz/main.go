@@ -64,6 +64,7 @@ Commands:
   policy show|set          the organization's credential policy
   audit                    the audit log
   keys list|rotate|rewrap   signing keys
+  healthcheck              ask a running server's /readyz (the container's health check)
   version                  version, commit, build date, Go version (also --version)
 
 Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
@@ -106,6 +107,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policy(ctx, rest)
 	case "audit":
 		return m.audit(ctx, rest)
+	case "healthcheck":
+		return m.healthcheck(ctx, rest)
 	case "version", "--version":
 		return m.version(rest)
 	case "help", "-h", "--help":
