@@ -169,8 +169,8 @@ func unavailable(err error) bool {
 		c := pgErr.Code
 		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
 	}
-	if isSQLite, unavailable := sqliteUnavailable(err); isSQLite {
-		return unavailable
+	if isSQLite, down := sqliteUnavailable(err); isSQLite {
+		return down
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || pgconn.Timeout(err) ||
