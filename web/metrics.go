@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authz/authz/internal/buildinfo"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
@@ -126,6 +127,7 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 		m.reg.MustRegister(keyAgeCollector{keys: keys, desc: prometheus.NewDesc("authz_signing_key_age_seconds",
 			"Age of each published signing key, by state.", []string{"kid", "state"}, nil)})
 	}
+	m.reg.MustRegister(buildInfoGauge(buildinfo.Get()))
 	return m
 }
 

@@ -21,6 +21,8 @@ const (
 	keyFileFlag = 1 << iota
 	// jsonFlag is --json: commands that print a result.
 	jsonFlag
+	// noDBFlag: the command opens no database, so takes no --db.
+	noDBFlag
 )
 
 // command is one command as `authz help` and its -h show it.
@@ -66,6 +68,8 @@ var commands = []command{
 	{"keys list", "", "the signing keys: states and dates", jsonFlag},
 	{"keys rotate", "", "start a rotation: a next signing key, published before it signs", keyFileFlag | jsonFlag},
 	{"keys rewrap", "", "re-encrypt the signing keys under the newest key-encryption key", keyFileFlag | jsonFlag},
+	{"healthcheck", "", "ask a running server's /readyz and succeed when it is ready (the container's health check)", noDBFlag},
+	{"version", "", "the version, commit, build date and Go version, and whether SQLite is in this build (also --version)", jsonFlag | noDBFlag},
 }
 
 // lookupCommand is the command named name ("clients show"), or nil.
@@ -133,8 +137,8 @@ func listCommands(w io.Writer, list []command, name func(command) string) {
 }
 
 // flags returns the flag set of the command name ("clients show") with the
-// shared flags it uses: --db, and --key-file and --json where its entry in
-// commands says so.
+// shared flags it uses: --db (but where its entry in commands says
+// noDBFlag), and --key-file and --json where it says so.
 func (m *Main) flags(name string, c *common) *flag.FlagSet {
 	cmd := lookupCommand(name)
 	if cmd == nil {
@@ -145,7 +149,9 @@ func (m *Main) flags(name string, c *common) *flag.FlagSet {
 	// error of a bad flag.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&c.db, "db", m.env("AUTHZ_DATABASE_URL", models.DefaultURL), "database URL: sqlite:PATH or postgres://... (env AUTHZ_DATABASE_URL)")
+	if cmd.shared&noDBFlag == 0 {
+		fs.StringVar(&c.db, "db", m.env("AUTHZ_DATABASE_URL", models.DefaultURL), "database URL: sqlite:PATH or postgres://... (env AUTHZ_DATABASE_URL)")
+	}
 	if cmd.shared&keyFileFlag != 0 {
 		fs.StringVar(&c.keyFile, "key-file", m.env("AUTHZ_KEY_FILE", ""), "development key file (key-encryption key and secret pepper) used when AUTHZ_KEK and AUTHZ_PEPPER are unset; default: authz.key beside the SQLite database (env AUTHZ_KEY_FILE)")
 	}

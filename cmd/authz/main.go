@@ -111,6 +111,10 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.policy(ctx, rest)
 	case "audit":
 		return m.audit(ctx, rest)
+	case "healthcheck":
+		return m.healthcheck(ctx, rest)
+	case "version", "--version":
+		return m.version(rest)
 	case "bench-seed":
 		if benchSeed != nil {
 			return benchSeed(ctx, m, rest)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/buildinfo"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
@@ -400,8 +401,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.mailer != nil {
 		smtp = cfg.mailer.String() // password redacted
 	}
+	build := buildinfo.Get()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"tls", certs != nil, "client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp)
+		"tls", certs != nil, "client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp,
+		"version", build.Version, "commit", build.Commit, "build_date", build.Date, "go_version", build.GoVersion)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
