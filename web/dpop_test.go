@@ -9,12 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/golang-jwt/jwt/v5"
@@ -246,6 +248,90 @@ func TestDPoPReplayAcrossInstances(t *testing.T) {
 		}
 		if n, err := other.DeleteExpiredReplays(ctx, exp.Add(time.Second)); err != nil || n != 1 {
 			t.Errorf("cleanup: %d, %v; want 1", n, err)
+		}
+	})
+}
+
+// A resource server with verify.Middleware (and rsecho's, the same code)
+// accepts a DPoP-bound token only with a fresh proof of its key for the
+// request, and refuses every mix-up of schemes and tokens.
+func TestDPoPResourceServer(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
+		key, other := newDPoPKey(t), newDPoPKey(t)
+		tokenURL := e.url + "/oauth2/token"
+		r := e.dpopToken(id, secret, key.proof(t, "POST", tokenURL, time.Now(), nil))
+		bound := r.str("access_token")
+		bearer := e.dpopToken(id, secret).str("access_token")
+		if bound == "" || bearer == "" {
+			t.Fatalf("tokens: %s", r)
+		}
+		rejected := make(chan *verify.BearerError, 1)
+		mux := http.NewServeMux()
+		mux.HandleFunc("/analyses", func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := verify.ClaimsFrom(r.Context())
+			_, _ = w.Write([]byte(claims.ClientID))
+		})
+		rs := httptest.NewServer(verify.Middleware(e.verifier(e.url), verify.WithRealm("analyses"),
+			verify.WithRejectHook(func(_ *http.Request, be *verify.BearerError) { rejected <- be }))(mux))
+		defer rs.Close()
+		api := rs.URL + "/analyses"
+		ath := func(tok string) func(h, c map[string]any) {
+			sum := sha256.Sum256([]byte(tok))
+			return func(_, c map[string]any) { c["ath"] = base64.RawURLEncoding.EncodeToString(sum[:]) }
+		}
+		call := func(auth string, proofs ...string) (*http.Response, *verify.BearerError) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, api+"?page=2", nil)
+			req.Header.Set("Authorization", auth)
+			if len(proofs) > 0 {
+				req.Header["Dpop"] = proofs
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return resp, nil
+			}
+			return resp, <-rejected
+		}
+		good := key.proof(t, "GET", api, time.Now(), ath(bound))
+		if resp, be := call("DPoP "+bound, good); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a bound token with its proof: %d %v", resp.StatusCode, be)
+		}
+		if resp, be := call("Bearer "+bearer); resp.StatusCode != http.StatusOK {
+			t.Errorf("a bearer token: %d %v", resp.StatusCode, be)
+		}
+		for _, c := range []struct {
+			name   string
+			auth   string
+			proofs []string
+			code   string
+		}{
+			{"the proof replayed", "DPoP " + bound, []string{good}, verify.CodeInvalidDPoPProof},
+			{"a bound token as a bearer token", "Bearer " + bound, nil, verify.CodeInvalidToken},
+			{"an unbound token with the DPoP scheme", "DPoP " + bearer, []string{key.proof(t, "GET", api, time.Now(), ath(bearer))}, verify.CodeInvalidToken},
+			{"no proof", "DPoP " + bound, nil, verify.CodeInvalidDPoPProof},
+			{"two proofs", "DPoP " + bound, []string{key.proof(t, "GET", api, time.Now(), ath(bound)), key.proof(t, "GET", api, time.Now(), ath(bound))}, verify.CodeInvalidDPoPProof},
+			{"the proof without ath", "DPoP " + bound, []string{key.proof(t, "GET", api, time.Now(), nil)}, verify.CodeInvalidDPoPProof},
+			{"the proof for another token", "DPoP " + bound, []string{key.proof(t, "GET", api, time.Now(), ath(bearer))}, verify.CodeInvalidDPoPProof},
+			{"the proof for another URL", "DPoP " + bound, []string{key.proof(t, "GET", rs.URL+"/other", time.Now(), ath(bound))}, verify.CodeInvalidDPoPProof},
+			{"the proof for another method", "DPoP " + bound, []string{key.proof(t, "POST", api, time.Now(), ath(bound))}, verify.CodeInvalidDPoPProof},
+			{"the proof of another key", "DPoP " + bound, []string{other.proof(t, "GET", api, time.Now(), ath(bound))}, verify.CodeInvalidDPoPProof},
+			{"a stale proof", "DPoP " + bound, []string{key.proof(t, "GET", api, time.Now().Add(-5*time.Minute), ath(bound))}, verify.CodeInvalidDPoPProof},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				resp, be := call(c.auth, c.proofs...)
+				if resp.StatusCode != http.StatusUnauthorized || be == nil || be.Code != c.code {
+					t.Fatalf("got %d %v, want 401 %s", resp.StatusCode, be, c.code)
+				}
+				if ch := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `DPoP realm="analyses", error="`+c.code+`"`) || !strings.Contains(ch, `algs="ES256`) {
+					t.Errorf("challenge %q, want a DPoP challenge with error %s and algs", ch, c.code)
+				}
+			})
 		}
 	})
 }
