@@ -302,7 +302,7 @@ func TestDPoPResourceServer(t *testing.T) {
 		if resp, be := call("DPoP "+bound, good); resp.StatusCode != http.StatusOK {
 			t.Fatalf("a bound token with its proof: %d %v", resp.StatusCode, be)
 		}
-		if resp, be := call("Bearer "+bearer); resp.StatusCode != http.StatusOK {
+		if resp, be := call("Bearer " + bearer); resp.StatusCode != http.StatusOK {
 			t.Errorf("a bearer token: %d %v", resp.StatusCode, be)
 		}
 		for _, c := range []struct {
