@@ -128,6 +128,10 @@ type NewClient struct {
 	TokenTTL       time.Duration
 	ExpiresAt      *time.Time // default: now + the policy's default credential lifetime
 	ResourceServer bool
+	// RequireDPoP: the token endpoint refuses the client's requests
+	// without a DPoP proof (RFC 9449), so each of its tokens is bound to
+	// its key.
+	RequireDPoP bool
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -289,6 +293,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		ExpiresAt:      &expires,
 		Status:         models.StatusActive,
 		ResourceServer: in.ResourceServer,
+		RequireDPoP:    in.RequireDPoP,
 	}
 	if project != nil {
 		c.ProjectID = project.ID
@@ -316,6 +321,9 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	detail := map[string]any{"name": c.Name, "owner": owner.Email, "kind": kind, "scopes": c.Scopes, "expires_at": expires}
 	if project != nil {
 		detail["project"] = project.Slug
+	}
+	if c.RequireDPoP {
+		detail["require_dpop"] = true
 	}
 	r.audit(ctx, actor, action, c.ID, owner.ID, detail)
 	return c, secret, nil
@@ -612,10 +620,13 @@ type ClientChange struct {
 	// IPAllowlist replaces the client's: addresses or CIDR ranges, IPv4
 	// or IPv6; empty, no restriction of its own.
 	IPAllowlist *[]string
+	// RequireDPoP, when true, makes the token endpoint refuse the
+	// client's requests without a DPoP proof.
+	RequireDPoP *bool
 }
 
 // Update changes a client's name, description, scopes, audiences, token
-// TTL or IP allowlist, checked as at creation. The change holds at the
+// TTL, IP allowlist or DPoP requirement, checked as at creation. The change holds at the
 // client's next token request on every instance (the token endpoint's
 // cache follows auth_version). The audit event holds, for the fields that
 // changed only, their values before and after.
@@ -697,6 +708,10 @@ func (r *Registry) Update(ctx context.Context, actor Actor, clientID string, ch 
 		}
 		note("ip_allowlist", nonNilSet(c.IPAllowlist), allowlist, slices.Equal(allowlist, c.IPAllowlist))
 		c.IPAllowlist = allowlist
+	}
+	if ch.RequireDPoP != nil {
+		note("require_dpop", c.RequireDPoP, *ch.RequireDPoP, *ch.RequireDPoP == c.RequireDPoP)
+		c.RequireDPoP = *ch.RequireDPoP
 	}
 	if len(after) == 0 {
 		return c, nil

@@ -104,3 +104,26 @@ func TestDeleteAuditBefore(t *testing.T) {
 		}
 	})
 }
+
+// TestJanitorReplays: expired replay keys are deleted, live ones kept (a
+// replay of a live one is still refused).
+func TestJanitorReplays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+		store := storetest.Open(t, backend)
+		for key, exp := range map[string]time.Time{"old": now.Add(-time.Second), "live": now.Add(time.Minute)} {
+			if fresh, err := store.RecordReplay(ctx, models.ReplayDPoP, key, exp); err != nil || !fresh {
+				t.Fatalf("record %s: %t, %v", key, fresh, err)
+			}
+		}
+		if ok, err := app.NewJanitor(store, "cleaner", func() time.Time { return now }, nil).RunOnce(ctx, time.Minute); !ok || err != nil {
+			t.Fatalf("RunOnce: %t, %v", ok, err)
+		}
+		for key, wantFresh := range map[string]bool{"old": true, "live": false} {
+			if fresh, err := store.RecordReplay(ctx, models.ReplayDPoP, key, now.Add(time.Minute)); err != nil || fresh != wantFresh {
+				t.Errorf("%s after the janitor: fresh %t, %v; want %t", key, fresh, err, wantFresh)
+			}
+		}
+	})
+}

@@ -768,6 +768,31 @@ test("find: the audit log at 1280 px, one line per event, filtered by actor", as
   await page.screenshot({ path: path.join(SHOTS, "16-audit-actor-1280.png"), fullPage: true });
 });
 
+// ---- require DPoP: the checkbox of the edit form ----
+
+test("require DPoP: the edit form's checkbox makes the token endpoint ask for a proof; unchecking lifts it", async () => {
+  const id = state.editId;
+  await page.goto(`${ORG}/clients/${id}/edit`);
+  const box = page.getByLabel("Require DPoP");
+  assert.equal(await box.isChecked(), false);
+  await box.check();
+  await shot("24-require-dpop");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=client_updated/);
+  assert.match(await page.locator("main").textContent(), /required: its tokens are bound to its key/);
+  const refused = await token(id, state.editSecret);
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, "invalid_request");
+  assert.match(refused.body.error_description, /DPoP/);
+
+  await page.goto(`${ORG}/clients/${id}/edit`);
+  assert.equal(await page.getByLabel("Require DPoP").isChecked(), true);
+  await page.getByLabel("Require DPoP").uncheck();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=client_updated/);
+  assert.equal((await token(id, state.editSecret)).status, 200);
+});
+
 // ---- legacy credentials: the banner and the "deprecated, stops on DATE" badge ----
 
 test("an imported credential is deprecated: a banner, and its badge says when it stops", async () => {

@@ -755,7 +755,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	res := s.db.WithContext(ctx).Model(&Client{}).Where("id = ?", c.ID).Updates(map[string]any{
 		"name": c.Name, "description": c.Description, "scopes": c.Scopes, "audiences": c.Audiences,
 		"ip_allowlist": c.IPAllowlist, "token_ttl": c.TokenTTL, "expires_at": c.ExpiresAt,
-		"resource_server": c.ResourceServer, "updated_at": c.UpdatedAt,
+		"resource_server": c.ResourceServer, "require_dpop": c.RequireDPoP, "updated_at": c.UpdatedAt,
 	})
 	if res.Error != nil {
 		return translate(res.Error, "update client "+c.ID)

@@ -323,11 +323,31 @@ INSERT INTO reminders_by_channel (client_id, days, expires_at, channel, claimed_
 DROP TABLE reminders;
 ALTER TABLE reminders_by_channel RENAME TO reminders;
 `},
+	// Sender-constrained tokens: the one-time values every instance must
+	// refuse a second time (DPoP proofs' jti; any other kind of one-time
+	// assertion may share the table under a kind of its own), and a
+	// client's requirement of DPoP, which the token endpoint reads (so the
+	// clients' auth triggers are made again with it).
+	{version: 10, name: "replays_and_dpop", dialect: dpopTriggers, sql: `
+CREATE TABLE replays (
+	kind TEXT NOT NULL,
+	key TEXT NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	PRIMARY KEY (kind, key)
+);
+CREATE INDEX replays_expires ON replays (expires_at);
+ALTER TABLE clients ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
+`},
+}
+
+// dpopTriggers makes the clients' auth triggers again, with require_dpop.
+func dpopTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTables[:1])...)
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.
 func renewalTriggers(dialect string) []string {
-	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTables[:1])...)
+	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTablesV7)...)
 }
 
 func (s *Store) ddl(sql string) string {

@@ -224,8 +224,11 @@ type Client struct {
 	TokenCount    int64
 	// ResourceServer clients may introspect any token, not only their own.
 	ResourceServer bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// RequireDPoP: the token endpoint refuses a request of this client
+	// without a DPoP proof, so each of its tokens is bound to a key.
+	RequireDPoP bool `gorm:"column:require_dpop"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`

@@ -60,7 +60,11 @@ var (
 	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
 	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	ErrSlowDown               = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
-	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
+	// RFC 9449 §5 and §8: a DPoP proof that fails its checks, and the
+	// server's demand for a proof carrying its nonce.
+	ErrInvalidDPoPProof      = &Error{Code: "invalid_dpop_proof", Status: http.StatusBadRequest}
+	ErrUseDPoPNonce          = &Error{Code: "use_dpop_nonce", Status: http.StatusBadRequest}
+	errUnknownClientOrSecret = ErrInvalidClient.With("client authentication failed")
 )
 
 // TokenErrorCodes lists the error codes the token endpoint answers with.

@@ -26,6 +26,7 @@ type ClientView struct {
 	IPAllowlist     []string   `json:"ip_allowlist"`
 	TokenTTL        string     `json:"token_ttl,omitempty"`
 	ResourceServer  bool       `json:"resource_server"`
+	RequireDPoP     bool       `json:"require_dpop"`
 	ExpiresAt       *time.Time `json:"expires_at"`
 	RenewedAt       *time.Time `json:"renewed_at,omitempty"`
 	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
@@ -76,7 +77,7 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 	v := ClientView{
 		ClientID: c.ID, Kind: c.Kind, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
 		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
-		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
+		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
 		ExpiresAt: utc(c.EffectiveExpiry(p)), RenewedAt: utc(c.RenewedAt), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},

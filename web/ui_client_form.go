@@ -46,6 +46,7 @@ type clientForm struct {
 	TokenTTL                 string
 	ExpiresIn, IPAllowlist   string
 	ResourceServer           bool
+	RequireDPoP              bool
 }
 
 type ownerOption struct {
@@ -182,6 +183,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Name: f.Get("name"), Description: f.Get("description"), Owner: strings.TrimSpace(f.Get("owner")), Scopes: f["scopes"],
 		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
+		RequireDPoP: f.Get("require_dpop") == "on",
 	}
 	if form.Kind == "" {
 		form.Kind = models.ClientKindProject // as the API's default
@@ -198,6 +200,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Kind: form.Kind, Project: form.Project,
 		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
 		Audiences: form.Audiences, IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
+		RequireDPoP: form.RequireDPoP,
 	}
 	if nc.OwnerEmail == "" {
 		nc.OwnerEmail = p.user.Email

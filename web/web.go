@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/internal/logsample"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
@@ -23,6 +24,9 @@ type Tokens interface {
 	Token(r *http.Request) (*oauth.TokenResponse, *oauth.Error)
 	Introspect(r *http.Request) (*oauth.Introspection, *oauth.Error)
 	Revoke(r *http.Request) *oauth.Error
+	// DPoPNonce is the DPoP-Nonce the token endpoint answers with, "" when
+	// server nonces are off.
+	DPoPNonce() string
 }
 
 // Keys publishes the public signing keys.
@@ -141,6 +145,9 @@ func (s *Server) token(c echo.Context) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	start := time.Now()
+	if n := s.tokens.DPoPNonce(); n != "" {
+		h.Set("DPoP-Nonce", n) // RFC 9449 §8: the nonce the next proof carries
+	}
 	resp, oerr := s.tokens.Token(c.Request())
 	if oerr != nil {
 		s.observe("token", oerr.Code, "", "", oerr.Limit, start)
@@ -222,6 +229,7 @@ type Metadata struct {
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported"`
 }
 
 var authMethods = []string{"client_secret_basic", "client_secret_post"}
@@ -239,6 +247,7 @@ func (s *Server) metadata(c echo.Context) error {
 		IntrospectionAuthMethodsSupported: authMethods,
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
 		RevocationAuthMethodsSupported:    authMethods,
+		DPoPSigningAlgValuesSupported:     verify.DPoPAlgs,
 	})
 }
 
