@@ -13,7 +13,7 @@ import (
 // uses (every command takes --db and --config; --key-file only where the
 // key material is read, --json only where a result is printed).
 func TestHelp(t *testing.T) {
-	clientFields := []string{"kind", "project", "owner", "name", "description", "scopes", "audience", "ip-allowlist", "ttl", "expires-in", "resource-server"}
+	clientFields := []string{"kind", "project", "owner", "name", "description", "scopes", "audience", "ip-allowlist", "ttl", "expires-in", "resource-server", "require-dpop"}
 	cases := []struct {
 		command string
 		args    string   // the positional arguments the usage line names
@@ -22,7 +22,7 @@ func TestHelp(t *testing.T) {
 		{"serve", "", []string{"key-file", "allow-empty-database", "addr", "issuer", "alg", "audience", "cors-origins", "trusted-proxies",
 			"usage-flush", "reminder-interval", "key-rotate-every", "key-check-interval", "rate-limit", "auth-failures", "client-cache",
 			"metrics-client-series", "log-level", "oauth-log-level", "audit-retention", "gc-min-heap",
-			"smtp-url", "smtp-from", "legacy-prefixes", "tls-cert", "tls-key", "insecure-http"}},
+			"smtp-url", "smtp-from", "legacy-prefixes", "tls-cert", "tls-key", "insecure-http", "dpop-nonce"}},
 		{"migrate", "", []string{"key-file", "json", "allow-empty-database"}},
 		{"healthcheck", "", []string{"addr"}},
 		{"version", "", []string{"json"}},
@@ -39,7 +39,7 @@ func TestHelp(t *testing.T) {
 		{"clients import", "", append([]string{"key-file", "json", "org", "client-id"}, clientFields...)},
 		{"clients list", "", []string{"json", "org", "project", "owner", "status", "legacy", "search", "sort", "order", "include-revoked"}},
 		{"clients show", "CLIENT_ID", []string{"json", "org"}},
-		{"clients update", "CLIENT_ID", []string{"json", "org", "name", "description", "scopes", "audience", "allowed-ips", "ttl"}},
+		{"clients update", "CLIENT_ID", []string{"json", "org", "name", "description", "scopes", "audience", "allowed-ips", "ttl", "require-dpop"}},
 		{"clients renew", "CLIENT_ID", []string{"json", "org", "expires-in"}},
 		{"clients rotate", "CLIENT_ID", []string{"key-file", "json", "org", "grace"}},
 		{"clients revoke", "CLIENT_ID", []string{"json", "org"}},
