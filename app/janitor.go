@@ -11,6 +11,7 @@ type JanitorStore interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, before time.Time) (int64, error)
+	DeleteExpiredAssertionIDs(ctx context.Context, before time.Time) (int64, error)
 	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
@@ -70,12 +71,16 @@ func (j *Janitor) RunOnce(ctx context.Context, lease time.Duration) (bool, error
 	if err != nil {
 		return true, err
 	}
+	assertions, err := j.store.DeleteExpiredAssertionIDs(ctx, now)
+	if err != nil {
+		return true, err
+	}
 	var audit int64
 	if j.AuditRetention > 0 {
 		audit, err = j.deleteOldAudit(ctx, now.Add(-j.AuditRetention))
 	}
-	if revocations+sessions+audit > 0 {
-		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions, "old_audit_events", audit)
+	if revocations+sessions+assertions+audit > 0 {
+		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions, "expired_assertion_ids", assertions, "old_audit_events", audit)
 	}
 	return true, err
 }

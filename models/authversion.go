@@ -20,8 +20,14 @@ import (
 // the triggers of this list; a change to it needs a migration that makes them
 // again (dropTriggers, then authTriggers).
 var authTables = []authTable{
-	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server"},
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, auth_method, jwks, jwks_uri"},
 	authTablesV6[1], authTablesV6[2], authTablesV6[3], authTablesV6[4], authTablesV6[5], authTablesV6[6],
+}
+
+// authTablesV7 is the clients' entry migration 7 made triggers for
+// (migration 10 made them again, with the public-key columns).
+var authTablesV7 = []authTable{
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server"},
 }
 
 // authTablesV6 is the list migration 6 made triggers for (migration 7 made

@@ -323,11 +323,35 @@ INSERT INTO reminders_by_channel (client_id, days, expires_at, channel, claimed_
 DROP TABLE reminders;
 ALTER TABLE reminders_by_channel RENAME TO reminders;
 `},
+	// Clients authenticating with public keys (RFC 7523 private_key_jwt):
+	// the client's method, and its keys as a JWKS document or a URL to
+	// fetch them from. AuthClient reads them, so the clients' auth
+	// triggers are made again with them. assertion_jtis is the replay
+	// store of client assertions, shared by every instance: a jti is
+	// refused while a row for it lives; the janitor deletes expired rows.
+	{version: 10, name: "private_key_jwt", dialect: publicKeyTriggers, sql: `
+ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
+CREATE TABLE assertion_jtis (
+	client_id TEXT NOT NULL,
+	jti TEXT NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX assertion_jtis_expires ON assertion_jtis (expires_at);
+`},
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.
 func renewalTriggers(dialect string) []string {
-	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTables[:1])...)
+	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTablesV7)...)
+}
+
+// publicKeyTriggers makes the clients' auth triggers again, with the
+// public-key columns.
+func publicKeyTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTables[:1])...)
 }
 
 func (s *Store) ddl(sql string) string {

@@ -224,8 +224,17 @@ type Client struct {
 	TokenCount    int64
 	// ResourceServer clients may introspect any token, not only their own.
 	ResourceServer bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// AuthSecret (empty in rows of before: client_secret_basic or
+	// client_secret_post) or AuthPrivateKeyJWT, with JWKS or JWKSURI.
+	AuthMethod string
+	// JWKS is the client's public keys as a JWKS document (private_key_jwt),
+	// or empty when they are fetched from JWKSURI.
+	JWKS string `gorm:"column:jwks"`
+	// JWKSURI is where the client's public keys are fetched from.
+	JWKSURI   string `gorm:"column:jwks_uri"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`

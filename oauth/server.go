@@ -34,7 +34,9 @@ type Config struct {
 	// memory between requests (validated at every request, see authCache):
 	// 0 means DefaultClientCache, a negative number none.
 	ClientCache int
-	Now         func() time.Time
+	// JWKS configures the fetching of private_key_jwt clients' jwks_uri.
+	JWKS JWKSFetcherConfig
+	Now  func() time.Time
 	Logger      *slog.Logger
 }
 
@@ -56,6 +58,8 @@ type Store interface {
 	ProjectByID(ctx context.Context, orgID, id string) (*models.Project, error)
 	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)
 	ProjectByResource(ctx context.Context, resource string) (*models.Project, error)
+	// The replay store of client assertions.
+	ReplayStore
 }
 
 // AuditSink receives audit events from the token endpoint without blocking.
@@ -93,6 +97,8 @@ type Server struct {
 	revocations RevocationStore
 	limiter     *Limiter
 	cache       *authCache
+	jwks        *JWKSFetcher
+	assertions  *AssertionChecker
 	manager     *manage.Manager
 	// unavailableLog samples the "database unavailable" lines.
 	unavailableLog logsample.Sampler
@@ -125,7 +131,11 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	if cfg.ClientCache == 0 {
 		cfg.ClientCache = DefaultClientCache
 	}
-	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit, cache: newAuthCache(cfg.ClientCache)}
+	if cfg.JWKS.Now == nil {
+		cfg.JWKS.Now = cfg.Now
+	}
+	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit, cache: newAuthCache(cfg.ClientCache),
+		jwks: NewJWKSFetcher(cfg.JWKS), assertions: &AssertionChecker{Replay: store, Now: cfg.Now}}
 
 	m := manage.NewManager()
 	// Every request sets its own lifetime (tgr.AccessTokenExp) from the
@@ -158,7 +168,12 @@ type grant struct {
 	ip       netip.Addr
 	policy   *models.Policy
 	client   *models.Client
-	secret   *models.ClientSecret
+	// secret is the secret that authenticated the client, nil for a
+	// client assertion.
+	secret *models.ClientSecret
+	// verified is set once the client proved its credential (secret or
+	// assertion).
+	verified bool
 	scope    string
 	audience string
 	// project is the project the token is for (its id is the token's
@@ -204,11 +219,20 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, s.toError(ctx, err)
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secretID(), At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
 	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID, OrgID: g.client.OrgID}, nil
+}
+
+// secretID is the id of the secret that authenticated the client, "" for
+// a client assertion.
+func (g *grant) secretID() string {
+	if g.secret == nil {
+		return ""
+	}
+	return g.secret.ID
 }
 
 // maxUserAgent is how much of a User-Agent usage keeps (as the database).

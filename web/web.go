@@ -183,7 +183,7 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	if oerr.Status == http.StatusUnauthorized {
+	if oerr.Status == http.StatusUnauthorized && !oerr.NoChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="authz", charset="UTF-8"`)
 	}
 	if oerr.RetryAfter > 0 {
