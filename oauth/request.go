@@ -31,8 +31,8 @@ type tokenRequest struct {
 	// a secret; clientID is then the body's client_id or the assertion's
 	// sub.
 	assertion string
-	scope        string
-	resource     string
+	scope     string
+	resource  string
 }
 
 // parseTokenRequest parses a token request: a client request (see

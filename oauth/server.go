@@ -35,9 +35,9 @@ type Config struct {
 	// 0 means DefaultClientCache, a negative number none.
 	ClientCache int
 	// JWKS configures the fetching of private_key_jwt clients' jwks_uri.
-	JWKS JWKSFetcherConfig
-	Now  func() time.Time
-	Logger      *slog.Logger
+	JWKS   JWKSFetcherConfig
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Observer receives events for metrics.
@@ -164,10 +164,10 @@ type TokenResponse struct {
 // grant is one request's decisions: who the client is (authenticate), what
 // it gets (authorize), and why it was refused, if it was.
 type grant struct {
-	req      *tokenRequest
-	ip       netip.Addr
-	policy   *models.Policy
-	client   *models.Client
+	req    *tokenRequest
+	ip     netip.Addr
+	policy *models.Policy
+	client *models.Client
 	// secret is the secret that authenticated the client, nil for a
 	// client assertion.
 	secret *models.ClientSecret
