@@ -15,6 +15,10 @@ import (
 // assertion (RFC 7523 §2.2).
 const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+// AssertionAlgs are the algorithms accepted in client assertions, as the
+// metadata advertises them.
+var AssertionAlgs = jwtkeys.AssertionAlgs
+
 // Bounds on assertions: exp may be at most AssertionMaxLifetime (+ leeway)
 // ahead, and exp, nbf and iat are checked with AssertionLeeway for clocks
 // that differ.

@@ -421,3 +421,46 @@ func TestPrivateKeyJWTFailuresCountAgainstTheBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminClientKeys: the admin API registers a private_key_jwt client
+// (no secret in the answer) and replaces its keys, audited; bad keys are
+// 400 with a code; another organization's client is 404.
+func TestAdminClientKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newAdminEnv(t, backend, false)
+		tok := e.login(adminEmail, adminPassword)
+		k := newECKey(t, "k1")
+		var jwks map[string]any
+		_ = json.Unmarshal([]byte(jwksOf(t, k)), &jwks)
+		r := e.call(tok, "POST", orgAPI+"/clients", map[string]any{"name": "deployer", "project": "default", "scopes": []string{readScope}, "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}, nil)
+		wantAPI(t, "create", r, http.StatusCreated, "")
+		id := r.str("client_id")
+		if _, has := r.body["client_secret"]; has || r.str("token_endpoint_auth_method") != "private_key_jwt" || r.body["jwks"] == nil {
+			t.Fatalf("created: %s", r)
+		}
+
+		fresh := newECKey(t, "k2")
+		var freshJWKS map[string]any
+		_ = json.Unmarshal([]byte(jwksOf(t, fresh)), &freshJWKS)
+		r = e.call(tok, "PUT", orgAPI+"/clients/"+id+"/keys", map[string]any{"jwks": freshJWKS}, nil)
+		wantAPI(t, "replace keys", r, http.StatusOK, "")
+		if keys, _ := r.body["jwks"].(map[string]any)["keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["kid"] != "k2" {
+			t.Errorf("replaced keys: %s", r)
+		}
+		e.lastAudit(tok, id, models.AuditClientKeys)
+
+		withPrivate := fresh.jwk(t)
+		withPrivate["d"] = "AAAA"
+		wantAPI(t, "a private key", e.call(tok, "PUT", orgAPI+"/clients/"+id+"/keys", map[string]any{"jwks": map[string]any{"keys": []any{withPrivate}}}, nil), http.StatusBadRequest, "invalid_jwks")
+		wantAPI(t, "an http jwks_uri", e.call(tok, "PUT", orgAPI+"/clients/"+id+"/keys", map[string]any{"jwks_uri": "http://keys.example/jwks"}, nil), http.StatusBadRequest, "invalid_jwks_uri")
+		wantAPI(t, "no keys", e.call(tok, "PUT", orgAPI+"/clients/"+id+"/keys", map[string]any{}, nil), http.StatusBadRequest, "keys_required")
+		wantAPI(t, "jwks not an object", e.call(tok, "PUT", orgAPI+"/clients/"+id+"/keys", `{"jwks":"x"}`, nil), http.StatusBadRequest, "invalid_jwks")
+		wantAPI(t, "rotate a key client", e.call(tok, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{}, nil), http.StatusConflict, "key_client")
+
+		secretID, _, _ := e.createClient(tok, map[string]any{"project": "default", "scopes": []string{readScope}})
+		wantAPI(t, "keys of a secret client", e.call(tok, "PUT", orgAPI+"/clients/"+secretID+"/keys", map[string]any{"jwks": freshJWKS}, nil), http.StatusConflict, "not_key_client")
+
+		other := e.newTenant("other")
+		wantAPI(t, "another organization's client", e.call(tok, "PUT", orgAPI+"/clients/"+other.clients[models.ClientKindProject]+"/keys", map[string]any{"jwks": freshJWKS}, nil), http.StatusNotFound, "")
+	})
+}

@@ -207,13 +207,16 @@ type Metadata struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	// TokenEndpointAuthSigningAlgs are the algorithms of private_key_jwt
+	// client assertions.
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 }
 
-var authMethods = []string{"client_secret_basic", "client_secret_post"}
+var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 
 func (s *Server) metadata(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
@@ -224,6 +227,7 @@ func (s *Server) metadata(c echo.Context) error {
 		GrantTypesSupported:               []string{"client_credentials"},
 		ResponseTypesSupported:            []string{},
 		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthSigningAlgs:      oauth.AssertionAlgs,
 		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
 		IntrospectionAuthMethodsSupported: authMethods,
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
