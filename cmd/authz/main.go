@@ -57,7 +57,7 @@ Commands:
   serve                    run the server (migrates first)
   migrate                  apply database migrations
   users create|list|disable|enable|set-permissions|set-role|allow-create|deny-create|set-password
-  clients create|import|list|show|rotate|revoke|revoke-secret|expiring
+  clients create|import|list|show|rotate|set-keys|revoke|revoke-secret|expiring
   orgs create|list         organizations
   projects create|list|set-default
                            projects of an organization
