@@ -255,6 +255,7 @@ type clientOut struct {
 	IPAllowlist     []string    `json:"ip_allowlist"`
 	TokenTTL        string      `json:"token_ttl"`
 	ResourceServer  bool        `json:"resource_server"`
+	AuthMethod      string      `json:"token_endpoint_auth_method"`
 	ExpiresAt       *time.Time  `json:"expires_at"`
 	RenewedAt       *time.Time  `json:"renewed_at"`
 	RevokedAt       *time.Time  `json:"revoked_at"`
