@@ -464,3 +464,45 @@ func TestAdminClientKeys(t *testing.T) {
 		wantAPI(t, "another organization's client", e.call(tok, "PUT", orgAPI+"/clients/"+other.clients[models.ClientKindProject]+"/keys", map[string]any{"jwks": freshJWKS}, nil), http.StatusNotFound, "")
 	})
 }
+
+// TestUIPrivateKeyJWT: the console's create form registers a client with
+// pasted public keys (no secret shown), its page offers "Replace keys"
+// instead of rotation, and a private key is refused next to the field.
+func TestUIPrivateKeyJWT(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newAdminEnv(t, backend, false)
+		session, csrf := e.uiLogin(adminEmail, adminPassword)
+		k := newECKey(t, "console-1")
+		r := e.uiDo(session, "POST", "/admin/o/default/clients", url.Values{"csrf_token": {csrf}, "kind": {"project"}, "project": {"default"}, "name": {"deployer"}, "owner": {memberEmail}, "scopes": {readScope}, "auth": {"keys"}, "jwks": {jwksOf(t, k)}}, nil)
+		if r.status != http.StatusCreated || strings.Contains(r.body, `id="new-secret"`) || !strings.Contains(r.body, `id="keys-panel"`) || strings.Contains(r.body, `id="rotate-h"`) {
+			t.Fatalf("create with keys: %d %.800s", r.status, r.body)
+		}
+		id := submatch(t, `id="new-client-id"[^>]*>([^<]+)<`, r.body)
+		c, err := e.store.ClientByID(context.Background(), id)
+		if err != nil || !c.UsesKeys() || !strings.Contains(c.JWKS, "console-1") {
+			t.Fatalf("stored: %+v, %v", c, err)
+		}
+
+		fresh := newECKey(t, "console-2")
+		r = e.uiDo(session, "POST", "/admin/o/default/clients/"+id+"/keys", url.Values{"csrf_token": {csrf}, "jwks": {jwksOf(t, fresh)}}, nil)
+		if r.status != http.StatusSeeOther || !strings.Contains(r.location(), "notice=keys_replaced") {
+			t.Fatalf("replace keys: %d %s", r.status, r.location())
+		}
+		page := e.uiDo(session, "GET", "/admin/o/default/clients/"+id, nil, nil)
+		if !strings.Contains(page.body, "console-2") || strings.Contains(page.body, "console-1") {
+			t.Fatalf("the page after replacing: %.800s", page.body)
+		}
+
+		withPrivate := fresh.jwk(t)
+		withPrivate["d"] = "AAAA"
+		raw, _ := json.Marshal(map[string]any{"keys": []any{withPrivate}})
+		r = e.uiDo(session, "POST", "/admin/o/default/clients/"+id+"/keys", url.Values{"csrf_token": {csrf}, "jwks": {string(raw)}}, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-keys-err"`) || !strings.Contains(r.body, "private key") {
+			t.Fatalf("a private key: %d %.800s", r.status, r.body)
+		}
+		r = e.uiDo(session, "POST", "/admin/o/default/clients", url.Values{"csrf_token": {csrf}, "kind": {"project"}, "project": {"default"}, "name": {"no keys"}, "owner": {memberEmail}, "scopes": {readScope}, "auth": {"keys"}}, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="f-auth-err"`) {
+			t.Fatalf("keys missing: %d %.800s", r.status, r.body)
+		}
+	})
+}
