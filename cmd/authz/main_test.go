@@ -256,6 +256,8 @@ type clientOut struct {
 	TokenTTL        string      `json:"token_ttl"`
 	ResourceServer  bool        `json:"resource_server"`
 	AuthMethod      string      `json:"token_endpoint_auth_method"`
+	JWKS            any         `json:"jwks"`
+	JWKSURI         string      `json:"jwks_uri"`
 	ExpiresAt       *time.Time  `json:"expires_at"`
 	RenewedAt       *time.Time  `json:"renewed_at"`
 	RevokedAt       *time.Time  `json:"revoked_at"`
