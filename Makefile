@@ -9,13 +9,25 @@ FUZZTIME ?= 30s
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: test run bench load pg-test lint fuzz
+.PHONY: test run bench load pg-test lint fuzz release image image-test
 
 test:
 	$(GO) test -count=1 -timeout 30m $(GOTESTFLAGS) ./...
 
 run:
 	$(GO) run ./cmd/authz serve
+
+# Release binaries for linux/amd64 and linux/arm64 with SHA256SUMS in dist/
+# (scripts/build; VERSION=v1.2.3 make release).
+release:
+	bash scripts/build
+
+# The container image (podman), and the walkthrough against it.
+image:
+	bash scripts/image
+
+image-test:
+	bash scripts/image-test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

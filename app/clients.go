@@ -142,6 +142,10 @@ type NewClient struct {
 	AuthMethod string
 	JWKS       string
 	JWKSURI    string
+	// RequireDPoP: the token endpoint refuses the client's requests
+	// without a DPoP proof (RFC 9449), so each of its tokens is bound to
+	// its key.
+	RequireDPoP bool
 }
 
 // Keys are a private_key_jwt client's public keys: a JWKS document or a
@@ -382,6 +386,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		Status:         models.StatusActive,
 		ResourceServer: in.ResourceServer,
 		AuthMethod:     models.AuthSecret,
+		RequireDPoP:    in.RequireDPoP,
 	}
 	if project != nil {
 		c.ProjectID = project.ID
@@ -414,6 +419,9 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	detail := map[string]any{"name": c.Name, "owner": owner.Email, "kind": kind, "scopes": c.Scopes, "expires_at": expires, "auth_method": c.AuthMethod}
 	if project != nil {
 		detail["project"] = project.Slug
+	}
+	if c.RequireDPoP {
+		detail["require_dpop"] = true
 	}
 	r.audit(ctx, actor, action, c.ID, owner.ID, detail)
 	return c, secret, nil
@@ -713,10 +721,13 @@ type ClientChange struct {
 	// IPAllowlist replaces the client's: addresses or CIDR ranges, IPv4
 	// or IPv6; empty, no restriction of its own.
 	IPAllowlist *[]string
+	// RequireDPoP, when true, makes the token endpoint refuse the
+	// client's requests without a DPoP proof.
+	RequireDPoP *bool
 }
 
 // Update changes a client's name, description, scopes, audiences, token
-// TTL or IP allowlist, checked as at creation. The change holds at the
+// TTL, IP allowlist or DPoP requirement, checked as at creation. The change holds at the
 // client's next token request on every instance (the token endpoint's
 // cache follows auth_version). The audit event holds, for the fields that
 // changed only, their values before and after.
@@ -798,6 +809,10 @@ func (r *Registry) Update(ctx context.Context, actor Actor, clientID string, ch 
 		}
 		note("ip_allowlist", nonNilSet(c.IPAllowlist), allowlist, slices.Equal(allowlist, c.IPAllowlist))
 		c.IPAllowlist = allowlist
+	}
+	if ch.RequireDPoP != nil {
+		note("require_dpop", c.RequireDPoP, *ch.RequireDPoP, *ch.RequireDPoP == c.RequireDPoP)
+		c.RequireDPoP = *ch.RequireDPoP
 	}
 	if len(after) == 0 {
 		return c, nil

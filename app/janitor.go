@@ -11,7 +11,7 @@ type JanitorStore interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, before time.Time) (int64, error)
-	DeleteExpiredAssertionIDs(ctx context.Context, before time.Time) (int64, error)
+	DeleteExpiredReplays(ctx context.Context, before time.Time) (int64, error)
 	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
@@ -29,7 +29,7 @@ const (
 )
 
 // Janitor deletes revocations of tokens that have expired anyway, ended
-// admin sessions, and audit events older than the retention. Every
+// admin sessions, expired replay keys (DPoP proofs' jti), and audit events older than the retention. Every
 // instance runs one; a lease in the database makes one of them do the work
 // each round.
 type Janitor struct {
@@ -71,7 +71,7 @@ func (j *Janitor) RunOnce(ctx context.Context, lease time.Duration) (bool, error
 	if err != nil {
 		return true, err
 	}
-	assertions, err := j.store.DeleteExpiredAssertionIDs(ctx, now)
+	replays, err := j.store.DeleteExpiredReplays(ctx, now)
 	if err != nil {
 		return true, err
 	}
@@ -79,8 +79,8 @@ func (j *Janitor) RunOnce(ctx context.Context, lease time.Duration) (bool, error
 	if j.AuditRetention > 0 {
 		audit, err = j.deleteOldAudit(ctx, now.Add(-j.AuditRetention))
 	}
-	if revocations+sessions+assertions+audit > 0 {
-		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions, "expired_assertion_ids", assertions, "old_audit_events", audit)
+	if revocations+sessions+replays+audit > 0 {
+		j.log.Info("cleaned up", "expired_revocations", revocations, "expired_sessions", sessions, "expired_replay_keys", replays, "old_audit_events", audit)
 	}
 	return true, err
 }

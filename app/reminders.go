@@ -414,7 +414,7 @@ func (r *Reminders) deliver(ctx context.Context, d DueReminder, ch delivery) (bo
 			return false, nil
 		}
 		wait := retryBackoff(attempts)
-		r.log.Warn("credential expiry reminder delivery failed; will retry", append(attrs, "attempts", attempts, "retry_in", wait.String(), "error", sendErr)...)
+		r.log.Warn("credential expiry reminder delivery failed; will retry", append(attrs, "attempts", attempts, "retry_in_seconds", wait.Seconds(), "error", sendErr)...)
 		// FinishReminder released the claim; holding it again for the
 		// backoff keeps every instance (this one too) from retrying
 		// early. Another instance claiming in between merely retries

@@ -472,6 +472,12 @@ func TestReminderWebhookRetry(t *testing.T) {
 		if n := strings.Count(e.logs.String(), `msg="credential expiring"`); n != 1 {
 			t.Errorf("got %d credential expiring log events, want 1:\n%s", n, e.logs)
 		}
+		// Each failure's line says when it is retried, in seconds.
+		for _, want := range []string{"retry_in_seconds=60 ", "retry_in_seconds=120 "} {
+			if !strings.Contains(e.logs.String(), want) {
+				t.Errorf("the log has no %q:\n%s", want, e.logs)
+			}
+		}
 	})
 }
 

@@ -769,6 +769,31 @@ test("find: the audit log at 1280 px, one line per event, filtered by actor", as
   await page.screenshot({ path: path.join(SHOTS, "16-audit-actor-1280.png"), fullPage: true });
 });
 
+// ---- require DPoP: the checkbox of the edit form ----
+
+test("require DPoP: the edit form's checkbox makes the token endpoint ask for a proof; unchecking lifts it", async () => {
+  const id = state.editId;
+  await page.goto(`${ORG}/clients/${id}/edit`);
+  const box = page.getByLabel("Require DPoP");
+  assert.equal(await box.isChecked(), false);
+  await box.check();
+  await shot("24-require-dpop");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=client_updated/);
+  assert.match(await page.locator("main").textContent(), /required: its tokens are bound to its key/);
+  const refused = await token(id, state.editSecret);
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, "invalid_request");
+  assert.match(refused.body.error_description, /DPoP/);
+
+  await page.goto(`${ORG}/clients/${id}/edit`);
+  assert.equal(await page.getByLabel("Require DPoP").isChecked(), true);
+  await page.getByLabel("Require DPoP").uncheck();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=client_updated/);
+  assert.equal((await token(id, state.editSecret)).status, 200);
+});
+
 // ---- legacy credentials: the banner and the "deprecated, stops on DATE" badge ----
 
 test("an imported credential is deprecated: a banner, and its badge says when it stops", async () => {
@@ -832,7 +857,7 @@ test("private_key_jwt: create a client with pasted public keys; it gets a token 
   await page.locator("#auth-keys").check();
   await page.locator("#f-jwks").fill(k.jwks);
   await a11y("new client form with public keys");
-  await shot("24-new-key-client");
+  await shot("25-new-key-client");
   await page.getByRole("button", { name: "Create client" }).click();
   await page.locator("#created-box").waitFor();
   assert.equal(await page.locator("#new-secret").count(), 0);
@@ -840,7 +865,7 @@ test("private_key_jwt: create a client with pasted public keys; it gets a token 
   assert.match(await page.locator("#client-auth").textContent(), /private_key_jwt/);
   assert.equal(await page.locator("#rotate-h").count(), 0);
   await a11y("key client created");
-  await shot("25-key-client-created");
+  await shot("26-key-client-created");
   const r = await assertionToken(id, k);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   Object.assign(state, { keyId: id, key: k });
@@ -855,14 +880,14 @@ test("private_key_jwt: Replace keys refuses a private key next to the field, the
   await page.locator("#f-keys-err").waitFor();
   assert.match(await page.locator("#f-keys-err").textContent(), /private key/);
   await a11y("replace keys refused");
-  await shot("26-replace-keys-refused");
+  await shot("27-replace-keys-refused");
   await page.locator("#f-keys-jwks").fill(fresh.jwks);
   await page.getByRole("button", { name: "Replace keys" }).click();
   await page.waitForURL(/notice=keys_replaced/);
   assert.match(await page.locator("#client-jwks").textContent(), /e2e-2/);
   assert.equal((await assertionToken(state.keyId, state.key)).status, 401);
   assert.equal((await assertionToken(state.keyId, fresh)).status, 200);
-  await shot("27-keys-replaced");
+  await shot("28-keys-replaced");
 });
 
 test("sign out ends the session", async () => {
@@ -873,6 +898,18 @@ test("sign out ends the session", async () => {
   await page.goto("/admin/");
   assert.equal(new URL(page.url()).pathname, "/admin/login");
   assert.equal((await context.cookies()).some((c) => c.name === "authz_session"), false);
+});
+
+// --- observability: the server's root ---------------------------------------
+
+test("the server's root leads to the console (the sign-in page without a session)", async () => {
+  const res = await page.goto("/");
+  assert.equal(new URL(page.url()).pathname, "/admin/login", "/ did not lead to the console");
+  assert.equal(res.status(), 200);
+  assert.equal(await heading(), "Sign in");
+  const chain = [];
+  for (let r = res.request().redirectedFrom(); r; r = r.redirectedFrom()) chain.unshift(new URL(r.url()).pathname);
+  assert.deepEqual(chain, ["/", "/admin/"], "the redirects from /");
 });
 
 test("no Content-Security-Policy violation and no script error on any page", () => {

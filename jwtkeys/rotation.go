@@ -311,7 +311,7 @@ func (k *Keyring) Run(ctx context.Context, interval time.Duration) {
 		interval = k.rot.MaxStale / 5
 	}
 	if limit := k.rot.MaxStale / 2; interval > limit {
-		k.log.Warn("signing keys: reload interval lowered to half of MaxStale", "requested", interval, "interval", limit)
+		k.log.Warn("signing keys: reload interval lowered to half of MaxStale", "requested_seconds", interval.Seconds(), "interval_seconds", limit.Seconds())
 		interval = limit
 	}
 	k.guard.Store(true)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -949,4 +950,28 @@ func decodeJWTHeader(t *testing.T, token string) map[string]any {
 		t.Fatalf("JWT header: %v", err)
 	}
 	return out
+}
+
+// Run lowers an interval above half of MaxStale, and its warning gives
+// both durations in seconds.
+func TestRunLowersIntervalLogsSeconds(t *testing.T) {
+	var logs testutil.LockedBuffer
+	kr, err := jwtkeys.NewKeyring(storetest.Open(t, "sqlite"), jwtkeys.KeyringConfig{KEK: mustKEK(t, rawKEK(t)), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // Run returns after its first tick
+	kr.Run(ctx, 10*time.Minute)
+	var line struct {
+		Msg       string
+		Requested float64 `json:"requested_seconds"`
+		Interval  float64 `json:"interval_seconds"`
+	}
+	if err := json.Unmarshal([]byte(logs.String()), &line); err != nil {
+		t.Fatalf("log %q: %v", logs.String(), err)
+	}
+	if !strings.Contains(line.Msg, "reload interval lowered") || line.Requested != 600 || line.Interval != 150 {
+		t.Errorf("got %+v, want the interval lowered from 600 to 150 seconds", line)
+	}
 }

@@ -25,17 +25,24 @@ type AccessToken struct {
 	Scope     string
 	IssuedAt  time.Time
 	TTL       time.Duration
+	// JKT, when set, binds the token to a DPoP key: the RFC 7638
+	// thumbprint that becomes cnf.jkt (RFC 9449 §6.1).
+	JKT string
 }
 
 // Mint signs an RFC 9068 access token with the active key: header typ
 // at+jwt and kid; claims iss, sub, aud, exp, iat, nbf, jti, client_id,
-// scope, owner_id, and org_id and project_id unless empty.
+// scope, owner_id, and org_id, project_id and cnf unless empty.
 func (k *Keyring) Mint(t AccessToken) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
 	iat := t.IssuedAt.Truncate(time.Second)
+	var cnf *verify.Confirmation
+	if t.JKT != "" {
+		cnf = &verify.Confirmation{JKT: t.JKT}
+	}
 	return k.Sign(&verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.Issuer,
@@ -51,6 +58,7 @@ func (k *Keyring) Mint(t AccessToken) (string, error) {
 		OwnerID:   t.OwnerID,
 		OrgID:     t.OrgID,
 		ProjectID: t.ProjectID,
+		Cnf:       cnf,
 	})
 }
 

@@ -394,7 +394,7 @@ func (s *Store) RecordUsage(ctx context.Context, usages []Usage) (err error) {
 		return nil
 	}
 	start := time.Now()
-	defer func() { s.observed("usage_flush", start, err) }()
+	defer func() { s.observed(opUsageFlush, start, err) }()
 	// The transaction does not end with ctx. A context that ends during
 	// COMMIT leaves the outcome unknown: pgx reports the cancellation while
 	// the server may have committed, and the recorder, told the flush
@@ -764,7 +764,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	res := s.db.WithContext(ctx).Model(&Client{}).Where("id = ?", c.ID).Updates(map[string]any{
 		"name": c.Name, "description": c.Description, "scopes": c.Scopes, "audiences": c.Audiences,
 		"ip_allowlist": c.IPAllowlist, "token_ttl": c.TokenTTL, "expires_at": c.ExpiresAt,
-		"resource_server": c.ResourceServer, "updated_at": c.UpdatedAt,
+		"resource_server": c.ResourceServer, "require_dpop": c.RequireDPoP, "updated_at": c.UpdatedAt,
 	})
 	if res.Error != nil {
 		return translate(res.Error, "update client "+c.ID)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mattn/go-sqlite3"
 )
 
 // Kind is the class of an application error: what the caller did wrong or
@@ -150,16 +149,7 @@ func violated(err error) Kind {
 		}
 		return ""
 	}
-	var sqliteErr sqlite3.Error
-	if errors.As(err, &sqliteErr) {
-		switch sqliteErr.ExtendedCode {
-		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
-			return KindConflict
-		case sqlite3.ErrConstraintForeignKey:
-			return KindNotFound
-		}
-	}
-	return ""
+	return sqliteViolated(err)
 }
 
 // unavailable reports whether err says the database could not be reached
@@ -179,13 +169,8 @@ func unavailable(err error) bool {
 		c := pgErr.Code
 		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
 	}
-	var sqliteErr sqlite3.Error
-	if errors.As(err, &sqliteErr) {
-		switch sqliteErr.Code {
-		case sqlite3.ErrCantOpen, sqlite3.ErrIoErr, sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrPerm, sqlite3.ErrReadonly:
-			return true
-		}
-		return false
+	if isSQLite, down := sqliteUnavailable(err); isSQLite {
+		return down
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || pgconn.Timeout(err) ||

@@ -323,24 +323,36 @@ INSERT INTO reminders_by_channel (client_id, days, expires_at, channel, claimed_
 DROP TABLE reminders;
 ALTER TABLE reminders_by_channel RENAME TO reminders;
 `},
+	// Sender-constrained tokens: the one-time values every instance must
+	// refuse a second time (DPoP proofs' jti; any other kind of one-time
+	// assertion may share the table under a kind of its own), and a
+	// client's requirement of DPoP, which the token endpoint reads (so the
+	// clients' auth triggers are made again with it).
+	{version: 10, name: "replays_and_dpop", dialect: dpopTriggers, sql: `
+CREATE TABLE replays (
+	kind TEXT NOT NULL,
+	key TEXT NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	PRIMARY KEY (kind, key)
+);
+CREATE INDEX replays_expires ON replays (expires_at);
+ALTER TABLE clients ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
+`},
 	// Clients authenticating with public keys (RFC 7523 private_key_jwt):
 	// the client's method, and its keys as a JWKS document or a URL to
 	// fetch them from. AuthClient reads them, so the clients' auth
-	// triggers are made again with them. assertion_jtis is the replay
-	// store of client assertions, shared by every instance: a jti is
-	// refused while a row for it lives; the janitor deletes expired rows.
-	{version: 10, name: "private_key_jwt", dialect: publicKeyTriggers, sql: `
+	// triggers are made again with them. Assertion ids (jti) are kept in
+	// the replays table of migration 10, under a kind of their own.
+	{version: 11, name: "private_key_jwt", dialect: publicKeyTriggers, sql: `
 ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
 ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
 ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
-CREATE TABLE assertion_jtis (
-	client_id TEXT NOT NULL,
-	jti TEXT NOT NULL,
-	expires_at {{ts}} NOT NULL,
-	PRIMARY KEY (client_id, jti)
-);
-CREATE INDEX assertion_jtis_expires ON assertion_jtis (expires_at);
 `},
+}
+
+// dpopTriggers makes the clients' auth triggers again, with require_dpop.
+func dpopTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTablesV10)...)
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.
@@ -351,7 +363,7 @@ func renewalTriggers(dialect string) []string {
 // publicKeyTriggers makes the clients' auth triggers again, with the
 // public-key columns.
 func publicKeyTriggers(dialect string) []string {
-	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTables[:1])...)
+	return append(dropTriggers(dialect, authTablesV10), authTriggers(dialect, authTables[:1])...)
 }
 
 func (s *Store) ddl(sql string) string {

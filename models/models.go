@@ -232,9 +232,12 @@ type Client struct {
 	// or empty when they are fetched from JWKSURI.
 	JWKS string `gorm:"column:jwks"`
 	// JWKSURI is where the client's public keys are fetched from.
-	JWKSURI   string `gorm:"column:jwks_uri"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	JWKSURI string `gorm:"column:jwks_uri"`
+	// RequireDPoP: the token endpoint refuses a request of this client
+	// without a DPoP proof, so each of its tokens is bound to a key.
+	RequireDPoP bool `gorm:"column:require_dpop"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`

@@ -6,6 +6,15 @@ import (
 	"gorm.io/gorm"
 )
 
+// The operations written in plain SQL, as ObserveQueries reports them.
+const (
+	opAuthVersion = "auth_version"
+	opUsageFlush  = "usage_flush"
+)
+
+// ObservedOps lists the operations ObserveQueries reports.
+var ObservedOps = []string{"query", "create", "update", "delete", "row", "raw", opAuthVersion, opUsageFlush}
+
 // ObserveQueries calls fn after every statement with its operation
 // (query, create, update, delete, raw, row; auth_version and usage_flush
 // for the two paths written in plain SQL), duration and error (nil for

@@ -117,6 +117,9 @@ func dialectorFor(rawURL string) (gorm.Dialector, string, string, error) {
 		}))
 		return postgres.New(postgres.Config{Conn: db}), "postgres", "", nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
+		if !SQLiteAvailable {
+			return nil, "", "", ErrNoSQLite
+		}
 		path := strings.TrimPrefix(rawURL, "sqlite:")
 		if strings.HasPrefix(path, "//") { // sqlite:///abs/path
 			path = strings.TrimPrefix(path, "//")
@@ -152,6 +155,10 @@ func dialectorFor(rawURL string) (gorm.Dialector, string, string, error) {
 		return nil, "", "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://...", redactURL(rawURL))
 	}
 }
+
+// ErrNoSQLite is Open's answer to an sqlite: URL in a build without cgo.
+var ErrNoSQLite = errors.New("this authz binary was built without cgo (CGO_ENABLED=0) and has no SQLite: " +
+	"use a postgres:// database URL, or a build with cgo (the default where gcc is installed; scripts/build) for sqlite:")
 
 // redactURL hides a password in a database URL.
 func redactURL(raw string) string {
@@ -245,6 +252,6 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		l.suppressed.Add(1)
 		return
 	}
-	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(begin)),
+	l.log.LogAttrs(ctx, slog.LevelWarn, "database error", slog.String("error", err.Error()), slog.Float64("duration_ms", float64(time.Since(begin))/float64(time.Millisecond)),
 		slog.Int64("suppressed_since_last", l.suppressed.Swap(0)))
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -1239,6 +1241,32 @@ func TestObserveQueries(t *testing.T) {
 			if seen[op] == 0 {
 				t.Errorf("no %s statement observed; saw %v", op, seen)
 			}
+		}
+	})
+}
+
+// A failed statement is logged with its duration in milliseconds and no
+// SQL text.
+func TestDatabaseErrorLogLine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		var logs testutil.LockedBuffer
+		s, err := models.Open(t.Context(), storetest.URL(t, backend), slog.New(slog.NewJSONHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.ClientByID(t.Context(), "azc_unmigrated"); err == nil {
+			t.Fatal("ClientByID on an unmigrated database: no error")
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(logs.String()), &line); err != nil {
+			t.Fatalf("log %q: %v", logs.String(), err)
+		}
+		if ms, ok := line["duration_ms"].(float64); line["msg"] != "database error" || !ok || ms < 0 {
+			t.Errorf("got %v, want a database error line with duration_ms", line)
+		}
+		if strings.Contains(logs.String(), "SELECT") || strings.Contains(logs.String(), "azc_unmigrated") {
+			t.Errorf("the line shows the statement: %s", logs.String())
 		}
 	})
 }

@@ -27,14 +27,6 @@ const (
 	AssertionLeeway      = 30 * time.Second
 )
 
-// ReplayStore records the ids of accepted assertions, shared by every
-// instance (models.Store: the table assertion_jtis).
-type ReplayStore interface {
-	// UseAssertionID records jti of party until expires and reports
-	// whether it was its first use at now.
-	UseAssertionID(ctx context.Context, party, jti string, expires, now time.Time) (bool, error)
-}
-
 // AssertionError is a refused assertion: Reason is a stable name for audit
 // logs and metrics ("assertion_expired", …), Description what the client is
 // told.
@@ -75,7 +67,7 @@ func (a *AssertionChecker) Check(ctx context.Context, token string, keys []jwtke
 	if len(claims.ID) > 256 {
 		return nil, &AssertionError{"assertion_jti_too_long", "the client assertion's jti is longer than 256 characters"}
 	}
-	first, err := a.Replay.UseAssertionID(ctx, party, claims.ID, claims.ExpiresAt.Add(AssertionLeeway), now)
+	first, err := a.Replay.RecordReplay(ctx, models.ReplayAssertion, party+":"+claims.ID, claims.ExpiresAt.Add(AssertionLeeway))
 	if err != nil {
 		return nil, fmt.Errorf("%w: assertion replay store: %v", errStoreUnavailable, err)
 	}

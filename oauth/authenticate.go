@@ -11,6 +11,20 @@ import (
 	oauth2 "github.com/go-oauth2/oauth2/v4"
 )
 
+// Why a client authentication failed, as the audit log and
+// authz_client_auth_failures_total name it.
+const (
+	FailUnknownClient        = "unknown_client"
+	FailWrongSecret          = "wrong_secret"
+	FailMalformedCredentials = "malformed_credentials"
+	FailRevoked              = "revoked"
+	FailExpired              = "expired"
+	FailDeprecatedFormat     = "deprecated_format"
+)
+
+// AuthFailureReasons lists every reason a client authentication fails for.
+var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat}
+
 func (s *Server) authSucceeded(g *grant) {
 	if s.limiter != nil && g.verified {
 		s.limiter.Succeeded(g.ip, g.req.clientID)
@@ -92,13 +106,13 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		// without a database lookup. Other ids may be imported (legacy). A
 		// well-formed secret of another kind than the client's passes here
 		// and fails as a wrong secret: the prefix is part of what is hashed.
-		g.failure = "malformed_credentials"
+		g.failure = FailMalformedCredentials
 		return errUnknownClientOrSecret
 	}
 	c, policy, version, err := s.authClient(ctx, id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.hasher.Hash(secret) // spend the same time as a wrong secret
-		g.failure = "unknown_client"
+		g.failure = FailUnknownClient
 		return errUnknownClientOrSecret
 	}
 	if err != nil {
@@ -118,7 +132,7 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		}
 	}
 	if g.secret == nil {
-		g.failure = "wrong_secret"
+		g.failure = FailWrongSecret
 		g.client = c
 		return errUnknownClientOrSecret
 	}
@@ -138,11 +152,11 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 func (s *Server) checkClientState(g *grant) *Error {
 	c, now := g.client, s.cfg.Now()
 	if c.Status == models.StatusRevoked {
-		g.failure = "revoked"
+		g.failure = FailRevoked
 		return ErrInvalidClient.With("the client has been revoked")
 	}
 	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
-		g.failure = "expired"
+		g.failure = FailExpired
 		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; an admin or its owner can renew it, keeping its client_id and secret")
 	}
 	return nil

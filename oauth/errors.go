@@ -21,6 +21,9 @@ type Error struct {
 	// NoChallenge marks a 401 answered to a client that did not use the
 	// Authorization header (a client assertion): no WWW-Authenticate.
 	NoChallenge bool `json:"-"`
+	// ClientID names the client refused after it authenticated (its
+	// secret matched), for the log; empty before.
+	ClientID string `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -68,8 +71,18 @@ var (
 	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
 	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	ErrSlowDown               = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
-	errUnknownClientOrSecret  = ErrInvalidClient.With("client authentication failed")
+	// RFC 9449 §5 and §8: a DPoP proof that fails its checks, and the
+	// server's demand for a proof carrying its nonce.
+	ErrInvalidDPoPProof      = &Error{Code: "invalid_dpop_proof", Status: http.StatusBadRequest}
+	ErrUseDPoPNonce          = &Error{Code: "use_dpop_nonce", Status: http.StatusBadRequest}
+	errUnknownClientOrSecret = ErrInvalidClient.With("client authentication failed")
 )
+
+// TokenErrorCodes lists the error codes the token endpoint answers with.
+var TokenErrorCodes = []string{
+	ErrInvalidRequest.Code, ErrInvalidClient.Code, ErrUnauthorizedClient.Code, ErrUnsupportedGrantType.Code,
+	ErrInvalidScope.Code, ErrInvalidTarget.Code, ErrServerError.Code, ErrTemporarilyUnavailable.Code, ErrSlowDown.Code,
+}
 
 // fromLibrary maps errors from the flow onto ours: our own pass through,
 // and go-oauth2's Manager has one of its own, invalid_client (whose status

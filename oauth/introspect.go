@@ -41,6 +41,9 @@ type Introspection struct {
 	OwnerID   string `json:"owner_id,omitempty"`
 	OrgID     string `json:"org_id,omitempty"`
 	ProjectID string `json:"project_id,omitempty"`
+	// Cnf is a DPoP-bound token's confirmation (RFC 9449 §6.2): the
+	// thumbprint of the key its proofs must be signed with.
+	Cnf *verify.Confirmation `json:"cnf,omitempty"`
 }
 
 var inactive = &Introspection{}
@@ -96,6 +99,9 @@ func (s *Server) Introspect(r *http.Request) (*Introspection, *Error) {
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Issuer: claims.Issuer, JTI: claims.ID, TokenType: "Bearer", OwnerID: claims.OwnerID,
 		Audience: strings.Join(claims.Audience, " "), OrgID: c.OrgID, ProjectID: claims.ProjectID,
+	}
+	if claims.Cnf != nil && claims.Cnf.JKT != "" {
+		out.TokenType, out.Cnf = "DPoP", claims.Cnf
 	}
 	if claims.ExpiresAt != nil {
 		out.ExpiresAt = claims.ExpiresAt.Unix()

@@ -62,6 +62,10 @@ type jwtGenerator struct{ s *Server }
 // kind there is.
 func (j jwtGenerator) Token(_ context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
 	g := data.Client.(clientInfo).g
+	var jkt string
+	if g.dpop != nil {
+		jkt = g.dpop.JKT
+	}
 	tok, err := j.s.signer.Mint(jwtkeys.AccessToken{
 		Issuer:    j.s.cfg.Issuer,
 		ClientID:  g.client.ID,
@@ -72,6 +76,7 @@ func (j jwtGenerator) Token(_ context.Context, data *oauth2.GenerateBasic, _ boo
 		Scope:     data.TokenInfo.GetScope(),
 		IssuedAt:  j.s.cfg.Now(),
 		TTL:       g.ttl,
+		JKT:       jkt,
 	})
 	return tok, "", err
 }

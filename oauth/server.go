@@ -13,6 +13,7 @@ import (
 
 	"github.com/authz/authz/internal/logsample"
 	"github.com/authz/authz/jwtkeys"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	oauth2 "github.com/go-oauth2/oauth2/v4"
 	"github.com/go-oauth2/oauth2/v4/manage"
@@ -35,9 +36,13 @@ type Config struct {
 	// 0 means DefaultClientCache, a negative number none.
 	ClientCache int
 	// JWKS configures the fetching of private_key_jwt clients' jwks_uri.
-	JWKS   JWKSFetcherConfig
-	Now    func() time.Time
-	Logger *slog.Logger
+	JWKS JWKSFetcherConfig
+	// DPoPNonce makes DPoP proofs carry a server nonce (RFC 9449 §8):
+	// NonceKey, shared by every instance, keys the stateless nonces.
+	DPoPNonce bool
+	NonceKey  []byte
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Observer receives events for metrics.
@@ -96,10 +101,15 @@ type Server struct {
 	checker     TokenChecker
 	revocations RevocationStore
 	limiter     *Limiter
+	replays     ReplayStore
 	cache       *authCache
 	jwks        *JWKSFetcher
 	assertions  *AssertionChecker
-	manager     *manage.Manager
+	// tokenURL is the token endpoint's URL, a DPoP proof's htu; nonceKey
+	// keys the DPoP nonces, nil when they are off.
+	tokenURL string
+	nonceKey []byte
+	manager  *manage.Manager
 	// unavailableLog samples the "database unavailable" lines.
 	unavailableLog logsample.Sampler
 }
@@ -107,6 +117,10 @@ type Server struct {
 // SetLimiter turns on rate limiting and brute-force protection for every
 // client-authenticating endpoint.
 func (s *Server) SetLimiter(l *Limiter) { s.limiter = l }
+
+// EnableDPoP accepts DPoP proofs (RFC 9449), recording their jti in
+// replays. Without it a DPoP header is refused.
+func (s *Server) EnableDPoP(replays ReplayStore) { s.replays = replays }
 
 // EnableIntrospection turns on Introspect and Revoke, which check tokens
 // with checker and keep revocations in store.
@@ -135,7 +149,14 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 		cfg.JWKS.Now = cfg.Now
 	}
 	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit, cache: newAuthCache(cfg.ClientCache),
-		jwks: NewJWKSFetcher(cfg.JWKS), assertions: &AssertionChecker{Replay: store, Now: cfg.Now}}
+		jwks: NewJWKSFetcher(cfg.JWKS), assertions: &AssertionChecker{Replay: store, Now: cfg.Now},
+		tokenURL: strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"}
+	if cfg.DPoPNonce {
+		if len(cfg.NonceKey) < 32 {
+			return nil, errors.New("oauth: DPoP nonces need a key of at least 32 bytes")
+		}
+		s.nonceKey = cfg.NonceKey
+	}
 
 	m := manage.NewManager()
 	// Every request sets its own lifetime (tgr.AccessTokenExp) from the
@@ -185,6 +206,8 @@ type grant struct {
 	version int64
 	// failure names why authentication failed, for the audit log.
 	failure string
+	// dpop is the request's checked DPoP proof, nil without one.
+	dpop *verify.DPoPProof
 }
 
 // Token handles a token request. Every error is an *Error whose Status is
@@ -198,14 +221,29 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 	if oerr := s.admit(g); oerr != nil {
 		return nil, oerr
 	}
+	if _, ok := r.Header["Dpop"]; ok {
+		if g.dpop, oerr = s.dpopProof(r); oerr != nil {
+			return nil, oerr
+		}
+	}
 	ctx := r.Context()
 	if err := s.authenticate(ctx, g); err != nil {
 		s.authFailed(g)
-		return nil, s.toError(ctx, err)
+		return nil, g.refused(s.toError(ctx, err))
 	}
 	s.authSucceeded(g)
+	if g.client.RequireDPoP && g.dpop == nil {
+		return nil, ErrInvalidRequest.With("this client must send a DPoP proof (RFC 9449)")
+	}
 	if oerr := s.authorize(ctx, g); oerr != nil {
-		return nil, oerr
+		return nil, g.refused(oerr)
+	}
+	tokenType := "Bearer"
+	if g.dpop != nil {
+		if oerr := s.recordProof(ctx, g.dpop); oerr != nil {
+			return nil, oerr
+		}
+		tokenType = "DPoP"
 	}
 	// The Manager checks the secret again (VerifyPassword), calls
 	// AccessGenerate and the TokenStore; the decisions above are final.
@@ -216,14 +254,27 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		AccessTokenExp: g.ttl,
 	})
 	if err != nil {
-		return nil, s.toError(ctx, err)
+		return nil, g.refused(s.toError(ctx, err))
 	}
 	if s.usage != nil {
 		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secretID(), At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
-	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: "Bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID, OrgID: g.client.OrgID}, nil
+	return &TokenResponse{AccessToken: ti.GetAccess(), TokenType: tokenType, ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second), Scope: ti.GetScope(), ClientID: g.client.ID, OrgID: g.client.OrgID}, nil
+}
+
+// refused is oerr naming the client when it authenticated (its secret
+// matched or its assertion verified: a revoked or expired client too), for
+// the request's log line; a client_id that did not authenticate is only a
+// claim, and stays out.
+func (g *grant) refused(oerr *Error) *Error {
+	if !g.verified {
+		return oerr
+	}
+	e := *oerr
+	e.ClientID = g.client.ID
+	return &e
 }
 
 // secretID is the id of the secret that authenticated the client, "" for

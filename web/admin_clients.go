@@ -385,11 +385,12 @@ func (a *adminAPI) updateClient(c echo.Context, p *principal) error {
 		Audiences   *[]string `json:"audiences"`
 		TokenTTL    *string   `json:"token_ttl"`
 		IPAllowlist *[]string `json:"ip_allowlist"`
+		RequireDPoP *bool     `json:"require_dpop"`
 	}
 	if err := decodeJSON(c, &in, true); err != nil {
 		return err
 	}
-	ch := app.ClientChange{Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist}
+	ch := app.ClientChange{Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, RequireDPoP: in.RequireDPoP}
 	if in.TokenTTL != nil {
 		ttl, err := durationField("token_ttl", in.TokenTTL)
 		if err != nil {
@@ -485,6 +486,7 @@ type clientInput struct {
 	TokenTTL       *string  `json:"token_ttl"`
 	ExpiresAt      *string  `json:"expires_at"`
 	ResourceServer bool     `json:"resource_server"`
+	RequireDPoP    bool     `json:"require_dpop"`
 	// AuthMethod is client_secret_basic (the default; client_secret_post
 	// is the same) or private_key_jwt, with JWKS or JWKSURI.
 	AuthMethod string          `json:"token_endpoint_auth_method"`
@@ -501,7 +503,7 @@ func jwksText(raw json.RawMessage) string {
 }
 
 func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
-	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer,
+	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer, RequireDPoP: in.RequireDPoP,
 		AuthMethod: in.AuthMethod, JWKS: jwksText(in.JWKS), JWKSURI: in.JWKSURI}
 	if out.AuthMethod == "client_secret_post" {
 		out.AuthMethod = models.AuthSecret // one method: a secret, sent either way

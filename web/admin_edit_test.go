@@ -288,3 +288,33 @@ func TestAdminClientLimitUsable(t *testing.T) {
 		wantAPI(t, "after every client expired", e.call(admin, "POST", orgAPI+"/clients", map[string]any{"owner": memberEmail, "name": "fifth"}, nil), 201, "")
 	})
 }
+
+// TestAdminRequireDPoP: require_dpop set at creation and changed by PATCH
+// through the admin API; the token endpoint follows, the audit log has the
+// change, and a non-boolean is a 400.
+func TestAdminRequireDPoP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newAdminEnv(t, backend, false)
+		admin := e.login(adminEmail, adminPassword)
+		id, secret, r := e.createClient(admin, map[string]any{"owner": memberEmail, "name": "bound", "scopes": []string{readScope}, "require_dpop": true})
+		if r.body["require_dpop"] != true {
+			t.Errorf("created: %s, want require_dpop true", r)
+		}
+		if status, body := e.tokenFor(id, secret, url.Values{}); status != http.StatusBadRequest || body["error"] != "invalid_request" {
+			t.Errorf("without a proof: %d %v, want 400 invalid_request", status, body)
+		}
+		if r := e.call(admin, "PATCH", orgAPI+"/clients/"+id, map[string]any{"require_dpop": "yes"}, nil); r.status != http.StatusBadRequest {
+			t.Errorf("a string: %s, want 400", r)
+		}
+		if r := e.call(admin, "PATCH", orgAPI+"/clients/"+id, map[string]any{"require_dpop": false}, nil); r.status != http.StatusOK || r.body["require_dpop"] != false {
+			t.Fatalf("patch: %s", r)
+		}
+		if status, body := e.tokenFor(id, secret, url.Values{}); status != http.StatusOK {
+			t.Errorf("after require_dpop false: %d %v, want a token", status, body)
+		}
+		audit := e.call(admin, "GET", orgAPI+"/audit?client_id="+id, nil, nil)
+		if !strings.Contains(audit.raw, `"require_dpop":false`) || !strings.Contains(audit.raw, `"require_dpop":true`) {
+			t.Errorf("audit: %s, want require_dpop at creation and its change", audit.raw)
+		}
+	})
+}

@@ -27,6 +27,7 @@ type ClientView struct {
 	IPAllowlist     []string `json:"ip_allowlist"`
 	TokenTTL        string   `json:"token_ttl,omitempty"`
 	ResourceServer  bool     `json:"resource_server"`
+	RequireDPoP     bool     `json:"require_dpop"`
 	// AuthMethod is client_secret_basic (a secret, sent with Basic or in
 	// the body) or private_key_jwt (public keys: JWKS or JWKSURI).
 	AuthMethod    string          `json:"token_endpoint_auth_method"`
@@ -82,7 +83,7 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 	v := ClientView{
 		ClientID: c.ID, Kind: c.Kind, Name: c.Name, Description: c.Description, OwnerID: c.OwnerID, CreatedBy: c.CreatedBy,
 		Status: c.DisplayStatus(p, now), Scopes: nonNil(c.Scopes), EffectiveScopes: []string{},
-		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer,
+		Audiences: nonNil(c.Audiences), IPAllowlist: nonNil(c.IPAllowlist), ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
 		ExpiresAt: utc(c.EffectiveExpiry(p)), RenewedAt: utc(c.RenewedAt), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},

@@ -152,7 +152,7 @@ func TestRateLimitedRequestLinesAreSampled(t *testing.T) {
 		}
 		if rec["status"] == 429.0 {
 			delete(rec, "time")
-			delete(rec, "duration")
+			delete(rec, "duration_ms")
 			delete(rec, "request_id")
 			delete(rec, "remote")
 			limited = append(limited, rec)

@@ -5,7 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authz/authz/internal/buildinfo"
+	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,6 +50,13 @@ type Metrics struct {
 	rateLimited  *prometheus.CounterVec
 	dbLatency    *prometheus.HistogramVec
 	dbErrors     *prometheus.CounterVec
+	// The RED metrics of every route (see Middleware), and the series of
+	// each route and method, made at its first request (routeKey to
+	// *httpSeries): bounded, since routes are Echo's templates and methods
+	// a fixed set.
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	httpSeries   sync.Map
 }
 
 // NewMetrics registers authz's metrics, the Go runtime's and the process's.
@@ -84,20 +94,40 @@ func NewMetrics(keys func() []KeyAge) *Metrics {
 		dbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_db_errors_total", Help: "Database statements that failed, by operation.",
 		}, []string{"op"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_http_requests_total", Help: "HTTP requests by route (the route's template; unmatched for none), method and status class.",
+		}, []string{"route", "method", "code_class"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authz_http_request_duration_seconds", Help: "HTTP request latency by route (the route's template; unmatched for none) and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
 	}
 	m.tokenLatency = m.latency.WithLabelValues("token")
 	m.tokensIssued = m.tokenRequests.WithLabelValues("issued")
+	// Every error and limit counter whose label values are known exists
+	// from the start, at zero: a rate of a series that appears only at its
+	// first increment misses that one, and an alert on it sees no data
+	// rather than zero until then.
 	for _, limit := range oauth.Limits {
-		// Every limit's series exists from the start, at zero: a rate of
-		// a series that appears only at its first 429 misses that one.
 		m.rateLimited.WithLabelValues(limit)
 	}
+	for _, code := range oauth.TokenErrorCodes {
+		m.tokenRequests.WithLabelValues(code)
+	}
+	for _, reason := range oauth.AuthFailureReasons {
+		m.authFailures.WithLabelValues(reason)
+	}
+	for _, op := range models.ObservedOps {
+		m.dbErrors.WithLabelValues(op)
+	}
 	m.reg.MustRegister(m.tokenRequests, m.clients.vec, m.clients.unlisted, m.orgs.vec, m.orgs.unlisted, m.latency, m.authFailures, m.rateLimited, m.dbLatency, m.dbErrors,
+		m.httpRequests, m.httpDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if keys != nil {
 		m.reg.MustRegister(keyAgeCollector{keys: keys, desc: prometheus.NewDesc("authz_signing_key_age_seconds",
 			"Age of each published signing key, by state.", []string{"kid", "state"}, nil)})
 	}
+	m.reg.MustRegister(buildInfoGauge(buildinfo.Get()))
 	return m
 }
 
@@ -134,6 +164,97 @@ func (m *Metrics) oauthRequest(endpoint, outcome, clientID, orgID, limit string,
 	if limit != "" {
 		m.rateLimited.WithLabelValues(limit).Inc()
 	}
+}
+
+// Middleware counts and times every request by route, method and status
+// class (authz_http_requests_total, authz_http_request_duration_seconds),
+// after routing (the route is Echo's template, such as
+// /admin/api/v1/orgs/:org/clients/:id, never a path with ids in it) and
+// around everything else, so the status is the one sent. A request no
+// route matched is counted under the route "unmatched", and a method
+// outside the standard ones as "other", so no caller can make a series.
+// The series are looked up without locks once made: this runs at every
+// token request (BenchmarkHTTPMetrics).
+func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		hs := m.series(route, methodLabel(c.Request().Method))
+		if status >= 200 && status < 600 {
+			hs.requests[status/100-2].Inc()
+		} else {
+			m.httpRequests.WithLabelValues(hs.route, hs.method, codeClass(status)).Inc()
+		}
+		hs.duration.Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+// InitRoutes makes the 4xx and 5xx series of authz_http_requests_total of
+// every route and method, at zero (see NewMetrics). Call it once the
+// routes are mounted.
+func (m *Metrics) InitRoutes(routes []*echo.Route) {
+	for _, r := range routes {
+		if method := methodLabel(r.Method); method != "other" {
+			m.httpRequests.WithLabelValues(r.Path, method, "4xx")
+			m.httpRequests.WithLabelValues(r.Path, method, "5xx")
+		}
+	}
+}
+
+type routeKey struct{ route, method string }
+
+// httpSeries are the series of one route and method.
+type httpSeries struct {
+	route, method string
+	requests      [4]prometheus.Counter // 2xx, 3xx, 4xx, 5xx
+	duration      prometheus.Observer
+}
+
+// series returns the series of route and method, made at the first call.
+func (m *Metrics) series(route, method string) *httpSeries {
+	k := routeKey{route, method}
+	if hs, ok := m.httpSeries.Load(k); ok {
+		return hs.(*httpSeries)
+	}
+	hs := &httpSeries{route: route, method: method, duration: m.httpDuration.WithLabelValues(route, method)}
+	for i := range hs.requests {
+		hs.requests[i] = m.httpRequests.WithLabelValues(route, method, codeClass(200+100*i))
+	}
+	actual, _ := m.httpSeries.LoadOrStore(k, hs)
+	return actual.(*httpSeries)
+}
+
+// methodLabel is the method label of a request: one of the standard
+// methods, or "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// codeClass is the status class label of a status: "2xx" for 200 to 299.
+func codeClass(status int) string {
+	switch {
+	case status < 200:
+		return "1xx"
+	case status < 300:
+		return "2xx"
+	case status < 400:
+		return "3xx"
+	case status < 500:
+		return "4xx"
+	}
+	return "5xx"
 }
 
 // LimitClientSeries sets how many clients get a series of their own in

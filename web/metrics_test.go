@@ -192,3 +192,94 @@ func TestCORS(t *testing.T) {
 		}
 	})
 }
+
+// metricsLine is the value of one series in a scrape, or "" when absent.
+func metricsLine(body, series string) string {
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestHTTPMetrics: every request is counted by its route's template,
+// method and status class, and timed by route and method; a path no route
+// matches and a method outside the standard ones make no series of their
+// own, and what the caller sent (an id, a method) never becomes a label.
+// The error series of every route and the error and limit counters exist
+// at zero from the start.
+func TestHTTPMetrics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		m := web.NewMetrics(nil)
+		e := newEnv(t, backend, withMetrics(m))
+		if err := e.store.ObserveQueries(m.ObserveQuery); err != nil {
+			t.Fatal(err)
+		}
+		start := scrape(t, e.url)
+		for _, series := range []string{
+			`authz_http_requests_total{code_class="5xx",method="POST",route="/oauth2/token"}`,
+			`authz_http_requests_total{code_class="4xx",method="POST",route="/oauth2/token"}`,
+			`authz_http_requests_total{code_class="5xx",method="GET",route="/.well-known/jwks.json"}`,
+			`authz_http_requests_total{code_class="5xx",method="HEAD",route="/readyz"}`,
+			`authz_token_requests_total{outcome="invalid_scope"}`,
+			`authz_token_requests_total{outcome="server_error"}`,
+			`authz_client_auth_failures_total{reason="revoked"}`,
+			`authz_client_auth_failures_total{reason="wrong_secret"}`,
+			`authz_db_errors_total{op="auth_version"}`,
+			`authz_db_errors_total{op="query"}`,
+			`authz_rate_limited_total{limit="ip_rate"}`,
+		} {
+			if got := metricsLine(start, series); got != "0" {
+				t.Errorf("at start: %s is %q, want 0", series, got)
+			}
+		}
+		if strings.Contains(start, `method="PROPFIND"`) || strings.Contains(start, `method="CONNECT"`) {
+			t.Errorf("at start: series of the non-standard methods Echo's Any registers")
+		}
+
+		id, secret := e.client(app.NewClient{Scopes: []string{readScope}})
+		cc := "grant_type=client_credentials"
+		e.post("POST", "/oauth2/token", form, cc, basic(id, secret))
+		e.post("POST", "/oauth2/token", form, cc, basic(id, secret))
+		e.post("POST", "/oauth2/token", form, cc, basic(id, oauth.NewSecret()))
+		do := func(method, path string) {
+			t.Helper()
+			req, _ := http.NewRequest(method, e.url+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		do("GET", "/.well-known/jwks.json")
+		do("GET", "/clients/"+id)                // no such route
+		do("GET", "/azc_guessed/also-unmatched") // no such route
+		do("FROB", "/oauth2/token")
+		do("HEAD", "/healthz")
+
+		body := scrape(t, e.url)
+		for series, want := range map[string]string{
+			`authz_http_requests_total{code_class="2xx",method="POST",route="/oauth2/token"}`:                   "2",
+			`authz_http_requests_total{code_class="4xx",method="POST",route="/oauth2/token"}`:                   "1",
+			`authz_http_requests_total{code_class="5xx",method="POST",route="/oauth2/token"}`:                   "0",
+			`authz_http_requests_total{code_class="2xx",method="GET",route="/.well-known/jwks.json"}`:           "1",
+			`authz_http_requests_total{code_class="4xx",method="GET",route="unmatched"}`:                        "2",
+			`authz_http_requests_total{code_class="4xx",method="other",route="/oauth2/token"}`:                  "1",
+			`authz_http_requests_total{code_class="2xx",method="HEAD",route="/healthz"}`:                        "1",
+			`authz_http_request_duration_seconds_count{method="POST",route="/oauth2/token"}`:                    "3",
+			`authz_http_request_duration_seconds_bucket{method="GET",route="/.well-known/jwks.json",le="+Inf"}`: "1",
+			`authz_token_requests_total{outcome="issued"}`:                                                      "2",
+			`authz_client_auth_failures_total{reason="wrong_secret"}`:                                           "1",
+		} {
+			if got := metricsLine(body, series); got != want {
+				t.Errorf("%s is %q, want %s", series, got, want)
+			}
+		}
+		for line := range strings.Lines(body) {
+			if strings.HasPrefix(line, "authz_http_") && (strings.Contains(line, id) || strings.Contains(line, "guessed") || strings.Contains(line, "FROB")) {
+				t.Errorf("/metrics has a label made of what the caller sent: %s", line)
+			}
+		}
+	})
+}

@@ -230,7 +230,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 			if _, _, err := jwt.NewParser().ParseUnverified(a, claims); err != nil {
 				t.Fatal(err)
 			}
-			first, err := second.UseAssertionID(context.Background(), id, claims["jti"].(string), time.Now().Add(time.Hour), time.Now())
+			first, err := second.RecordReplay(context.Background(), models.ReplayAssertion, id+":"+claims["jti"].(string), time.Now().Add(time.Hour))
 			if err != nil || first {
 				t.Fatalf("second Store: first use %t, %v; want a replay", first, err)
 			}

@@ -90,7 +90,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", req.Method),
 			slog.String("path", path),
 			slog.Int("status", c.Response().Status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start))/float64(time.Millisecond)),
 			slog.String("remote", req.RemoteAddr),
 		)
 		if outcome := logField(c, logOutcomeKey); outcome != "" {

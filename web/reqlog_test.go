@@ -32,7 +32,7 @@ func TestRequestLogLines(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("not JSON: %q", l)
 		}
-		for _, varying := range []string{"time", "duration", "request_id"} {
+		for _, varying := range []string{"time", "duration_ms", "request_id"} {
 			if _, ok := m[varying]; !ok {
 				t.Errorf("line %q has no %s", l, varying)
 			}

@@ -73,6 +73,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	tokens.EnableIntrospection(keyring, store)
+	tokens.EnableDPoP(store)
 	webCfg := web.Config{Issuer: srv.URL}
 	for _, o := range opts {
 		o(envSetup{server: tokens, web: &webCfg})

@@ -69,6 +69,10 @@ func (s *Server) mountUI() {
 	u := &adminUI{adminAPI: api, issuer: s.cfg.Issuer, pages: pages, staticVer: staticVersion()}
 
 	e := s.echo
+	// The server's root leads to the console.
+	e.GET("/", func(c echo.Context) error {
+		return c.Redirect(http.StatusFound, UIPrefix+"/")
+	})
 	e.GET(UIPrefix, func(c echo.Context) error {
 		uiHeaders(c, u.SecureCookies)
 		return c.Redirect(http.StatusMovedPermanently, UIPrefix+"/")

@@ -38,7 +38,7 @@ func (u *adminUI) editClientPage(c echo.Context, p *uiCtx) error {
 	}
 	form := clientForm{
 		Name: cl.Name, Description: cl.Description, Scopes: cl.Scopes, Audiences: cl.Audiences,
-		IPAllowlist: strings.Join(cl.IPAllowlist, "\n"),
+		IPAllowlist: strings.Join(cl.IPAllowlist, "\n"), RequireDPoP: cl.RequireDPoP,
 	}
 	if cl.TokenTTL > 0 {
 		form.TokenTTL = shortDur(cl.TokenTTL)
@@ -108,9 +108,10 @@ func (u *adminUI) editClientSubmit(c echo.Context, p *uiCtx) error {
 		Audiences:   f["audiences"],
 		TokenTTL:    strings.TrimSpace(f.Get("token_ttl")),
 		IPAllowlist: f.Get("ip_allowlist"),
+		RequireDPoP: f.Get("require_dpop") == "on",
 	}
 	ips := splitFields(form.IPAllowlist)
-	ch := app.ClientChange{Name: &form.Name, Description: &form.Description, Scopes: &form.Scopes, IPAllowlist: &ips}
+	ch := app.ClientChange{Name: &form.Name, Description: &form.Description, Scopes: &form.Scopes, IPAllowlist: &ips, RequireDPoP: &form.RequireDPoP}
 	if cl.Kind == models.ClientKindOrganization {
 		aud := form.Audiences
 		if aud == nil {

@@ -49,6 +49,7 @@ type clientForm struct {
 	// Auth is "secret" (the default) or "keys" (private_key_jwt, with
 	// JWKS or JWKSURI).
 	Auth, JWKS, JWKSURI string
+	RequireDPoP         bool
 }
 
 type ownerOption struct {
@@ -187,6 +188,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
 		Auth: f.Get("auth"), JWKS: strings.TrimSpace(f.Get("jwks")), JWKSURI: strings.TrimSpace(f.Get("jwks_uri")),
+		RequireDPoP: f.Get("require_dpop") == "on",
 	}
 	if form.Kind == "" {
 		form.Kind = models.ClientKindProject // as the API's default
@@ -203,6 +205,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Kind: form.Kind, Project: form.Project,
 		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
 		Audiences: form.Audiences, IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
+		RequireDPoP: form.RequireDPoP,
 	}
 	if form.Auth == "keys" {
 		nc.AuthMethod, nc.JWKS, nc.JWKSURI = models.AuthPrivateKeyJWT, form.JWKS, form.JWKSURI

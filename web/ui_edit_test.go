@@ -101,3 +101,37 @@ func TestUIEditAndRenew(t *testing.T) {
 		}
 	})
 }
+
+// TestUIRequireDPoP: the console's creation and edit forms set and clear
+// require_dpop through the Registry; the token endpoint follows at the next
+// request and the client page says so.
+func TestUIRequireDPoP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newAdminEnv(t, backend, false)
+		session, csrf := e.uiLogin(adminEmail, adminPassword)
+		id, secret, _ := e.uiCreate(session, csrf, url.Values{"name": {"bound"}, "owner": {memberEmail}, "scopes": {readScope}, "require_dpop": {"on"}})
+		page := "/admin/o/default/clients/" + url.PathEscape(id)
+		if status, body := e.tokenFor(id, secret, url.Values{}); status != http.StatusBadRequest || body["error"] != "invalid_request" {
+			t.Errorf("without a proof: %d %v, want 400 invalid_request", status, body)
+		}
+		shown := e.uiDo(session, "GET", page, nil, nil)
+		if !strings.Contains(shown.body, "<dt>DPoP</dt>") {
+			t.Errorf("the client page does not say DPoP is required")
+		}
+		edit := e.uiDo(session, "GET", page+"/edit", nil, nil)
+		if !strings.Contains(edit.body, `name="require_dpop" checked`) {
+			t.Fatalf("edit page: the box is not checked: %.2000s", edit.body)
+		}
+		r := e.uiDo(session, "POST", page+"/edit", url.Values{"csrf_token": {csrf}, "name": {"bound"}, "scopes": {readScope}}, nil)
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("save: %d %.2000s", r.status, r.body)
+		}
+		if status, body := e.tokenFor(id, secret, url.Values{}); status != http.StatusOK {
+			t.Errorf("after unchecking: %d %v, want a token", status, body)
+		}
+		shown = e.uiDo(session, "GET", page, nil, nil)
+		if !strings.Contains(html.UnescapeString(shown.body), "require_dpop: true → false") {
+			t.Errorf("the audit trail lacks the change of require_dpop")
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/internal/logsample"
+	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
 	"github.com/labstack/echo/v4"
@@ -23,6 +24,9 @@ type Tokens interface {
 	Token(r *http.Request) (*oauth.TokenResponse, *oauth.Error)
 	Introspect(r *http.Request) (*oauth.Introspection, *oauth.Error)
 	Revoke(r *http.Request) *oauth.Error
+	// DPoPNonce is the DPoP-Nonce the token endpoint answers with, "" when
+	// server nonces are off.
+	DPoPNonce() string
 }
 
 // Keys publishes the public signing keys.
@@ -94,6 +98,9 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 		s.limitedLog[limit] = &logsample.Sampler{}
 	}
 	e.HTTPErrorHandler = s.handleError
+	if cfg.Metrics != nil {
+		e.Use(cfg.Metrics.Middleware)
+	}
 	e.Use(s.requestLog)
 
 	// Every method reaches the token handler so that a GET gets an RFC 6749
@@ -115,13 +122,18 @@ func New(cfg Config, tokens Tokens, keys Keys, db Pinger) *Server {
 	e.Any("/oauth2/revoke", s.revoke)
 	e.Match(discovery, "/.well-known/jwks.json", s.jwks, cors...)
 	e.Match(discovery, "/.well-known/oauth-authorization-server", s.metadata, cors...)
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	// A HEAD probe answers as a GET, without the body.
+	probe := []string{http.MethodGet, http.MethodHead}
+	e.Match(probe, "/healthz", s.healthz)
+	e.Match(probe, "/readyz", s.readyz)
 	if cfg.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	s.mountAdmin()
 	s.mountUI()
+	if cfg.Metrics != nil {
+		cfg.Metrics.InitRoutes(e.Routes())
+	}
 	return s
 }
 
@@ -133,6 +145,9 @@ func (s *Server) token(c echo.Context) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	start := time.Now()
+	if n := s.tokens.DPoPNonce(); n != "" {
+		h.Set("DPoP-Nonce", n) // RFC 9449 §8: the nonce the next proof carries
+	}
 	resp, oerr := s.tokens.Token(c.Request())
 	if oerr != nil {
 		s.observe("token", oerr.Code, "", "", oerr.Limit, start)
@@ -191,6 +206,9 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 	}
 	logOutcome(c, oerr.Code)
 	logLimit(c, oerr.Limit)
+	if oerr.ClientID != "" {
+		logClient(c, oerr.ClientID)
+	}
 	return c.JSON(oerr.Status, oerr)
 }
 
@@ -214,6 +232,7 @@ type Metadata struct {
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported"`
 }
 
 var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
@@ -232,6 +251,7 @@ func (s *Server) metadata(c echo.Context) error {
 		IntrospectionAuthMethodsSupported: authMethods,
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
 		RevocationAuthMethodsSupported:    authMethods,
+		DPoPSigningAlgValuesSupported:     verify.DPoPAlgs,
 	})
 }
 

@@ -49,6 +49,7 @@ var ownerPermissions = []string{"analysis:read", "analysis:create", "config:read
 func init() {
 	benchRoutes = serveBenchRoutes
 	benchSeed = func(ctx context.Context, m *Main, args []string) error { return m.benchSeed(ctx, args) }
+	commands = append(commands, command{"bench-seed", "", "seed an empty database for the load test and write the load generator's credentials", keyFileFlag})
 }
 
 // serveBenchRoutes serves /bench/fixed and /bench/sign (web/benchref) on
@@ -116,7 +117,7 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.workers, "workers", 4, "goroutines creating clients")
 	fs.StringVar(&cfg.credsFile, "creds-file", "", "write \"client_id secret\" lines of seeded clients here")
 	fs.IntVar(&cfg.credsCount, "creds-count", 1000, "how many seeded clients, spread evenly over all of them, go to --creds-file")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.clients < 1 {
@@ -143,9 +144,10 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 // policy that exercises every check of the token endpoint (an org IP
 // allowlist, a maximum credential lifetime, a legacy sunset) and with a
 // project "bench". Clients are owned by one member per clientsPerOwner
-// clients; owner i is of organization i mod cfg.orgs, so the clients, and
-// the credentials written for the load generator, are spread over every
-// organization. The first registryClients go through app.Registry; the
+// clients; consecutive owners share an organization (as many per
+// organization as it takes to place them all), so the credentials written
+// for the load generator, every stride-th client, are of as many
+// organizations as there are credentials (up to cfg.orgs). The first registryClients go through app.Registry; the
 // rest through models.Store.CreateClient from cfg.workers goroutines.
 // Secrets are known only for clients created by this call, so a database
 // is seeded once, by one call.
@@ -205,9 +207,12 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 		}
 	}
 
-	// Owners, through the workers too.
+	// Owners, through the workers too: consecutive owners share an
+	// organization, so that the credentials kept for the load generator
+	// (every stride-th client) are of as many organizations as they can.
+	ownersPerOrg := (len(owners) + cfg.orgs - 1) / cfg.orgs
 	if err := parallel(ctx, len(owners), cfg.workers, func(i int) error {
-		u := &models.User{OrgID: projects[i%cfg.orgs].OrgID, Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
+		u := &models.User{OrgID: projects[i/ownersPerOrg].OrgID, Email: fmt.Sprintf("owner%07d@bench.example", i), Name: fmt.Sprintf("Owner %d", i), Permissions: models.NewSet(ownerPermissions...)}
 		owners[i] = u
 		return store.CreateUser(ctx, u)
 	}); err != nil {
@@ -254,7 +259,7 @@ func seedDB(ctx context.Context, store *models.Store, hasher *oauth.Hasher, cfg 
 	err = parallel(ctx, max(0, n-registryClients), cfg.workers, func(j int) error {
 		i := registryClients + j
 		o := i / clientsPerOwner
-		owner, project := owners[o], projects[o%cfg.orgs]
+		owner, project := owners[o], projects[o/ownersPerOrg]
 		id, secret := oauth.NewClientID(), oauth.NewSecret()
 		prefix, last := oauth.SecretDisplay(secret)
 		exp := expires

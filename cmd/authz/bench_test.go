@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,12 +33,18 @@ func TestBenchBuild(t *testing.T) {
 	}
 	s := startServe(t, m, "--rate-limit", "1e9")
 	// The credentials are of clients of every organization (owner i is
-	// of organization i mod 3): each one's token endpoint answers.
+	// of organization i/2): each one's token endpoint answers.
+	orgs := map[string]bool{}
 	for _, line := range lines {
 		id, secret, _ := strings.Cut(line, " ")
-		if got := postToken(t, s.base+"/oauth2/token", id, secret); got != http.StatusOK {
-			t.Errorf("POST /oauth2/token as %s: got %d, want 200", id, got)
+		status, orgID := postToken(t, s.base+"/oauth2/token", id, secret)
+		if status != http.StatusOK {
+			t.Errorf("POST /oauth2/token as %s: got %d, want 200", id, status)
 		}
+		orgs[orgID] = true
+	}
+	if len(orgs) != 3 {
+		t.Errorf("the credentials' tokens are of organizations %v, want 3 of them", orgs)
 	}
 	id, secret, _ := strings.Cut(lines[len(lines)-1], " ")
 	for _, path := range []string{"/bench/fixed", "/bench/sign"} {
@@ -57,7 +65,7 @@ func TestBenchBuild(t *testing.T) {
 	}
 }
 
-func postToken(t *testing.T, url, id, secret string) int {
+func postToken(t *testing.T, url, id, secret string) (status int, orgID string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=client_credentials&scope=analysis%3Aread"))
 	if err != nil {
@@ -69,6 +77,23 @@ func postToken(t *testing.T, url, id, secret string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, ""
+	}
+	parts := strings.Split(body.AccessToken, ".")
+	var claims struct {
+		OrgID string `json:"org_id"`
+	}
+	if len(parts) != 3 {
+		t.Fatalf("access token %q is not a JWT", body.AccessToken)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		t.Fatalf("access token payload %q: %v", parts[1], err)
+	}
+	return resp.StatusCode, claims.OrgID
 }

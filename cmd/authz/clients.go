@@ -38,6 +38,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.in.TokenTTL, "ttl", 0, "token lifetime, e.g. 10m; default the policy's")
 	fs.StringVar(&f.expires, "expires-in", "", "credential lifetime from now, e.g. 90d; default the policy's")
 	fs.BoolVar(&f.in.ResourceServer, "resource-server", false, "the client may introspect any token (a resource server)")
+	fs.BoolVar(&f.in.RequireDPoP, "require-dpop", false, "the token endpoint refuses the client's requests without a DPoP proof (RFC 9449)")
 }
 
 // keyFlags are a private_key_jwt client's public keys: a JWKS file or a
@@ -88,10 +89,6 @@ func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
 }
 
 func (m *Main) clients(ctx context.Context, args []string) error {
-	const want = "clients: want create, import, list, show, update, renew, rotate, set-keys, revoke, revoke-secret or expiring"
-	if len(args) == 0 {
-		return errors.New(want)
-	}
 	var c common
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
@@ -128,11 +125,8 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fs.StringVar(&grace, "grace", "", "how long the old secrets keep working, e.g. 24h, 7d or 0s (now); default the policy's")
 	case "expiring":
 		fs.StringVar(&within, "within", "30d", "list clients whose credential expires within this period")
-	case "show", "revoke", "revoke-secret":
-	default:
-		return fmt.Errorf("%s: unknown subcommand %q; %s", "clients", args[0], strings.TrimPrefix(want, "clients: "))
 	}
-	pos, err := parse(fs, args[1:])
+	pos, err := m.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
@@ -296,6 +290,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 type clientEditFlags struct {
 	name, description, scopes, audiences, ips string
 	ttl                                       time.Duration
+	requireDPoP                               bool
 }
 
 func (f *clientEditFlags) register(fs *flag.FlagSet) {
@@ -305,6 +300,7 @@ func (f *clientEditFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.audiences, "audience", "", "organization clients only: comma-separated resources of the projects it may ask tokens for, replacing the client's (\"\": every project)")
 	fs.StringVar(&f.ips, "allowed-ips", "", "comma-separated IPs/CIDRs the client may call from, replacing its allowlist (\"\": anywhere)")
 	fs.DurationVar(&f.ttl, "ttl", 0, "token lifetime, e.g. 10m, at most the policy's maximum; 0 for the policy's default")
+	fs.BoolVar(&f.requireDPoP, "require-dpop", false, "--require-dpop=true: refuse token requests without a DPoP proof; =false: accept them")
 }
 
 // change is the change of the flags set on fs.
@@ -325,10 +321,12 @@ func (f *clientEditFlags) change(fs *flag.FlagSet) (app.ClientChange, error) {
 			ch.IPAllowlist = list(f.ips)
 		case "ttl":
 			ch.TokenTTL = &f.ttl
+		case "require-dpop":
+			ch.RequireDPoP = &f.requireDPoP
 		}
 	})
 	if ch == (app.ClientChange{}) {
-		return ch, errors.New("nothing to change: give --name, --description, --scopes, --audience, --ttl or --allowed-ips")
+		return ch, errors.New("nothing to change: give --name, --description, --scopes, --audience, --ttl, --allowed-ips or --require-dpop")
 	}
 	return ch, nil
 }

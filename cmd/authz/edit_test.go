@@ -83,3 +83,26 @@ func TestClientsUpdateRenewCLI(t *testing.T) {
 		}
 	})
 }
+
+// --require-dpop at creation and in clients update (=true / =false).
+func TestClientsRequireDPoPCLI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		m := newMain(t, storetest.URL(t, backend))
+		run(t, m, "migrate")
+		run(t, m, "users", "create", "--email", "alice@example.com", "--name", "Alice", "--permissions", "read")
+		c := createClient(t, m, "alice@example.com", "ci", "read", "--require-dpop")
+		if !c.RequireDPoP {
+			t.Errorf("clients create --require-dpop: got %+v", c)
+		}
+		var got clientOut
+		runJSON(t, m, &got, "clients", "update", c.ClientID, "--require-dpop=false", "--json")
+		if got.RequireDPoP || got.Name != "ci" {
+			t.Errorf("clients update --require-dpop=false: got %+v", got)
+		}
+		got = clientOut{}
+		runJSON(t, m, &got, "clients", "update", c.ClientID, "--require-dpop", "--json")
+		if !got.RequireDPoP {
+			t.Errorf("clients update --require-dpop: got %+v", got)
+		}
+	})
+}

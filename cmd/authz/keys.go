@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,26 +11,21 @@ import (
 	"github.com/authz/authz/web"
 )
 
-// keys runs `authz keys list|rotate|rewrap`.
+// keys runs `authz keys list|rotate|rewrap` (Run checked which).
 func (m *Main) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New("keys: want list, rotate or rewrap")
-	}
 	switch args[0] {
 	case "list":
 		return m.keysList(ctx, args[1:])
 	case "rotate":
 		return m.keysRotate(ctx, args[1:])
-	case "rewrap":
-		return m.keysRewrap(ctx, args[1:])
 	}
-	return fmt.Errorf("keys: unknown subcommand %q: want list, rotate or rewrap", args[0])
+	return m.keysRewrap(ctx, args[1:])
 }
 
 func (m *Main) keysList(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("keys list", &c)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	store, err := m.openStore(ctx, &c, m.logger(slog.LevelWarn), false)
@@ -77,7 +71,7 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	fs := m.flags("keys rotate", &c)
 	var alg string
 	fs.StringVar(&alg, "alg", m.env("AUTHZ_SIGNING_ALG", ""), "algorithm of the new key: ES256, EdDSA or RS256; default: the active key's (env AUTHZ_SIGNING_ALG)")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if alg != "" && !jwtkeys.ValidAlg(alg) {
@@ -133,7 +127,7 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 func (m *Main) keysRewrap(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("keys rewrap", &c)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	log := m.logger(slog.LevelWarn)

@@ -136,7 +136,7 @@ func TestKeysCLI(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"keys"}, "want list, rotate or rewrap"},
+			{[]string{"keys"}, "want a subcommand: list, rotate, rewrap"},
 			{[]string{"keys", "shred"}, `unknown subcommand "shred"`},
 			{[]string{"keys", "rotate", "--alg", "HS256"}, "--alg"},
 		} {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,43 +50,48 @@ func NewMain() *Main {
 	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 }
 
-const usage = `authz: an OAuth 2.0 client-credentials authorization server
-
-Usage: authz <command> [flags]
-
-Commands:
-  serve                    run the server (migrates first)
-  migrate                  apply database migrations
-  users create|list|disable|enable|set-permissions|set-role|allow-create|deny-create|set-password
-  clients create|import|list|show|rotate|set-keys|revoke|revoke-secret|expiring
-  orgs create|list         organizations
-  projects create|list|set-default
-                           projects of an organization
-  policy show|set          the organization's credential policy
-  audit                    the audit log
-  keys list|rotate|rewrap   signing keys
-
-Every command takes --db URL (env AUTHZ_DATABASE_URL; sqlite:PATH or
-postgres://...; default sqlite:authz.db), --json, and --config FILE (env
-AUTHZ_CONFIG): a file of AUTHZ_*=value lines, below flags and the
-environment. Run a command with -h for its flags.
-`
-
 // benchSeed is `authz bench-seed`, only in builds with the authzbench tag
 // (bench.go).
 var benchSeed func(ctx context.Context, m *Main, args []string) error
 
-// Run runs one command.
+// Run runs one command. Asked for help (`authz help [command]`, or -h or
+// --help anywhere a flag may stand) it prints the usage to standard output
+// and succeeds.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	err := m.run(ctx, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, usage)
+		fmt.Fprint(m.Stderr, usage())
 		return errors.New("no command given")
+	}
+	cmd := args[0]
+	switch {
+	case isHelp(cmd):
+		if len(args) == 1 || isHelp(args[1]) {
+			fmt.Fprint(m.Stdout, usage())
+			return nil
+		}
+		return m.run(ctx, append(slices.Clone(args[1:]), "-h"))
+	case len(subcommands(cmd)) > 0:
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(m.Stdout, groupUsage(cmd))
+			return nil
+		}
+		if err := checkSubcommand(cmd, args[1:]); err != nil {
+			fmt.Fprint(m.Stderr, groupUsage(cmd))
+			return err
+		}
 	}
 	m, rest, err := m.withConfigFile(args[1:])
 	if err != nil {
 		return err
 	}
-	cmd := args[0]
 	switch cmd {
 	case "serve":
 		return m.serve(ctx, rest)
@@ -105,34 +111,27 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policy(ctx, rest)
 	case "audit":
 		return m.audit(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(m.Stdout, usage)
-		return nil
+	case "healthcheck":
+		return m.healthcheck(ctx, rest)
+	case "version", "--version":
+		return m.version(rest)
 	case "bench-seed":
 		if benchSeed != nil {
 			return benchSeed(ctx, m, rest)
 		}
 	}
-	fmt.Fprint(m.Stderr, usage)
+	fmt.Fprint(m.Stderr, usage())
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-// common holds the flags every command takes.
+// common holds the flags several commands take (see Main.flags): --db
+// every one, --key-file and --json those that use them.
 type common struct {
 	db      string
 	keyFile string
 	json    bool
 	// allowEmpty is --allow-empty-database (serve and migrate only).
 	allowEmpty bool
-}
-
-func (m *Main) flags(name string, c *common) *flag.FlagSet {
-	fs := flag.NewFlagSet("authz "+name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.StringVar(&c.db, "db", m.env("AUTHZ_DATABASE_URL", models.DefaultURL), "database URL: sqlite:PATH or postgres://... (env AUTHZ_DATABASE_URL)")
-	fs.StringVar(&c.keyFile, "key-file", m.env("AUTHZ_KEY_FILE", ""), "development key file (key-encryption key and secret pepper) used when AUTHZ_KEK and AUTHZ_PEPPER are unset; default: authz.key beside the SQLite database (env AUTHZ_KEY_FILE)")
-	fs.BoolVar(&c.json, "json", false, "machine-readable JSON output")
-	return fs
 }
 
 // allowEmptyFlag adds --allow-empty-database to the commands that create a
@@ -154,22 +153,6 @@ func (m *Main) env(name, def string) string {
 		return v
 	}
 	return def
-}
-
-// parse parses flags that may come before or after positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func (m *Main) logger(level slog.Level) *slog.Logger {
@@ -203,7 +186,7 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 	var problems []string
 	fs := m.flags("migrate", &c)
 	m.allowEmptyFlag(fs, &c, &problems)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if len(problems) > 0 {

@@ -258,6 +258,7 @@ type clientOut struct {
 	AuthMethod      string      `json:"token_endpoint_auth_method"`
 	JWKS            any         `json:"jwks"`
 	JWKSURI         string      `json:"jwks_uri"`
+	RequireDPoP     bool        `json:"require_dpop"`
 	ExpiresAt       *time.Time  `json:"expires_at"`
 	RenewedAt       *time.Time  `json:"renewed_at"`
 	RevokedAt       *time.Time  `json:"revoked_at"`

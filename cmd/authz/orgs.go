@@ -64,10 +64,6 @@ func viewProject(org *models.Organization, p *models.Project) projectView {
 }
 
 func (m *Main) orgs(ctx context.Context, args []string) error {
-	const want = "orgs: want create or list"
-	if len(args) == 0 {
-		return errors.New(want)
-	}
 	var c common
 	fs := m.flags("orgs "+args[0], &c)
 	var slug, name, ownerEmail, ownerName, ownerPerms string
@@ -78,11 +74,8 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 		fs.StringVar(&ownerEmail, "owner-email", "", "email of the first owner: a new person, or one who exists already (in another organization)")
 		fs.StringVar(&ownerName, "owner-name", "", "name of the first owner (required with --owner-email; a person who exists keeps theirs)")
 		fs.StringVar(&ownerPerms, "owner-permissions", "", "comma-separated permissions of the first owner in the organization")
-	case "list":
-	default:
-		return fmt.Errorf("orgs: unknown subcommand %q; want create or list", args[0])
 	}
-	pos, err := parse(fs, args[1:])
+	pos, err := m.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
@@ -137,10 +130,6 @@ func (m *Main) orgs(ctx context.Context, args []string) error {
 }
 
 func (m *Main) projects(ctx context.Context, args []string) error {
-	const want = "projects: want create, list or set-default"
-	if len(args) == 0 {
-		return errors.New(want)
-	}
 	var c common
 	fs := m.flags("projects "+args[0], &c)
 	var orgSlug, slug, name, resource string
@@ -152,11 +141,8 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 		fs.StringVar(&resource, "resource", "", "absolute URI, the aud of the project's tokens; default <issuer>/orgs/<org>/projects/<project>")
 	case "set-default":
 		fs.StringVar(&slug, "slug", "", "the project an organization client's token is for when its request names no resource (required)")
-	case "list":
-	default:
-		return fmt.Errorf("projects: unknown subcommand %q; want create, list or set-default", args[0])
 	}
-	pos, err := parse(fs, args[1:])
+	pos, err := m.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}

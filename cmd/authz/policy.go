@@ -15,9 +15,6 @@ import (
 )
 
 func (m *Main) policy(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "show" && args[0] != "set" && args[0] != "webhook-secret") {
-		return errors.New("policy: want show, set or webhook-secret")
-	}
 	var c common
 	fs := m.flags("policy "+args[0], &c)
 	var orgSlug, maxLife, defLife, defTTL, maxTTL, grace, allowlist, webhook, sunset, publishable string
@@ -39,7 +36,7 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 		fs.StringVar(&sunset, "legacy-sunset", "", `RFC 3339 time after which imported secrets stop working ("none" clears it)`)
 		fs.StringVar(&publishable, "publishable-scopes", "", `comma-separated scopes publishable clients may hold ("none" clears it); narrowing it narrows their tokens at once`)
 	}
-	if _, err := parse(fs, args[1:]); err != nil {
+	if _, err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	log := m.logger(slog.LevelWarn)
@@ -160,7 +157,7 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	fs.StringVar(&since, "since", "", "from this RFC 3339 time, or a duration ago (e.g. 24h, 7d)")
 	fs.StringVar(&until, "until", "", "before this RFC 3339 time")
 	fs.IntVar(&f.Limit, "limit", 100, "at most this many events (newest first, up to 1000)")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if since != "" {

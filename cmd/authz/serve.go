@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/buildinfo"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/oauth"
@@ -48,6 +49,7 @@ type serveConfig struct {
 	tlsCert          string
 	tlsKey           string
 	insecureHTTP     bool
+	dpopNonce        bool
 	// mailer sends expiry reminders by email when --smtp-url is set.
 	mailer      *app.Mailer
 	envProblems []string
@@ -68,6 +70,14 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 		}
 	}
 	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", insecureDef, "serve plain HTTP with an http:// issuer on an address beyond loopback, e.g. behind a TLS-terminating proxy (env AUTHZ_INSECURE_HTTP)")
+	dpopNonceDef := false
+	if v := m.Getenv("AUTHZ_DPOP_NONCE"); v != "" {
+		var err error
+		if dpopNonceDef, err = strconv.ParseBool(v); err != nil {
+			cfg.envProblems = append(cfg.envProblems, fmt.Sprintf("AUTHZ_DPOP_NONCE=%q: want true or false", v))
+		}
+	}
+	fs.BoolVar(&cfg.dpopNonce, "dpop-nonce", dpopNonceDef, "require DPoP proofs to carry a server nonce (RFC 9449 §8), answering use_dpop_nonce with a DPoP-Nonce header (env AUTHZ_DPOP_NONCE)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", m.env("AUTHZ_CORS_ORIGINS", ""), "comma-separated browser origins (https://app.example) allowed to call the token endpoint and read the discovery documents; none by default (env AUTHZ_CORS_ORIGINS)")
@@ -93,7 +103,7 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	if m.Getenv("AUTHZ_GC_MIN_HEAP") != "" {
 		cfg.envProblems = append(cfg.envProblems, "AUTHZ_GC_MIN_HEAP: "+gcMinHeapRemoved)
 	}
-	if _, err := parse(fs, args); err != nil {
+	if _, err := m.parse(fs, args); err != nil {
 		return err
 	}
 	return cfg.validate()
@@ -325,12 +335,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		DefaultAudience: cfg.audience,
 		TrustedProxies:  proxies,
 		ClientCache:     clientCache(cfg.clientCache),
+		DPoPNonce:       cfg.dpopNonce,
+		NonceKey:        km.hasher.DeriveKey("dpop-nonce"),
 		Observer:        metrics,
 		Logger:          log,
 	}, store, km.hasher, keyring, usage, audit)
 	if err != nil {
 		return err
 	}
+	tokens.EnableDPoP(store)
 	tokens.EnableIntrospection(keyring, store)
 	tokens.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: cfg.rateLimit, FailuresPerPair: cfg.authFailures, FailuresPerIP: 4 * cfg.authFailures}))
 	admin := &web.Admin{
@@ -400,8 +413,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.mailer != nil {
 		smtp = cfg.mailer.String() // password redacted
 	}
+	build := buildinfo.Get()
 	log.Info("authz listening", "addr", ln.Addr().String(), "issuer", issuer, "database", store.Dialect(), "kid", kid, "alg", alg,
-		"tls", certs != nil, "client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp)
+		"tls", certs != nil, "client_cache", cfg.clientCache, "client_cache_check", store.AuthVersionSource(ctx), "gogc", gogc, "reminder_smtp", smtp,
+		"version", build.Version, "commit", build.Commit, "build_date", build.Date, "go_version", build.GoVersion)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}

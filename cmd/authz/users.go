@@ -15,10 +15,6 @@ import (
 )
 
 func (m *Main) users(ctx context.Context, args []string) error {
-	const want = "users: want create, list, disable, enable, set-permissions, set-role, allow-create, deny-create or set-password"
-	if len(args) == 0 {
-		return errors.New(want)
-	}
 	var c common
 	fs := m.flags("users "+args[0], &c)
 	var orgSlug, email, name, role, perms string
@@ -29,11 +25,8 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		fs.StringVar(&name, "name", "", "display name (required)")
 		fs.StringVar(&role, "role", models.RoleMember, "owner, admin or member")
 		fs.StringVar(&perms, "permissions", "", "comma-separated permissions, e.g. analysis:read,analysis:create")
-	case "list", "disable", "enable", "set-permissions", "set-role", "allow-create", "deny-create", "set-password":
-	default:
-		return fmt.Errorf("%s: unknown subcommand %q; %s", "users", args[0], strings.TrimPrefix(want, "users: "))
 	}
-	pos, err := parse(fs, args[1:])
+	pos, err := m.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}

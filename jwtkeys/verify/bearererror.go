@@ -27,6 +27,10 @@ const (
 	// the JWKS or introspection endpoint is unavailable. Status 503, sent
 	// without a WWW-Authenticate challenge: the token is not at fault.
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	// CodeInvalidDPoPProof: the DPoP proof of a DPoP-bound token is
+	// missing, malformed, for another request or key, or replayed (RFC
+	// 9449 §7.1). Status 401.
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
 	// CodeServerError: the resource server is misconfigured
 	// ([RequireScope] without [Middleware]). Status 500.
 	CodeServerError = "server_error"
@@ -53,6 +57,10 @@ type BearerError struct {
 	Scope string
 	// Realm is the realm of the challenge; "" omits it.
 	Realm string
+	// DPoP makes the challenge a DPoP one (RFC 9449 §7.1): the request
+	// used the DPoP scheme, or presented a DPoP-bound token as a bearer
+	// one.
+	DPoP bool
 	// RetryAfter is sent as the Retry-After header (rounded up to whole
 	// seconds) when positive.
 	RetryAfter time.Duration
@@ -88,7 +96,11 @@ func (e *BearerError) Challenge() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("Bearer")
+	if e.DPoP {
+		b.WriteString("DPoP")
+	} else {
+		b.WriteString("Bearer")
+	}
 	sep := " "
 	attr := func(name, val string) {
 		b.WriteString(sep)
@@ -109,6 +121,9 @@ func (e *BearerError) Challenge() string {
 		if e.Scope != "" {
 			attr("scope", sanitizeAttr(e.Scope))
 		}
+	}
+	if e.DPoP {
+		attr("algs", strings.Join(DPoPAlgs, " "))
 	}
 	return b.String()
 }
@@ -163,6 +178,10 @@ const (
 	descInactive      = "the access token is not active"
 	descInvalid       = "the access token is invalid"
 	descUnavailable   = "the access token cannot be checked right now; try again later"
+	descBoundBearer   = "the access token is DPoP-bound: send it with the DPoP scheme and a proof"
+	descUnbound       = "the access token is not DPoP-bound: send it with the Bearer scheme"
+	descDPoPProof     = "the DPoP proof is missing or invalid"
+	descDPoPReplay    = "the DPoP proof was used before"
 	descMisconfigured = "the resource server is misconfigured"
 )
 

@@ -22,4 +22,8 @@ type Claims struct {
 	// ProjectID is the id of the project the token is for, whose resource
 	// URI is its aud; empty when the token names no project.
 	ProjectID string `json:"project_id,omitempty"`
+	// Cnf binds a DPoP token to its client's key (RFC 9449 §6.1): such a
+	// token is accepted only with a DPoP proof signed by that key. Nil for
+	// a bearer token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }

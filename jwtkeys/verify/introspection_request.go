@@ -34,6 +34,7 @@ type introspectionResponse struct {
 	OwnerID   string          `json:"owner_id"`
 	OrgID     string          `json:"org_id"`
 	ProjectID string          `json:"project_id"`
+	Cnf       *Confirmation   `json:"cnf"`
 }
 
 // introspect makes one request and validates the answer.
@@ -104,6 +105,7 @@ func (v *IntrospectionVerifier) claimsOf(ir *introspectionResponse) (*Claims, er
 		OwnerID:   ir.OwnerID,
 		OrgID:     ir.OrgID,
 		ProjectID: ir.ProjectID,
+		Cnf:       ir.Cnf,
 	}
 	if ir.IssuedAt != 0 {
 		c.IssuedAt = jwt.NewNumericDate(time.Unix(ir.IssuedAt, 0))

@@ -75,6 +75,10 @@ type BearerAuth struct {
 	realm      string
 	retryAfter time.Duration
 	reject     func(*http.Request, *BearerError)
+	// DPoP (dpopauth.go): the htu of a request, and the replay cache.
+	dpopURL       func(*http.Request) string
+	replayEntries int
+	replays       dpopReplays
 }
 
 // NewBearerAuth returns a BearerAuth that verifies tokens with v. It panics
@@ -106,17 +110,30 @@ func NewBearerAuth(v TokenVerifier, opts ...MiddlewareOption) *BearerAuth {
 //   - two Authorization headers, or access_token in the query: 400
 //     invalid_request;
 //   - JWKS or introspection endpoint unavailable: 503 with Retry-After.
+//
+// DPoP (RFC 9449 §7): "Authorization: DPoP <token>" is accepted for a
+// DPoP-bound token (cnf.jkt) with one DPoP header whose proof is signed by
+// the bound key, names this request's method and URL (see [WithDPoPURL]),
+// carries the token's hash (ath) and was not seen before (see
+// [WithDPoPReplayCache]); otherwise 401 invalid_dpop_proof. A bound token
+// sent as a bearer token and an unbound one sent with the DPoP scheme are
+// 401 invalid_token. Answers to DPoP requests carry a DPoP challenge.
 func (a *BearerAuth) Authenticate(r *http.Request) (*http.Request, *BearerError) {
-	token, berr := a.extract(r)
+	scheme, token, berr := a.extract(r)
 	if berr != nil {
 		return nil, a.rejected(r, berr)
 	}
 	claims, err := a.verifier.Verify(r.Context(), token)
 	if err != nil {
-		return nil, a.rejected(r, a.verifyError(err))
+		berr := a.verifyError(err)
+		berr.DPoP = scheme == schemeDPoP
+		return nil, a.rejected(r, berr)
 	}
 	if claims == nil { // a broken TokenVerifier must not let the request in
 		return nil, a.rejected(r, &BearerError{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descInvalid, Err: errors.New("verify: TokenVerifier returned nil claims and nil error")})
+	}
+	if berr := a.checkBinding(r, scheme, token, claims); berr != nil {
+		return nil, a.rejected(r, berr)
 	}
 	return r.WithContext(context.WithValue(r.Context(), authKey{}, &authInfo{claims: claims, auth: a})), nil
 }
@@ -153,27 +170,39 @@ func Middleware(v TokenVerifier, opts ...MiddlewareOption) func(http.Handler) ht
 	return NewBearerAuth(v, opts...).Wrap
 }
 
-func (a *BearerAuth) extract(r *http.Request) (string, *BearerError) {
+// The schemes of an Authorization header carrying an access token.
+const (
+	schemeBearer = "Bearer"
+	schemeDPoP   = "DPoP"
+)
+
+// extract returns the scheme (schemeBearer or schemeDPoP) and the token.
+func (a *BearerAuth) extract(r *http.Request) (string, string, *BearerError) {
 	if q := r.URL.RawQuery; q != "" && strings.Contains(q, "access_token") && r.URL.Query().Has("access_token") {
-		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descQueryToken, Err: errors.New("verify: access_token query parameter")}
+		return "", "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descQueryToken, Err: errors.New("verify: access_token query parameter")}
 	}
 	values := r.Header["Authorization"]
 	switch len(values) {
 	case 0:
-		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: no Authorization header")}
+		return "", "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: no Authorization header")}
 	case 1:
 	default:
-		return "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descTwoHeaders, Err: errors.New("verify: several Authorization headers")}
+		return "", "", &BearerError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: descTwoHeaders, Err: errors.New("verify: several Authorization headers")}
 	}
 	scheme, token, _ := strings.Cut(strings.TrimLeft(values[0], " \t"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: Authorization scheme is not Bearer")}
+	switch {
+	case strings.EqualFold(scheme, schemeBearer):
+		scheme = schemeBearer
+	case strings.EqualFold(scheme, schemeDPoP):
+		scheme = schemeDPoP
+	default:
+		return "", "", &BearerError{Status: http.StatusUnauthorized, Description: descNoToken, Err: errors.New("verify: Authorization scheme is neither Bearer nor DPoP")}
 	}
 	token = strings.Trim(token, " \t")
 	if token == "" {
-		return "", &BearerError{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descEmptyToken, Err: fmt.Errorf("%w: empty bearer token", ErrTokenMalformed)}
+		return "", "", &BearerError{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descEmptyToken, DPoP: scheme == schemeDPoP, Err: fmt.Errorf("%w: empty bearer token", ErrTokenMalformed)}
 	}
-	return token, nil
+	return scheme, token, nil
 }
 
 // verifyError maps a TokenVerifier error to the answer.

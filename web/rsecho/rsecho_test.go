@@ -127,6 +127,10 @@ func TestMiddleware(t *testing.T) {
 	kr := newKeyring(t)
 	now := time.Now()
 	read := mint(t, kr, audience, "analysis:read", now, time.Hour)
+	bound, err := kr.Mint(jwtkeys.AccessToken{Issuer: issuer, ClientID: "azc_client", OwnerID: "user-9", Audience: audience, Scope: "analysis:read", IssuedAt: now, TTL: time.Hour, JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := staticVerifier(t, kr)
 	var echoErrors int
 	e := echoServer(v, &echoErrors)
@@ -154,6 +158,11 @@ func TestMiddleware(t *testing.T) {
 		{"scope missing", req{"POST", "/analyses", bearer(read)}, 403, `Bearer realm="analyses", error="insufficient_scope", error_description="the access token lacks the required scope analysis:create", scope="analysis:create"`},
 		{"two scopes missing", req{"DELETE", "/analyses", bearer(read)}, 403, `Bearer realm="analyses", error="insufficient_scope", error_description="the access token lacks the required scopes analysis:create analysis:delete", scope="analysis:create analysis:delete"`},
 		{"RequireScope without Middleware", req{"GET", "/unguarded", bearer(read)}, 500, ""},
+		// DPoP (RFC 9449 §7); the proofs' checks are in web's TestDPoPResourceServer.
+		{"DPoP-bound token as Bearer", req{"GET", "/me", bearer(bound)}, 401, `DPoP realm="analyses", error="invalid_token", error_description="the access token is DPoP-bound: send it with the DPoP scheme and a proof", algs="ES256 ES384 RS256 PS256 EdDSA"`},
+		{"unbound token as DPoP", req{"GET", "/me", []string{"DPoP " + read}}, 401, `DPoP realm="analyses", error="invalid_token", error_description="the access token is not DPoP-bound: send it with the Bearer scheme", algs="ES256 ES384 RS256 PS256 EdDSA"`},
+		{"DPoP without a proof", req{"GET", "/me", []string{"DPoP " + bound}}, 401, `DPoP realm="analyses", error="invalid_dpop_proof", error_description="the DPoP proof is missing or invalid", algs="ES256 ES384 RS256 PS256 EdDSA"`},
+		{"DPoP with garbage", req{"GET", "/me", []string{"DPoP x.y.z"}}, 401, `DPoP realm="analyses", error="invalid_token", error_description="the access token is malformed", algs="ES256 ES384 RS256 PS256 EdDSA"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
