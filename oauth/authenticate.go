@@ -22,8 +22,12 @@ const (
 	FailDeprecatedFormat     = "deprecated_format"
 )
 
-// AuthFailureReasons lists every reason a client authentication fails for.
-var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat}
+// AuthFailureReasons lists every reason a client authentication fails for:
+// a secret's, then a client assertion's (private_key_jwt).
+var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat,
+	"assertion_alg", "assertion_key", "assertion_signature", "assertion_malformed", "assertion_expired", "assertion_no_exp",
+	"assertion_not_yet_valid", "assertion_lifetime", "assertion_audience", "assertion_no_jti", "assertion_jti_too_long",
+	"assertion_replayed", "assertion_issuer", "assertion_for_secret_client", "secret_for_key_client", "client_keys_unavailable"}
 
 func (s *Server) authSucceeded(g *grant) {
 	if s.limiter != nil && g.verified {
