@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ type RegistryStore interface {
 	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)
 	ListProjects(ctx context.Context, orgID string) ([]models.Project, error)
 	SetDefaultProject(ctx context.Context, orgID, projectID string) error
+	SetClientKeys(ctx context.Context, id, jwks, jwksURI string) error
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret, maxPerOwner int) error
 	UpdateClient(ctx context.Context, c *models.Client) error
@@ -63,6 +65,9 @@ type RegistryConfig struct {
 	// the system credentials are imported from are recognised: Import
 	// refuses a secret that starts with none of them.
 	LegacyPrefixes []string
+	// AllowLoopbackJWKSURI accepts http:// jwks_uri of loopback addresses:
+	// for tests only (see oauth.JWKSFetcherConfig).
+	AllowLoopbackJWKSURI bool
 }
 
 // DefaultLegacyWindow is how long imported secrets keep working when an
@@ -82,11 +87,13 @@ type Registry struct {
 	log      *slog.Logger
 	signIn   *oauth.Limiter // failure budgets of SignIn
 	legacy   []string       // LegacyPrefixes
+	// loopbackJWKS is AllowLoopbackJWKSURI.
+	loopbackJWKS bool
 }
 
 // NewRegistry returns a Registry on store.
 func NewRegistry(store RegistryStore, cfg RegistryConfig) *Registry {
-	r := &Registry{store: store, hasher: cfg.Hasher, issuer: cfg.Issuer, audience: cfg.DefaultAudience, now: cfg.Now, log: cfg.Log}
+	r := &Registry{store: store, hasher: cfg.Hasher, issuer: cfg.Issuer, audience: cfg.DefaultAudience, now: cfg.Now, log: cfg.Log, loopbackJWKS: cfg.AllowLoopbackJWKSURI}
 	for _, p := range cfg.LegacyPrefixes {
 		if p = strings.TrimSpace(p); p != "" {
 			r.legacy = append(r.legacy, p)
@@ -128,10 +135,79 @@ type NewClient struct {
 	TokenTTL       time.Duration
 	ExpiresAt      *time.Time // default: now + the policy's default credential lifetime
 	ResourceServer bool
+	// AuthMethod is models.AuthSecret (the default: a secret is made and
+	// returned once) or models.AuthPrivateKeyJWT: the client signs
+	// assertions with its own keys, given as JWKS (a JWKS document) or
+	// JWKSURI (where to fetch it), and has no secret.
+	AuthMethod string
+	JWKS       string
+	JWKSURI    string
 	// RequireDPoP: the token endpoint refuses the client's requests
 	// without a DPoP proof (RFC 9449), so each of its tokens is bound to
 	// its key.
 	RequireDPoP bool
+}
+
+// Keys are a private_key_jwt client's public keys: a JWKS document or a
+// URL to fetch it from, exactly one of them.
+type Keys struct {
+	JWKS    string
+	JWKSURI string
+}
+
+// maxJWKS bounds a registered JWKS document.
+const maxJWKS = 64 << 10
+
+// checkKeys checks a client's public keys and returns the JWKS compacted.
+func (r *Registry) checkKeys(k Keys) (Keys, error) {
+	switch {
+	case (k.JWKS == "") == (k.JWKSURI == ""):
+		return Keys{}, models.Errorf(models.KindInvalid, "keys_required", "a private_key_jwt client needs its public keys: a JWKS document or a jwks_uri, exactly one")
+	case k.JWKSURI != "":
+		if err := oauth.CheckJWKSURI(k.JWKSURI, r.loopbackJWKS); err != nil {
+			return Keys{}, models.Errorf(models.KindInvalid, "invalid_jwks_uri", "%s", err.Error())
+		}
+		return k, nil
+	}
+	if len(k.JWKS) > maxJWKS {
+		return Keys{}, models.Errorf(models.KindInvalid, "invalid_jwks", "the JWKS is larger than %d KiB", maxJWKS>>10)
+	}
+	if err := oauth.CheckJWKS([]byte(k.JWKS)); err != nil {
+		return Keys{}, models.Errorf(models.KindInvalid, "invalid_jwks", "%s", err.Error())
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(k.JWKS)); err != nil {
+		return Keys{}, models.Errorf(models.KindInvalid, "invalid_jwks", "the JWKS is not valid JSON")
+	}
+	return Keys{JWKS: compact.String()}, nil
+}
+
+// SetKeys replaces the public keys of a private_key_jwt client; assertions
+// signed with a key no longer in them are refused from the next request.
+func (r *Registry) SetKeys(ctx context.Context, actor Actor, clientID string, k Keys) (*models.Client, error) {
+	c, err := r.manageable(ctx, actor, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.StatusRevoked {
+		return nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked and cannot be used again: create a new client", clientID)
+	}
+	if !c.UsesKeys() {
+		return nil, models.Errorf(models.KindConflict, "not_key_client", "client %s authenticates with a secret, not public keys: rotate its secret instead", clientID)
+	}
+	if k, err = r.checkKeys(k); err != nil {
+		return nil, err
+	}
+	if err := r.store.SetClientKeys(ctx, clientID, k.JWKS, k.JWKSURI); err != nil {
+		return nil, err
+	}
+	c.JWKS, c.JWKSURI = k.JWKS, k.JWKSURI
+	detail := map[string]any{"jwks_uri": k.JWKSURI}
+	if k.JWKS != "" {
+		detail["jwks"] = "document"
+	}
+	r.audit(ctx, actor, models.AuditClientKeys, clientID, c.OwnerID, detail)
+	return c, nil
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -160,6 +236,9 @@ func (r *Registry) Import(ctx context.Context, actor Actor, in NewClient, client
 	}
 	if len(r.legacy) > 0 && !slices.ContainsFunc(r.legacy, func(p string) bool { return strings.HasPrefix(secret, p) }) {
 		return nil, models.Errorf(models.KindInvalid, "legacy_prefix_unknown", "an imported secret must start with one of the legacy prefixes %s", strings.Join(r.legacy, ", "))
+	}
+	if in.AuthMethod != "" && in.AuthMethod != models.AuthSecret {
+		return nil, models.Errorf(models.KindInvalid, "invalid_auth_method", "an imported credential is a secret")
 	}
 	c, _, err := r.register(ctx, actor, in, clientID, secret, models.FormatLegacy)
 	if err != nil {
@@ -274,6 +353,19 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if in.ResourceServer && kind == models.ClientKindPublishable {
 		return nil, "", models.Errorf(models.KindInvalid, "invalid_kind", "a publishable client cannot be a resource server: its secret ships in apps, and a resource server may introspect every token")
 	}
+	var keys Keys
+	switch in.AuthMethod {
+	case "", models.AuthSecret:
+		if in.JWKS != "" || in.JWKSURI != "" {
+			return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "public keys are for a private_key_jwt client: set the authentication method to %s", models.AuthPrivateKeyJWT)
+		}
+	case models.AuthPrivateKeyJWT:
+		if keys, err = r.checkKeys(Keys{JWKS: in.JWKS, JWKSURI: in.JWKSURI}); err != nil {
+			return nil, "", err
+		}
+	default:
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "authentication method must be %s or %s", models.AuthSecret, models.AuthPrivateKeyJWT)
+	}
 	if format == models.FormatLegacy && policy.LegacySunset != nil && !r.now().Before(*policy.LegacySunset) {
 		return nil, "", models.Errorf(models.KindInvalid, "legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
 	}
@@ -293,17 +385,23 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		ExpiresAt:      &expires,
 		Status:         models.StatusActive,
 		ResourceServer: in.ResourceServer,
+		AuthMethod:     models.AuthSecret,
 		RequireDPoP:    in.RequireDPoP,
 	}
 	if project != nil {
 		c.ProjectID = project.ID
 	}
-	if secret == "" {
-		if secret, err = oauth.NewSecretFor(kind); err != nil {
-			return nil, "", err
+	var cs *models.ClientSecret
+	if in.AuthMethod == models.AuthPrivateKeyJWT {
+		c.AuthMethod, c.JWKS, c.JWKSURI = models.AuthPrivateKeyJWT, keys.JWKS, keys.JWKSURI
+	} else {
+		if secret == "" {
+			if secret, err = oauth.NewSecretFor(kind); err != nil {
+				return nil, "", err
+			}
 		}
+		cs = r.newSecretRow(clientID, secret, format)
 	}
-	cs := r.newSecretRow(clientID, secret, format)
 	if err := r.store.CreateClient(ctx, c, cs, policy.MaxClientsPerOwner); err != nil {
 		// The Store's own refusals carry a code; a bare conflict is the
 		// unique client_id.
@@ -318,7 +416,7 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	if format == models.FormatLegacy {
 		action = models.AuditClientImported
 	}
-	detail := map[string]any{"name": c.Name, "owner": owner.Email, "kind": kind, "scopes": c.Scopes, "expires_at": expires}
+	detail := map[string]any{"name": c.Name, "owner": owner.Email, "kind": kind, "scopes": c.Scopes, "expires_at": expires, "auth_method": c.AuthMethod}
 	if project != nil {
 		detail["project"] = project.Slug
 	}
@@ -546,6 +644,9 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	}
 	if c.Status == models.StatusRevoked {
 		return "", nil, models.Errorf(models.KindConflict, "client_revoked", "client %s is revoked and cannot be used again: create a new client", clientID)
+	}
+	if c.UsesKeys() {
+		return "", nil, models.Errorf(models.KindConflict, "key_client", "client %s authenticates with public keys (private_key_jwt) and has no secret: replace its keys instead", clientID)
 	}
 	policy, err := r.store.Policy(ctx, c.OrgID)
 	if err != nil {

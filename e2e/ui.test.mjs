@@ -9,6 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -823,6 +824,70 @@ test("an imported credential is deprecated: a banner, and its badge says when it
   await page.goto(`${ORG}/clients/${id}`);
   assert.equal((await page.locator("#client-status").textContent()).trim(), `deprecated, stops on ${day}`);
   await shot("23-legacy-client");
+});
+
+// --- private_key_jwt: a client with public keys, no secret ---------------------
+
+// keyPair is an ES256 key pair whose public half is a JWKS with kid.
+function keyPair(kid) {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid, alg: "ES256", use: "sig" };
+  return { privateKey, jwks: JSON.stringify({ keys: [jwk] }), kid };
+}
+
+// assertionToken asks for a token with a client assertion signed by k.
+async function assertionToken(id, k) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: "ES256", kid: k.kid, typ: "JWT" })}.${b64({ iss: id, sub: id, aud: `${BASE}/oauth2/token`, iat: now, exp: now + 60, jti: randomUUID() })}`;
+  const sig = sign("sha256", Buffer.from(input), { key: k.privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url");
+  const res = await fetch(`${BASE}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: `${input}.${sig}` }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test("private_key_jwt: create a client with pasted public keys; it gets a token with a signed assertion, no secret shown", async () => {
+  const k = keyPair("e2e-1");
+  await page.goto(`${ACME}/clients/new?kind=project`);
+  await page.locator("#f-project").selectOption("api");
+  await page.getByLabel("Name").fill("Acme deployer (keys)");
+  await page.locator("#auth-keys").check();
+  await page.locator("#f-jwks").fill(k.jwks);
+  await a11y("new client form with public keys");
+  await shot("25-new-key-client");
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#created-box").waitFor();
+  assert.equal(await page.locator("#new-secret").count(), 0);
+  const id = (await page.locator("#new-client-id").textContent()).trim();
+  assert.match(await page.locator("#client-auth").textContent(), /private_key_jwt/);
+  assert.equal(await page.locator("#rotate-h").count(), 0);
+  await a11y("key client created");
+  await shot("26-key-client-created");
+  const r = await assertionToken(id, k);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  Object.assign(state, { keyId: id, key: k });
+});
+
+test("private_key_jwt: Replace keys refuses a private key next to the field, then the new key works and the old one is refused", async () => {
+  await page.goto(`${ACME}/clients/${state.keyId}`);
+  const fresh = keyPair("e2e-2");
+  const priv = { ...fresh.privateKey.export({ format: "jwk" }), kid: "e2e-2" };
+  await page.locator("#f-keys-jwks").fill(JSON.stringify({ keys: [priv] }));
+  await page.getByRole("button", { name: "Replace keys" }).click();
+  await page.locator("#f-keys-err").waitFor();
+  assert.match(await page.locator("#f-keys-err").textContent(), /private key/);
+  await a11y("replace keys refused");
+  await shot("27-replace-keys-refused");
+  await page.locator("#f-keys-jwks").fill(fresh.jwks);
+  await page.getByRole("button", { name: "Replace keys" }).click();
+  await page.waitForURL(/notice=keys_replaced/);
+  assert.match(await page.locator("#client-jwks").textContent(), /e2e-2/);
+  assert.equal((await assertionToken(state.keyId, state.key)).status, 401);
+  assert.equal((await assertionToken(state.keyId, fresh)).status, 200);
+  await shot("28-keys-replaced");
 });
 
 test("sign out ends the session", async () => {

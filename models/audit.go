@@ -27,6 +27,7 @@ const (
 	AuditPasswordUpdated = "user.password_set"
 	AuditClientUpdated   = "client.updated"
 	AuditClientRenewed   = "client.renewed"
+	AuditClientKeys      = "client.keys_replaced"
 	AuditOrgCreated      = "organization.created"
 	AuditProjectCreated  = "project.created"
 	// AuditDefaultProjectSet: an organization named (or cleared) the

@@ -16,12 +16,19 @@ import (
 // auth_version.v, by trigger, whoever makes it: this process, another
 // instance, the CLI or a hand-written UPDATE. Usage columns (last_used_*,
 // token_count) and updated_at are left out: they change at every usage
-// flush and no authentication decision reads them. Migrations 6, 7 and 10 made
+// flush and no authentication decision reads them. Migrations 6, 7, 10 and 11 made
 // the triggers of this list; a change to it needs a migration that makes them
 // again (dropTriggers, then authTriggers).
 var authTables = []authTable{
-	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop"},
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop, auth_method, jwks, jwks_uri"},
 	authTablesV6[1], authTablesV6[2], authTablesV6[3], authTablesV6[4], authTablesV6[5], authTablesV6[6],
+}
+
+// authTablesV10 is the clients' entry migration 10 made triggers for, with
+// require_dpop (migration 11 made them again, with the public-key columns);
+// it stays as it was.
+var authTablesV10 = []authTable{
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop"},
 }
 
 // authTablesV7 is the clients' list of migration 7 (migration 10 made it

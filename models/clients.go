@@ -12,7 +12,8 @@ import (
 	"gorm.io/gorm"
 )
 
-// CreateClient inserts a client and its first secret in one transaction.
+// CreateClient inserts a client and its first secret (none for a
+// private_key_jwt client: secret nil) in one transaction.
 // When maxPerOwner > 0 the owner's usable clients (neither revoked nor
 // expired) are counted in the same transaction, serialised per owner (a
 // row lock on PostgreSQL; SQLite's write transactions are serial), so
@@ -34,13 +35,16 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	if c.OrgID == "" {
 		return fmt.Errorf("create client %s: no organization", c.ID)
 	}
-	c.ExpiresAt, secret.ExpiresAt = utcPtr(c.ExpiresAt), utcPtr(secret.ExpiresAt)
-	secret.ClientID = c.ID
-	if secret.Format == "" {
-		secret.Format = FormatCurrent
-	}
-	if secret.CreatedAt.IsZero() {
-		secret.CreatedAt = now
+	c.ExpiresAt = utcPtr(c.ExpiresAt)
+	if secret != nil {
+		secret.ExpiresAt = utcPtr(secret.ExpiresAt)
+		secret.ClientID = c.ID
+		if secret.Format == "" {
+			secret.Format = FormatCurrent
+		}
+		if secret.CreatedAt.IsZero() {
+			secret.CreatedAt = now
+		}
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.checkClientLimit(tx, c.OrgID, c.OwnerID, "", maxPerOwner); err != nil {
@@ -48,6 +52,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 		}
 		if err := tx.Omit("Owner", "Secrets").Create(c).Error; err != nil {
 			return err
+		}
+		if secret == nil {
+			return nil // a client with public keys (private_key_jwt)
 		}
 		return tx.Create(secret).Error
 	})
@@ -58,7 +65,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	if err != nil {
 		return translate(err, "create client")
 	}
-	c.Secrets = []ClientSecret{*secret}
+	if secret != nil {
+		c.Secrets = []ClientSecret{*secret}
+	}
 	return nil
 }
 
@@ -762,6 +771,21 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("client %s: %w", c.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// SetClientKeys replaces the public keys of a private_key_jwt client: a
+// JWKS document or a jwks_uri (the other is emptied).
+func (s *Store) SetClientKeys(ctx context.Context, id, jwks, jwksURI string) error {
+	res := s.db.WithContext(ctx).Model(&Client{}).Where("id = ? AND auth_method = ?", id, AuthPrivateKeyJWT).Updates(map[string]any{
+		"jwks": jwks, "jwks_uri": jwksURI, "updated_at": s.now(),
+	})
+	if res.Error != nil {
+		return translate(res.Error, "set keys of client "+id)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("client %s: %w", id, ErrNotFound)
 	}
 	return nil
 }

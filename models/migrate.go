@@ -338,16 +338,32 @@ CREATE TABLE replays (
 CREATE INDEX replays_expires ON replays (expires_at);
 ALTER TABLE clients ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
 `},
+	// Clients authenticating with public keys (RFC 7523 private_key_jwt):
+	// the client's method, and its keys as a JWKS document or a URL to
+	// fetch them from. AuthClient reads them, so the clients' auth
+	// triggers are made again with them. Assertion ids (jti) are kept in
+	// the replays table of migration 10, under a kind of their own.
+	{version: 11, name: "private_key_jwt", dialect: publicKeyTriggers, sql: `
+ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // dpopTriggers makes the clients' auth triggers again, with require_dpop.
 func dpopTriggers(dialect string) []string {
-	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTables[:1])...)
+	return append(dropTriggers(dialect, authTablesV7), authTriggers(dialect, authTablesV10)...)
 }
 
 // renewalTriggers makes the clients' auth triggers again, with renewed_at.
 func renewalTriggers(dialect string) []string {
 	return append(dropTriggers(dialect, authTablesV6[:1]), authTriggers(dialect, authTablesV7)...)
+}
+
+// publicKeyTriggers makes the clients' auth triggers again, with the
+// public-key columns.
+func publicKeyTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV10), authTriggers(dialect, authTables[:1])...)
 }
 
 func (s *Store) ddl(sql string) string {

@@ -224,6 +224,15 @@ type Client struct {
 	TokenCount    int64
 	// ResourceServer clients may introspect any token, not only their own.
 	ResourceServer bool
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// AuthSecret (empty in rows of before: client_secret_basic or
+	// client_secret_post) or AuthPrivateKeyJWT, with JWKS or JWKSURI.
+	AuthMethod string
+	// JWKS is the client's public keys as a JWKS document (private_key_jwt),
+	// or empty when they are fetched from JWKSURI.
+	JWKS string `gorm:"column:jwks"`
+	// JWKSURI is where the client's public keys are fetched from.
+	JWKSURI string `gorm:"column:jwks_uri"`
 	// RequireDPoP: the token endpoint refuses a request of this client
 	// without a DPoP proof, so each of its tokens is bound to a key.
 	RequireDPoP bool `gorm:"column:require_dpop"`

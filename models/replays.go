@@ -12,6 +12,10 @@ const (
 	// ReplayDPoP is a DPoP proof accepted by the token endpoint (RFC 9449
 	// §11.1); its key is the hash of the proof's key thumbprint and jti.
 	ReplayDPoP = "dpop"
+	// ReplayAssertion is a client assertion (private_key_jwt, RFC 7523)
+	// accepted by the token endpoint; its key is the client_id, a colon
+	// and the assertion's jti.
+	ReplayAssertion = "assertion"
 )
 
 // Replay is a one-time value seen by some instance, kept until it could no

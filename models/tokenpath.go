@@ -13,7 +13,7 @@ import (
 // endpoint reads the database at every request (a revocation or an owner
 // change holds at the very next one), so this is its hot path: raw SQL
 // rather than gorm's reflection, and one round trip instead of six.
-const tokenClientSQL = `SELECT c.id, c.org_id, c.project_id, c.kind, c.owner_id, c.created_by, c.scopes, c.audiences, c.token_ttl, c.ip_allowlist, c.expires_at, c.status, c.created_at, c.renewed_at, c.resource_server, c.require_dpop,
+const tokenClientSQL = `SELECT c.id, c.org_id, c.project_id, c.kind, c.owner_id, c.created_by, c.scopes, c.audiences, c.token_ttl, c.ip_allowlist, c.expires_at, c.status, c.created_at, c.renewed_at, c.resource_server, c.auth_method, c.jwks, c.jwks_uri, c.require_dpop,
  u.id, u.email, m.role, m.status, m.permissions, m.may_create_clients,
  o.id, o.slug, o.status, o.default_project_id,
  pr.id, pr.slug, pr.resource,
@@ -63,7 +63,7 @@ func (s *Store) AuthClient(ctx context.Context, id string) (*Client, *Policy, er
 			hash                  []byte
 			screated, sexp        sql.NullTime
 		)
-		err := rows.Scan(&cc.ID, &cc.OrgID, &cc.ProjectID, &cc.Kind, &cc.OwnerID, &cc.CreatedBy, &cc.Scopes, &cc.Audiences, &ttl, &cc.IPAllowlist, &exp, &cc.Status, &cc.CreatedAt, &renewed, &cc.ResourceServer, &cc.RequireDPoP,
+		err := rows.Scan(&cc.ID, &cc.OrgID, &cc.ProjectID, &cc.Kind, &cc.OwnerID, &cc.CreatedBy, &cc.Scopes, &cc.Audiences, &ttl, &cc.IPAllowlist, &exp, &cc.Status, &cc.CreatedAt, &renewed, &cc.ResourceServer, &cc.AuthMethod, &cc.JWKS, &cc.JWKSURI, &cc.RequireDPoP,
 			&owner.ID, &owner.Email, &role, &mstatus, &mperms, &mayCreate,
 			&org.ID, &org.Slug, &org.Status, &org.DefaultProjectID,
 			&prID, &prSlug, &prRes,

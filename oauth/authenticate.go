@@ -22,18 +22,23 @@ const (
 	FailDeprecatedFormat     = "deprecated_format"
 )
 
-// AuthFailureReasons lists every reason a client authentication fails for.
-var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat}
+// AuthFailureReasons lists every reason a client authentication fails for:
+// a secret's, then a client assertion's (private_key_jwt).
+var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat,
+	"assertion_alg", "assertion_key", "assertion_signature", "assertion_malformed", "assertion_expired", "assertion_no_exp",
+	"assertion_not_yet_valid", "assertion_lifetime", "assertion_audience", "assertion_no_jti", "assertion_jti_too_long",
+	"assertion_replayed", "assertion_issuer", "assertion_for_secret_client", "secret_for_key_client", "client_keys_unavailable"}
 
 func (s *Server) authSucceeded(g *grant) {
-	if s.limiter != nil && g.secret != nil {
+	if s.limiter != nil && g.verified {
 		s.limiter.Succeeded(g.ip, g.req.clientID)
 	}
 }
 
 // authFailed audits and counts a refused client authentication, and counts
-// it against the limiter's budgets when the secret did not match (unknown
-// client, wrong secret, malformed credentials). A revoked or expired client
+// it against the limiter's budgets when the credential did not verify
+// (unknown client, wrong secret, malformed credentials, a refused client
+// assertion: whoever signed it may be guessing). A revoked or expired client
 // or a sunset legacy secret presented with its right secret is refused but
 // is no guess: counting its retries would lock every healthy client behind
 // the same address (one NAT, one CI runner) out.
@@ -41,7 +46,7 @@ func (s *Server) authFailed(g *grant) {
 	if g.failure == "" {
 		return // not an authentication failure (e.g. the database is down)
 	}
-	if s.limiter != nil && g.secret == nil {
+	if s.limiter != nil && !g.verified {
 		s.limiter.Failed(g.ip, g.req.clientID)
 	}
 	if s.cfg.Observer != nil {
@@ -96,6 +101,9 @@ func (s *Server) authenticate(ctx context.Context, g *grant) error {
 // authenticateClient authenticates the client of any client request and
 // refuses revoked, expired and sunset credentials, saying which.
 func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
+	if g.req.assertion != "" {
+		return s.authenticateAssertion(ctx, g)
+	}
 	id, secret := g.req.clientID, g.req.clientSecret
 	if strings.HasPrefix(id, ClientIDPrefix) && (!ValidClientID(id) || !ValidSecret(secret)) {
 		// Generated credentials carry a checksum: a mistyped one is refused
@@ -115,6 +123,10 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		return fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
 	}
 	g.policy, g.version = policy, version
+	if c.UsesKeys() {
+		g.client, g.failure = c, "secret_for_key_client"
+		return ErrInvalidClient.With("this client authenticates with a client assertion (private_key_jwt), not a secret")
+	}
 	now := s.cfg.Now()
 	sum := s.hasher.Hash(secret)
 	for i := range c.Secrets {
@@ -128,7 +140,21 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 		g.client = c
 		return errUnknownClientOrSecret
 	}
-	g.client = c
+	g.client, g.verified = c, true
+	if err := s.checkClientState(g); err != nil {
+		return err
+	}
+	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
+		g.failure = "deprecated_format"
+		return ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
+	}
+	return nil
+}
+
+// checkClientState refuses an authenticated client that is revoked or
+// expired, saying which.
+func (s *Server) checkClientState(g *grant) *Error {
+	c, now := g.client, s.cfg.Now()
 	if c.Status == models.StatusRevoked {
 		g.failure = FailRevoked
 		return ErrInvalidClient.With("the client has been revoked")
@@ -136,10 +162,6 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	if exp := c.EffectiveExpiry(g.policy); exp != nil && !now.Before(*exp) {
 		g.failure = FailExpired
 		return ErrInvalidClient.With("the client expired on " + exp.UTC().Format(time.RFC3339) + "; an admin or its owner can renew it, keeping its client_id and secret")
-	}
-	if g.secret.Format == models.FormatLegacy && g.policy.LegacySunset != nil && !now.Before(*g.policy.LegacySunset) {
-		g.failure = FailDeprecatedFormat
-		return ErrInvalidClient.With("KEY_FORMAT_DEPRECATED: this secret's legacy format was retired on " + g.policy.LegacySunset.UTC().Format(time.RFC3339) + "; rotate to a new secret")
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ type Error struct {
 	RetryAfter int `json:"-"`
 	// Limit names the limit a 429 applied, for metrics and logs.
 	Limit string `json:"-"`
+	// NoChallenge marks a 401 answered to a client that did not use the
+	// Authorization header (a client assertion): no WWW-Authenticate.
+	NoChallenge bool `json:"-"`
 	// ClientID names the client refused after it authenticated (its
 	// secret matched), for the log; empty before.
 	ClientID string `json:"-"`
@@ -41,6 +44,14 @@ func (e *Error) Is(target error) bool {
 func (e *Error) With(description string) *Error {
 	c := *e
 	c.Description = description
+	return &c
+}
+
+// asAssertion returns a copy of e for a client that authenticated with a
+// client assertion: no Basic challenge goes with it.
+func (e *Error) asAssertion() *Error {
+	c := *e
+	c.NoChallenge = true
 	return &c
 }
 

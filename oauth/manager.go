@@ -45,9 +45,13 @@ func (c clientInfo) GetUserID() string { return c.g.client.OwnerID }
 // VerifyPassword implements oauth2.ClientPasswordVerifier: go-oauth2 asks
 // about the secret this request was authenticated with (against its stored
 // HMAC, in authenticateClient); it is compared with that one in constant
-// time rather than hashed a second time.
+// time rather than hashed a second time. A client that authenticated with
+// an assertion has no secret: go-oauth2 is given none, and nothing else.
 func (c clientInfo) VerifyPassword(secret string) bool {
-	return c.g.secret != nil && c.g.req.clientSecret != "" && subtleEqual(secret, c.g.req.clientSecret)
+	if c.g.secret == nil {
+		return c.g.verified && c.g.req.assertion != "" && secret == ""
+	}
+	return c.g.req.clientSecret != "" && subtleEqual(secret, c.g.req.clientSecret)
 }
 
 // jwtGenerator is go-oauth2's AccessGenerate: an RFC 9068 JWT.

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/authz/authz/jwtkeys"
 )
 
 // Limits on a token request; each breach gets its own clear error.
@@ -25,8 +27,12 @@ type tokenRequest struct {
 	clientID     string
 	clientSecret string
 	basic        bool // credentials came in the Authorization header
-	scope        string
-	resource     string
+	// assertion is a JWT client assertion (RFC 7523 §2.2), sent instead of
+	// a secret; clientID is then the body's client_id or the assertion's
+	// sub.
+	assertion string
+	scope     string
+	resource  string
 }
 
 // parseTokenRequest parses a token request: a client request (see
@@ -100,6 +106,11 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 
 	_, hasBodyID := form["client_id"]
 	_, hasBodySecret := form["client_secret"]
+	_, hasAssertion := form["client_assertion"]
+	_, hasAssertionType := form["client_assertion_type"]
+	if hasAssertion || hasAssertionType {
+		return parseAssertion(tr, r, hasBodySecret)
+	}
 	if auth := headerValue(r.Header, "Authorization"); auth != "" {
 		scheme, creds, _ := strings.Cut(auth, " ")
 		if !strings.EqualFold(scheme, "Basic") {
@@ -118,6 +129,34 @@ func parseClientRequest(r *http.Request) (*tokenRequest, *Error) {
 	}
 	if tr.clientID == "" || tr.clientSecret == "" {
 		return nil, ErrInvalidClient.With("client authentication required: send client_id and client_secret with Basic or in the body")
+	}
+	return tr, nil
+}
+
+// parseAssertion completes a request that authenticates with a client
+// assertion (RFC 7521 §4.2): the assertion and its type, no other
+// method, and a client_id, when sent, that the assertion's sub must match.
+func parseAssertion(tr *tokenRequest, r *http.Request, hasBodySecret bool) (*tokenRequest, *Error) {
+	if headerValue(r.Header, "Authorization") != "" || hasBodySecret {
+		return nil, ErrInvalidRequest.With("use one client authentication method: a client assertion, Basic or client_secret, not several")
+	}
+	typ, assertion := tr.form.Get("client_assertion_type"), tr.form.Get("client_assertion")
+	if typ == "" || assertion == "" {
+		return nil, ErrInvalidRequest.With("client_assertion and client_assertion_type go together")
+	}
+	if typ != ClientAssertionType {
+		return nil, ErrInvalidClient.With("unsupported client_assertion_type; use " + ClientAssertionType).asAssertion()
+	}
+	tr.assertion = assertion
+	tr.clientID = tr.form.Get("client_id")
+	if tr.clientID == "" {
+		tr.clientID = jwtkeys.AssertionSubject(assertion)
+	}
+	if tr.clientID == "" {
+		return nil, ErrInvalidClient.With("the client assertion names no client: it is not a JWT with a sub, and no client_id was sent").asAssertion()
+	}
+	if p := textProblem(tr.clientID); p != "" {
+		return nil, ErrInvalidRequest.With("the client assertion's sub " + p)
 	}
 	return tr, nil
 }

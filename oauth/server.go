@@ -35,6 +35,8 @@ type Config struct {
 	// memory between requests (validated at every request, see authCache):
 	// 0 means DefaultClientCache, a negative number none.
 	ClientCache int
+	// JWKS configures the fetching of private_key_jwt clients' jwks_uri.
+	JWKS JWKSFetcherConfig
 	// DPoPNonce makes DPoP proofs carry a server nonce (RFC 9449 §8):
 	// NonceKey, shared by every instance, keys the stateless nonces.
 	DPoPNonce bool
@@ -61,6 +63,8 @@ type Store interface {
 	ProjectByID(ctx context.Context, orgID, id string) (*models.Project, error)
 	ProjectBySlug(ctx context.Context, orgID, slug string) (*models.Project, error)
 	ProjectByResource(ctx context.Context, resource string) (*models.Project, error)
+	// The replay store of client assertions.
+	ReplayStore
 }
 
 // AuditSink receives audit events from the token endpoint without blocking.
@@ -99,6 +103,8 @@ type Server struct {
 	limiter     *Limiter
 	replays     ReplayStore
 	cache       *authCache
+	jwks        *JWKSFetcher
+	assertions  *AssertionChecker
 	// tokenURL is the token endpoint's URL, a DPoP proof's htu; nonceKey
 	// keys the DPoP nonces, nil when they are off.
 	tokenURL string
@@ -139,7 +145,11 @@ func NewServer(cfg Config, store Store, hasher *Hasher, signer Signer, usage Usa
 	if cfg.ClientCache == 0 {
 		cfg.ClientCache = DefaultClientCache
 	}
+	if cfg.JWKS.Now == nil {
+		cfg.JWKS.Now = cfg.Now
+	}
 	s := &Server{cfg: cfg, store: store, hasher: hasher, signer: signer, usage: usage, audit: audit, cache: newAuthCache(cfg.ClientCache),
+		jwks: NewJWKSFetcher(cfg.JWKS), assertions: &AssertionChecker{Replay: store, Now: cfg.Now},
 		tokenURL: strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"}
 	if cfg.DPoPNonce {
 		if len(cfg.NonceKey) < 32 {
@@ -175,11 +185,16 @@ type TokenResponse struct {
 // grant is one request's decisions: who the client is (authenticate), what
 // it gets (authorize), and why it was refused, if it was.
 type grant struct {
-	req      *tokenRequest
-	ip       netip.Addr
-	policy   *models.Policy
-	client   *models.Client
-	secret   *models.ClientSecret
+	req    *tokenRequest
+	ip     netip.Addr
+	policy *models.Policy
+	client *models.Client
+	// secret is the secret that authenticated the client, nil for a
+	// client assertion.
+	secret *models.ClientSecret
+	// verified is set once the client proved its credential (secret or
+	// assertion).
+	verified bool
 	scope    string
 	audience string
 	// project is the project the token is for (its id is the token's
@@ -242,7 +257,7 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 		return nil, g.refused(s.toError(ctx, err))
 	}
 	if s.usage != nil {
-		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secret.ID, At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
+		s.usage.Record(models.Usage{ClientID: g.client.ID, SecretID: g.secretID(), At: s.cfg.Now(), IP: g.ip.String(), UserAgent: userAgent(r.Header), Count: 1})
 	}
 	// The response is built from the token info directly: go-oauth2's
 	// GetTokenData would build a map for its extension fields, unused here.
@@ -250,15 +265,25 @@ func (s *Server) Token(r *http.Request) (*TokenResponse, *Error) {
 }
 
 // refused is oerr naming the client when it authenticated (its secret
-// matched: a revoked or expired client too), for the request's log line;
-// a client_id that did not authenticate is only a claim, and stays out.
+// matched or its assertion verified: a revoked or expired client too), for
+// the request's log line; a client_id that did not authenticate is only a
+// claim, and stays out.
 func (g *grant) refused(oerr *Error) *Error {
-	if g.secret == nil {
+	if !g.verified {
 		return oerr
 	}
 	e := *oerr
 	e.ClientID = g.client.ID
 	return &e
+}
+
+// secretID is the id of the secret that authenticated the client, "" for
+// a client assertion.
+func (g *grant) secretID() string {
+	if g.secret == nil {
+		return ""
+	}
+	return g.secret.ID
 }
 
 // maxUserAgent is how much of a User-Agent usage keeps (as the database).

@@ -487,10 +487,27 @@ type clientInput struct {
 	ExpiresAt      *string  `json:"expires_at"`
 	ResourceServer bool     `json:"resource_server"`
 	RequireDPoP    bool     `json:"require_dpop"`
+	// AuthMethod is client_secret_basic (the default; client_secret_post
+	// is the same) or private_key_jwt, with JWKS or JWKSURI.
+	AuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS       json.RawMessage `json:"jwks"`
+	JWKSURI    string          `json:"jwks_uri"`
+}
+
+// jwksText is a JWKS field as the Registry takes it: "" when absent or null.
+func jwksText(raw json.RawMessage) string {
+	if string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
 }
 
 func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
-	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer, RequireDPoP: in.RequireDPoP}
+	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer, RequireDPoP: in.RequireDPoP,
+		AuthMethod: in.AuthMethod, JWKS: jwksText(in.JWKS), JWKSURI: in.JWKSURI}
+	if out.AuthMethod == "client_secret_post" {
+		out.AuthMethod = models.AuthSecret // one method: a secret, sent either way
+	}
 	if out.OwnerEmail == "" {
 		out.OwnerEmail = p.user.Email
 	}
@@ -625,6 +642,32 @@ func (a *adminAPI) rotateClient(c echo.Context, p *principal) error {
 		return err
 	}
 	return a.writeClient(c, p, http.StatusOK, cl, secret, row.ID)
+}
+
+// setClientKeys is PUT /orgs/{org}/clients/{id}/keys {"jwks":{…}} or
+// {"jwks_uri":"https://…"}: the public keys of a private_key_jwt client,
+// replaced; assertions signed with a key no longer in them are refused from
+// the next request.
+func (a *adminAPI) setClientKeys(c echo.Context, p *principal) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	var in struct {
+		JWKS    json.RawMessage `json:"jwks"`
+		JWKSURI string          `json:"jwks_uri"`
+	}
+	if err := decodeJSON(c, &in, true); err != nil {
+		return err
+	}
+	cl, err := a.clientByParam(c, p)
+	if err != nil {
+		return err
+	}
+	cl, err = a.Registry.SetKeys(c.Request().Context(), p.actor(), cl.ID, app.Keys{JWKS: jwksText(in.JWKS), JWKSURI: in.JWKSURI})
+	if err != nil {
+		return notFound(err, "client_not_found", "client")
+	}
+	return a.writeClient(c, p, http.StatusOK, cl, "", "")
 }
 
 // revokeSecret is DELETE /orgs/{org}/clients/{id}/secrets/{secret_id}: that secret

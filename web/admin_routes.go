@@ -153,6 +153,7 @@ func (a *adminAPI) routes() []adminRoute {
 		{http.MethodPatch, org + "/clients/:id", orgMember, a.updateClient},
 		{http.MethodPost, org + "/clients/:id/revoke", orgMember, a.revokeClient},
 		{http.MethodPost, org + "/clients/:id/rotate", orgMember, a.rotateClient},
+		{http.MethodPut, org + "/clients/:id/keys", orgMember, a.setClientKeys},
 		{http.MethodPost, org + "/clients/:id/renew", orgMember, a.renewClient},
 		{http.MethodDelete, org + "/clients/:id/secrets/:secret_id", orgMember, a.revokeSecret},
 

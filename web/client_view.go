@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/authz/authz/models"
@@ -11,30 +12,35 @@ import (
 // secret, ever. Project is the slug of the project a project or
 // publishable client is bound to ("" for an organization client).
 type ClientView struct {
-	ClientID        string     `json:"client_id"`
-	Kind            string     `json:"kind"`
-	Project         string     `json:"project"`
-	Name            string     `json:"name"`
-	Description     string     `json:"description"`
-	Owner           string     `json:"owner"`
-	OwnerID         string     `json:"owner_id"`
-	CreatedBy       string     `json:"created_by"`
-	Status          string     `json:"status"`
-	Scopes          []string   `json:"scopes"`
-	EffectiveScopes []string   `json:"effective_scopes"`
-	Audiences       []string   `json:"audiences"`
-	IPAllowlist     []string   `json:"ip_allowlist"`
-	TokenTTL        string     `json:"token_ttl,omitempty"`
-	ResourceServer  bool       `json:"resource_server"`
-	RequireDPoP     bool       `json:"require_dpop"`
-	ExpiresAt       *time.Time `json:"expires_at"`
-	RenewedAt       *time.Time `json:"renewed_at,omitempty"`
-	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
-	LastUsedAt      *time.Time `json:"last_used_at"`
-	LastUsedIP      string     `json:"last_used_ip"`
-	LastUserAgent   string     `json:"last_user_agent"`
-	TokenCount      int64      `json:"token_count"`
-	Legacy          bool       `json:"legacy"`
+	ClientID        string   `json:"client_id"`
+	Kind            string   `json:"kind"`
+	Project         string   `json:"project"`
+	Name            string   `json:"name"`
+	Description     string   `json:"description"`
+	Owner           string   `json:"owner"`
+	OwnerID         string   `json:"owner_id"`
+	CreatedBy       string   `json:"created_by"`
+	Status          string   `json:"status"`
+	Scopes          []string `json:"scopes"`
+	EffectiveScopes []string `json:"effective_scopes"`
+	Audiences       []string `json:"audiences"`
+	IPAllowlist     []string `json:"ip_allowlist"`
+	TokenTTL        string   `json:"token_ttl,omitempty"`
+	ResourceServer  bool     `json:"resource_server"`
+	RequireDPoP     bool     `json:"require_dpop"`
+	// AuthMethod is client_secret_basic (a secret, sent with Basic or in
+	// the body) or private_key_jwt (public keys: JWKS or JWKSURI).
+	AuthMethod    string          `json:"token_endpoint_auth_method"`
+	JWKS          json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI       string          `json:"jwks_uri,omitempty"`
+	ExpiresAt     *time.Time      `json:"expires_at"`
+	RenewedAt     *time.Time      `json:"renewed_at,omitempty"`
+	RevokedAt     *time.Time      `json:"revoked_at,omitempty"`
+	LastUsedAt    *time.Time      `json:"last_used_at"`
+	LastUsedIP    string          `json:"last_used_ip"`
+	LastUserAgent string          `json:"last_user_agent"`
+	TokenCount    int64           `json:"token_count"`
+	Legacy        bool            `json:"legacy"`
 	// LegacySunset is when the client's legacy secrets stop working (the
 	// policy's legacy_sunset), set when it has one live.
 	LegacySunset *time.Time   `json:"legacy_sunset,omitempty"`
@@ -81,6 +87,13 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 		ExpiresAt: utc(c.EffectiveExpiry(p)), RenewedAt: utc(c.RenewedAt), RevokedAt: utc(c.RevokedAt), LastUsedAt: utc(c.LastUsedAt),
 		LastUsedIP: c.LastUsedIP, LastUserAgent: c.LastUserAgent, TokenCount: c.TokenCount,
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
+		AuthMethod: models.AuthSecret, JWKSURI: c.JWKSURI,
+	}
+	if c.UsesKeys() {
+		v.AuthMethod = models.AuthPrivateKeyJWT
+	}
+	if c.JWKS != "" {
+		v.JWKS = json.RawMessage(c.JWKS)
 	}
 	if c.Project != nil {
 		v.Project = c.Project.Slug

@@ -375,7 +375,7 @@ func TestIntrospectionAndRevocationRequests(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
 			t.Fatal(err)
 		}
-		methods := "client_secret_basic,client_secret_post"
+		methods := "client_secret_basic,client_secret_post,private_key_jwt"
 		if md.IntrospectionEndpoint != e.url+"/oauth2/introspect" || strings.Join(md.IntrospectionAuthMethodsSupported, ",") != methods {
 			t.Errorf("introspection metadata: %q %v", md.IntrospectionEndpoint, md.IntrospectionAuthMethodsSupported)
 		}

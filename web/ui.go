@@ -107,6 +107,7 @@ func (u *adminUI) routes() []uiRoute {
 		{http.MethodPost, o + "/clients/:id/edit", orgMember, u.editClientSubmit},
 		{http.MethodPost, o + "/clients/:id/renew", orgMember, u.renewSubmit},
 		{http.MethodPost, o + "/clients/:id/rotate", orgMember, u.rotateSubmit},
+		{http.MethodPost, o + "/clients/:id/keys", orgMember, u.keysSubmit},
 		{http.MethodPost, o + "/clients/:id/revoke", orgMember, u.revokeSubmit},
 		{http.MethodPost, o + "/clients/:id/secrets/:secret_id/revoke", orgMember, u.revokeSecretSubmit},
 
@@ -228,6 +229,7 @@ var notices = map[string]string{
 	"already_revoked": "The client was already revoked.",
 	"client_updated":  "The client was saved. The change holds from its next token request.",
 	"client_renewed":  "The client was renewed: same client ID, same secrets, new expiry.",
+	"keys_replaced":   "The client's public keys were replaced. Assertions signed with a removed key are refused from the next request.",
 }
 
 func notice(c echo.Context) string { return notices[c.QueryParam("notice")] }

@@ -144,6 +144,28 @@ func (u *adminUI) editClientSubmit(c echo.Context, p *uiCtx) error {
 // renewSubmit is POST /admin/o/{org}/clients/{id}/renew (expires_in): a new
 // expiry, keeping the client_id and its secrets. A refusal is shown in the
 // client page's renewal panel.
+// keysSubmit is POST /admin/o/{org}/clients/{id}/keys: the Registry
+// replaces a private_key_jwt client's public keys (a pasted JWKS or a
+// JWKS URL).
+func (u *adminUI) keysSubmit(c echo.Context, p *uiCtx) error {
+	cl, err := u.clientByParam(c, p.principal)
+	if err != nil {
+		return err
+	}
+	f := c.Request().PostForm
+	kf := keysForm{JWKS: strings.TrimSpace(f.Get("jwks")), JWKSURI: strings.TrimSpace(f.Get("jwks_uri"))}
+	if _, err := u.Registry.SetKeys(c.Request().Context(), p.actor(), cl.ID, app.Keys{JWKS: kf.JWKS, JWKSURI: kf.JWKSURI}); err != nil {
+		status, body, known := render(err)
+		if !known || status == http.StatusNotFound {
+			return notFound(err, "client_not_found", "client")
+		}
+		kf.Error = body.Message
+		return u.renderClientPage(c, p, status, cl, "", "", false, panelForms{Keys: kf})
+	}
+	logOutcome(c, "keys_replaced")
+	return c.Redirect(http.StatusSeeOther, p.base()+"/clients/"+url.PathEscape(cl.ID)+"?notice=keys_replaced")
+}
+
 func (u *adminUI) renewSubmit(c echo.Context, p *uiCtx) error {
 	cl, err := u.clientByParam(c, p.principal)
 	if err != nil {

@@ -46,7 +46,10 @@ type clientForm struct {
 	TokenTTL                 string
 	ExpiresIn, IPAllowlist   string
 	ResourceServer           bool
-	RequireDPoP              bool
+	// Auth is "secret" (the default) or "keys" (private_key_jwt, with
+	// JWKS or JWKSURI).
+	Auth, JWKS, JWKSURI string
+	RequireDPoP         bool
 }
 
 type ownerOption struct {
@@ -170,6 +173,7 @@ var clientFields = map[string]string{
 	"invalid_scope": "scopes", "scope_not_held_by_owner": "scopes", "scope_not_publishable": "scopes",
 	"invalid_audience": "audiences", "invalid_ip_allowlist": "ip_allowlist",
 	"invalid_token_ttl": "token_ttl", "invalid_expiry": "expires_in",
+	"invalid_auth_method": "auth", "keys_required": "auth", "invalid_jwks": "auth", "invalid_jwks_uri": "auth",
 }
 
 // createClientSubmit is POST /admin/o/{org}/clients: the Registry
@@ -183,6 +187,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Name: f.Get("name"), Description: f.Get("description"), Owner: strings.TrimSpace(f.Get("owner")), Scopes: f["scopes"],
 		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
+		Auth: f.Get("auth"), JWKS: strings.TrimSpace(f.Get("jwks")), JWKSURI: strings.TrimSpace(f.Get("jwks_uri")),
 		RequireDPoP: f.Get("require_dpop") == "on",
 	}
 	if form.Kind == "" {
@@ -201,6 +206,9 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		OwnerEmail: form.Owner, Name: form.Name, Description: form.Description, Scopes: form.Scopes,
 		Audiences: form.Audiences, IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
 		RequireDPoP: form.RequireDPoP,
+	}
+	if form.Auth == "keys" {
+		nc.AuthMethod, nc.JWKS, nc.JWKSURI = models.AuthPrivateKeyJWT, form.JWKS, form.JWKSURI
 	}
 	if nc.OwnerEmail == "" {
 		nc.OwnerEmail = p.user.Email

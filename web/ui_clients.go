@@ -242,6 +242,19 @@ type clientData struct {
 	Revoked  bool
 	Renew    renewForm
 	RenewMax string // the policy's maximum lifetime, "" for none
+	// Keys is the "Replace keys" panel of a private_key_jwt client.
+	Keys keysForm
+}
+
+// keysForm is the "Replace keys" panel's fields as typed and its error.
+type keysForm struct {
+	JWKS, JWKSURI, Error string
+}
+
+// panelForms are the client page's forms, as typed, with their errors.
+type panelForms struct {
+	Renew renewForm
+	Keys  keysForm
 }
 
 // clientPage is GET /admin/o/{org}/clients/{id}: never a secret.
@@ -254,13 +267,13 @@ func (u *adminUI) clientPage(c echo.Context, p *uiCtx) error {
 }
 
 func (u *adminUI) renderClient(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool) error {
-	return u.renderClientPage(c, p, status, cl, secret, secretID, created, renewForm{})
+	return u.renderClientPage(c, p, status, cl, secret, secretID, created, panelForms{})
 }
 
 // renderClientWith renders the client's page with the renewal panel's
 // field and error.
 func (u *adminUI) renderClientWith(c echo.Context, p *uiCtx, status int, cl *models.Client, rf renewForm) error {
-	return u.renderClientPage(c, p, status, cl, "", "", false, rf)
+	return u.renderClientPage(c, p, status, cl, "", "", false, panelForms{Renew: rf})
 }
 
 // renewForm is the renewal panel's field as typed and its error.
@@ -268,7 +281,7 @@ type renewForm struct {
 	In, Error string
 }
 
-func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool, rf renewForm) error {
+func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *models.Client, secret, secretID string, created bool, forms panelForms) error {
 	ctx := c.Request().Context()
 	policy, err := u.Store.Policy(ctx, p.org.ID)
 	if err != nil {
@@ -276,7 +289,7 @@ func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *mod
 	}
 	d := clientData{
 		Client: ViewClient(cl, policy, u.Now()), TokenTTL: shortDur(cl.TokenTTL), Secret: secret, SecretID: secretID, Created: created,
-		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked, Renew: rf,
+		TokenURL: u.issuer + "/oauth2/token", Revoked: cl.Status == models.StatusRevoked, Renew: forms.Renew, Keys: forms.Keys,
 	}
 	if d.Renew.In == "" {
 		d.Renew.In = shortDur(policy.DefaultCredentialLifetime)

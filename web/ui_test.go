@@ -199,6 +199,7 @@ func uiPOSTRoutes(e *adminEnv, clientID, secretID string) map[string]url.Values 
 		"/admin/o/default/clients/" + esc(clientID) + "/edit":                                 {"name": {"csrf edit"}, "scopes": {readScope}},
 		"/admin/o/default/clients/" + esc(clientID) + "/renew":                                {"expires_in": {"1d"}},
 		"/admin/o/default/clients/" + esc(clientID) + "/revoke":                               {"confirm": {"yes"}},
+		"/admin/o/default/clients/" + esc(clientID) + "/keys":                                 {"jwks_uri": {"https://client.example/jwks.json"}},
 		"/admin/o/default/clients/" + esc(clientID) + "/secrets/" + esc(secretID) + "/revoke": {"confirm": {"yes"}},
 		"/admin/o/default/members":                                                            {"email": {"csrf@example.com"}, "name": {"CSRF"}, "role": {"member"}},
 		"/admin/o/default/members/" + e.member.ID:                                             {"action": {"disable"}},

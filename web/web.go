@@ -198,7 +198,7 @@ func (s *Server) oauthError(c echo.Context, oerr *oauth.Error) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	if oerr.Status == http.StatusUnauthorized {
+	if oerr.Status == http.StatusUnauthorized && !oerr.NoChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="authz", charset="UTF-8"`)
 	}
 	if oerr.RetryAfter > 0 {
@@ -225,6 +225,9 @@ type Metadata struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	// TokenEndpointAuthSigningAlgs are the algorithms of private_key_jwt
+	// client assertions.
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
@@ -232,7 +235,7 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported"`
 }
 
-var authMethods = []string{"client_secret_basic", "client_secret_post"}
+var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 
 func (s *Server) metadata(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
@@ -243,6 +246,7 @@ func (s *Server) metadata(c echo.Context) error {
 		GrantTypesSupported:               []string{"client_credentials"},
 		ResponseTypesSupported:            []string{},
 		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthSigningAlgs:      oauth.AssertionAlgs,
 		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
 		IntrospectionAuthMethodsSupported: authMethods,
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",

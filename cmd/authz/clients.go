@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +41,37 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.in.RequireDPoP, "require-dpop", false, "the token endpoint refuses the client's requests without a DPoP proof (RFC 9449)")
 }
 
+// keyFlags are a private_key_jwt client's public keys: a JWKS file or a
+// jwks_uri.
+type keyFlags struct{ file, uri string }
+
+func (f *keyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.file, "jwks-file", "", "private_key_jwt: a file holding the client's public keys as a JWKS document")
+	fs.StringVar(&f.uri, "jwks-uri", "", "private_key_jwt: an https URL serving the client's JWKS, fetched by the token endpoint")
+}
+
+// keys reads the JWKS file, if one is named (at most 64 KiB).
+func (f *keyFlags) keys() (app.Keys, error) {
+	k := app.Keys{JWKSURI: f.uri}
+	if f.file == "" {
+		return k, nil
+	}
+	file, err := os.Open(f.file)
+	if err != nil {
+		return k, fmt.Errorf("--jwks-file: %w", err)
+	}
+	defer file.Close()
+	raw, err := io.ReadAll(io.LimitReader(file, 64<<10+1))
+	if err != nil {
+		return k, fmt.Errorf("--jwks-file: %w", err)
+	}
+	if len(raw) > 64<<10 {
+		return k, errors.New("--jwks-file: larger than 64 KiB")
+	}
+	k.JWKS = string(raw)
+	return k, nil
+}
+
 func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
 	if f.in.OwnerEmail == "" || f.in.Name == "" {
 		return f.in, errors.New("--owner and --name are required")
@@ -59,6 +92,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	var c common
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
+	var keys keyFlags
 	var orgSlug, project, owner, status, grace, within, renewIn, importID string
 	var legacy bool
 	var edit clientEditFlags
@@ -67,6 +101,10 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "create":
 		nc.register(fs)
+		fs.StringVar(&nc.in.AuthMethod, "auth", models.AuthSecret, "how the client authenticates: client_secret_basic (a secret, printed once; sent with Basic or in the body) or private_key_jwt (no secret: it signs client assertions with its keys, given with --jwks-file or --jwks-uri)")
+		keys.register(fs)
+	case "set-keys":
+		keys.register(fs)
 	case "import":
 		nc.register(fs)
 		fs.StringVar(&importID, "client-id", "", "the existing client_id (required); the existing secret is read from standard input")
@@ -140,6 +178,11 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("clients %s: %w", args[0], err)
 		}
+		k, err := keys.keys()
+		if err != nil {
+			return fmt.Errorf("clients %s: %w", args[0], err)
+		}
+		in.JWKS, in.JWKSURI = k.JWKS, k.JWKSURI
 		var client *models.Client
 		var secret string
 		if args[0] == "import" {
@@ -215,6 +258,14 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return err
 		}
 		return m.printNewSecret(&c, id, secret, v)
+	case "set-keys":
+		k, err := keys.keys()
+		if err != nil {
+			return fmt.Errorf("clients set-keys: %w", err)
+		}
+		if _, err := m.registry(store, nil, log).SetKeys(ctx, op, id, k); err != nil {
+			return err
+		}
 	case "revoke":
 		if _, err := m.registry(store, nil, log).Revoke(ctx, op, id); err != nil {
 			return err
@@ -321,6 +372,10 @@ func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) er
 		}{secret, v}
 		return m.printJSON(out)
 	}
+	if secret == "" && v.AuthMethod == models.AuthPrivateKeyJWT {
+		m.printf("client_id: %s (private_key_jwt: no secret; the client signs its assertions with its own keys)\n", id)
+		return nil
+	}
 	if secret == "" {
 		m.printf("client_id: %s (imported)\n", id)
 		return nil
@@ -413,6 +468,13 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 	m.printf("client_id:       %s\nkind:            %s\nproject:         %s\nname:            %s\ndescription:     %s\nowner:           %s\ncreated_by:      %s\nstatus:          %s\nscopes:          %s\neffective:       %s\naudiences:       %s\ntoken_ttl:       %s\nip_allowlist:    %s\nexpires:         %s\nrenewed:         %s\nlast_used:       %s from %s (%s)\ntokens issued:   %d\n",
 		v.ClientID, v.Kind, dash(v.Project), v.Name, v.Description, v.Owner, v.CreatedBy, cliStatus(v), strings.Join(v.Scopes, " "), strings.Join(v.EffectiveScopes, " "), strings.Join(v.Audiences, " "),
 		dash(v.TokenTTL), strings.Join(v.IPAllowlist, " "), timeOrDash(v.ExpiresAt), timeOrDash(v.RenewedAt), timeOrDash(v.LastUsedAt), dash(v.LastUsedIP), dash(v.LastUserAgent), v.TokenCount)
+	m.printf("authentication:  %s\n", v.AuthMethod)
+	switch {
+	case v.JWKSURI != "":
+		m.printf("jwks_uri:        %s\n", v.JWKSURI)
+	case len(v.JWKS) > 0:
+		m.printf("jwks:            %s\n", v.JWKS)
+	}
 	for _, s := range v.Secrets {
 		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)
 	}

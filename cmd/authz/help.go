@@ -53,6 +53,7 @@ var commands = []command{
 	{"clients update", "CLIENT_ID", "change a client: only the flags given", jsonFlag},
 	{"clients renew", "CLIENT_ID", "give a client a new expiry, keeping its client_id and secrets", jsonFlag},
 	{"clients rotate", "CLIENT_ID", "a new secret, printed once; the old ones work for the grace period", keyFileFlag | jsonFlag},
+	{"clients set-keys", "CLIENT_ID", "replace a private_key_jwt client's public keys (--jwks-file or --jwks-uri)", jsonFlag},
 	{"clients revoke", "CLIENT_ID", "revoke a client: its very next token request is refused", jsonFlag},
 	{"clients revoke-secret", "CLIENT_ID SECRET_ID", "revoke one secret of a client (clients show lists their ids)", jsonFlag},
 	{"clients expiring", "", "the clients whose credential expires soon", jsonFlag},

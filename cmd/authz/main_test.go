@@ -255,6 +255,9 @@ type clientOut struct {
 	IPAllowlist     []string    `json:"ip_allowlist"`
 	TokenTTL        string      `json:"token_ttl"`
 	ResourceServer  bool        `json:"resource_server"`
+	AuthMethod      string      `json:"token_endpoint_auth_method"`
+	JWKS            any         `json:"jwks"`
+	JWKSURI         string      `json:"jwks_uri"`
 	RequireDPoP     bool        `json:"require_dpop"`
 	ExpiresAt       *time.Time  `json:"expires_at"`
 	RenewedAt       *time.Time  `json:"renewed_at"`

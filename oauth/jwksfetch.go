@@ -1,0 +1,187 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/authz/authz/jwtkeys"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults of JWKSFetcherConfig.
+const (
+	DefaultJWKSMaxBytes   = 64 << 10
+	DefaultJWKSTimeout    = 5 * time.Second
+	DefaultJWKSCooldown   = time.Minute
+	DefaultJWKSMaxAge     = 10 * time.Minute
+	DefaultJWKSMaxEntries = 10_000
+)
+
+// JWKSFetcherConfig configures a JWKSFetcher; zero fields take the defaults.
+type JWKSFetcherConfig struct {
+	// Client makes the requests (http.DefaultClient's transport when nil);
+	// every request is bounded by Timeout.
+	Client *http.Client
+	// MaxBytes bounds a document; a larger one is refused.
+	MaxBytes int64
+	Timeout  time.Duration
+	// Cooldown is the least time between two fetches of one URL, whatever
+	// the requests ask: a request signed with an unknown kid refetches the
+	// keys at most this often, and a failed fetch is answered from memory
+	// for this long.
+	Cooldown time.Duration
+	// MaxAge is how long fetched keys are used before they are fetched
+	// again.
+	MaxAge time.Duration
+	// MaxEntries bounds how many URLs' keys are kept (least recently used
+	// go first).
+	MaxEntries int
+	// AllowLoopbackHTTP lets http:// URLs of 127.0.0.1, ::1 and localhost
+	// through: for tests only. Every other URL must be https.
+	AllowLoopbackHTTP bool
+	Now               func() time.Time
+}
+
+// CheckJWKSURI says why uri cannot be a jwks_uri: it must be an absolute
+// https URL without credentials or fragment (http to a loopback address
+// when allowLoopbackHTTP).
+func CheckJWKSURI(uri string, allowLoopbackHTTP bool) error {
+	u, err := url.Parse(uri)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return errors.New("jwks_uri must be an absolute URL")
+	}
+	if u.User != nil || u.Fragment != "" {
+		return errors.New("jwks_uri may hold no user information and no fragment")
+	}
+	if len(uri) > 2048 {
+		return errors.New("jwks_uri is longer than 2048 characters")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && allowLoopbackHTTP:
+		if h := u.Hostname(); h == "localhost" || net.ParseIP(h).IsLoopback() {
+			return nil
+		}
+	}
+	return errors.New("jwks_uri must be an https URL")
+}
+
+// JWKSFetcher fetches and caches the public keys of parties that publish
+// them at a URL (a client's jwks_uri, a federated issuer's JWKS). Fetches
+// of one URL are shared by concurrent requests and spaced by the cooldown,
+// so requests, authenticated or not, cannot make it fetch more often.
+type JWKSFetcher struct {
+	cfg     JWKSFetcherConfig
+	entries *lru.Cache[string, *jwksEntry]
+	group   singleflight.Group
+}
+
+type jwksEntry struct {
+	keys      []jwtkeys.PublicKey
+	err       error
+	fetchedAt time.Time // of the last attempt, successful or not
+}
+
+// NewJWKSFetcher returns a fetcher with cfg's limits.
+func NewJWKSFetcher(cfg JWKSFetcherConfig) *JWKSFetcher {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{}
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultJWKSMaxBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultJWKSTimeout
+	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = DefaultJWKSCooldown
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultJWKSMaxAge
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = DefaultJWKSMaxEntries
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	entries, _ := lru.New[string, *jwksEntry](cfg.MaxEntries) // errors only for a size <= 0
+	return &JWKSFetcher{cfg: cfg, entries: entries}
+}
+
+// Keys returns the keys published at uri: from memory while younger than
+// MaxAge, else fetched again (or, within the cooldown of the last attempt,
+// what that attempt gave). When a fetch failed, the error comes with the
+// keys of the last successful fetch, if any, which the caller may still
+// use.
+func (f *JWKSFetcher) Keys(ctx context.Context, uri string) ([]jwtkeys.PublicKey, error) {
+	e, ok := f.entries.Get(uri)
+	if ok && f.cfg.Now().Sub(e.fetchedAt) < f.cfg.MaxAge && e.err == nil {
+		return e.keys, nil
+	}
+	return f.Refresh(ctx, uri)
+}
+
+// Refresh fetches the keys at uri again, unless the last attempt is younger
+// than the cooldown: then it answers what that attempt gave. For a kid the
+// keys in memory do not have (the party rotated its keys).
+func (f *JWKSFetcher) Refresh(ctx context.Context, uri string) ([]jwtkeys.PublicKey, error) {
+	if e, ok := f.entries.Get(uri); ok && f.cfg.Now().Sub(e.fetchedAt) < f.cfg.Cooldown {
+		return e.keys, e.err
+	}
+	ch := f.group.DoChan(uri, func() (any, error) {
+		// Detached from the request: a caller that gives up does not
+		// cancel the fetch others wait for; Timeout bounds it.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.Timeout)
+		defer cancel()
+		e := &jwksEntry{fetchedAt: f.cfg.Now()}
+		e.keys, e.err = f.fetch(fctx, uri)
+		if prev, ok := f.entries.Get(uri); ok && e.err != nil && prev.err == nil {
+			e.keys = prev.keys // keep using the keys of before through an outage
+		}
+		f.entries.Add(uri, e)
+		return e, nil
+	})
+	select {
+	case r := <-ch:
+		e := r.Val.(*jwksEntry)
+		return e.keys, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (f *JWKSFetcher) fetch(ctx context.Context, uri string) ([]jwtkeys.PublicKey, error) {
+	if err := CheckJWKSURI(uri, f.cfg.AllowLoopbackHTTP); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := f.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the JWKS: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the JWKS: HTTP status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the JWKS: %w", err)
+	}
+	if int64(len(body)) > f.cfg.MaxBytes {
+		return nil, fmt.Errorf("the JWKS is larger than %d bytes", f.cfg.MaxBytes)
+	}
+	return jwtkeys.ParsePublicJWKS(body)
+}
