@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models/storetest"
@@ -24,30 +22,11 @@ import (
 //
 // It needs node and `npm ci` in e2e/, as TestOAuth4WebAPIOverTLS.
 func TestOAuth4WebAPIDPoP(t *testing.T) {
-	e2e, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(e2e, "node_modules", "oauth4webapi", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("AUTHZ_TEST_INTEROP") != "" {
-			t.Fatalf("AUTHZ_TEST_INTEROP is set but node or oauth4webapi is missing (%v): install node and run `npm ci` in e2e/", err)
-		}
-		t.Skipf("node or oauth4webapi missing (%v): run `npm ci` in e2e/ to run this test", err)
-	}
+	node, e2e := oauth4WebAPI(t)
 	storetest.Each(t, func(t *testing.T, backend string) {
 		m := newMain(t, storetest.URL(t, backend))
 		c := tlsSetup(t, m)
-		ca := newTestCA(t)
-		dir := t.TempDir()
-		certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
-		certPEM, keyPEM := ca.leaf(t, 1)
-		for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.pem} {
-			writeFile(t, name, data, time.Now())
-		}
+		ca, certFile, keyFile, caFile := writeTLSPair(t)
 		srv := startServe(t, m, "--tls-cert", certFile, "--tls-key", keyFile, "--dpop-nonce")
 		issuer := "https://" + strings.TrimPrefix(srv.base, "http://")
 

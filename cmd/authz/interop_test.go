@@ -29,30 +29,11 @@ import (
 // It needs node and `npm ci` in e2e/; without them it is skipped, unless
 // AUTHZ_TEST_INTEROP=1 (as .ci/run sets) makes that a failure.
 func TestOAuth4WebAPIOverTLS(t *testing.T) {
-	e2e, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(e2e, "node_modules", "oauth4webapi", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("AUTHZ_TEST_INTEROP") != "" {
-			t.Fatalf("AUTHZ_TEST_INTEROP is set but node or oauth4webapi is missing (%v): install node and run `npm ci` in e2e/", err)
-		}
-		t.Skipf("node or oauth4webapi missing (%v): run `npm ci` in e2e/ to run this test", err)
-	}
+	node, e2e := oauth4WebAPI(t)
 	storetest.Each(t, func(t *testing.T, backend string) {
 		m := newMain(t, storetest.URL(t, backend))
 		c := tlsSetup(t, m)
-		ca := newTestCA(t)
-		dir := t.TempDir()
-		certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
-		certPEM, keyPEM := ca.leaf(t, 1)
-		for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.pem} {
-			writeFile(t, name, data, time.Now())
-		}
+		_, certFile, keyFile, caFile := writeTLSPair(t)
 		srv := startServe(t, m, "--tls-cert", certFile, "--tls-key", keyFile)
 		issuer := "https://" + strings.TrimPrefix(srv.base, "http://")
 
@@ -100,20 +81,7 @@ func TestOAuth4WebAPIOverTLS(t *testing.T) {
 // sent again (e2e/oauth4webapi-private-key-jwt.mjs). Skipped without node
 // and `npm ci` in e2e/, as TestOAuth4WebAPIOverTLS.
 func TestOAuth4WebAPIPrivateKeyJWT(t *testing.T) {
-	e2e, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(e2e, "node_modules", "oauth4webapi", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("AUTHZ_TEST_INTEROP") != "" {
-			t.Fatalf("AUTHZ_TEST_INTEROP is set but node or oauth4webapi is missing (%v): install node and run `npm ci` in e2e/", err)
-		}
-		t.Skipf("node or oauth4webapi missing (%v): run `npm ci` in e2e/ to run this test", err)
-	}
+	node, e2e := oauth4WebAPI(t)
 	storetest.Each(t, func(t *testing.T, backend string) {
 		m := newMain(t, storetest.URL(t, backend))
 		run(t, m, "migrate")
@@ -167,4 +135,41 @@ func TestOAuth4WebAPIPrivateKeyJWT(t *testing.T) {
 			t.Errorf("the replayed assertion: %d %s %q; want 401 invalid_client, used before", got.ReplayStatus, got.ReplayError, got.ReplayDescription)
 		}
 	})
+}
+
+// oauth4WebAPI returns node's path and the e2e directory holding
+// oauth4webapi (npm ci there). Without them the test is skipped, unless
+// AUTHZ_TEST_INTEROP is set (as .ci/run does), which makes it a failure.
+func oauth4WebAPI(t *testing.T) (node, e2e string) {
+	t.Helper()
+	e2e, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err = exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(e2e, "node_modules", "oauth4webapi", "package.json"))
+	}
+	if err != nil {
+		if os.Getenv("AUTHZ_TEST_INTEROP") != "" {
+			t.Fatalf("AUTHZ_TEST_INTEROP is set but node or oauth4webapi is missing (%v): install node and run `npm ci` in e2e/", err)
+		}
+		t.Skipf("node or oauth4webapi missing (%v): run `npm ci` in e2e/ to run this test", err)
+	}
+	return node, e2e
+}
+
+// writeTLSPair writes a certificate for localhost and 127.0.0.1 signed by
+// a new test CA, its key and the CA's certificate, and returns the CA and
+// the three paths.
+func writeTLSPair(t *testing.T) (ca *testCA, certFile, keyFile, caFile string) {
+	t.Helper()
+	ca = newTestCA(t)
+	dir := t.TempDir()
+	certFile, keyFile, caFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
+	certPEM, keyPEM := ca.leaf(t, 1)
+	for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.pem} {
+		writeFile(t, name, data, time.Now())
+	}
+	return ca, certFile, keyFile, caFile
 }
