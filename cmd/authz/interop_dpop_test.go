@@ -53,7 +53,7 @@ func TestOAuth4WebAPIDPoP(t *testing.T) {
 		}
 		j := got.PublicJWK
 		sum := sha256.Sum256([]byte(`{"crv":"` + j.Crv + `","kty":"` + j.Kty + `","x":"` + j.X + `","y":"` + j.Y + `"}`))
-		v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: issuer + "/.well-known/jwks.json", Issuer: issuer, Audience: issuer, HTTPClient: tlsHTTPClient(t, ca.pool)})
+		v, err := verify.NewVerifier(verify.VerifierConfig{JWKSURL: issuer + "/.well-known/jwks.json", Issuer: issuer, Audience: issuer, HTTPClient: tlsHTTPClient(t, ca.Pool)})
 		if err != nil {
 			t.Fatal(err)
 		}

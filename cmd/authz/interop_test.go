@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testtls"
 	"github.com/authz/authz/jwtkeys/verify"
 	"github.com/authz/authz/models/storetest"
 )
@@ -162,13 +163,13 @@ func oauth4WebAPI(t *testing.T) (node, e2e string) {
 // writeTLSPair writes a certificate for localhost and 127.0.0.1 signed by
 // a new test CA, its key and the CA's certificate, and returns the CA and
 // the three paths.
-func writeTLSPair(t *testing.T) (ca *testCA, certFile, keyFile, caFile string) {
+func writeTLSPair(t *testing.T) (ca *testtls.CA, certFile, keyFile, caFile string) {
 	t.Helper()
-	ca = newTestCA(t)
+	ca = testtls.NewCA(t)
 	dir := t.TempDir()
-	certFile, keyFile, caFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
-	certPEM, keyPEM := ca.leaf(t, 1)
-	for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.pem} {
+	certFile, keyFile, caFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.PEM")
+	certPEM, keyPEM := ca.Leaf(t, 1)
+	for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.PEM} {
 		writeFile(t, name, data, time.Now())
 	}
 	return ca, certFile, keyFile, caFile

@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -20,75 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/internal/testtls"
 	"github.com/authz/authz/models/storetest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "authz test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: x509.NewCertPool()}
-	ca.pool.AddCert(cert)
-	return ca
-}
-
-// leaf returns a server certificate for 127.0.0.1 and localhost with the
-// given serial number, and its key, both PEM.
-func (ca *testCA) leaf(t *testing.T, serial int64) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
 
 // writeFile writes data and stamps the file with mtime, so that a rewrite
 // is seen as a change whatever the file system's clock granularity.
@@ -178,10 +108,10 @@ func TestServeTLS(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, backend string) {
 		m := newMain(t, storetest.URL(t, backend))
 		c := tlsSetup(t, m)
-		ca := newTestCA(t)
+		ca := testtls.NewCA(t)
 		dir := t.TempDir()
 		certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-		certPEM, keyPEM := ca.leaf(t, 1001)
+		certPEM, keyPEM := ca.Leaf(t, 1001)
 		mtime := time.Now().Add(-time.Hour)
 		writeFile(t, certFile, certPEM, mtime)
 		writeFile(t, keyFile, keyPEM, mtime)
@@ -189,7 +119,7 @@ func TestServeTLS(t *testing.T) {
 		srv := startServe(t, m, "--tls-cert", certFile, "--tls-key", keyFile)
 		addr := strings.TrimPrefix(srv.base, "http://")
 		base := "https://" + addr
-		hc := tlsHTTPClient(t, ca.pool)
+		hc := tlsHTTPClient(t, ca.Pool)
 
 		resp, err := hc.Get(base + "/.well-known/oauth-authorization-server")
 		if err != nil {
@@ -220,7 +150,7 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("token iss %q, want %s", claims.Iss, base)
 		}
 
-		if conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool, MaxVersion: tls.VersionTLS11}); err == nil {
+		if conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, MaxVersion: tls.VersionTLS11}); err == nil {
 			conn.Close()
 			t.Error("a TLS 1.1 handshake succeeded; want TLS 1.2 at least")
 		}
@@ -234,23 +164,23 @@ func TestServeTLS(t *testing.T) {
 		}
 
 		// Reload: a new pair is served from the next handshake on.
-		if got := peerSerial(t, addr, ca.pool); got != 1001 {
+		if got := peerSerial(t, addr, ca.Pool); got != 1001 {
 			t.Fatalf("serial %d, want 1001", got)
 		}
-		certPEM, keyPEM = ca.leaf(t, 1002)
+		certPEM, keyPEM = ca.Leaf(t, 1002)
 		mtime = mtime.Add(time.Minute)
 		writeFile(t, certFile, certPEM, mtime)
 		writeFile(t, keyFile, keyPEM, mtime)
-		if got := peerSerial(t, addr, ca.pool); got != 1002 {
+		if got := peerSerial(t, addr, ca.Pool); got != 1002 {
 			t.Fatalf("after writing a new pair: serial %d, want 1002\nserver log:\n%s", got, srv.stderr.String())
 		}
 
 		// Half a pair (the new certificate beside the old key) does not
 		// load: the pair in use stays, and the error is logged.
-		certPEM, keyPEM = ca.leaf(t, 1003)
+		certPEM, keyPEM = ca.Leaf(t, 1003)
 		mtime = mtime.Add(time.Minute)
 		writeFile(t, certFile, certPEM, mtime)
-		if got := peerSerial(t, addr, ca.pool); got != 1002 {
+		if got := peerSerial(t, addr, ca.Pool); got != 1002 {
 			t.Fatalf("after writing a certificate without its key: serial %d, want 1002 kept", got)
 		}
 		if log := srv.stderr.String(); !strings.Contains(log, `"level":"ERROR","msg":"TLS: the changed certificate and key do not load; keeping the certificate in use"`) {
@@ -260,7 +190,7 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("token while a bad pair is on disk: %v", err)
 		}
 		writeFile(t, keyFile, keyPEM, mtime.Add(time.Minute))
-		if got := peerSerial(t, addr, ca.pool); got != 1003 {
+		if got := peerSerial(t, addr, ca.Pool); got != 1003 {
 			t.Fatalf("after writing the key too: serial %d, want 1003\nserver log:\n%s", got, srv.stderr.String())
 		}
 		if err := srv.stop(t); err != nil {
@@ -274,11 +204,11 @@ func TestServeTLS(t *testing.T) {
 func TestServeTLSStartErrors(t *testing.T) {
 	m := newMain(t, storetest.URL(t, "sqlite"))
 	run(t, m, "migrate")
-	ca := newTestCA(t)
+	ca := testtls.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile, otherKey := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "other.key")
-	certPEM, keyPEM := ca.leaf(t, 1)
-	_, otherPEM := ca.leaf(t, 2)
+	certPEM, keyPEM := ca.Leaf(t, 1)
+	_, otherPEM := ca.Leaf(t, 2)
 	for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, otherKey: otherPEM} {
 		writeFile(t, name, data, time.Now())
 	}
