@@ -6,7 +6,6 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,24 +254,7 @@ func TestReminderEmailTwoInstances(t *testing.T) {
 			e.reminders(withMail(t, srv)),
 			app.NewReminders(other, app.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-b", Mailer: mailer(t, srv, "smtp"), ConsoleURL: consoleURL}),
 		}
-		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			total int
-		)
-		for i := range 16 {
-			r := instances[i%2]
-			wg.Go(func() {
-				sent, err := r.RunOnce(e.ctx)
-				if err != nil {
-					t.Errorf("RunOnce: %v", err)
-				}
-				mu.Lock()
-				total += sent
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		total := runAtOnce(t, e.ctx, instances, 16)
 		// 4 clients due: 4 webhooks and 8 emails.
 		if total != 12 {
 			t.Errorf("RunOnce calls made %d deliveries, want 12", total)

@@ -536,24 +536,7 @@ func TestReminderTwoInstances(t *testing.T) {
 			e.reminders(func(c *app.ReminderConfig) { c.Holder = "instance-a" }),
 			app.NewReminders(other, app.ReminderConfig{WebhookSecret: e.secret, Now: e.clock.Now, Holder: "instance-b"}),
 		}
-		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			total int
-		)
-		for i := range 16 {
-			r := instances[i%2]
-			wg.Go(func() {
-				sent, err := r.RunOnce(e.ctx)
-				if err != nil {
-					t.Errorf("RunOnce: %v", err)
-				}
-				mu.Lock()
-				total += sent
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		total := runAtOnce(t, e.ctx, instances, 16)
 		if total != want {
 			t.Errorf("RunOnce calls sent %d in all, want %d", total, want)
 		}
@@ -886,4 +869,28 @@ func TestReminderRunStoreDown(t *testing.T) {
 			t.Errorf("got %d webhook requests, want none", n)
 		}
 	})
+}
+
+// runAtOnce runs RunOnce n times at once, spread over the instances, and
+// returns the deliveries they made in all.
+func runAtOnce(t *testing.T, ctx context.Context, instances []*app.Reminders, n int) int {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for i := range n {
+		r := instances[i%len(instances)]
+		wg.Go(func() {
+			sent, err := r.RunOnce(ctx)
+			if err != nil {
+				t.Errorf("RunOnce: %v", err)
+			}
+			mu.Lock()
+			total += sent
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return total
 }
