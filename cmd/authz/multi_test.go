@@ -459,31 +459,7 @@ func TestMultiInstance(t *testing.T) {
 	})
 
 	t.Run("client revoked through A is refused by B", func(t *testing.T) {
-		jar, err := cookiejar.New(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin := &http.Client{Timeout: 30 * time.Second, Transport: tr, Jar: jar}
-		call := func(method, path, body string, want int) []byte {
-			t.Helper()
-			req, err := http.NewRequestWithContext(ctx, method, a.base+"/admin/api/v1"+path, strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := admin.Do(req)
-			if err != nil {
-				t.Fatalf("%s %s at A: %v", method, path, err)
-			}
-			defer resp.Body.Close()
-			out, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != want {
-				t.Fatalf("%s %s at A: %s %s, want %d", method, path, resp.Status, out, want)
-			}
-			return out
-		}
-		login, _ := json.Marshal(map[string]string{"email": multiAdmin, "password": multiPassword})
-		call(http.MethodPost, "/session", string(login), http.StatusCreated)
+		call := adminAPIAt(t, ctx, tr, a)
 		mustToken(t, b, c1) // works at B until the revocation
 		var view struct {
 			ClientID string `json:"client_id"`
@@ -509,30 +485,7 @@ func TestMultiInstance(t *testing.T) {
 
 	t.Run("client narrowed through A holds at B's next request", func(t *testing.T) {
 		c3 := createClient(t, m, alice, "edited", readScope+","+confScope, "--ip-allowlist", "127.0.0.1")
-		jar, err := cookiejar.New(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin := &http.Client{Timeout: 30 * time.Second, Transport: tr, Jar: jar}
-		call := func(method, path, body string, want int) {
-			t.Helper()
-			req, err := http.NewRequestWithContext(ctx, method, a.base+"/admin/api/v1"+path, strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := admin.Do(req)
-			if err != nil {
-				t.Fatalf("%s %s at A: %v", method, path, err)
-			}
-			defer resp.Body.Close()
-			out, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != want {
-				t.Fatalf("%s %s at A: %s %s, want %d", method, path, resp.Status, out, want)
-			}
-		}
-		login, _ := json.Marshal(map[string]string{"email": multiAdmin, "password": multiPassword})
-		call(http.MethodPost, "/session", string(login), http.StatusCreated)
+		call := adminAPIAt(t, ctx, tr, a)
 		withScope := func(p *authzProc, scope string) *oauthResp {
 			t.Helper()
 			form := tokenForm()
@@ -712,4 +665,37 @@ func TestMultiInstance(t *testing.T) {
 		assertNoSecret(t, p.name+"'s log", log, c1.ClientSecret)
 		assertNoSecret(t, p.name+"'s log", log, c2.ClientSecret)
 	}
+}
+
+// adminAPIAt signs in to p's admin API as multiAdmin and returns a function
+// that sends one JSON request to it, fails the test on another status
+// than want, and returns the answer's body.
+func adminAPIAt(t *testing.T, ctx context.Context, tr http.RoundTripper, p *authzProc) func(method, path, body string, want int) []byte {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &http.Client{Timeout: 30 * time.Second, Transport: tr, Jar: jar}
+	call := func(method, path, body string, want int) []byte {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, p.base+"/admin/api/v1"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := admin.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s at %s: %v", method, path, p.name, err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s at %s: %s %s, want %d", method, path, p.name, resp.Status, out, want)
+		}
+		return out
+	}
+	login, _ := json.Marshal(map[string]string{"email": multiAdmin, "password": multiPassword})
+	call(http.MethodPost, "/session", string(login), http.StatusCreated)
+	return call
 }
