@@ -1,0 +1,323 @@
+package web_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testissuer"
+	"github.com/authz/authz/models"
+	"github.com/authz/authz/models/storetest"
+	"github.com/authz/authz/oauth"
+)
+
+// fedEnv is a token endpoint with two platforms it may trust: a GitHub
+// Actions-like issuer and a Kubernetes-like one, each a real issuer in the
+// test's process, and a clock for the JWKS fetcher's cooldown and cache.
+type fedEnv struct {
+	*env
+	reg           *app.Registry
+	clock         *atomic.Int64 // the JWKS fetcher's, unix nanoseconds
+	github, kube  *testissuer.Issuer
+	aud           string
+	ghIss, kubeIs *models.TrustedIssuer
+}
+
+func newFedEnv(t *testing.T, backend string, opts ...envOption) *fedEnv {
+	t.Helper()
+	clock := new(atomic.Int64)
+	clock.Store(time.Now().UnixNano())
+	opts = append(opts, func(s envSetup) {
+		if s.oauth != nil {
+			s.oauth.JWKS = oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true, Cooldown: time.Minute, Now: func() time.Time { return time.Unix(0, clock.Load()) }}
+		}
+	})
+	e := &fedEnv{env: newEnv(t, backend, opts...), clock: clock, github: testissuer.New(t), kube: testissuer.New(t)}
+	e.reg = app.NewRegistry(e.store, app.RegistryConfig{Issuer: e.url, AllowLoopbackJWKSURI: true,
+		Discovery: oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true})})
+	e.aud = e.url + "/orgs/default"
+	var err error
+	op := app.Operator(models.DefaultOrgID)
+	// GitHub's issuer through its discovery document; each token once.
+	if e.ghIss, err = e.reg.AddIssuer(context.Background(), op, app.NewIssuer{Name: "GitHub Actions", Issuer: e.github.Iss, Audience: e.aud}); err != nil {
+		t.Fatalf("add the GitHub-like issuer: %v", err)
+	}
+	// The cluster's with its jwks_uri; its pods reuse a projected token.
+	if e.kubeIs, err = e.reg.AddIssuer(context.Background(), op, app.NewIssuer{Name: "cluster", Issuer: e.kube.Iss, Audience: e.aud,
+		Keys: app.IssuerKeys{JWKSURI: e.kube.JWKSURI()}, ReusableTokens: true}); err != nil {
+		t.Fatalf("add the Kubernetes-like issuer: %v", err)
+	}
+	return e
+}
+
+// federated creates a federated client of the default project bound to f.
+func (e *fedEnv) federated(f models.Federation) string {
+	e.t.Helper()
+	c, _, err := e.reg.Create(context.Background(), app.Operator(models.DefaultOrgID), app.NewClient{
+		OwnerEmail: e.owner.Email, Name: "workload", Project: "default", Scopes: []string{readScope}, AuthMethod: models.AuthFederated, Federation: f,
+	})
+	if err != nil {
+		e.t.Fatalf("create federated client: %v", err)
+	}
+	return c.ID
+}
+
+// present sends token as client id's client assertion.
+func (e *fedEnv) present(id, token string) (*http.Response, map[string]string) {
+	e.t.Helper()
+	form := assertionForm(token)
+	form.Set("client_id", id)
+	return e.postForm(form, nil)
+}
+
+// TestFederatedConditions is the table of federated client
+// authentication through the real token endpoint: tokens of a GitHub
+// Actions-like and a Kubernetes-like issuer that match their client's
+// binding get a token with the owner's permissions; near misses, expired,
+// early, too long-lived, wrongly addressed, foreign, unsigned and
+// replayed ones are refused with invalid_client, the same answer as an
+// unknown client until the signature verifies.
+func TestFederatedConditions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newFedEnv(t, backend)
+		exact := e.federated(models.Federation{IssuerID: e.ghIss.ID, Subject: "repo:acme/api:ref:refs/heads/main",
+			Conditions: models.Conditions{"repository_owner": "acme", "environment": "production"}})
+		glob := e.federated(models.Federation{IssuerID: e.ghIss.ID, Subject: "repo:acme/api:*"})
+		kube := e.federated(models.Federation{IssuerID: e.kubeIs.ID, Subject: "system:serviceaccount:payments:worker",
+			Conditions: models.Conditions{"kubernetes.io/namespace": "payments", "kubernetes.io/serviceaccount/name": "worker"}})
+
+		gh := func(edit func(map[string]any)) string {
+			c := e.github.GitHub(e.aud)
+			if edit != nil {
+				edit(c)
+			}
+			return e.github.Sign(t, c)
+		}
+		k8s := func(edit func(map[string]any)) string {
+			c := e.kube.Kubernetes(e.aud)
+			if edit != nil {
+				edit(c)
+			}
+			return e.kube.Sign(t, c)
+		}
+		set := func(name string, v any) func(map[string]any) { return func(c map[string]any) { c[name] = v } }
+		now := time.Now()
+		rogue, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unknown := "client authentication failed" // the answer to an unknown client
+
+		for _, c := range []struct {
+			name, client, token string
+			describes           string // "" accepted; else part of the error_description
+		}{
+			{"exact subject and conditions", exact, gh(nil), ""},
+			{"glob: another branch", glob, gh(set("sub", "repo:acme/api:ref:refs/heads/feature/x")), ""},
+			{"glob: an environment subject", glob, gh(set("sub", "repo:acme/api:environment:production")), ""},
+			{"nested conditions", kube, k8s(nil), ""},
+			{"another branch", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/dev")), "sub does not match"},
+			{"a longer branch name", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/main-old")), "sub does not match"},
+			{"a repository sharing the prefix", glob, gh(set("sub", "repo:acme/api-internal:ref:refs/heads/main")), "sub does not match"},
+			{"another owner", glob, gh(set("sub", "repo:acme-evil/api:ref:refs/heads/main")), "sub does not match"},
+			{"another namespace's service account", kube, k8s(set("sub", "system:serviceaccount:billing:worker")), "sub does not match"},
+			{"namespace claim differs", kube, k8s(func(c map[string]any) { c["kubernetes.io"].(map[string]any)["namespace"] = "billing" }), `"kubernetes.io/namespace"`},
+			{"nested claim missing", kube, k8s(func(c map[string]any) { delete(c["kubernetes.io"].(map[string]any), "serviceaccount") }), `"kubernetes.io/serviceaccount/name"`},
+			{"condition value differs by case", exact, gh(set("environment", "Production")), `"environment"`},
+			{"a number where a string is expected", exact, gh(set("repository_owner", 117243)), `"repository_owner"`},
+			{"an array where a string is expected", exact, gh(set("environment", []string{"production"})), `"environment"`},
+			{"condition claim missing", exact, gh(func(c map[string]any) { delete(c, "environment") }), `"environment"`},
+			{"expired", exact, gh(func(c map[string]any) {
+				c["iat"], c["nbf"], c["exp"] = now.Add(-10*time.Minute).Unix(), now.Add(-10*time.Minute).Unix(), now.Add(-5*time.Minute).Unix()
+			}), "expired"},
+			{"not yet valid", exact, gh(set("nbf", now.Add(3*time.Minute).Unix())), "not valid yet"},
+			{"issued in the future", exact, gh(set("iat", now.Add(3*time.Minute).Unix())), "not valid yet"},
+			{"lifetime beyond the issuer's bound", exact, gh(set("exp", now.Add(2*time.Hour).Unix())), "more than 1h0m0s ahead"},
+			{"no exp", exact, gh(func(c map[string]any) { delete(c, "exp") }), "exp"},
+			{"wrong audience", exact, gh(set("aud", "https://github.com/acme")), "aud must name"},
+			{"audience of another organization", exact, gh(set("aud", e.url+"/orgs/globex")), "aud must name"},
+			{"iss of another trusted issuer, signed by this one's key", exact, gh(set("iss", e.kube.Iss)), "iss is not the client's trusted issuer"},
+			{"a token of another trusted issuer", exact, k8s(func(c map[string]any) { c["sub"] = "repo:acme/api:ref:refs/heads/main" }), unknown},
+			{"unknown key", exact, testissuer.SignWith(t, "rogue", rogue, e.github.GitHub(e.aud)), unknown},
+			{"bad signature under the issuer's kid", exact, testissuer.SignWith(t, e.github.Kid(), rogue, e.github.GitHub(e.aud)), unknown},
+			{"tampered payload", exact, tamper(gh(nil)), unknown},
+			{"not a JWT", exact, "not.a.jwt", unknown},
+			{"no jti (single use)", exact, gh(func(c map[string]any) { delete(c, "jti") }), "jti"},
+			{"unknown client", "authz_no_such_client", gh(nil), unknown},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				resp, body := e.present(c.client, c.token)
+				if c.describes == "" {
+					if resp.StatusCode != http.StatusOK {
+						t.Fatalf("got %d %v, want 200", resp.StatusCode, body)
+					}
+					claims, err := e.verifier(e.url).Verify(context.Background(), body["access_token"])
+					if err != nil || claims.ClientID != c.client || claims.Scope != readScope {
+						t.Fatalf("token: %v, %+v; want client %s with scope %s", err, claims, c.client, readScope)
+					}
+					return
+				}
+				if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client" || !strings.Contains(body["error_description"], c.describes) {
+					t.Fatalf("got %d %v, want 401 invalid_client describing %q", resp.StatusCode, body, c.describes)
+				}
+			})
+		}
+
+		t.Run("replay refused, also by a second Store on the database", func(t *testing.T) {
+			claims := e.github.GitHub(e.aud)
+			token := e.github.Sign(t, claims)
+			if resp, body := e.present(exact, token); resp.StatusCode != 200 {
+				t.Fatalf("first use: %d %v", resp.StatusCode, body)
+			}
+			if resp, body := e.present(exact, token); resp.StatusCode != 401 || !strings.Contains(body["error_description"], "used before") {
+				t.Fatalf("second use: %d %v, want 401 used before", resp.StatusCode, body)
+			}
+			if resp, body := e.present(glob, token); resp.StatusCode != 401 || !strings.Contains(body["error_description"], "used before") {
+				t.Fatalf("second use by another client of the issuer: %d %v, want 401 used before", resp.StatusCode, body)
+			}
+			second := storetest.OpenURL(t, e.dbURL)
+			first, err := second.RecordReplay(context.Background(), models.ReplayFederated, e.ghIss.ID+":"+claims["jti"].(string), time.Now().Add(time.Hour))
+			if err != nil || first {
+				t.Fatalf("second Store: first use %t, %v; want a replay", first, err)
+			}
+		})
+		t.Run("a token refused by the binding is not spent", func(t *testing.T) {
+			token := gh(set("sub", "repo:acme/api:ref:refs/heads/dev"))
+			if resp, _ := e.present(exact, token); resp.StatusCode != 401 {
+				t.Fatalf("wrong client: %d, want 401", resp.StatusCode)
+			}
+			if resp, body := e.present(glob, token); resp.StatusCode != 200 {
+				t.Fatalf("its own client: %d %v, want 200", resp.StatusCode, body)
+			}
+		})
+		t.Run("reuse allowed when the issuer's tokens are not single use", func(t *testing.T) {
+			token := k8s(func(c map[string]any) { delete(c, "jti") })
+			for i := range 3 {
+				if resp, body := e.present(kube, token); resp.StatusCode != 200 {
+					t.Fatalf("use %d: %d %v", i+1, resp.StatusCode, body)
+				}
+			}
+		})
+		t.Run("a federated client's secret is refused", func(t *testing.T) {
+			secret, err := oauth.NewSecretFor(models.ClientKindProject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, body := e.postForm(url.Values{"grant_type": {"client_credentials"}, "client_id": {exact}, "client_secret": {secret}}, nil)
+			if resp.StatusCode != 401 || !strings.Contains(body["error_description"], "workload token") {
+				t.Fatalf("got %d %v", resp.StatusCode, body)
+			}
+		})
+		t.Run("the owner's current permissions", func(t *testing.T) {
+			e.owner.Permissions = models.NewSet(createScope)
+			if err := e.store.UpdateUser(context.Background(), e.owner); err != nil {
+				t.Fatal(err)
+			}
+			resp, body := e.present(glob, gh(nil))
+			if resp.StatusCode != 400 || body["error"] != "unauthorized_client" || !strings.Contains(body["error_description"], "owner no longer holds") {
+				t.Fatalf("owner without the client's scope: %d %v, want 400 unauthorized_client", resp.StatusCode, body)
+			}
+		})
+	})
+}
+
+// tamper changes a signed token's payload (its sub), keeping its
+// signature.
+func tamper(token string) string {
+	parts := strings.Split(token, ".")
+	parts[1] = parts[1][:len(parts[1])-2] + "AA"
+	return strings.Join(parts, ".")
+}
+
+// TestFederatedJWKSRotation: the issuer rotates its key; a token signed
+// with the new kid is refused within the fetcher's cooldown, accepted after
+// it (one more fetch); once the old key is no longer published and the
+// keys are fetched again, a token signed with it is refused.
+func TestFederatedJWKSRotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newFedEnv(t, backend)
+		id := e.federated(models.Federation{IssuerID: e.ghIss.ID, Subject: "repo:acme/api:ref:refs/heads/main"})
+		oldToken := e.github.Sign(t, e.github.GitHub(e.aud)) // signed with the first key, kept for later
+		if resp, body := e.present(id, e.github.Sign(t, e.github.GitHub(e.aud))); resp.StatusCode != 200 || e.github.Fetches() != 1 {
+			t.Fatalf("first key: %d %v, %d fetches; want 200 after one", resp.StatusCode, body, e.github.Fetches())
+		}
+		e.github.Rotate(t)
+		newToken := e.github.Sign(t, e.github.GitHub(e.aud))
+		if resp, _ := e.present(id, newToken); resp.StatusCode != 401 || e.github.Fetches() != 1 {
+			t.Fatalf("new kid within the cooldown: %d, %d fetches; want 401 and no fetch", resp.StatusCode, e.github.Fetches())
+		}
+		e.clock.Add(int64(time.Minute))
+		if resp, body := e.present(id, newToken); resp.StatusCode != 200 || e.github.Fetches() != 2 {
+			t.Fatalf("new kid after the cooldown: %d %v, %d fetches; want 200 after one more fetch", resp.StatusCode, body, e.github.Fetches())
+		}
+		e.github.Retire()
+		e.clock.Add(int64(oauth.DefaultJWKSMaxAge)) // the keys in memory are old: fetched again
+		if resp, body := e.present(id, oldToken); resp.StatusCode != 401 || body["error_description"] != "client authentication failed" || e.github.Fetches() != 3 {
+			t.Fatalf("the retired key after a fetch: %d %v, %d fetches; want 401 as an unknown client after a third fetch", resp.StatusCode, body, e.github.Fetches())
+		}
+	})
+}
+
+// TestFederatedIssuerChanges: a change to the trusted issuer or to the
+// client's binding holds at the next request; an issuer is removed only
+// once no client is bound to it, and its tokens no longer authenticate
+// the client rebound elsewhere. Failures spend the brute-force budget.
+func TestFederatedIssuerChanges(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		fixed := time.Now()
+		e := newFedEnv(t, backend, func(s envSetup) {
+			if s.server != nil {
+				s.server.SetLimiter(oauth.NewLimiter(oauth.LimiterConfig{Rate: 1000, FailuresPerPair: 3, FailuresPerIP: 100, Now: func() time.Time { return fixed }}))
+			}
+		})
+		ctx, op := context.Background(), app.Operator(models.DefaultOrgID)
+		id := e.federated(models.Federation{IssuerID: e.ghIss.ID, Subject: "repo:acme/api:ref:refs/heads/main"})
+		if resp, body := e.present(id, e.github.Sign(t, e.github.GitHub(e.aud))); resp.StatusCode != 200 {
+			t.Fatalf("before the change: %d %v", resp.StatusCode, body)
+		}
+		newAud := e.url + "/orgs/default/ci"
+		if _, err := e.reg.UpdateIssuer(ctx, op, e.ghIss.ID, app.IssuerChange{Audience: &newAud}); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := e.present(id, e.github.Sign(t, e.github.GitHub(e.aud))); resp.StatusCode != 401 || !strings.Contains(body["error_description"], "aud") {
+			t.Fatalf("the old audience after the change: %d %v, want 401", resp.StatusCode, body)
+		}
+		if resp, body := e.present(id, e.github.Sign(t, e.github.GitHub(newAud))); resp.StatusCode != 200 {
+			t.Fatalf("the new audience: %d %v", resp.StatusCode, body)
+		}
+
+		if err := e.reg.RemoveIssuer(ctx, op, e.ghIss.ID); models.ErrorCode(err) != "issuer_in_use" {
+			t.Fatalf("RemoveIssuer(bound): got %v, want issuer_in_use", err)
+		}
+		if _, err := e.reg.SetFederation(ctx, op, id, models.Federation{IssuerID: e.kubeIs.ID, Subject: "system:serviceaccount:payments:worker"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reg.RemoveIssuer(ctx, op, e.ghIss.ID); err != nil {
+			t.Fatalf("RemoveIssuer(no longer bound): %v", err)
+		}
+		if resp, body := e.present(id, e.github.Sign(t, e.github.GitHub(newAud))); resp.StatusCode != 401 {
+			t.Fatalf("the removed issuer's token: %d %v, want 401", resp.StatusCode, body)
+		}
+		if resp, body := e.present(id, e.kube.Sign(t, e.kube.Kubernetes(e.aud))); resp.StatusCode != 200 {
+			t.Fatalf("the new binding: %d %v", resp.StatusCode, body)
+		}
+
+		for i := range 4 { // the budget, then one more: backoff starts
+			if resp, _ := e.present(id, e.kube.Sign(t, e.kube.Kubernetes("https://elsewhere.example"))); resp.StatusCode != 401 {
+				t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
+			}
+		}
+		resp, body := e.present(id, e.kube.Sign(t, e.kube.Kubernetes(e.aud)))
+		if resp.StatusCode != http.StatusTooManyRequests || body["error"] != "slow_down" {
+			t.Fatalf("after the budget: %d %v, want 429 slow_down", resp.StatusCode, body)
+		}
+	})
+}
