@@ -94,7 +94,7 @@ func requireMember(actor Actor) error {
 		return errNoOrganization
 	}
 	if !actor.member() {
-		return models.Errorf(models.KindForbidden, "not_member", "only the organization's members may read its trusted issuers")
+		return models.Errorf(models.KindForbidden, "forbidden", "only the organization's members may read its trusted issuers")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -319,5 +320,99 @@ func TestFederatedIssuerChanges(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || body["error"] != "slow_down" {
 			t.Fatalf("after the budget: %d %v, want 429 slow_down", resp.StatusCode, body)
 		}
+	})
+}
+
+// TestAdminIssuers: the admin API manages the organization's trusted
+// issuers (owners and admins; members read them) and federated clients'
+// bindings, each refusal a 4xx with its code: another organization's
+// issuer is 404 whatever the route, too wide a binding 400, a bound issuer
+// 409 until the client is bound elsewhere.
+func TestAdminIssuers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, backend string) {
+		e := newAdminEnv(t, backend, false)
+		tok, memberTok := e.login(adminEmail, adminPassword), e.login(memberEmail, memberPass)
+		platform := testissuer.New(t)
+		var jwks map[string]any
+		_ = json.Unmarshal([]byte(platform.JWKS(t)), &jwks)
+		aud := e.url + "/orgs/default"
+		gh := map[string]any{"name": "GitHub Actions", "issuer": "https://token.actions.example", "jwks": jwks, "audience": aud}
+
+		r := e.call(tok, "POST", orgAPI+"/issuers", gh, nil)
+		wantAPI(t, "create an issuer", r, http.StatusCreated, "")
+		ghID := r.str("id")
+		if r.str("keys_source") != "jwks" || r.str("max_token_lifetime") != "1h0m0s" || r.body["single_use"] != true || r.header.Get("Location") != orgAPI+"/issuers/"+ghID {
+			t.Errorf("created issuer: %s", r)
+		}
+		wantAPI(t, "the same issuer again", e.call(tok, "POST", orgAPI+"/issuers", gh, nil), http.StatusConflict, "issuer_taken")
+		wantAPI(t, "an issuer by a member", e.call(memberTok, "POST", orgAPI+"/issuers", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks, "audience": aud}, nil), http.StatusForbidden, "")
+		for _, c := range []struct {
+			name, code string
+			body       any
+		}{
+			{"http issuer", "invalid_issuer", map[string]any{"name": "x", "issuer": "http://ci.example", "jwks": jwks, "audience": aud}},
+			{"no audience", "invalid_audience", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks}},
+			{"both keys", "invalid_keys", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks, "jwks_uri": "https://x.example/jwks", "audience": aud}},
+			{"no keys and no discovery", "discovery_failed", map[string]any{"name": "x", "issuer": "https://x.example", "audience": aud}},
+			{"a lifetime of two days", "invalid_token_lifetime", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks, "audience": aud, "max_token_lifetime": "2d"}},
+			{"a lifetime that is no duration", "invalid_duration", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks, "audience": aud, "max_token_lifetime": "soon"}},
+			{"an unknown field", "invalid_json", map[string]any{"name": "x", "issuer": "https://x.example", "jwks": jwks, "audience": aud, "secret": "x"}},
+		} {
+			wantAPI(t, c.name, e.call(tok, "POST", orgAPI+"/issuers", c.body, nil), http.StatusBadRequest, c.code)
+		}
+		r = e.call(tok, "POST", orgAPI+"/issuers", map[string]any{"name": "cluster", "issuer": "https://k8s.example", "jwks": jwks, "audience": aud, "single_use": false, "max_token_lifetime": "2h"}, nil)
+		wantAPI(t, "a reusable-token issuer", r, http.StatusCreated, "")
+		k8sID := r.str("id")
+		if r.body["single_use"] != false || r.str("max_token_lifetime") != "2h0m0s" {
+			t.Errorf("reusable-token issuer: %s", r)
+		}
+		r = e.call(memberTok, "GET", orgAPI+"/issuers", nil, nil)
+		if items, _ := r.body["items"].([]any); r.status != 200 || len(items) != 2 {
+			t.Errorf("list as a member: %s", r)
+		}
+
+		// A federated client of the member.
+		r = e.call(memberTok, "POST", orgAPI+"/clients", map[string]any{"name": "deploy", "project": "default", "scopes": []string{readScope}, "token_endpoint_auth_method": "federated",
+			"federation": map[string]any{"issuer_id": ghID, "subject": "repo:acme/api:ref:refs/heads/main", "conditions": map[string]string{"environment": "production"}}}, nil)
+		wantAPI(t, "create a federated client", r, http.StatusCreated, "")
+		id := r.str("client_id")
+		if f, _ := r.body["federation"].(map[string]any); r.str("token_endpoint_auth_method") != "federated" || f["issuer_id"] != ghID || r.body["client_secret"] != nil {
+			t.Errorf("federated client: %s", r)
+		}
+		wantAPI(t, "too wide a binding", e.call(memberTok, "POST", orgAPI+"/clients", map[string]any{"name": "wide", "project": "default", "token_endpoint_auth_method": "federated",
+			"federation": map[string]any{"issuer_id": k8sID, "subject": "system:serviceaccount:payments:default"}}, nil), http.StatusBadRequest, "binding_too_wide")
+		wantAPI(t, "no binding", e.call(memberTok, "POST", orgAPI+"/clients", map[string]any{"name": "none", "project": "default", "token_endpoint_auth_method": "federated"}, nil), http.StatusBadRequest, "federation_required")
+		wantAPI(t, "rotate a federated client", e.call(memberTok, "POST", orgAPI+"/clients/"+id+"/rotate", map[string]any{}, nil), http.StatusConflict, "federated_client")
+
+		other := e.newTenant("other")
+		r = e.call(other.ownerTok, "POST", orgPath("other")+"/issuers", map[string]any{"name": "theirs", "issuer": "https://ci.other.example", "jwks": jwks, "audience": aud}, nil)
+		wantAPI(t, "another organization's issuer", r, http.StatusCreated, "")
+		theirs := r.str("id")
+		for _, c := range []struct{ method, path string }{{"GET", "/issuers/" + theirs}, {"PATCH", "/issuers/" + theirs}, {"DELETE", "/issuers/" + theirs}} {
+			var body any
+			if c.method == "PATCH" {
+				body = map[string]any{"audience": "https://evil.example"}
+			}
+			wantAPI(t, c.method+" another organization's issuer", e.call(tok, c.method, orgAPI+c.path, body, nil), http.StatusNotFound, "issuer_not_found")
+		}
+		wantAPI(t, "bind to another organization's issuer", e.call(memberTok, "PUT", orgAPI+"/clients/"+id+"/federation", map[string]any{"issuer_id": theirs, "subject": "repo:acme/api:*"}, nil), http.StatusNotFound, "issuer_not_found")
+		wantAPI(t, "federation of a secret client", e.call(other.ownerTok, "PUT", orgPath("other")+"/clients/"+other.clients[models.ClientKindProject]+"/federation", map[string]any{"issuer_id": theirs, "subject": "repo:acme/api:*"}, nil), http.StatusConflict, "not_federated_client")
+		wantAPI(t, "federation of another organization's client", e.call(tok, "PUT", orgAPI+"/clients/"+other.clients[models.ClientKindProject]+"/federation", map[string]any{"issuer_id": ghID, "subject": "repo:acme/api:*"}, nil), http.StatusNotFound, "")
+
+		r = e.call(tok, "PATCH", orgAPI+"/issuers/"+ghID, map[string]any{"audience": aud + "/ci", "single_use": false}, nil)
+		if r.status != 200 || r.str("audience") != aud+"/ci" || r.body["single_use"] != false || r.body["clients"] != float64(1) {
+			t.Errorf("patch the issuer: %s", r)
+		}
+		wantAPI(t, "patch the issuer URL", e.call(tok, "PATCH", orgAPI+"/issuers/"+ghID, map[string]any{"issuer": "https://elsewhere.example"}, nil), http.StatusBadRequest, "invalid_issuer")
+		wantAPI(t, "patch by a member", e.call(memberTok, "PATCH", orgAPI+"/issuers/"+ghID, map[string]any{"name": "mine"}, nil), http.StatusForbidden, "")
+		wantAPI(t, "delete a bound issuer", e.call(tok, "DELETE", orgAPI+"/issuers/"+ghID, nil, nil), http.StatusConflict, "issuer_in_use")
+
+		r = e.call(memberTok, "PUT", orgAPI+"/clients/"+id+"/federation", map[string]any{"issuer_id": k8sID, "subject": "system:serviceaccount:payments:worker", "conditions": map[string]string{"kubernetes.io/namespace": "payments"}}, nil)
+		if f, _ := r.body["federation"].(map[string]any); r.status != 200 || f["issuer_id"] != k8sID {
+			t.Errorf("replace the binding: %s", r)
+		}
+		e.lastAudit(tok, id, models.AuditClientFederation)
+		wantAPI(t, "delete the issuer no longer bound", e.call(tok, "DELETE", orgAPI+"/issuers/"+ghID, nil, nil), http.StatusNoContent, "")
+		wantAPI(t, "the deleted issuer", e.call(tok, "GET", orgAPI+"/issuers/"+ghID, nil, nil), http.StatusNotFound, "issuer_not_found")
 	})
 }
