@@ -311,6 +311,24 @@ func TestFederatedIssuerChanges(t *testing.T) {
 			t.Fatalf("the new binding: %d %v", resp.StatusCode, body)
 		}
 
+		// A revoked client does not hold its issuer: once the issuer is
+		// removed, the client's tokens are answered as an unknown client's.
+		third := testissuer.New(t)
+		gone, err := e.reg.AddIssuer(ctx, op, app.NewIssuer{Name: "gone", Issuer: third.Iss, Audience: e.aud, Keys: app.IssuerKeys{JWKSURI: third.JWKSURI()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orphan := e.federated(models.Federation{IssuerID: gone.ID, Subject: "repo:acme/api:*"})
+		if _, err := e.reg.Revoke(ctx, op, orphan); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reg.RemoveIssuer(ctx, op, gone.ID); err != nil {
+			t.Fatalf("RemoveIssuer(bound to a revoked client only): %v", err)
+		}
+		if resp, body := e.present(orphan, third.Sign(t, third.GitHub(e.aud))); resp.StatusCode != 401 || body["error_description"] != "client authentication failed" {
+			t.Fatalf("a client whose issuer was removed: %d %v, want 401 as an unknown client", resp.StatusCode, body)
+		}
+
 		for i := range 4 { // the budget, then one more: backoff starts
 			if resp, _ := e.present(id, e.kube.Sign(t, e.kube.Kubernetes("https://elsewhere.example"))); resp.StatusCode != 401 {
 				t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
