@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,9 +19,11 @@ import (
 
 	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testissuer"
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
 )
 
 // fedEnv is a token endpoint with two platforms it may trust: a GitHub
@@ -101,6 +105,45 @@ func (e *fedEnv) present(id, token string) (*http.Response, map[string]string) {
 	form := assertionForm(token)
 	form.Set("client_id", id)
 	return e.postForm(form, nil)
+}
+
+// secondInstance starts another token endpoint on e's database, as a
+// second instance behind a load balancer would be, and returns its URL.
+func (e *fedEnv) secondInstance() string {
+	e.t.Helper()
+	store := storetest.OpenURL(e.t, e.dbURL)
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e.t.Cleanup(srv.Close)
+	hasher, keyring := testkeys.New(e.t, store, e.url)
+	tokens, err := oauth.NewServer(oauth.Config{Issuer: e.url, JWKS: oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true}}, store, hasher, keyring, nil, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	handler = web.New(web.Config{Issuer: e.url}, tokens, keyring, store)
+	return srv.URL
+}
+
+// presentAt sends token as client id's client assertion to the token
+// endpoint at base.
+func (e *fedEnv) presentAt(base, id, token string) (*http.Response, map[string]string) {
+	e.t.Helper()
+	form := assertionForm(token)
+	form.Set("client_id", id)
+	resp, err := http.PostForm(base+"/oauth2/token", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		e.t.Fatal(err)
+	}
+	body := map[string]string{}
+	for k, v := range raw {
+		body[k] = fmt.Sprint(v)
+	}
+	return resp, body
 }
 
 // TestFederatedConditions is the table of federated client
@@ -200,7 +243,7 @@ func TestFederatedConditions(t *testing.T) {
 			})
 		}
 
-		t.Run("replay refused, also by a second Store on the database", func(t *testing.T) {
+		t.Run("replay refused, also by a second Store and a second instance on the database", func(t *testing.T) {
 			claims := e.github.GitHub(e.aud)
 			token := e.github.Sign(t, claims)
 			if resp, body := e.present(exact, token); resp.StatusCode != 200 {
@@ -216,6 +259,13 @@ func TestFederatedConditions(t *testing.T) {
 			first, err := second.RecordReplay(context.Background(), models.ReplayFederated, e.ghIss.ID+":"+claims["jti"].(string), time.Now().Add(time.Hour))
 			if err != nil || first {
 				t.Fatalf("second Store: first use %t, %v; want a replay", first, err)
+			}
+			fresh := e.github.Sign(t, e.github.GitHub(e.aud))
+			if resp, body := e.present(exact, fresh); resp.StatusCode != 200 {
+				t.Fatalf("first use on the first instance: %d %v", resp.StatusCode, body)
+			}
+			if resp, body := e.presentAt(e.secondInstance(), exact, fresh); resp.StatusCode != 401 || !strings.Contains(body["error_description"], "used before") {
+				t.Fatalf("second use on a second instance: %d %v, want 401 used before", resp.StatusCode, body)
 			}
 		})
 		t.Run("a token refused by the binding is not spent", func(t *testing.T) {
