@@ -61,4 +61,5 @@ fuzz:
 	$(GO) test ./jwtkeys/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSecretFormat$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauth -run '^$$' -fuzz '^FuzzSubjectBinding$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./web -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)

@@ -35,6 +35,12 @@ type RegistryStore interface {
 	ListProjects(ctx context.Context, orgID string) ([]models.Project, error)
 	SetDefaultProject(ctx context.Context, orgID, projectID string) error
 	SetClientKeys(ctx context.Context, id, jwks, jwksURI string) error
+	SetClientFederation(ctx context.Context, id string, f models.Federation) error
+	CreateTrustedIssuer(ctx context.Context, ti *models.TrustedIssuer) error
+	TrustedIssuerByID(ctx context.Context, orgID, id string) (*models.TrustedIssuer, error)
+	TrustedIssuers(ctx context.Context, orgID string) ([]models.TrustedIssuer, error)
+	UpdateTrustedIssuer(ctx context.Context, ti *models.TrustedIssuer) error
+	DeleteTrustedIssuer(ctx context.Context, orgID, id string) error
 	ClientByID(ctx context.Context, id string) (*models.Client, error)
 	CreateClient(ctx context.Context, c *models.Client, s *models.ClientSecret, maxPerOwner int) error
 	UpdateClient(ctx context.Context, c *models.Client) error
@@ -65,9 +71,13 @@ type RegistryConfig struct {
 	// the system credentials are imported from are recognised: Import
 	// refuses a secret that starts with none of them.
 	LegacyPrefixes []string
-	// AllowLoopbackJWKSURI accepts http:// jwks_uri of loopback addresses:
-	// for tests only (see oauth.JWKSFetcherConfig).
+	// AllowLoopbackJWKSURI accepts http:// jwks_uri and trusted issuer
+	// URLs of loopback addresses: for tests only (see
+	// oauth.JWKSFetcherConfig).
 	AllowLoopbackJWKSURI bool
+	// Discovery reads a trusted issuer's discovery document when it is
+	// added without keys; nil, such an issuer is refused.
+	Discovery Discoverer
 }
 
 // DefaultLegacyWindow is how long imported secrets keep working when an
@@ -89,11 +99,12 @@ type Registry struct {
 	legacy   []string       // LegacyPrefixes
 	// loopbackJWKS is AllowLoopbackJWKSURI.
 	loopbackJWKS bool
+	discovery    Discoverer
 }
 
 // NewRegistry returns a Registry on store.
 func NewRegistry(store RegistryStore, cfg RegistryConfig) *Registry {
-	r := &Registry{store: store, hasher: cfg.Hasher, issuer: cfg.Issuer, audience: cfg.DefaultAudience, now: cfg.Now, log: cfg.Log, loopbackJWKS: cfg.AllowLoopbackJWKSURI}
+	r := &Registry{store: store, hasher: cfg.Hasher, issuer: cfg.Issuer, audience: cfg.DefaultAudience, now: cfg.Now, log: cfg.Log, loopbackJWKS: cfg.AllowLoopbackJWKSURI, discovery: cfg.Discovery}
 	for _, p := range cfg.LegacyPrefixes {
 		if p = strings.TrimSpace(p); p != "" {
 			r.legacy = append(r.legacy, p)
@@ -136,12 +147,15 @@ type NewClient struct {
 	ExpiresAt      *time.Time // default: now + the policy's default credential lifetime
 	ResourceServer bool
 	// AuthMethod is models.AuthSecret (the default: a secret is made and
-	// returned once) or models.AuthPrivateKeyJWT: the client signs
+	// returned once), models.AuthPrivateKeyJWT: the client signs
 	// assertions with its own keys, given as JWKS (a JWKS document) or
-	// JWKSURI (where to fetch it), and has no secret.
+	// JWKSURI (where to fetch it), and has no secret, or
+	// models.AuthFederated: the client sends workload tokens of a trusted
+	// issuer matching Federation, and has neither secret nor keys.
 	AuthMethod string
 	JWKS       string
 	JWKSURI    string
+	Federation models.Federation
 	// RequireDPoP: the token endpoint refuses the client's requests
 	// without a DPoP proof (RFC 9449), so each of its tokens is bound to
 	// its key.
@@ -354,6 +368,10 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		return nil, "", models.Errorf(models.KindInvalid, "invalid_kind", "a publishable client cannot be a resource server: its secret ships in apps, and a resource server may introspect every token")
 	}
 	var keys Keys
+	var federation models.Federation
+	if in.AuthMethod != models.AuthFederated && (in.Federation.IssuerID != "" || in.Federation.Subject != "" || len(in.Federation.Conditions) > 0) {
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "a federation binding is for a federated client: set the authentication method to %s", models.AuthFederated)
+	}
 	switch in.AuthMethod {
 	case "", models.AuthSecret:
 		if in.JWKS != "" || in.JWKSURI != "" {
@@ -363,8 +381,15 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		if keys, err = r.checkKeys(Keys{JWKS: in.JWKS, JWKSURI: in.JWKSURI}); err != nil {
 			return nil, "", err
 		}
+	case models.AuthFederated:
+		if in.JWKS != "" || in.JWKSURI != "" {
+			return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "a federated client has no keys of its own: its trusted issuer's keys verify its tokens")
+		}
+		if federation, err = r.checkFederation(ctx, actor.OrgID, in.Federation); err != nil {
+			return nil, "", err
+		}
 	default:
-		return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "authentication method must be %s or %s", models.AuthSecret, models.AuthPrivateKeyJWT)
+		return nil, "", models.Errorf(models.KindInvalid, "invalid_auth_method", "authentication method must be %s, %s or %s", models.AuthSecret, models.AuthPrivateKeyJWT, models.AuthFederated)
 	}
 	if format == models.FormatLegacy && policy.LegacySunset != nil && !r.now().Before(*policy.LegacySunset) {
 		return nil, "", models.Errorf(models.KindInvalid, "legacy_sunset_passed", "legacy credentials stopped working on %s; create a new client instead", policy.LegacySunset.UTC().Format(time.RFC3339))
@@ -392,9 +417,12 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 		c.ProjectID = project.ID
 	}
 	var cs *models.ClientSecret
-	if in.AuthMethod == models.AuthPrivateKeyJWT {
+	switch in.AuthMethod {
+	case models.AuthPrivateKeyJWT:
 		c.AuthMethod, c.JWKS, c.JWKSURI = models.AuthPrivateKeyJWT, keys.JWKS, keys.JWKSURI
-	} else {
+	case models.AuthFederated:
+		c.AuthMethod, c.Federation = models.AuthFederated, federation
+	default:
 		if secret == "" {
 			if secret, err = oauth.NewSecretFor(kind); err != nil {
 				return nil, "", err
@@ -422,6 +450,9 @@ func (r *Registry) register(ctx context.Context, actor Actor, in NewClient, clie
 	}
 	if c.RequireDPoP {
 		detail["require_dpop"] = true
+	}
+	if c.Federated() {
+		detail["federation"] = federationDetail(c.Federation)
 	}
 	r.audit(ctx, actor, action, c.ID, owner.ID, detail)
 	return c, secret, nil
@@ -647,6 +678,9 @@ func (r *Registry) Rotate(ctx context.Context, actor Actor, clientID string, gra
 	}
 	if c.UsesKeys() {
 		return "", nil, models.Errorf(models.KindConflict, "key_client", "client %s authenticates with public keys (private_key_jwt) and has no secret: replace its keys instead", clientID)
+	}
+	if c.Federated() {
+		return "", nil, models.Errorf(models.KindConflict, "federated_client", "client %s authenticates with workload tokens of a trusted issuer and has no secret: replace its federation binding instead", clientID)
 	}
 	policy, err := r.store.Policy(ctx, c.OrgID)
 	if err != nil {

@@ -33,6 +33,12 @@ const (
 	// AuditDefaultProjectSet: an organization named (or cleared) the
 	// project its organization-wide clients' tokens are for by default.
 	AuditDefaultProjectSet = "organization.default_project_set"
+	// Trusted issuers of federated workload tokens, and a federated
+	// client's binding to one.
+	AuditIssuerAdded      = "issuer.added"
+	AuditIssuerUpdated    = "issuer.updated"
+	AuditIssuerRemoved    = "issuer.removed"
+	AuditClientFederation = "client.federation_replaced"
 )
 
 // AuditEvent records who did what to which credential, from where, when.

@@ -16,12 +16,20 @@ import (
 // auth_version.v, by trigger, whoever makes it: this process, another
 // instance, the CLI or a hand-written UPDATE. Usage columns (last_used_*,
 // token_count) and updated_at are left out: they change at every usage
-// flush and no authentication decision reads them. Migrations 6, 7, 10 and 11 made
-// the triggers of this list; a change to it needs a migration that makes them
-// again (dropTriggers, then authTriggers).
+// flush and no authentication decision reads them. Migrations 6, 7, 10, 11 and 12
+// made the triggers of this list; a change to it needs a migration that makes
+// them again (dropTriggers, then authTriggers).
 var authTables = []authTable{
-	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop, auth_method, jwks, jwks_uri"},
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop, auth_method, jwks, jwks_uri, federation_issuer_id, federation_subject, federation_conditions"},
 	authTablesV6[1], authTablesV6[2], authTablesV6[3], authTablesV6[4], authTablesV6[5], authTablesV6[6],
+	{"trusted_issuers", "id, org_id, issuer, jwks_uri, jwks, audience, max_token_lifetime, single_use"},
+}
+
+// authTablesV11 is the clients' entry migration 11 made triggers for, with
+// the public-key columns (migration 12 made them again, with the
+// federation binding); it stays as it was.
+var authTablesV11 = []authTable{
+	{"clients", "id, owner_id, org_id, project_id, kind, scopes, audiences, token_ttl, ip_allowlist, expires_at, renewed_at, status, created_at, created_by, resource_server, require_dpop, auth_method, jwks, jwks_uri"},
 }
 
 // authTablesV10 is the clients' entry migration 10 made triggers for, with

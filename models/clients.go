@@ -13,7 +13,10 @@ import (
 )
 
 // CreateClient inserts a client and its first secret (none for a
-// private_key_jwt client: secret nil) in one transaction.
+// private_key_jwt or federated client: secret nil) in one transaction. A
+// federated client's issuer must be one of its organization (404
+// issuer_not_found), checked in the transaction under the lock
+// DeleteTrustedIssuer takes.
 // When maxPerOwner > 0 the owner's usable clients (neither revoked nor
 // expired) are counted in the same transaction, serialised per owner (a
 // row lock on PostgreSQL; SQLite's write transactions are serial), so
@@ -31,6 +34,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 	}
 	if c.Kind == "" {
 		c.Kind = ClientKindProject
+	}
+	if c.Federation.Conditions == nil {
+		c.Federation.Conditions = Conditions{}
 	}
 	if c.OrgID == "" {
 		return fmt.Errorf("create client %s: no organization", c.ID)
@@ -50,11 +56,16 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, secret *ClientSecre
 		if err := s.checkClientLimit(tx, c.OrgID, c.OwnerID, "", maxPerOwner); err != nil {
 			return err
 		}
+		if c.Federated() {
+			if err := s.lockIssuer(tx, c.OrgID, c.Federation.IssuerID, "SHARE"); err != nil {
+				return err
+			}
+		}
 		if err := tx.Omit("Owner", "Secrets").Create(c).Error; err != nil {
 			return err
 		}
 		if secret == nil {
-			return nil // a client with public keys (private_key_jwt)
+			return nil // a client with public keys or a federation binding
 		}
 		return tx.Create(secret).Error
 	})

@@ -348,6 +348,44 @@ ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
 ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
 ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
 `},
+	// Federated workload identity: the issuers an organization trusts
+	// (their keys' location, the audience and lifetime their tokens must
+	// have, whether each token is single use), unique per organization and
+	// issuer URL, and a federated client's binding to one of them. The
+	// token endpoint reads both (AuthClient, the issuer by a second
+	// statement for a federated client), so the
+	// clients' auth triggers are made again with the binding's columns and
+	// trusted_issuers gets triggers of its own: an issuer's change holds at
+	// the next request on every instance. Accepted tokens' jti are kept in
+	// replays under a kind of their own.
+	{version: 12, name: "federation", dialect: federationTriggers, sql: `
+CREATE TABLE trusted_issuers (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES organizations(id),
+	name TEXT NOT NULL,
+	issuer TEXT NOT NULL,
+	jwks_uri TEXT NOT NULL DEFAULT '',
+	jwks TEXT NOT NULL DEFAULT '',
+	discovered BOOLEAN NOT NULL DEFAULT FALSE,
+	audience TEXT NOT NULL,
+	max_token_lifetime BIGINT NOT NULL,
+	single_use BOOLEAN NOT NULL,
+	created_at {{ts}} NOT NULL,
+	created_by TEXT NOT NULL DEFAULT '',
+	updated_at {{ts}} NOT NULL,
+	UNIQUE (org_id, issuer)
+);
+ALTER TABLE clients ADD COLUMN federation_issuer_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN federation_subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN federation_conditions TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX clients_federation_issuer ON clients (org_id, federation_issuer_id) WHERE federation_issuer_id <> '';
+`},
+}
+
+// federationTriggers makes the clients' auth triggers again, with the
+// federation binding, and makes those of trusted_issuers.
+func federationTriggers(dialect string) []string {
+	return append(dropTriggers(dialect, authTablesV11), authTriggers(dialect, []authTable{authTables[0], authTables[len(authTables)-1]})...)
 }
 
 // dpopTriggers makes the clients' auth triggers again, with require_dpop.
@@ -363,7 +401,7 @@ func renewalTriggers(dialect string) []string {
 // publicKeyTriggers makes the clients' auth triggers again, with the
 // public-key columns.
 func publicKeyTriggers(dialect string) []string {
-	return append(dropTriggers(dialect, authTablesV10), authTriggers(dialect, authTables[:1])...)
+	return append(dropTriggers(dialect, authTablesV10), authTriggers(dialect, authTablesV11)...)
 }
 
 func (s *Store) ddl(sql string) string {

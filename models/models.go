@@ -236,8 +236,12 @@ type Client struct {
 	// RequireDPoP: the token endpoint refuses a request of this client
 	// without a DPoP proof, so each of its tokens is bound to a key.
 	RequireDPoP bool `gorm:"column:require_dpop"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Federation is a federated client's binding (AuthFederated): which
+	// trusted issuer's tokens it accepts, and what their claims must be.
+	// Zero for other methods.
+	Federation Federation `gorm:"embedded;embeddedPrefix:federation_"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 
 	Owner   *User          `gorm:"foreignKey:OwnerID"`
 	Secrets []ClientSecret `gorm:"foreignKey:ClientID"`
@@ -245,6 +249,9 @@ type Client struct {
 	// organization-wide client).
 	Org     *Organization `gorm:"-"`
 	Project *Project      `gorm:"-"`
+	// TrustedIssuer is a federated client's issuer, loaded by AuthClient
+	// (nil when the binding names none of the client's organization).
+	TrustedIssuer *TrustedIssuer `gorm:"-"`
 }
 
 // ClientSecret is one secret of a client; only its hash is stored. Several may

@@ -19,9 +19,10 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // metadata advertises them.
 var AssertionAlgs = jwtkeys.AssertionAlgs
 
-// Bounds on assertions: exp may be at most AssertionMaxLifetime (+ leeway)
-// ahead, and exp, nbf and iat are checked with AssertionLeeway for clocks
-// that differ.
+// Bounds on client assertions (private_key_jwt): exp may be at most
+// AssertionMaxLifetime (+ leeway) ahead, and exp, nbf and iat are checked
+// with AssertionLeeway for clocks that differ. A federated issuer sets its
+// own lifetime bound (its MaxTokenLifetime).
 const (
 	AssertionMaxLifetime = 5 * time.Minute
 	AssertionLeeway      = 30 * time.Second
@@ -46,28 +47,55 @@ type AssertionChecker struct {
 	Now    func() time.Time
 }
 
-// Check verifies token with keys for party (the replay store's key) and
-// accepts it when its aud holds one of audiences. A refusal is an
+// AssertionRules are what Check requires of an assertion beyond its
+// signature and time claims.
+type AssertionRules struct {
+	// Audiences: the assertion's aud must hold one of them.
+	Audiences []string
+	// MaxLifetime bounds how far ahead (+ leeway) the assertion's exp may
+	// be.
+	MaxLifetime time.Duration
+	// ReplayKind and Party key the record of the assertion's jti in the
+	// replay store (Party:jti under ReplayKind): a jti is then required
+	// and accepted once. An empty ReplayKind lets the assertion be reused
+	// until it expires, and requires no jti.
+	ReplayKind string
+	Party      string
+	// Accept, when set, checks the verified claims (who the party is)
+	// before the jti is recorded, so that an assertion refused by it is not
+	// spent.
+	Accept func(*jwtkeys.AssertionClaims) *AssertionError
+}
+
+// Check verifies token with keys under rules. A refusal is an
 // *AssertionError; an error of the replay store is returned as it is.
-func (a *AssertionChecker) Check(ctx context.Context, token string, keys []jwtkeys.PublicKey, party string, audiences []string) (*jwtkeys.AssertionClaims, error) {
+func (a *AssertionChecker) Check(ctx context.Context, token string, keys []jwtkeys.PublicKey, rules AssertionRules) (*jwtkeys.AssertionClaims, error) {
 	now := a.Now()
 	claims, err := jwtkeys.VerifyAssertion(token, keys, now, AssertionLeeway)
 	if err != nil {
 		return nil, assertionRefusal(err)
 	}
-	if claims.ExpiresAt.After(now.Add(AssertionMaxLifetime + AssertionLeeway)) {
-		return nil, &AssertionError{"assertion_lifetime", fmt.Sprintf("the client assertion's exp is more than %s ahead", AssertionMaxLifetime)}
+	if claims.ExpiresAt.After(now.Add(rules.MaxLifetime + AssertionLeeway)) {
+		return nil, &AssertionError{"assertion_lifetime", fmt.Sprintf("the client assertion's exp is more than %s ahead", models.FormatDuration(rules.MaxLifetime))}
 	}
-	if !slices.ContainsFunc(claims.Audience, func(aud string) bool { return slices.Contains(audiences, aud) }) {
-		return nil, &AssertionError{"assertion_audience", fmt.Sprintf("the client assertion's aud must name %s", quoteList(audiences))}
+	if !slices.ContainsFunc(claims.Audience, func(aud string) bool { return slices.Contains(rules.Audiences, aud) }) {
+		return nil, &AssertionError{"assertion_audience", fmt.Sprintf("the client assertion's aud must name %s", quoteList(rules.Audiences))}
 	}
-	if claims.ID == "" {
+	if rules.ReplayKind != "" && claims.ID == "" {
 		return nil, &AssertionError{"assertion_no_jti", "the client assertion has no jti"}
 	}
 	if len(claims.ID) > 256 {
 		return nil, &AssertionError{"assertion_jti_too_long", "the client assertion's jti is longer than 256 characters"}
 	}
-	first, err := a.Replay.RecordReplay(ctx, models.ReplayAssertion, party+":"+claims.ID, claims.ExpiresAt.Add(AssertionLeeway))
+	if rules.Accept != nil {
+		if ae := rules.Accept(claims); ae != nil {
+			return nil, ae
+		}
+	}
+	if rules.ReplayKind == "" {
+		return claims, nil
+	}
+	first, err := a.Replay.RecordReplay(ctx, rules.ReplayKind, rules.Party+":"+claims.ID, claims.ExpiresAt.Add(AssertionLeeway))
 	if err != nil {
 		return nil, fmt.Errorf("%w: assertion replay store: %v", errStoreUnavailable, err)
 	}
@@ -152,6 +180,9 @@ func (s *Server) authenticateAssertion(ctx context.Context, g *grant) error {
 		return fmt.Errorf("%w: client lookup: %v", errStoreUnavailable, err)
 	}
 	g.client, g.policy, g.version = c, policy, version
+	if c.Federated() {
+		return s.authenticateFederated(ctx, g)
+	}
 	if !c.UsesKeys() {
 		g.failure = "assertion_for_secret_client"
 		return ErrInvalidClient.With("this client authenticates with a client secret, not a client assertion").asAssertion()
@@ -162,12 +193,13 @@ func (s *Server) authenticateAssertion(ctx context.Context, g *grant) error {
 	err = keysErr
 	var claims *jwtkeys.AssertionClaims
 	var ae *AssertionError
+	rules := AssertionRules{Audiences: s.assertionAudiences(), MaxLifetime: AssertionMaxLifetime, ReplayKind: models.ReplayAssertion, Party: c.ID}
 	if keys != nil {
-		claims, err = s.assertions.Check(ctx, g.req.assertion, keys, c.ID, s.assertionAudiences())
+		claims, err = s.assertions.Check(ctx, g.req.assertion, keys, rules)
 		if errors.As(err, &ae) && ae.Reason == "assertion_key" && c.JWKSURI != "" {
 			// An unknown kid: the client may have rotated its keys.
 			if keys, keysErr = s.clientKeys(ctx, c, true); keys != nil {
-				claims, err = s.assertions.Check(ctx, g.req.assertion, keys, c.ID, s.assertionAudiences())
+				claims, err = s.assertions.Check(ctx, g.req.assertion, keys, rules)
 			}
 		}
 	}

@@ -23,11 +23,14 @@ const (
 )
 
 // AuthFailureReasons lists every reason a client authentication fails for:
-// a secret's, then a client assertion's (private_key_jwt).
+// a secret's, then a client assertion's (private_key_jwt), then a federated
+// workload token's (after its signature verified: its iss, sub or a
+// condition of the client's binding).
 var AuthFailureReasons = []string{FailUnknownClient, FailWrongSecret, FailMalformedCredentials, FailRevoked, FailExpired, FailDeprecatedFormat,
 	"assertion_alg", "assertion_key", "assertion_signature", "assertion_malformed", "assertion_expired", "assertion_no_exp",
 	"assertion_not_yet_valid", "assertion_lifetime", "assertion_audience", "assertion_no_jti", "assertion_jti_too_long",
-	"assertion_replayed", "assertion_issuer", "assertion_for_secret_client", "secret_for_key_client", "client_keys_unavailable"}
+	"assertion_replayed", "assertion_issuer", "assertion_for_secret_client", "secret_for_key_client", "client_keys_unavailable",
+	"federation_issuer", "federation_subject", "federation_condition", "secret_for_federated_client"}
 
 func (s *Server) authSucceeded(g *grant) {
 	if s.limiter != nil && g.verified {
@@ -126,6 +129,10 @@ func (s *Server) authenticateClient(ctx context.Context, g *grant) error {
 	if c.UsesKeys() {
 		g.client, g.failure = c, "secret_for_key_client"
 		return ErrInvalidClient.With("this client authenticates with a client assertion (private_key_jwt), not a secret")
+	}
+	if c.Federated() {
+		g.client, g.failure = c, "secret_for_federated_client"
+		return ErrInvalidClient.With("this client authenticates with a workload token of its trusted issuer sent as client_assertion, not a secret")
 	}
 	now := s.cfg.Now()
 	sum := s.hasher.Hash(secret)

@@ -2,12 +2,14 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
@@ -53,15 +55,31 @@ type JWKSFetcherConfig struct {
 // https URL without credentials or fragment (http to a loopback address
 // when allowLoopbackHTTP).
 func CheckJWKSURI(uri string, allowLoopbackHTTP bool) error {
+	return checkHTTPSURL("jwks_uri", uri, allowLoopbackHTTP)
+}
+
+// CheckIssuerURL says why uri cannot be a trusted issuer's URL: as a
+// jwks_uri, and without a query (OpenID discovery appends a path to it).
+func CheckIssuerURL(uri string, allowLoopbackHTTP bool) error {
+	if err := checkHTTPSURL("issuer", uri, allowLoopbackHTTP); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(uri); u.RawQuery != "" || u.ForceQuery {
+		return errors.New("issuer may hold no query")
+	}
+	return nil
+}
+
+func checkHTTPSURL(name, uri string, allowLoopbackHTTP bool) error {
 	u, err := url.Parse(uri)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return errors.New("jwks_uri must be an absolute URL")
+		return errors.New(name + " must be an absolute URL")
 	}
 	if u.User != nil || u.Fragment != "" {
-		return errors.New("jwks_uri may hold no user information and no fragment")
+		return errors.New(name + " may hold no user information and no fragment")
 	}
 	if len(uri) > 2048 {
-		return errors.New("jwks_uri is longer than 2048 characters")
+		return errors.New(name + " is longer than 2048 characters")
 	}
 	switch {
 	case u.Scheme == "https":
@@ -71,7 +89,7 @@ func CheckJWKSURI(uri string, allowLoopbackHTTP bool) error {
 			return nil
 		}
 	}
-	return errors.New("jwks_uri must be an https URL")
+	return errors.New(name + " must be an https URL")
 }
 
 // JWKSFetcher fetches and caches the public keys of parties that publish
@@ -163,25 +181,66 @@ func (f *JWKSFetcher) fetch(ctx context.Context, uri string) ([]jwtkeys.PublicKe
 	if err := CheckJWKSURI(uri, f.cfg.AllowLoopbackHTTP); err != nil {
 		return nil, err
 	}
+	body, err := f.get(ctx, uri, "application/jwk-set+json, application/json", "the JWKS")
+	if err != nil {
+		return nil, err
+	}
+	return jwtkeys.ParsePublicJWKS(body)
+}
+
+// get fetches uri, at most MaxBytes, within ctx; what names the document
+// in errors.
+func (f *JWKSFetcher) get(ctx context.Context, uri, accept, what string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := f.cfg.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the JWKS: %w", err)
+		return nil, fmt.Errorf("fetching %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching the JWKS: HTTP status %d", resp.StatusCode)
+		return nil, fmt.Errorf("fetching %s: HTTP status %d", what, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the JWKS: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	if int64(len(body)) > f.cfg.MaxBytes {
-		return nil, fmt.Errorf("the JWKS is larger than %d bytes", f.cfg.MaxBytes)
+		return nil, fmt.Errorf("%s is larger than %d bytes", what, f.cfg.MaxBytes)
 	}
-	return jwtkeys.ParsePublicJWKS(body)
+	return body, nil
+}
+
+// Discover reads the OpenID discovery document of issuer
+// ({issuer}/.well-known/openid-configuration), bounded as JWKS fetches
+// are, and returns the jwks_uri it names: its issuer must be issuer
+// exactly, and its jwks_uri pass CheckJWKSURI. Nothing is cached: it is
+// for registering an issuer, not for requests.
+func (f *JWKSFetcher) Discover(ctx context.Context, issuer string) (string, error) {
+	if err := CheckIssuerURL(issuer, f.cfg.AllowLoopbackHTTP); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	body, err := f.get(ctx, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", "application/json", "the discovery document")
+	if err != nil {
+		return "", err
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", errors.New("the discovery document is not a JSON object")
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("the discovery document names another issuer (%.100q)", doc.Issuer)
+	}
+	if err := CheckJWKSURI(doc.JWKSURI, f.cfg.AllowLoopbackHTTP); err != nil {
+		return "", fmt.Errorf("the discovery document's %w", err)
+	}
+	return doc.JWKSURI, nil
 }

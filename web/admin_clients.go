@@ -479,10 +479,12 @@ type clientInput struct {
 	ResourceServer bool     `json:"resource_server"`
 	RequireDPoP    bool     `json:"require_dpop"`
 	// AuthMethod is client_secret_basic (the default; client_secret_post
-	// is the same) or private_key_jwt, with JWKS or JWKSURI.
-	AuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKS       json.RawMessage `json:"jwks"`
-	JWKSURI    string          `json:"jwks_uri"`
+	// is the same), private_key_jwt, with JWKS or JWKSURI, or federated,
+	// with Federation.
+	AuthMethod string           `json:"token_endpoint_auth_method"`
+	JWKS       json.RawMessage  `json:"jwks"`
+	JWKSURI    string           `json:"jwks_uri"`
+	Federation *federationInput `json:"federation"`
 }
 
 // jwksText is a JWKS field as the Registry takes it: "" when absent or null.
@@ -495,7 +497,7 @@ func jwksText(raw json.RawMessage) string {
 
 func (in *clientInput) newClient(p *principal) (app.NewClient, error) {
 	out := app.NewClient{Kind: in.Kind, Project: in.Project, OwnerEmail: in.Owner, Name: in.Name, Description: in.Description, Scopes: in.Scopes, Audiences: in.Audiences, IPAllowlist: in.IPAllowlist, ResourceServer: in.ResourceServer, RequireDPoP: in.RequireDPoP,
-		AuthMethod: in.AuthMethod, JWKS: jwksText(in.JWKS), JWKSURI: in.JWKSURI}
+		AuthMethod: in.AuthMethod, JWKS: jwksText(in.JWKS), JWKSURI: in.JWKSURI, Federation: in.Federation.federation()}
 	if out.AuthMethod == "client_secret_post" {
 		out.AuthMethod = models.AuthSecret // one method: a secret, sent either way
 	}

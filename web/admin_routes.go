@@ -154,8 +154,15 @@ func (a *adminAPI) routes() []adminRoute {
 		{http.MethodPost, org + "/clients/:id/revoke", orgMember, a.revokeClient},
 		{http.MethodPost, org + "/clients/:id/rotate", orgMember, a.rotateClient},
 		{http.MethodPut, org + "/clients/:id/keys", orgMember, a.setClientKeys},
+		{http.MethodPut, org + "/clients/:id/federation", orgMember, a.setClientFederation},
 		{http.MethodPost, org + "/clients/:id/renew", orgMember, a.renewClient},
 		{http.MethodDelete, org + "/clients/:id/secrets/:secret_id", orgMember, a.revokeSecret},
+
+		{http.MethodGet, org + "/issuers", orgMember, a.listIssuers},
+		{http.MethodPost, org + "/issuers", orgManager, a.createIssuer},
+		{http.MethodGet, org + "/issuers/:issuer_id", orgMember, a.getIssuer},
+		{http.MethodPatch, org + "/issuers/:issuer_id", orgManager, a.updateIssuer},
+		{http.MethodDelete, org + "/issuers/:issuer_id", orgManager, a.deleteIssuer},
 
 		{http.MethodGet, org + "/policy", orgManager, a.getPolicy},
 		{http.MethodPut, org + "/policy", orgManager, a.putPolicy},

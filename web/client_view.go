@@ -29,10 +29,12 @@ type ClientView struct {
 	ResourceServer  bool     `json:"resource_server"`
 	RequireDPoP     bool     `json:"require_dpop"`
 	// AuthMethod is client_secret_basic (a secret, sent with Basic or in
-	// the body) or private_key_jwt (public keys: JWKS or JWKSURI).
+	// the body), private_key_jwt (public keys: JWKS or JWKSURI) or
+	// federated (workload tokens of a trusted issuer: Federation).
 	AuthMethod    string          `json:"token_endpoint_auth_method"`
 	JWKS          json.RawMessage `json:"jwks,omitempty"`
 	JWKSURI       string          `json:"jwks_uri,omitempty"`
+	Federation    *FederationView `json:"federation,omitempty"`
 	ExpiresAt     *time.Time      `json:"expires_at"`
 	RenewedAt     *time.Time      `json:"renewed_at,omitempty"`
 	RevokedAt     *time.Time      `json:"revoked_at,omitempty"`
@@ -46,6 +48,14 @@ type ClientView struct {
 	LegacySunset *time.Time   `json:"legacy_sunset,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
 	Secrets      []SecretView `json:"secrets"`
+}
+
+// FederationView is a federated client's binding: the trusted issuer's
+// id, the subject pattern and the claim conditions.
+type FederationView struct {
+	IssuerID   string            `json:"issuer_id"`
+	Subject    string            `json:"subject"`
+	Conditions map[string]string `json:"conditions"`
 }
 
 // SecretView is one secret of a client: its display prefix and last
@@ -89,8 +99,16 @@ func ViewClient(c *models.Client, p *models.Policy, now time.Time) ClientView {
 		CreatedAt: c.CreatedAt.UTC(), Secrets: []SecretView{},
 		AuthMethod: models.AuthSecret, JWKSURI: c.JWKSURI,
 	}
-	if c.UsesKeys() {
+	switch {
+	case c.UsesKeys():
 		v.AuthMethod = models.AuthPrivateKeyJWT
+	case c.Federated():
+		v.AuthMethod = models.AuthFederated
+		conds := map[string]string(c.Federation.Conditions)
+		if conds == nil {
+			conds = map[string]string{}
+		}
+		v.Federation = &FederationView{IssuerID: c.Federation.IssuerID, Subject: c.Federation.Subject, Conditions: conds}
 	}
 	if c.JWKS != "" {
 		v.JWKS = json.RawMessage(c.JWKS)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -49,26 +50,32 @@ func (f *keyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.uri, "jwks-uri", "", "private_key_jwt: an https URL serving the client's JWKS, fetched by the token endpoint")
 }
 
-// keys reads the JWKS file, if one is named (at most 64 KiB).
+// keys reads the JWKS file, if one is named.
 func (f *keyFlags) keys() (app.Keys, error) {
 	k := app.Keys{JWKSURI: f.uri}
 	if f.file == "" {
 		return k, nil
 	}
-	file, err := os.Open(f.file)
+	var err error
+	k.JWKS, err = readJWKSFile(f.file)
+	return k, err
+}
+
+// readJWKSFile reads the JWKS document of --jwks-file (at most 64 KiB).
+func readJWKSFile(path string) (string, error) {
+	file, err := os.Open(path)
 	if err != nil {
-		return k, fmt.Errorf("--jwks-file: %w", err)
+		return "", fmt.Errorf("--jwks-file: %w", err)
 	}
 	defer file.Close()
 	raw, err := io.ReadAll(io.LimitReader(file, 64<<10+1))
 	if err != nil {
-		return k, fmt.Errorf("--jwks-file: %w", err)
+		return "", fmt.Errorf("--jwks-file: %w", err)
 	}
 	if len(raw) > 64<<10 {
-		return k, errors.New("--jwks-file: larger than 64 KiB")
+		return "", errors.New("--jwks-file: larger than 64 KiB")
 	}
-	k.JWKS = string(raw)
-	return k, nil
+	return string(raw), nil
 }
 
 func (f *clientFlags) build(now time.Time) (app.NewClient, error) {
@@ -92,6 +99,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	fs := m.flags("clients "+args[0], &c)
 	var nc clientFlags
 	var keys keyFlags
+	var fed federationFlags
 	var orgSlug, project, owner, status, grace, within, renewIn, importID string
 	var legacy bool
 	var edit clientEditFlags
@@ -100,10 +108,13 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "create":
 		nc.register(fs)
-		fs.StringVar(&nc.in.AuthMethod, "auth", models.AuthSecret, "how the client authenticates: client_secret_basic (a secret, printed once; sent with Basic or in the body) or private_key_jwt (no secret: it signs client assertions with its keys, given with --jwks-file or --jwks-uri)")
+		fs.StringVar(&nc.in.AuthMethod, "auth", models.AuthSecret, "how the client authenticates: client_secret_basic (a secret, printed once; sent with Basic or in the body), private_key_jwt (no secret: it signs client assertions with its keys, given with --jwks-file or --jwks-uri) or federated (no secret, no keys: it sends its platform's workload token, bound with --trusted-issuer, --subject and --condition)")
 		keys.register(fs)
+		fed.register(fs)
 	case "set-keys":
 		keys.register(fs)
+	case "set-federation":
+		fed.register(fs)
 	case "import":
 		nc.register(fs)
 		fs.StringVar(&importID, "client-id", "", "the existing client_id (required); the existing secret is read from standard input")
@@ -182,6 +193,9 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return fmt.Errorf("clients %s: %w", args[0], err)
 		}
 		in.JWKS, in.JWKSURI = k.JWKS, k.JWKSURI
+		if args[0] == "create" {
+			in.Federation = fed.federation()
+		}
 		var client *models.Client
 		var secret string
 		if args[0] == "import" {
@@ -263,6 +277,10 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 			return fmt.Errorf("clients set-keys: %w", err)
 		}
 		if _, err := m.registry(store, nil, log).SetKeys(ctx, op, id, k); err != nil {
+			return err
+		}
+	case "set-federation":
+		if _, err := m.registry(store, nil, log).SetFederation(ctx, op, id, fed.federation()); err != nil {
 			return err
 		}
 	case "revoke":
@@ -375,6 +393,10 @@ func (m *Main) printNewSecret(c *common, id, secret string, v web.ClientView) er
 		m.printf("client_id: %s (private_key_jwt: no secret; the client signs its assertions with its own keys)\n", id)
 		return nil
 	}
+	if secret == "" && v.AuthMethod == models.AuthFederated {
+		m.printf("client_id: %s (federated: no secret; the workload sends its platform's token as client_assertion)\n", id)
+		return nil
+	}
 	if secret == "" {
 		m.printf("client_id: %s (imported)\n", id)
 		return nil
@@ -465,6 +487,11 @@ func (m *Main) printClient(c *common, v web.ClientView) error {
 		m.printf("jwks_uri:        %s\n", v.JWKSURI)
 	case len(v.JWKS) > 0:
 		m.printf("jwks:            %s\n", v.JWKS)
+	case v.Federation != nil:
+		m.printf("trusted issuer:  %s\nsubject:         %s\n", v.Federation.IssuerID, v.Federation.Subject)
+		for _, claim := range slices.Sorted(maps.Keys(v.Federation.Conditions)) {
+			m.printf("condition:       %s=%s\n", claim, v.Federation.Conditions[claim])
+		}
 	}
 	for _, s := range v.Secrets {
 		m.printf("secret %s:  %s…%s  %s  %s  created %s  expires %s  last used %s  tokens %d\n", s.ID, s.Prefix, s.Last, s.Format, s.Status, s.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(s.ExpiresAt), timeOrDash(s.LastUsedAt), s.TokenCount)

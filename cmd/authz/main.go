@@ -107,6 +107,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.orgs(ctx, rest)
 	case "projects":
 		return m.projects(ctx, rest)
+	case "issuers":
+		return m.issuers(ctx, rest)
 	case "policy":
 		return m.policy(ctx, rest)
 	case "audit":

@@ -20,11 +20,13 @@ import (
 // them): what projects' derived resources, which organization clients'
 // audiences name, are made of, and the legacy prefixes imported secrets
 // must start with from AUTHZ_LEGACY_PREFIXES. hasher is needed only by the commands that
-// make secrets.
+// make secrets. A trusted issuer added without keys has its discovery
+// document read.
 func (m *Main) registry(store *models.Store, hasher *oauth.Hasher, log *slog.Logger) *app.Registry {
 	return app.NewRegistry(store, app.RegistryConfig{
 		Hasher: hasher, Issuer: m.env("AUTHZ_ISSUER", ""), DefaultAudience: m.env("AUTHZ_DEFAULT_AUDIENCE", ""), Log: log,
 		LegacyPrefixes: splitList(m.env("AUTHZ_LEGACY_PREFIXES", "")),
+		Discovery:      oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{}),
 	})
 }
 

@@ -351,6 +351,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Registry: app.NewRegistry(store, app.RegistryConfig{
 			Hasher: km.hasher, Issuer: issuer, DefaultAudience: cfg.audience, Log: log,
 			LegacyPrefixes: splitList(cfg.legacyPrefixes),
+			// Adding a trusted issuer without keys reads its discovery
+			// document, bounded as JWKS fetches are.
+			Discovery: oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{}),
 		}),
 		SecureCookies:   !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies:  proxies,
