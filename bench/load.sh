@@ -43,6 +43,8 @@
 #                     bench/tracestat into trace-stat.txt)
 #   PROFILE_ENDPOINTS=token   which endpoints PROFILE=1 profiles, one after
 #                     the other: cpu.pprof for token, cpu-sign.pprof, ...
+#                     (a token-* endpoint must be in ENDPOINTS too: its
+#                     requests are signed for its measured rate)
 #   SEED_DIR=         reuse a seeded database kept here (seeded there when
 #                     empty); each run works on a fresh copy in a temp dir
 #   SERVER_CPU=0 LOAD_CPU=1
@@ -465,10 +467,14 @@ if [[ $MODE == throughput ]]; then
 			case $ep in
 			token) path=/oauth2/token sfx= ;;
 			sign | fixed) path=/bench/$ep sfx=-$ep ;;
+			token-pkjwt | token-pkjwt-rs256 | token-dpop) path=/oauth2/token sfx=-$ep ;;
 			*) die "PROFILE_ENDPOINTS: unknown endpoint $ep" ;;
 			esac
 			say "profiling the $ep endpoint for ${PROFILE_SECONDS}s"
 			quiet
+			if [[ $ep == token-* ]]; then
+				DURATION=$((PROFILE_SECONDS + 10))s presign "$ep" "$ep-profiled" || die "$ep-profiled: wrk ran out of signed requests in the warmup"
+			fi
 			# The CPU profile, then a 3-second execution trace, under one
 			# load run.
 			(sleep 3 && curl -sf -o "$OUT/cpu$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
@@ -476,6 +482,7 @@ if [[ $MODE == throughput ]]; then
 				curl -sf -o "$OUT/trace$sfx.out" "http://$PPROF_ADDR/debug/pprof/trace?seconds=3") &
 			prof_pid=$!
 			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 10))s"
+			REQUESTS=
 			wait "$prof_pid" || say "profile or trace download failed"
 			if [[ -s $OUT/trace$sfx.out ]]; then
 				(cd "$ROOT/bench/tracestat" && "$GO" run . "$OUT/trace$sfx.out") >"$OUT/trace$sfx-stat.txt" 2>&1 || say "tracestat failed: see $OUT/trace$sfx-stat.txt"
