@@ -16,7 +16,18 @@
 #   token  /oauth2/token  the production endpoint (web.Server, SQLite, ES256,
 #                         every policy check, request log at info)
 # wrk sends the same requests (bench/token.lua: a form POST with Basic
-# auth, rotating over seeded clients) to all three.
+# auth, rotating over seeded clients) to all three. Besides, on request
+# (ENDPOINTS), the token endpoint with the other client authentications:
+#   token-pkjwt        private_key_jwt: an ES256 client assertion per request,
+#                      rotating over KEY_CLIENTS clients sharing one key
+#   token-pkjwt-rs256  the same with RS256 (RSA 2048) assertions
+#   token-dpop         Basic auth as token, and a DPoP proof (ES256) per
+#                      request: DPoP-bound tokens
+# Their requests can be used once only, and wrk cannot sign: before each
+# measured run (after the quiet wait, before the warmup), `authz
+# bench-requests`, pinned to wrk's core, signs enough of them for the warmup
+# and the run into files that bench/token.lua (REQUESTS mode) sends once
+# each. A run that runs out of them fails, as a non-2xx answer does.
 #
 # Settings (environment):
 #   CLIENTS=10        clients to register (the bulk path is ~2,500/s)
@@ -32,6 +43,8 @@
 #                     bench/tracestat into trace-stat.txt)
 #   PROFILE_ENDPOINTS=token   which endpoints PROFILE=1 profiles, one after
 #                     the other: cpu.pprof for token, cpu-sign.pprof, ...
+#                     (a token-* endpoint must be in ENDPOINTS too: its
+#                     requests are signed for its measured rate)
 #   SEED_DIR=         reuse a seeded database kept here (seeded there when
 #                     empty); each run works on a fresh copy in a temp dir
 #   SERVER_CPU=0 LOAD_CPU=1
@@ -39,7 +52,22 @@
 #   MAX_SECONDS=3600  the script stops itself after this long
 #   OUT=bench/out/<time>-<mode>-<clients>   where results are kept
 #   STRICT=0          1: exit 1 when a target is missed (non-2xx always fail)
-#   ENDPOINTS="fixed sign token"  which endpoints the throughput rounds run
+#   ENDPOINTS="fixed sign token"  which endpoints the throughput rounds run,
+#                     in this order in each round (also: token-pkjwt,
+#                     token-pkjwt-rs256, token-dpop)
+#   KEY_CLIENTS=10    private_key_jwt clients per algorithm (seeded only when
+#                     ENDPOINTS has a token-pkjwt endpoint)
+#   PROOF_RATE=       requests/s to sign for, per second of warmup and run;
+#                     default: 1.3 x the endpoint's best run so far, else
+#                     0.5 x token's (each signed request costs the server
+#                     three times a token's), 0.5 x sign's, else 5000; a
+#                     run that runs out is repeated signing for twice as
+#                     many (with PROOF_RATE set, it fails). DPoP proofs
+#                     are fresh for 60 s from signing, so WARMUP + DURATION
+#                     may be at most 45 s with token-dpop; assertions for
+#                     5 minutes (at most 240 s). RSA signing takes about
+#                     1 ms a request on one core: lower PROOF_RATE or
+#                     DURATION for token-pkjwt-rs256
 #   GENCHECK=1        0: skip the load generator check
 #   CREDS_COUNT=1000  seeded clients (spread over all) wrk rotates over
 #   SERVER_FLAGS=     extra authz serve flags (e.g. --usage-flush 1h); the
@@ -70,6 +98,8 @@ MAX_SECONDS=${MAX_SECONDS:-3600}
 STRICT=${STRICT:-0}
 ENDPOINTS=${ENDPOINTS:-fixed sign token}
 GENCHECK=${GENCHECK:-1}
+KEY_CLIENTS=${KEY_CLIENTS:-10}
+PROOF_RATE=${PROOF_RATE:-}
 SERVER_FLAGS=${SERVER_FLAGS:-}
 CREDS_COUNT=${CREDS_COUNT:-1000}
 OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)-$MODE-$CLIENTS}
@@ -82,6 +112,28 @@ case $MODE in throughput | memory) ;; *) die "MODE=$MODE: want throughput or mem
 [[ $CLIENTS =~ ^[0-9]+$ && $CLIENTS -ge 1 ]] || die "CLIENTS=$CLIENTS: want a positive integer"
 [[ $ORGS =~ ^[0-9]+$ && $ORGS -ge 1 && $ORGS -le $CLIENTS ]] || die "ORGS=$ORGS: want a positive integer, at most CLIENTS"
 command -v taskset >/dev/null || die "taskset (util-linux) is required"
+
+seconds() { # 20s, 2m, 90 -> seconds
+	local d=$1
+	case $d in *m) echo $((${d%m} * 60)) ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac
+}
+
+# Endpoints whose requests are signed per request (see above), and the
+# longest WARMUP + DURATION their signatures stay fresh for.
+KEYS=0
+for ep in $ENDPOINTS; do
+	case $ep in
+	fixed | sign | token) ;;
+	token-pkjwt | token-pkjwt-rs256)
+		KEYS=1
+		[[ $(($(seconds "$WARMUP") + $(seconds "$DURATION"))) -le 240 ]] || die "$ep: client assertions live 5 minutes from signing: WARMUP + DURATION must be at most 240s"
+		;;
+	token-dpop)
+		[[ $(($(seconds "$WARMUP") + $(seconds "$DURATION"))) -le 45 ]] || die "token-dpop: DPoP proofs are fresh for 60s from signing: WARMUP + DURATION must be at most 45s"
+		;;
+	*) die "ENDPOINTS: unknown endpoint $ep (fixed sign token token-pkjwt token-pkjwt-rs256 token-dpop)" ;;
+	esac
+done
 [[ $(nproc --all) -ge 2 ]] || die "two cores are needed: one for the server, one for wrk"
 
 if ! command -v wrk >/dev/null; then
@@ -120,11 +172,6 @@ exec 3>&2
 WATCHDOG_PID=$!
 disown "$WATCHDOG_PID"
 
-seconds() { # 20s, 2m, 90 -> seconds
-	local d=$1
-	case $d in *m) echo $((${d%m} * 60)) ;; *s) echo "${d%s}" ;; *) echo "$d" ;; esac
-}
-
 # --- build and seed ---------------------------------------------------------
 BIN=$WORK/authz-bench
 (cd "$ROOT" && "$GO" build -tags authzbench -o "$BIN" ./cmd/authz)
@@ -133,8 +180,10 @@ SEED_NOTE=
 seed_into() { # dir
 	local dir=$1 t0 t1
 	t0=$(date +%s.%N)
+	local keys=()
+	[[ $KEYS == 1 ]] && keys=(--key-clients "$KEY_CLIENTS" --keys-dir "$dir/keys")
 	"$BIN" bench-seed --db "sqlite:$dir/authz.db" --clients "$CLIENTS" --orgs "$ORGS" \
-		--creds-file "$dir/creds.txt" --creds-count "$CREDS_COUNT" | tee "$OUT/seed.txt" >&2
+		--creds-file "$dir/creds.txt" --creds-count "$CREDS_COUNT" "${keys[@]}" | tee "$OUT/seed.txt" >&2
 	t1=$(date +%s.%N)
 	SEED_NOTE=$(awk -v a="$t0" -v b="$t1" -v n="$CLIENTS" -v o="$ORGS" 'BEGIN { printf "seeded %d clients of %d organizations in %.1f s (%.0f clients/s)", n, o, b - a, n / (b - a) }')
 }
@@ -144,12 +193,17 @@ if [[ -n $SEED_DIR && -f $SEED_DIR/authz.db && -f $SEED_DIR/creds.txt ]]; then
 	have=$(cat "$SEED_DIR/orgs" 2>/dev/null || echo 1)
 	[[ $have == "$ORGS" ]] || die "SEED_DIR=$SEED_DIR holds $have organizations, not ORGS=$ORGS"
 	cp "$SEED_DIR/authz.db" "$SEED_DIR/authz.key" "$SEED_DIR/creds.txt" "$WORK/db/"
+	if [[ $KEYS == 1 ]]; then
+		[[ -d $SEED_DIR/keys ]] || die "SEED_DIR=$SEED_DIR was seeded without private_key_jwt clients: seed a new one for token-pkjwt"
+		cp -r "$SEED_DIR/keys" "$WORK/db/"
+	fi
 	SEED_NOTE="database with $CLIENTS clients copied from $SEED_DIR ($(cat "$SEED_DIR/seed-note" 2>/dev/null || echo "seeding time not recorded"))"
 else
 	seed_into "$WORK/db"
 	if [[ -n $SEED_DIR ]]; then
 		mkdir -p "$SEED_DIR"
 		cp "$WORK/db/authz.db" "$WORK/db/authz.key" "$WORK/db/creds.txt" "$SEED_DIR/"
+		[[ $KEYS == 1 ]] && cp -r "$WORK/db/keys" "$SEED_DIR/"
 		echo "$CLIENTS" >"$SEED_DIR/clients"
 		echo "$ORGS" >"$SEED_DIR/orgs"
 		echo "$SEED_NOTE" >"$SEED_DIR/seed-note"
@@ -181,6 +235,7 @@ done
 [[ -n $ADDR ]] || die "the server did not start within 60s"
 [[ $ADDR == 127.0.0.1:* ]] || die "not a loopback address: $ADDR"
 PPROF_ADDR=$(log_field "bench: pprof listening" addr)
+ISSUER=$(log_field "authz listening" issuer)
 BASE=http://$ADDR
 say "server pid $SERVER_PID on $ADDR (cpu $SERVER_CPU), wrk on cpu $LOAD_CPU, $CONNS connections"
 
@@ -224,7 +279,7 @@ run_wrk() {
 	l0=$(cpu_ticks "cpu$LOAD_CPU")
 	children_cpu_s
 	w0=$CHILD_CPU
-	timeout $(($(seconds "$dur") + 60)) taskset -c "$LOAD_CPU" \
+	REQUESTS=$REQUESTS timeout $(($(seconds "$dur") + 60)) taskset -c "$LOAD_CPU" \
 		wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency --timeout 10s -s "$script" "$BASE$path" >"$out" 2>&1 ||
 		die "wrk failed: $(tail -n 5 "$out")"
 	children_cpu_s
@@ -234,6 +289,7 @@ run_wrk() {
 	l1=$(cpu_ticks "cpu$LOAD_CPU")
 	line=$(sed -n 's/^RESULT //p' "$out")
 	[[ -n $line ]] || die "no RESULT line from wrk: $(tail -n 5 "$out")"
+	R_exhausted=0
 	for kv in $line; do printf -v "R_${kv%%=*}" '%s' "${kv#*=}"; done
 	R_steal_cpu=$(awk -v a="$(cut -d' ' -f3 <<<"$c0")" -v b="$(cut -d' ' -f3 <<<"$c1")" -v ct="$(($(cut -d' ' -f2 <<<"$c1") - $(cut -d' ' -f2 <<<"$c0")))" \
 		'BEGIN { printf "%.0f", ct ? (b - a) / ct * 100 : 0 }')
@@ -272,20 +328,83 @@ quiet() {
 	say "the machine did not become quiet within ${QUIET_WAIT}s; measuring anyway"
 }
 
-# measure NAME PATH SCRIPT DURATION: quiet, then run_wrk, repeated (up to
-# RETRIES times) while other processes took more than NOISY_MAX % of either
-# core. R_tries says how many runs it took.
+# measure NAME PATH SCRIPT DURATION: quiet, then $PREPARE when set, then
+# run_wrk, repeated (up to RETRIES times) while other processes took more
+# than NOISY_MAX % of either core. R_tries says how many runs it took.
 measure() {
 	R_tries=0
 	while :; do
 		R_tries=$((R_tries + 1))
 		quiet
+		[[ -z $PREPARE ]] || $PREPARE || continue
 		run_wrk "$@"
+		if [[ $R_exhausted -gt 0 ]]; then
+			[[ -z $PROOF_RATE ]] || die "$1: wrk ran out of signed requests: raise PROOF_RATE above $PROOF_RATE"
+			SIGN_RATE[${1%-r*}]=$(($(rate_hint "${1%-r*}") * 2))
+			say "$1: wrk ran out of signed requests; again, signing for ${SIGN_RATE[${1%-r*}]}/s"
+			continue
+		fi
 		if [[ $R_other_cpu -le $NOISY_MAX && $R_other_load_cpu -le $NOISY_MAX ]] || [[ $R_tries -gt $RETRIES ]]; then
 			return 0
 		fi
 		say "$1: other processes took ${R_other_cpu}% of the server's core and ${R_other_load_cpu}% of wrk's; again"
 	done
+}
+
+REQUESTS=
+PREPARE=
+declare -A SIGN_RATE
+# rate_hint EP: the requests per second to sign for EP (see PROOF_RATE).
+rate_hint() {
+	local best
+	if [[ -n $PROOF_RATE ]]; then
+		echo "$PROOF_RATE"
+		return
+	fi
+	if [[ -n ${SIGN_RATE[$1]:-} ]]; then
+		echo "${SIGN_RATE[$1]}"
+		return
+	fi
+	for src in "$1 1.3" "token 0.5" "sign 0.5"; do
+		set -- $src
+		best=$(tr ' ' '\n' <<<"${RPS[$1]:-}" | sort -g | tail -n1)
+		[[ -n $best ]] && { awk -v r="$best" -v f="$2" 'BEGIN { printf "%d", r * f }'; return; }
+	done
+	echo 5000
+}
+# presign EP NAME: sign the requests of EP for the warmup (NAME-warmup) and
+# the run (NAME), on wrk's core, then run the warmup; REQUESTS is left
+# naming the run's files.
+presign() {
+	local ep=$1 name=$2 rate kind fresh now file dur warm_fresh
+	rate=$(rate_hint "$ep")
+	case $ep in
+	token-pkjwt) kind=(--kind private_key_jwt --alg ES256 --keys-dir "$WORK/db/keys") ;;
+	token-pkjwt-rs256) kind=(--kind private_key_jwt --alg RS256 --keys-dir "$WORK/db/keys") ;;
+	token-dpop) kind=(--kind dpop --creds-file "$CREDS") ;;
+	esac
+	for file in warmup run; do
+		dur=$DURATION
+		[[ $file == warmup ]] && dur=$WARMUP
+		taskset -c "$LOAD_CPU" "$BIN" bench-requests "${kind[@]}" --issuer "$ISSUER" --split "$THREADS" \
+			--count $((rate * $(seconds "$dur") + 1000)) --out "$WORK/requests-$file" >"$WORK/signed-$file.txt" ||
+			die "$ep: bench-requests failed"
+		warm_fresh=${fresh:-}
+		fresh=$(sed -n 's/^fresh-until //p' "$WORK/signed-$file.txt")
+		say "$name $file: $(head -n1 "$WORK/signed-$file.txt") (for $rate/s)"
+	done
+	now=$(date +%s)
+	[[ $((now + $(seconds "$WARMUP") + 5)) -le $warm_fresh && $((now + $(seconds "$WARMUP") + $(seconds "$DURATION") + 5)) -le $fresh ]] ||
+		die "$ep: signing took too long: the requests would go stale before the run ends (lower PROOF_RATE, WARMUP or DURATION)"
+	REQUESTS=$WORK/requests-warmup
+	run_wrk "$name-warmup" /oauth2/token "$ROOT/bench/token.lua" "$WARMUP"
+	REQUESTS=$WORK/requests-run
+	if [[ $R_exhausted -gt 0 ]]; then
+		[[ -z $PROOF_RATE ]] || die "$name-warmup: wrk ran out of signed requests: raise PROOF_RATE above $PROOF_RATE"
+		SIGN_RATE[$ep]=$((rate * 2))
+		say "$name-warmup: wrk ran out of signed requests; again, signing for ${SIGN_RATE[$ep]}/s"
+		return 1
+	fi
 }
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
@@ -303,9 +422,21 @@ if [[ $MODE == throughput ]]; then
 	RSS_ROWS+=("after start|$(mb "$(rss_kb)")")
 	for round in $(seq "$ROUNDS"); do
 		for ep in $ENDPOINTS; do
-			case $ep in fixed) path=/bench/fixed ;; sign) path=/bench/sign ;; token) path=/oauth2/token ;; esac
-			run_wrk "$ep-r$round-warmup" "$path" "$ROOT/bench/token.lua" "$WARMUP"
-			measure "$ep-r$round" "$path" "$ROOT/bench/token.lua" "$DURATION"
+			case $ep in
+			fixed | sign)
+				run_wrk "$ep-r$round-warmup" "/bench/$ep" "$ROOT/bench/token.lua" "$WARMUP"
+				measure "$ep-r$round" "/bench/$ep" "$ROOT/bench/token.lua" "$DURATION"
+				;;
+			token)
+				run_wrk "$ep-r$round-warmup" /oauth2/token "$ROOT/bench/token.lua" "$WARMUP"
+				measure "$ep-r$round" /oauth2/token "$ROOT/bench/token.lua" "$DURATION"
+				;;
+			*)
+				PREPARE="presign $ep $ep-r$round"
+				measure "$ep-r$round" /oauth2/token "$ROOT/bench/token.lua" "$DURATION"
+				PREPARE= REQUESTS=
+				;;
+			esac
 			RPS[$ep]+="$R_rps "
 			P50[$ep]+="$R_p50_us "
 			P99[$ep]+="$R_p99_us "
@@ -336,10 +467,14 @@ if [[ $MODE == throughput ]]; then
 			case $ep in
 			token) path=/oauth2/token sfx= ;;
 			sign | fixed) path=/bench/$ep sfx=-$ep ;;
+			token-pkjwt | token-pkjwt-rs256 | token-dpop) path=/oauth2/token sfx=-$ep ;;
 			*) die "PROFILE_ENDPOINTS: unknown endpoint $ep" ;;
 			esac
 			say "profiling the $ep endpoint for ${PROFILE_SECONDS}s"
 			quiet
+			if [[ $ep == token-* ]]; then
+				DURATION=$((PROFILE_SECONDS + 10))s presign "$ep" "$ep-profiled" || die "$ep-profiled: wrk ran out of signed requests in the warmup"
+			fi
 			# The CPU profile, then a 3-second execution trace, under one
 			# load run.
 			(sleep 3 && curl -sf -o "$OUT/cpu$sfx.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
@@ -347,6 +482,7 @@ if [[ $MODE == throughput ]]; then
 				curl -sf -o "$OUT/trace$sfx.out" "http://$PPROF_ADDR/debug/pprof/trace?seconds=3") &
 			prof_pid=$!
 			run_wrk "$ep-profiled" "$path" "$ROOT/bench/token.lua" "$((PROFILE_SECONDS + 10))s"
+			REQUESTS=
 			wait "$prof_pid" || say "profile or trace download failed"
 			if [[ -s $OUT/trace$sfx.out ]]; then
 				(cd "$ROOT/bench/tracestat" && "$GO" run . "$OUT/trace$sfx.out") >"$OUT/trace$sfx-stat.txt" 2>&1 || say "tracestat failed: see $OUT/trace$sfx-stat.txt"
@@ -360,11 +496,11 @@ if [[ $MODE == throughput ]]; then
 	fi
 
 
-	for ep in fixed sign token; do
+	for ep in fixed sign token $ENDPOINTS; do
 		[[ -n ${RPS[$ep]:-} ]] || { RPS[$ep]=0 P50[$ep]=0 P99[$ep]=0 SCPU[$ep]=0 OCPU[$ep]=0 LCPU[$ep]=0 WCPU[$ep]=0 OLCPU[$ep]=0 CPUUS[$ep]=0 NON2XX[$ep]=0 ERRS[$ep]=0; }
 		for m in RPS P50 P99 SCPU OCPU LCPU WCPU OLCPU CPUUS; do
 			declare -n arr=$m
-			printf -v "MED_${m}_$ep" '%s' "$(median <<<"${arr[$ep]}")"
+			printf -v "MED_${m}_${ep//-/_}" '%s' "$(median <<<"${arr[$ep]}")"
 			unset -n arr
 		done
 	done
@@ -372,25 +508,33 @@ if [[ $MODE == throughput ]]; then
 	{
 		echo "## authz load test: $CLIENTS clients of $ORGS organizations, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo
-		echo "Command: \`ORGS=$ORGS CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
+		echo "Command: \`ORGS=$ORGS CLIENTS=$CLIENTS${CREDS_COUNT:+ CREDS_COUNT=$CREDS_COUNT} ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP ENDPOINTS=\"$ENDPOINTS\"${PROOF_RATE:+ PROOF_RATE=$PROOF_RATE}${SERVER_FLAGS:+ SERVER_FLAGS='$SERVER_FLAGS'} bench/load.sh\`; wrk -t$THREADS -c$CONNS -d$DURATION --latency (warmup $WARMUP) on cpu $LOAD_CPU, server on cpu $SERVER_CPU (GOMAXPROCS 1), loopback, SQLite, ES256, log level $LOG_LEVEL."
 		echo "Machine: $MACHINE. $SEED_NOTE; database $DB_SIZE; $STARTUP_NOTE."
 		echo
-		echo "Medians of $ROUNDS rounds (fixed, sign, token interleaved):"
+		echo "Medians of $ROUNDS rounds ($ENDPOINTS interleaved):"
 		echo
-		echo "| endpoint | tokens/s | p50 ms | p99 ms | non-2xx | tokens/s vs fixed | tokens/s vs sign | p99 vs sign | server CPU µs/request | CPU ratio: sign / this | server core: server / others % | wrk core: wrk / others % |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| endpoint | tokens/s | p50 ms | p99 ms | non-2xx | tokens/s vs fixed | tokens/s vs sign | tokens/s vs token | p99 vs sign | server CPU µs/request | CPU ratio: sign / this | CPU ratio: token / this | server core: server / others % | wrk core: wrk / others % |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for ep in $ENDPOINTS; do
-			r=MED_RPS_$ep p50=MED_P50_$ep p99=MED_P99_$ep sc=MED_SCPU_$ep oc=MED_OCPU_$ep wc=MED_WCPU_$ep olc=MED_OLCPU_$ep cu=MED_CPUUS_$ep
-			printf '| %s | %.0f | %s | %s | %d | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n' "$ep" "${!r}" "$(ms "${!p50}")" "$(ms "${!p99}")" "${NON2XX[$ep]}" \
-				"$(ratio "${!r}" "$MED_RPS_fixed")" "$(ratio "${!r}" "$MED_RPS_sign")" "$(ratio "${!p99}" "$MED_P99_sign")" "${!cu}" "$(ratio "$MED_CPUUS_sign" "${!cu}")" "${!sc}" "${!oc}" "${!wc}" "${!olc}"
+			v=${ep//-/_}
+			r=MED_RPS_$v p50=MED_P50_$v p99=MED_P99_$v sc=MED_SCPU_$v oc=MED_OCPU_$v wc=MED_WCPU_$v olc=MED_OLCPU_$v cu=MED_CPUUS_$v
+			printf '| %s | %.0f | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n' "$ep" "${!r}" "$(ms "${!p50}")" "$(ms "${!p99}")" "${NON2XX[$ep]}" \
+				"$(ratio "${!r}" "$MED_RPS_fixed")" "$(ratio "${!r}" "$MED_RPS_sign")" "$(ratio "${!r}" "$MED_RPS_token")" "$(ratio "${!p99}" "$MED_P99_sign")" \
+				"${!cu}" "$(ratio "$MED_CPUUS_sign" "${!cu}")" "$(ratio "$MED_CPUUS_token" "${!cu}")" "${!sc}" "${!oc}" "${!wc}" "${!olc}"
 		done
 		echo
-		echo "Per round (tokens/s): fixed ${RPS[fixed]}| sign ${RPS[sign]}| token ${RPS[token]}"
-		echo "Per round (p99 µs): fixed ${P99[fixed]}| sign ${P99[sign]}| token ${P99[token]}"
-		echo "Per round (server CPU µs/request): fixed ${CPUUS[fixed]}| sign ${CPUUS[sign]}| token ${CPUUS[token]}"
-		echo "Per round (host steal on the server's core, %): fixed ${STEAL[fixed]:-}| sign ${STEAL[sign]:-}| token ${STEAL[token]:-}"
+		per_round() { # TITLE ARRAY
+			local -n a=$2
+			printf '%s:' "$1"
+			for ep in $ENDPOINTS; do printf ' %s %s|' "$ep" "${a[$ep]:-}"; done
+			echo
+		}
+		per_round "Per round (tokens/s)" RPS
+		per_round "Per round (p99 µs)" P99
+		per_round "Per round (server CPU µs/request)" CPUUS
+		per_round "Per round (host steal on the server's core, %)" STEAL
 		echo "The CPU ratio (sign's server CPU per request / this endpoint's) is what the tokens/s ratio would be on a saturated core with no other process: time taken by other processes lowers tokens/s but not CPU per request."
-		echo "Runs needed per measurement (a run is repeated when other processes took > ${NOISY_MAX}% of a core): fixed ${TRIES[fixed]:-}| sign ${TRIES[sign]:-}| token ${TRIES[token]:-}"
+		per_round "Runs needed per measurement (a run is repeated when other processes took > ${NOISY_MAX}% of a core)" TRIES
 		echo "Load generator check: one static request (bench/fixed.lua, no Lua per request) on /bench/fixed: $(printf '%.0f' "$GEN_RPS")/s, its core ${GEN_LCPU}% busy."
 		echo
 		echo "| server RSS | MiB |"
@@ -409,7 +553,9 @@ if [[ $MODE == throughput ]]; then
 			echo "CPU profile of the token endpoint: $OUT/cpu.pprof (top: cpu-top.txt, cumulative: cpu-top-cum.txt, allocations: allocs-top.txt); execution trace: trace.out, summarised in trace-stat.txt."
 		fi
 	} >"$RESULTS"
-	[[ ${NON2XX[token]} -eq 0 && ${ERRS[token]} -eq 0 ]] || FAIL=1
+	for ep in token $ENDPOINTS; do
+		[[ $ep != token* || (${NON2XX[$ep]} -eq 0 && ${ERRS[$ep]} -eq 0) ]] || FAIL=1
+	done
 	cat "$RESULTS"
 fi
 

@@ -5,10 +5,19 @@
 -- requests to the reference endpoints, so the load generator does the same
 -- work for every endpoint.
 --
+-- With REQUESTS set, it sends instead requests that can be used only once
+-- (client assertions, DPoP proofs), as written by `authz bench-requests
+-- --out $REQUESTS --split <threads>`: thread k reads $REQUESTS.k, one line
+-- per request ("body<TAB>authorization<TAB>dpop", the last two empty when
+-- not sent), and sends each line once. A thread that runs out stops and
+-- counts it in "exhausted": it never sends a request twice (the server
+-- would refuse the replay anyway).
+--
 -- done() prints one machine-readable line:
---   RESULT requests=N duration_us=N rps=F p50_us=N p90_us=N p99_us=N max_us=N non2xx=N errors=N
+--   RESULT requests=N duration_us=N rps=F p50_us=N p90_us=N p99_us=N max_us=N non2xx=N errors=N exhausted=N
 
 local creds_path = os.getenv("CREDS") or "creds.txt"
+local requests_path = os.getenv("REQUESTS") or ""
 local body = os.getenv("BODY") or "grant_type=client_credentials&scope=analysis%3Aread"
 
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -40,14 +49,48 @@ local function load_creds()
 end
 
 local counter = 0
+local threads = {}
 function setup(thread)
   thread:set("thread_id", counter)
   counter = counter + 1
+  threads[#threads + 1] = thread
+end
+
+exhausted = 0
+local file
+local last
+
+-- The next line of this thread's file, formatted, read as it is sent: the
+-- files are larger than is worth holding in memory, and reading them in
+-- init() would delay the other threads' start while this one runs.
+local function next_signed()
+  local line = file:read("*l")
+  if not line then
+    exhausted = exhausted + 1
+    wrk.thread:stop()
+    return last
+  end
+  local body, auth, dpop = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)$")
+  assert(body, "malformed line in " .. requests_path)
+  local headers = {
+    ["Host"] = wrk.headers["Host"],
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }
+  if auth ~= "" then headers["Authorization"] = auth end
+  if dpop ~= "" then headers["DPoP"] = dpop end
+  last = wrk.format("POST", wrk.path, headers, body)
+  return last
 end
 
 local reqs = {}
 local i = 0
 function init(args)
+  if requests_path ~= "" then
+    local name = requests_path .. "." .. (thread_id or 0)
+    file = assert(io.open(name, "r"), "cannot open " .. name)
+    request = next_signed
+    return
+  end
   for _, c in ipairs(load_creds()) do
     reqs[#reqs + 1] = wrk.format("POST", wrk.path, {
       ["Host"] = wrk.headers["Host"],
@@ -65,9 +108,11 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local ex = 0
+  for _, t in ipairs(threads) do ex = ex + t:get("exhausted") end
   io.write(string.format(
-    "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d errors=%d\n",
+    "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d errors=%d exhausted=%d\n",
     summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.status, e.connect + e.read + e.write + e.timeout))
+    e.status, e.connect + e.read + e.write + e.timeout, ex))
 end

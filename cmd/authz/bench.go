@@ -48,8 +48,13 @@ var ownerPermissions = []string{"analysis:read", "analysis:create", "config:read
 
 func init() {
 	benchRoutes = serveBenchRoutes
-	benchSeed = func(ctx context.Context, m *Main, args []string) error { return m.benchSeed(ctx, args) }
-	commands = append(commands, command{"bench-seed", "", "seed an empty database for the load test and write the load generator's credentials", keyFileFlag})
+	benchCommands = map[string]func(ctx context.Context, m *Main, args []string) error{
+		"bench-seed":     func(ctx context.Context, m *Main, args []string) error { return m.benchSeed(ctx, args) },
+		"bench-requests": func(ctx context.Context, m *Main, args []string) error { return m.benchRequests(ctx, args) },
+	}
+	commands = append(commands,
+		command{"bench-seed", "", "seed an empty database for the load test and write the load generator's credentials", keyFileFlag},
+		command{"bench-requests", "", "write signed token requests (client assertions, DPoP proofs), each usable once, for the load generator", noDBFlag})
 }
 
 // serveBenchRoutes serves /bench/fixed and /bench/sign (web/benchref) on
@@ -104,6 +109,8 @@ type seedConfig struct {
 	workers    int
 	credsFile  string
 	credsCount int
+	keysDir    string
+	keyClients int
 }
 
 // benchSeed is `authz bench-seed`: it seeds an empty database (migrated, with
@@ -117,8 +124,13 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.workers, "workers", 4, "goroutines creating clients")
 	fs.StringVar(&cfg.credsFile, "creds-file", "", "write \"client_id secret\" lines of seeded clients here")
 	fs.IntVar(&cfg.credsCount, "creds-count", 1000, "how many seeded clients, spread evenly over all of them, go to --creds-file")
+	fs.StringVar(&cfg.keysDir, "keys-dir", "", "with --key-clients: write the key clients' private keys and client_ids here (for bench-requests)")
+	fs.IntVar(&cfg.keyClients, "key-clients", 0, "private_key_jwt clients to register per algorithm (ES256, RS256; one key pair each), besides --clients")
 	if _, err := m.parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.keyClients < 0 || (cfg.keyClients > 0) != (cfg.keysDir != "") {
+		return errors.New("--key-clients and --keys-dir go together")
 	}
 	if cfg.clients < 1 {
 		return errors.New("--clients: want at least 1")
@@ -136,7 +148,13 @@ func (m *Main) benchSeed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return seedDB(ctx, store, km.hasher, cfg, m.Stdout)
+	if err := seedDB(ctx, store, km.hasher, cfg, m.Stdout); err != nil {
+		return err
+	}
+	if cfg.keyClients > 0 {
+		return seedKeyClients(ctx, store, km.hasher, cfg, m.Stdout)
+	}
+	return nil
 }
 
 // seedDB brings the database to cfg.clients clients of cfg.orgs

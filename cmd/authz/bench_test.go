@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,12 +16,14 @@ import (
 )
 
 // TestBenchBuild drives what bench/load.sh does with an authzbench build:
-// seed, serve, and the three endpoints it measures.
+// seed, serve, and the endpoints it measures, the signed requests of
+// bench-requests among them.
 func TestBenchBuild(t *testing.T) {
 	m := newMain(t, storetest.URL(t, "sqlite"))
-	creds := filepath.Join(t.TempDir(), "creds.txt")
-	out := run(t, m, "bench-seed", "--clients", "25", "--orgs", "3", "--creds-file", creds, "--creds-count", "5")
-	if !strings.Contains(out, "seeded 25 clients (5 owners, 3 organizations)") {
+	dir := t.TempDir()
+	creds, keys := filepath.Join(dir, "creds.txt"), filepath.Join(dir, "keys")
+	out := run(t, m, "bench-seed", "--clients", "25", "--orgs", "3", "--creds-file", creds, "--creds-count", "5", "--key-clients", "3", "--keys-dir", keys)
+	if !strings.Contains(out, "seeded 25 clients (5 owners, 3 organizations)") || !strings.Contains(out, "seeded 3 private_key_jwt clients per algorithm (ES256, RS256)") {
 		t.Errorf("bench-seed output: %q", out)
 	}
 	body, err := os.ReadFile(creds)
@@ -63,6 +66,77 @@ func TestBenchBuild(t *testing.T) {
 			t.Errorf("POST %s: got %d, want 200", path, resp.StatusCode)
 		}
 	}
+
+	// bench-requests: each signed request, as bench/token.lua sends it,
+	// gets a token once; sent again it is refused.
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		tokenType string
+	}{
+		{"private_key_jwt ES256", []string{"--kind", "private_key_jwt", "--alg", "ES256", "--keys-dir", keys}, "Bearer"},
+		{"private_key_jwt RS256", []string{"--kind", "private_key_jwt", "--alg", "RS256", "--keys-dir", keys}, "Bearer"},
+		{"dpop", []string{"--kind", "dpop", "--creds-file", creds}, "DPoP"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := filepath.Join(t.TempDir(), "requests")
+			out := run(t, m, append([]string{"bench-requests", "--issuer", s.base, "--count", "7", "--split", "2", "--out", prefix}, tc.args...)...)
+			if !strings.Contains(out, "wrote 7 ") || !strings.Contains(out, "\nfresh-until ") {
+				t.Errorf("bench-requests output: %q", out)
+			}
+			var lines []string
+			for i, want := range []int{4, 3} { // round-robin over the two files
+				body, err := os.ReadFile(fmt.Sprintf("%s.%d", prefix, i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+				if len(got) != want {
+					t.Fatalf("%s.%d: %d lines, want %d", prefix, i, len(got), want)
+				}
+				lines = append(lines, got...)
+			}
+			for _, line := range lines {
+				if status, typ := postSigned(t, s.base+"/oauth2/token", line); status != http.StatusOK || typ != tc.tokenType {
+					t.Errorf("POST /oauth2/token: got %d %q, want 200 %q", status, typ, tc.tokenType)
+				}
+			}
+			if status, _ := postSigned(t, s.base+"/oauth2/token", lines[0]); status < 400 || status > 401 {
+				t.Errorf("the same request again: got %d, want 400 or 401 (a replay)", status)
+			}
+		})
+	}
+}
+
+// postSigned sends one line of bench-requests' output as bench/token.lua
+// does and returns the status and the token_type.
+func postSigned(t *testing.T, url, line string) (status int, tokenType string) {
+	t.Helper()
+	fields := strings.Split(line, "\t")
+	if len(fields) != 3 {
+		t.Fatalf("line %q: want body, authorization and dpop separated by tabs", line)
+	}
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(fields[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if fields[1] != "" {
+		req.Header.Set("Authorization", fields[1])
+	}
+	if fields[2] != "" {
+		req.Header.Set("DPoP", fields[2])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		TokenType string `json:"token_type"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.TokenType
 }
 
 func postToken(t *testing.T, url, id, secret string) (status int, orgID string) {

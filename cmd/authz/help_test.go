@@ -65,12 +65,16 @@ func TestHelp(t *testing.T) {
 		{"keys rotate", "", []string{"key-file", "json", "alg"}},
 		{"keys rewrap", "", []string{"key-file", "json"}},
 	}
-	if benchSeed != nil { // an authzbench build
+	if benchCommands != nil { // an authzbench build
 		cases = append(cases, struct {
 			command string
 			args    string
 			flags   []string
-		}{"bench-seed", "", []string{"key-file", "clients", "orgs", "workers", "creds-file", "creds-count"}})
+		}{"bench-seed", "", []string{"key-file", "clients", "orgs", "workers", "creds-file", "creds-count", "key-clients", "keys-dir"}}, struct {
+			command string
+			args    string
+			flags   []string
+		}{"bench-requests", "", []string{"kind", "alg", "issuer", "keys-dir", "creds-file", "out", "count", "split"}})
 	}
 	var tested []string
 	for _, tc := range cases {

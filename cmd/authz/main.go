@@ -50,9 +50,9 @@ func NewMain() *Main {
 	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 }
 
-// benchSeed is `authz bench-seed`, only in builds with the authzbench tag
-// (bench.go).
-var benchSeed func(ctx context.Context, m *Main, args []string) error
+// benchCommands are `authz bench-seed` and `authz bench-requests`, only in
+// builds with the authzbench tag (bench.go).
+var benchCommands map[string]func(ctx context.Context, m *Main, args []string) error
 
 // Run runs one command. Asked for help (`authz help [command]`, or -h or
 // --help anywhere a flag may stand) it prints the usage to standard output
@@ -117,9 +117,9 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.healthcheck(ctx, rest)
 	case "version", "--version":
 		return m.version(rest)
-	case "bench-seed":
-		if benchSeed != nil {
-			return benchSeed(ctx, m, rest)
+	default:
+		if run := benchCommands[cmd]; run != nil {
+			return run(ctx, m, rest)
 		}
 	}
 	fmt.Fprint(m.Stderr, usage())
