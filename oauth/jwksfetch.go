@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/authz/authz/jwtkeys"
@@ -48,6 +51,15 @@ type JWKSFetcherConfig struct {
 	// AllowLoopbackHTTP lets http:// URLs of 127.0.0.1, ::1 and localhost
 	// through: for tests only. Every other URL must be https.
 	AllowLoopbackHTTP bool
+	// AllowPrivateNetworks lets the default client connect to addresses
+	// that are not public (loopback, private, link-local, shared): for
+	// deployments whose issuers are on an internal network, such as a
+	// Kubernetes API server. Otherwise such an address is refused when it
+	// is dialled, after name resolution and at every redirect, so that a
+	// URL an organization registers cannot reach into the server's own
+	// network; and the environment's proxy is not used, since the guard
+	// would then see only the proxy's address.
+	AllowPrivateNetworks bool
 	Now               func() time.Time
 }
 
@@ -110,9 +122,6 @@ type jwksEntry struct {
 
 // NewJWKSFetcher returns a fetcher with cfg's limits.
 func NewJWKSFetcher(cfg JWKSFetcherConfig) *JWKSFetcher {
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
-	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultJWKSMaxBytes
 	}
@@ -131,8 +140,74 @@ func NewJWKSFetcher(cfg JWKSFetcherConfig) *JWKSFetcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Client == nil {
+		cfg.Client = fetchClient(cfg)
+	}
 	entries, _ := lru.New[string, *jwksEntry](cfg.MaxEntries) // errors only for a size <= 0
 	return &JWKSFetcher{cfg: cfg, entries: entries}
+}
+
+// maxRedirects is how many redirects a fetch follows, each to a URL that
+// passes the same checks as the first.
+const maxRedirects = 3
+
+// fetchClient is the default client of a fetcher: it dials only public
+// addresses (unless cfg.AllowPrivateNetworks; loopback too with
+// cfg.AllowLoopbackHTTP) and follows at most maxRedirects redirects, each
+// to an https URL.
+func fetchClient(cfg JWKSFetcherConfig) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if !cfg.AllowPrivateNetworks {
+		tr.Proxy = nil
+		dialer := &net.Dialer{Timeout: cfg.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
+			return checkDialAddress(address, cfg.AllowLoopbackHTTP)
+		}}
+		tr.DialContext = dialer.DialContext
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		return checkHTTPSURL("a redirect's location", req.URL.String(), cfg.AllowLoopbackHTTP)
+	}}
+}
+
+// nonPublic are address ranges beyond those netip classifies that a fetch
+// may not reach: "this network", shared address space (RFC 6598, carrier
+// NAT and some clouds' internal networks), IETF protocol assignments,
+// benchmarking, reserved, and NAT64 (which maps IPv4 addresses, private
+// ones too, into IPv6).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+}
+
+// checkDialAddress refuses to connect to an address that is not public:
+// loopback (unless allowLoopback), private, link-local, unspecified,
+// multicast or one of nonPublic.
+func checkDialAddress(address string, allowLoopback bool) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("not an IP address: %q", host)
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() && allowLoopback {
+		return nil
+	}
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
+		slices.ContainsFunc(nonPublic, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		return fmt.Errorf("%s is not a public address (keys and discovery documents are fetched from public addresses only, unless the server runs with --fetch-private-networks)", ip)
+	}
+	return nil
 }
 
 // Keys returns the keys published at uri: from memory while younger than

@@ -22,7 +22,7 @@ func TestHelp(t *testing.T) {
 		{"serve", "", []string{"key-file", "allow-empty-database", "addr", "issuer", "alg", "audience", "cors-origins", "trusted-proxies",
 			"usage-flush", "reminder-interval", "key-rotate-every", "key-check-interval", "rate-limit", "auth-failures", "client-cache",
 			"metrics-client-series", "log-level", "oauth-log-level", "audit-retention", "gc-min-heap",
-			"smtp-url", "smtp-from", "legacy-prefixes", "tls-cert", "tls-key", "insecure-http", "dpop-nonce"}},
+			"smtp-url", "smtp-from", "legacy-prefixes", "tls-cert", "tls-key", "insecure-http", "dpop-nonce", "fetch-private-networks"}},
 		{"migrate", "", []string{"key-file", "json", "allow-empty-database"}},
 		{"healthcheck", "", []string{"addr"}},
 		{"version", "", []string{"json"}},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,13 @@ import (
 // make secrets. A trusted issuer added without keys has its discovery
 // document read.
 func (m *Main) registry(store *models.Store, hasher *oauth.Hasher, log *slog.Logger) *app.Registry {
+	// Discovery documents on private networks only when serve fetches from
+	// them too (otherwise a URL the server could not fetch would be stored).
+	private, _ := strconv.ParseBool(m.env("AUTHZ_FETCH_PRIVATE_NETWORKS", ""))
 	return app.NewRegistry(store, app.RegistryConfig{
 		Hasher: hasher, Issuer: m.env("AUTHZ_ISSUER", ""), DefaultAudience: m.env("AUTHZ_DEFAULT_AUDIENCE", ""), Log: log,
 		LegacyPrefixes: splitList(m.env("AUTHZ_LEGACY_PREFIXES", "")),
-		Discovery:      oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{}),
+		Discovery:      oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{AllowPrivateNetworks: private}),
 	})
 }
 

@@ -50,6 +50,7 @@ type serveConfig struct {
 	tlsKey           string
 	insecureHTTP     bool
 	dpopNonce        bool
+	fetchPrivate     bool
 	// mailer sends expiry reminders by email when --smtp-url is set.
 	mailer      *app.Mailer
 	envProblems []string
@@ -62,22 +63,9 @@ func (m *Main) serveFlags(cfg *serveConfig, args []string) error {
 	fs.StringVar(&cfg.issuer, "issuer", m.env("AUTHZ_ISSUER", ""), "issuer URL, the iss of every token; default https://ADDR with --tls-cert, else http://ADDR (env AUTHZ_ISSUER)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", m.env("AUTHZ_TLS_CERT", ""), "PEM certificate chain file: serve HTTPS (with --tls-key); reloaded when it changes (env AUTHZ_TLS_CERT)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", m.env("AUTHZ_TLS_KEY", ""), "PEM private key file of --tls-cert (env AUTHZ_TLS_KEY)")
-	insecureDef := false
-	if v := m.Getenv("AUTHZ_INSECURE_HTTP"); v != "" {
-		var err error
-		if insecureDef, err = strconv.ParseBool(v); err != nil {
-			cfg.envProblems = append(cfg.envProblems, fmt.Sprintf("AUTHZ_INSECURE_HTTP=%q: want true or false", v))
-		}
-	}
-	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", insecureDef, "serve plain HTTP with an http:// issuer on an address beyond loopback, e.g. behind a TLS-terminating proxy (env AUTHZ_INSECURE_HTTP)")
-	dpopNonceDef := false
-	if v := m.Getenv("AUTHZ_DPOP_NONCE"); v != "" {
-		var err error
-		if dpopNonceDef, err = strconv.ParseBool(v); err != nil {
-			cfg.envProblems = append(cfg.envProblems, fmt.Sprintf("AUTHZ_DPOP_NONCE=%q: want true or false", v))
-		}
-	}
-	fs.BoolVar(&cfg.dpopNonce, "dpop-nonce", dpopNonceDef, "require DPoP proofs to carry a server nonce (RFC 9449 §8), answering use_dpop_nonce with a DPoP-Nonce header (env AUTHZ_DPOP_NONCE)")
+	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", envBool(m, "AUTHZ_INSECURE_HTTP", &cfg.envProblems), "serve plain HTTP with an http:// issuer on an address beyond loopback, e.g. behind a TLS-terminating proxy (env AUTHZ_INSECURE_HTTP)")
+	fs.BoolVar(&cfg.dpopNonce, "dpop-nonce", envBool(m, "AUTHZ_DPOP_NONCE", &cfg.envProblems), "require DPoP proofs to carry a server nonce (RFC 9449 §8), answering use_dpop_nonce with a DPoP-Nonce header (env AUTHZ_DPOP_NONCE)")
+	fs.BoolVar(&cfg.fetchPrivate, "fetch-private-networks", envBool(m, "AUTHZ_FETCH_PRIVATE_NETWORKS", &cfg.envProblems), "let clients' jwks_uri and trusted issuers' keys and discovery documents be fetched from loopback, private and link-local addresses, e.g. an internal Kubernetes API server; off, such addresses are refused (env AUTHZ_FETCH_PRIVATE_NETWORKS)")
 	fs.StringVar(&cfg.alg, "alg", m.env("AUTHZ_SIGNING_ALG", jwtkeys.ES256), "algorithm of generated signing keys: ES256, EdDSA or RS256 (env AUTHZ_SIGNING_ALG)")
 	fs.StringVar(&cfg.audience, "audience", m.env("AUTHZ_DEFAULT_AUDIENCE", ""), "aud of tokens for clients that name no audience; default the issuer (env AUTHZ_DEFAULT_AUDIENCE)")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", m.env("AUTHZ_CORS_ORIGINS", ""), "comma-separated browser origins (https://app.example) allowed to call the token endpoint and read the discovery documents; none by default (env AUTHZ_CORS_ORIGINS)")
@@ -132,6 +120,20 @@ func clientCache(n int) int {
 }
 
 // envFloat reads a number from the environment, like envDuration.
+// envBool reads a boolean from the environment (false when unset). A value
+// that does not parse is an error reported by validate.
+func envBool(m *Main, name string, problems *[]string) bool {
+	v := m.Getenv(name)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		*problems = append(*problems, fmt.Sprintf("%s=%q: want true or false", name, v))
+	}
+	return b
+}
+
 func envFloat(m *Main, name string, def float64, problems *[]string) float64 {
 	v := m.Getenv(name)
 	if v == "" {
@@ -336,6 +338,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		TrustedProxies:  proxies,
 		ClientCache:     clientCache(cfg.clientCache),
 		DPoPNonce:       cfg.dpopNonce,
+		JWKS:            oauth.JWKSFetcherConfig{AllowPrivateNetworks: cfg.fetchPrivate},
 		NonceKey:        km.hasher.DeriveKey("dpop-nonce"),
 		Observer:        metrics,
 		Logger:          log,
@@ -353,7 +356,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			LegacyPrefixes: splitList(cfg.legacyPrefixes),
 			// Adding a trusted issuer without keys reads its discovery
 			// document, bounded as JWKS fetches are.
-			Discovery: oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{}),
+			Discovery: oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{AllowPrivateNetworks: cfg.fetchPrivate}),
 		}),
 		SecureCookies:   !strings.HasPrefix(issuer, "http://"),
 		TrustedProxies:  proxies,
