@@ -60,7 +60,7 @@ type JWKSFetcherConfig struct {
 	// network; and the environment's proxy is not used, since the guard
 	// would then see only the proxy's address.
 	AllowPrivateNetworks bool
-	Now               func() time.Time
+	Now                  func() time.Time
 }
 
 // CheckJWKSURI says why uri cannot be a jwks_uri: it must be an absolute
