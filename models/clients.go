@@ -245,6 +245,25 @@ func DefaultDesc(sort string) bool {
 // ClientSorts are the sort keys ListClients knows.
 var ClientSorts = []string{SortCreated, SortName, SortOwner, SortLastUsed, SortExpires}
 
+// ClientOrder checks a sort key of ClientSorts and an order ("asc", "desc",
+// or empty for the sort's natural order, DefaultDesc) and says whether the
+// list is descending. An unknown sort or order is a KindInvalid error with
+// code invalid_sort.
+func ClientOrder(sort, order string) (desc bool, err error) {
+	if !slices.Contains(ClientSorts, sort) {
+		return false, Errorf(KindInvalid, "invalid_sort", "sort must be one of %s", strings.Join(ClientSorts, ", "))
+	}
+	switch order {
+	case "":
+		return DefaultDesc(sort), nil
+	case "asc":
+		return false, nil
+	case "desc":
+		return true, nil
+	}
+	return false, Errorf(KindInvalid, "invalid_sort", "order must be asc or desc")
+}
+
 // sortColumns are the columns of the sort keys. The owner's is the email
 // of the joined owner; expires is the client's own expiry (a policy's
 // maximum lifetime may end it earlier: Client.EffectiveExpiry).

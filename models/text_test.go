@@ -74,3 +74,32 @@ func TestRecordUsageInvalidUserAgent(t *testing.T) {
 		}
 	})
 }
+
+func TestClientOrder(t *testing.T) {
+	for _, tc := range []struct {
+		sort, order string
+		desc        bool
+		err         bool
+	}{
+		{models.SortCreated, "", true, false},
+		{models.SortLastUsed, "", true, false},
+		{models.SortName, "", false, false},
+		{models.SortExpires, "", false, false},
+		{models.SortCreated, "asc", false, false},
+		{models.SortOwner, "desc", true, false},
+		{"bogus", "", false, true},
+		{"", "asc", false, true},
+		{models.SortName, "sideways", false, true},
+	} {
+		desc, err := models.ClientOrder(tc.sort, tc.order)
+		if tc.err {
+			if models.ErrorCode(err) != "invalid_sort" {
+				t.Errorf("ClientOrder(%q, %q): err %v, want invalid_sort", tc.sort, tc.order, err)
+			}
+			continue
+		}
+		if err != nil || desc != tc.desc {
+			t.Errorf("ClientOrder(%q, %q) = %v, %v; want %v", tc.sort, tc.order, desc, err, tc.desc)
+		}
+	}
+}

@@ -136,19 +136,10 @@ func clientListParams(q url.Values) (models.ClientFilter, error) {
 	if f.Sort == "" {
 		f.Sort = models.SortCreated
 	}
-	if !slices.Contains(models.ClientSorts, f.Sort) {
-		return f, models.Errorf(models.KindInvalid, "invalid_sort", "sort must be one of %s", strings.Join(models.ClientSorts, ", "))
-	}
-	switch q.Get("order") {
-	case "":
-		f.Desc = models.DefaultDesc(f.Sort)
-	case "asc":
-	case "desc":
-		f.Desc = true
-	default:
-		return f, models.Errorf(models.KindInvalid, "invalid_sort", "order must be asc or desc")
-	}
 	var err error
+	if f.Desc, err = models.ClientOrder(f.Sort, q.Get("order")); err != nil {
+		return f, err
+	}
 	f.After, err = decodeClientCursor(q.Get("cursor"), f)
 	return f, err
 }

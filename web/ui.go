@@ -366,7 +366,9 @@ func statusLabel(s string) string {
 }
 
 func parseUITemplates() (map[string]*template.Template, error) {
-	base, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFiles, "ui/templates/layout.html")
+	// Every page is parsed with the layout and the form fields that the
+	// client forms share.
+	base, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFiles, "ui/templates/layout.html", "ui/templates/fields.html")
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +379,7 @@ func parseUITemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		name := path.Base(n)
-		if name == "layout.html" {
+		if name == "layout.html" || name == "fields.html" {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(uiFiles, n)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -414,17 +413,9 @@ type listFlags struct {
 
 func (m *Main) listClients(ctx context.Context, c *common, store *models.Store, org *models.Organization, policy *models.Policy, project, owner, status string, legacy bool, find listFlags, now time.Time) error {
 	f := models.ClientFilter{OrgID: org.ID, Search: find.search, Sort: find.sort, HideRevoked: !find.includeRevoked}
-	if !slices.Contains(models.ClientSorts, f.Sort) {
-		return fmt.Errorf("--sort %q: want one of %s", f.Sort, strings.Join(models.ClientSorts, ", "))
-	}
-	switch find.order {
-	case "":
-		f.Desc = models.DefaultDesc(f.Sort)
-	case "asc":
-	case "desc":
-		f.Desc = true
-	default:
-		return fmt.Errorf("--order %q: want asc or desc", find.order)
+	var err error
+	if f.Desc, err = models.ClientOrder(f.Sort, find.order); err != nil {
+		return fmt.Errorf("--sort %q --order %q: %w", find.sort, find.order, err)
 	}
 	if project != "" {
 		p, err := store.ProjectBySlug(ctx, org.ID, project)
