@@ -251,7 +251,7 @@ func (s *Server) authenticateFederated(ctx context.Context, g *grant) error {
 // conditions. Descriptions name the claim, never echo its value.
 func checkFederation(ti *models.TrustedIssuer, f models.Federation, claims *jwtkeys.AssertionClaims) *AssertionError {
 	if claims.Issuer != ti.Issuer {
-		return &AssertionError{"federation_issuer", "the token's iss is not the client's trusted issuer " + safeName(ti.Issuer)}
+		return &AssertionError{"federation_issuer", "the token's iss is not the client's trusted issuer"}
 	}
 	if !MatchSubject(f.Subject, claims.Subject) {
 		return &AssertionError{"federation_subject", "the token's sub does not match the client's subject pattern"}
