@@ -134,7 +134,7 @@ func TestUITrustedIssuers(t *testing.T) {
 		}
 		ti := list[0]
 		r = e.uiDo(session, "GET", page+"?notice=issuer_added", nil, nil)
-		for _, want := range []string{"The trusted issuer was added", `data-issuer-id="` + ti.ID + `"`, "<code>" + githubIss + "</code>", "pasted JWKS", "10m", ">yes<"} {
+		for _, want := range []string{"The trusted issuer was added", `data-issuer-id="` + ti.ID + `"`, "<code>" + githubIss + "</code>", "pasted JWKS", `data-label="Max token lifetime">10m<`, ">yes<"} {
 			if !strings.Contains(r.body, want) {
 				t.Errorf("issuers table lacks %q", want)
 			}
@@ -367,7 +367,9 @@ func TestUIFederatedClient(t *testing.T) {
 		}
 		r = e.uiDo(alice, "GET", page+"?notice=federation_replaced", nil, nil)
 		if !strings.Contains(r.body, "The client&#39;s binding was replaced") || !strings.Contains(r.body, `id="binding-subject">repo:acme/api:environment:production<`) ||
-			strings.Contains(r.body, `href="/admin/o/default/issuers/`) {
+			strings.Contains(r.body, `href="/admin/o/default/issuers/`) ||
+			// The audit trail: what the replacement changed.
+			!strings.Contains(html.UnescapeString(r.body), "conditions: environment=production repository_owner=acme → repository_owner=acme; subject: repo:acme/api:ref:refs/heads/main → repo:acme/api:environment:production<") {
 			t.Errorf("client page after the replacement (a member's: no link to the issuers page): %.3000s", r.body)
 		}
 

@@ -30,13 +30,20 @@ type issuerForm struct {
 
 // issuersData is the issuers page: the table and the add form.
 type issuersData struct {
-	Issuers   []IssuerView
+	Issuers   []issuerRow
 	Form      issuerForm
 	Errors    map[string]string
 	FormError string
 	// Audience is the audience recommended for this organization.
 	Audience string
 	Edit     bool // false: the add form
+}
+
+// issuerRow is a trusted issuer as the table shows it: its maximum token
+// lifetime as people type it (10m, not 10m0s).
+type issuerRow struct {
+	IssuerView
+	Lifetime string
 }
 
 // issuerData is one issuer's page: its edit form and its removal.
@@ -77,7 +84,7 @@ func (u *adminUI) renderIssuers(c echo.Context, p *uiCtx, status int, form issue
 	}
 	d := issuersData{Form: form, Errors: errs, FormError: formErr, Audience: u.recommendedAudience(p)}
 	for i := range list {
-		d.Issuers = append(d.Issuers, ViewIssuer(&list[i]))
+		d.Issuers = append(d.Issuers, issuerRow{ViewIssuer(&list[i]), shortDur(list[i].MaxTokenLifetime)})
 	}
 	pg := u.page(p, "Trusted issuers", "issuers", d)
 	pg.Notice = notice(c)
