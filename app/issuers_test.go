@@ -67,6 +67,18 @@ func TestTrustedIssuerRegistry(t *testing.T) {
 		if err != nil || k8s.SingleUse || k8s.JWKS == "" {
 			t.Fatalf("AddIssuer(pasted JWKS, reusable tokens): got %+v, %v", k8s, err)
 		}
+		// Another document of the same length (one key under the same
+		// kid) replaces the pasted keys.
+		again := testissuer.New(t)
+		if len(again.JWKS(t)) != len(platform.JWKS(t)) {
+			t.Fatalf("the test issuers' documents differ in length: %d, %d", len(again.JWKS(t)), len(platform.JWKS(t)))
+		}
+		if _, err := reg.UpdateIssuer(e.ctx, owner, k8s.ID, app.IssuerChange{Keys: &app.IssuerKeys{JWKS: again.JWKS(t)}}); err != nil {
+			t.Fatalf("UpdateIssuer(another JWKS): %v", err)
+		}
+		if got, _ := reg.Issuer(e.ctx, member, k8s.ID); got == nil || got.JWKS != again.JWKS(t) {
+			t.Errorf("the replaced JWKS: got %+v, want the new document", got)
+		}
 		list, err := reg.Issuers(e.ctx, member)
 		if err != nil || len(list) != 2 {
 			t.Fatalf("Issuers(as a member): got %d, %v; want 2", len(list), err)
@@ -83,8 +95,8 @@ func TestTrustedIssuerRegistry(t *testing.T) {
 			t.Fatalf("UpdateIssuer: %v", err)
 		}
 		events := mustAudit(t, e.store, models.AuditFilter{OrgID: e.a.org.ID, Action: models.AuditIssuerUpdated})
-		if len(events) != 1 {
-			t.Fatalf("issuer.updated events: got %d, want 1", len(events))
+		if len(events) != 2 {
+			t.Fatalf("issuer.updated events: got %d, want 2", len(events))
 		}
 		var detail struct{ Before, After map[string]any }
 		_ = json.Unmarshal([]byte(events[0].Detail), &detail)

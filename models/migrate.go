@@ -352,7 +352,8 @@ ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
 	// (their keys' location, the audience and lifetime their tokens must
 	// have, whether each token is single use), unique per organization and
 	// issuer URL, and a federated client's binding to one of them. The
-	// token endpoint reads both (AuthClient joins the issuer), so the
+	// token endpoint reads both (AuthClient, the issuer by a second
+	// statement for a federated client), so the
 	// clients' auth triggers are made again with the binding's columns and
 	// trusted_issuers gets triggers of its own: an issuer's change holds at
 	// the next request on every instance. Accepted tokens' jti are kept in

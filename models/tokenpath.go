@@ -3,20 +3,21 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
 // tokenClientSQL reads in one statement what a client authentication
 // needs: the client, its owner and the owner's membership of the client's
 // organization, the organization, the client's project, the
-// organization's policy, the client's unrevoked secrets and, for a
-// federated client, its trusted issuer. The token
+// organization's policy and the client's unrevoked secrets (a federated
+// client's trusted issuer is read by a second statement, so that the
+// other clients' statement does not carry its columns). The token
 // endpoint reads the database at every request (a revocation or an owner
 // change holds at the very next one), so this is its hot path: raw SQL
 // rather than gorm's reflection, and one round trip instead of six.
 const tokenClientSQL = `SELECT c.id, c.org_id, c.project_id, c.kind, c.owner_id, c.created_by, c.scopes, c.audiences, c.token_ttl, c.ip_allowlist, c.expires_at, c.status, c.created_at, c.renewed_at, c.resource_server, c.auth_method, c.jwks, c.jwks_uri, c.require_dpop,
  c.federation_issuer_id, c.federation_subject, c.federation_conditions,
- ti.id, ti.issuer, ti.jwks_uri, ti.jwks, ti.audience, ti.max_token_lifetime, ti.single_use,
  u.id, u.email, m.role, m.status, m.permissions, m.may_create_clients,
  o.id, o.slug, o.status, o.default_project_id,
  pr.id, pr.slug, pr.resource,
@@ -29,7 +30,6 @@ LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.owner_id
 LEFT JOIN projects pr ON pr.id = c.project_id
 LEFT JOIN policies p ON p.org_id = c.org_id
 LEFT JOIN client_secrets s ON s.client_id = c.id AND s.revoked_at IS NULL
-LEFT JOIN trusted_issuers ti ON ti.id = c.federation_issuer_id AND ti.org_id = c.org_id
 WHERE c.id = ?
 ORDER BY s.created_at`
 
@@ -69,14 +69,10 @@ func (s *Store) AuthClient(ctx context.Context, id string) (*Client, *Policy, er
 			sid, format           sql.NullString
 			hash                  []byte
 			screated, sexp        sql.NullTime
-			tiID, tiIss, tiURI    sql.NullString
-			tiJWKS, tiAud         sql.NullString
-			tiLife                sql.NullInt64
-			tiSingle              sql.NullBool
+			conds                 sql.RawBytes // parsed once, for a federated client only
 		)
 		err := rows.Scan(&cc.ID, &cc.OrgID, &cc.ProjectID, &cc.Kind, &cc.OwnerID, &cc.CreatedBy, &cc.Scopes, &cc.Audiences, &ttl, &cc.IPAllowlist, &exp, &cc.Status, &cc.CreatedAt, &renewed, &cc.ResourceServer, &cc.AuthMethod, &cc.JWKS, &cc.JWKSURI, &cc.RequireDPoP,
-			&cc.Federation.IssuerID, &cc.Federation.Subject, &cc.Federation.Conditions,
-			&tiID, &tiIss, &tiURI, &tiJWKS, &tiAud, &tiLife, &tiSingle,
+			&cc.Federation.IssuerID, &cc.Federation.Subject, &conds,
 			&owner.ID, &owner.Email, &role, &mstatus, &mperms, &mayCreate,
 			&org.ID, &org.Slug, &org.Status, &org.DefaultProjectID,
 			&prID, &prSlug, &prRes,
@@ -96,9 +92,10 @@ func (s *Store) AuthClient(ctx context.Context, id string) (*Client, *Policy, er
 			if prID.Valid {
 				cc.Project = &Project{ID: prID.String, OrgID: cc.OrgID, Slug: prSlug.String, Resource: prRes.String}
 			}
-			if tiID.Valid {
-				cc.TrustedIssuer = &TrustedIssuer{ID: tiID.String, OrgID: cc.OrgID, Issuer: tiIss.String, JWKSURI: tiURI.String, JWKS: tiJWKS.String,
-					Audience: tiAud.String, MaxTokenLifetime: time.Duration(tiLife.Int64), SingleUse: tiSingle.Bool}
+			if cc.Federated() {
+				if err := cc.Federation.Conditions.Scan([]byte(conds)); err != nil {
+					return nil, nil, err
+				}
 			}
 			c = &cc
 			d := DefaultPolicy()
@@ -120,8 +117,25 @@ func (s *Store) AuthClient(ctx context.Context, id string) (*Client, *Policy, er
 	if c == nil {
 		return nil, nil, translate(sql.ErrNoRows, "client "+id)
 	}
+	if c.Federated() {
+		ti := &TrustedIssuer{OrgID: c.OrgID}
+		var life int64
+		err := s.db.WithContext(ctx).Raw(authIssuerSQL, c.Federation.IssuerID, c.OrgID).Row().
+			Scan(&ti.ID, &ti.Issuer, &ti.JWKSURI, &ti.JWKS, &ti.Audience, &life, &ti.SingleUse)
+		switch {
+		case err == nil:
+			ti.MaxTokenLifetime = time.Duration(life)
+			c.TrustedIssuer = ti
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, nil, translate(err, "trusted issuer of client "+id)
+		}
+	}
 	return c, p, nil
 }
+
+// authIssuerSQL reads what authenticating a federated client needs of its
+// trusted issuer, when it is one of the client's organization.
+const authIssuerSQL = `SELECT id, issuer, jwks_uri, jwks, audience, max_token_lifetime, single_use FROM trusted_issuers WHERE id = ? AND org_id = ?`
 
 func nullTime(t sql.NullTime) *time.Time {
 	if !t.Valid {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/authz/authz/jwtkeys"
@@ -256,8 +258,8 @@ func checkFederation(ti *models.TrustedIssuer, f models.Federation, claims *jwtk
 	if !MatchSubject(f.Subject, claims.Subject) {
 		return &AssertionError{"federation_subject", "the token's sub does not match the client's subject pattern"}
 	}
-	for path, want := range f.Conditions {
-		if got, ok := ClaimAt(claims.Claims, path); !ok || got != want {
+	for _, path := range slices.Sorted(maps.Keys(f.Conditions)) { // the first failing one by name
+		if got, ok := ClaimAt(claims.Claims, path); !ok || got != f.Conditions[path] {
 			return &AssertionError{"federation_condition", fmt.Sprintf("the token's claim %s does not equal the value the client's binding requires", safeName(path))}
 		}
 	}

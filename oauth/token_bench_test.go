@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/app"
+	"github.com/authz/authz/internal/testissuer"
 	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/jwtkeys"
 	"github.com/authz/authz/jwtkeys/verify"
@@ -308,6 +309,42 @@ func BenchmarkTokenEndpointPrivateKeyJWT(b *testing.B) {
 			b.Fatal(err)
 		}
 		bodies[i] = benchTokenBody + "&client_assertion_type=" + url.QueryEscape(oauth.ClientAssertionType) + "&client_assertion=" + a
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(bodies[i]))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = "127.0.0.1:50000"
+		if _, oerr := e.server.Token(r); oerr != nil {
+			b.Fatal(oerr)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/mint, "x-mint")
+}
+
+// BenchmarkTokenEndpointFederated is BenchmarkTokenEndpointPrivateKeyJWT
+// for a federated client: Kubernetes-shaped ES256 tokens of a trusted
+// issuer with a pasted JWKS (parsed at every request, as a key client's),
+// a subject pattern and a nested condition, each token single use.
+func BenchmarkTokenEndpointFederated(b *testing.B) {
+	e := newBenchTokenEnv(b, oauth.Config{}, false)
+	platform := testissuer.New(b)
+	ti := &models.TrustedIssuer{ID: "bench-issuer", OrgID: models.DefaultOrgID, Name: "cluster", Issuer: platform.Iss, JWKS: platform.JWKS(b),
+		Audience: benchTokenAudience, MaxTokenLifetime: 2 * time.Hour, SingleUse: true}
+	if err := e.store.CreateTrustedIssuer(b.Context(), ti); err != nil {
+		b.Fatal(err)
+	}
+	id, _ := newClient(b, e.store, e.hasher, models.Client{
+		OwnerID: e.client.OwnerID, Name: "bench federated client", ProjectID: e.client.ProjectID, Scopes: e.client.Scopes,
+		IPAllowlist: e.client.IPAllowlist, TokenTTL: e.client.TokenTTL, AuthMethod: models.AuthFederated,
+		Federation: models.Federation{IssuerID: ti.ID, Subject: "system:serviceaccount:payments:worker", Conditions: models.Conditions{"kubernetes.io/namespace": "payments"}},
+	}, "")
+	mint := mintNsPerOp(e)
+	bodies := make([]string, b.N)
+	for i := range bodies {
+		bodies[i] = benchTokenBody + "&client_id=" + id + "&client_assertion_type=" + url.QueryEscape(oauth.ClientAssertionType) +
+			"&client_assertion=" + platform.Sign(b, platform.Kubernetes(benchTokenAudience))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

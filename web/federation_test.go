@@ -5,19 +5,25 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authz/authz/app"
 	"github.com/authz/authz/internal/testissuer"
+	"github.com/authz/authz/internal/testkeys"
 	"github.com/authz/authz/models"
 	"github.com/authz/authz/models/storetest"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/web"
 )
 
 // fedEnv is a token endpoint with two platforms it may trust: a GitHub
@@ -30,18 +36,40 @@ type fedEnv struct {
 	github, kube  *testissuer.Issuer
 	aud           string
 	ghIss, kubeIs *models.TrustedIssuer
+	failures      *lastFailure
+}
+
+// lastFailure is an oauth.Observer keeping the reason of the last failed
+// client authentication.
+type lastFailure struct {
+	mu     sync.Mutex
+	reason string
+}
+
+func (l *lastFailure) AuthFailed(reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reason = reason
+}
+
+func (l *lastFailure) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reason
 }
 
 func newFedEnv(t *testing.T, backend string, opts ...envOption) *fedEnv {
 	t.Helper()
 	clock := new(atomic.Int64)
 	clock.Store(time.Now().UnixNano())
+	failures := &lastFailure{}
 	opts = append(opts, func(s envSetup) {
 		if s.oauth != nil {
 			s.oauth.JWKS = oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true, Cooldown: time.Minute, Now: func() time.Time { return time.Unix(0, clock.Load()) }}
+			s.oauth.Observer = failures
 		}
 	})
-	e := &fedEnv{env: newEnv(t, backend, opts...), clock: clock, github: testissuer.New(t), kube: testissuer.New(t)}
+	e := &fedEnv{env: newEnv(t, backend, opts...), clock: clock, github: testissuer.New(t), kube: testissuer.New(t), failures: failures}
 	e.reg = app.NewRegistry(e.store, app.RegistryConfig{Issuer: e.url, AllowLoopbackJWKSURI: true,
 		Discovery: oauth.NewJWKSFetcher(oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true})})
 	e.aud = e.url + "/orgs/default"
@@ -77,6 +105,45 @@ func (e *fedEnv) present(id, token string) (*http.Response, map[string]string) {
 	form := assertionForm(token)
 	form.Set("client_id", id)
 	return e.postForm(form, nil)
+}
+
+// secondInstance starts another token endpoint on e's database, as a
+// second instance behind a load balancer would be, and returns its URL.
+func (e *fedEnv) secondInstance() string {
+	e.t.Helper()
+	store := storetest.OpenURL(e.t, e.dbURL)
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e.t.Cleanup(srv.Close)
+	hasher, keyring := testkeys.New(e.t, store, e.url)
+	tokens, err := oauth.NewServer(oauth.Config{Issuer: e.url, JWKS: oauth.JWKSFetcherConfig{AllowLoopbackHTTP: true}}, store, hasher, keyring, nil, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	handler = web.New(web.Config{Issuer: e.url}, tokens, keyring, store)
+	return srv.URL
+}
+
+// presentAt sends token as client id's client assertion to the token
+// endpoint at base.
+func (e *fedEnv) presentAt(base, id, token string) (*http.Response, map[string]string) {
+	e.t.Helper()
+	form := assertionForm(token)
+	form.Set("client_id", id)
+	resp, err := http.PostForm(base+"/oauth2/token", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		e.t.Fatal(err)
+	}
+	body := map[string]string{}
+	for k, v := range raw {
+		body[k] = fmt.Sprint(v)
+	}
+	return resp, body
 }
 
 // TestFederatedConditions is the table of federated client
@@ -120,39 +187,40 @@ func TestFederatedConditions(t *testing.T) {
 		for _, c := range []struct {
 			name, client, token string
 			describes           string // "" accepted; else part of the error_description
+			reason              string // the failure's reason, as metrics and the audit log name it
 		}{
-			{"exact subject and conditions", exact, gh(nil), ""},
-			{"glob: another branch", glob, gh(set("sub", "repo:acme/api:ref:refs/heads/feature/x")), ""},
-			{"glob: an environment subject", glob, gh(set("sub", "repo:acme/api:environment:production")), ""},
-			{"nested conditions", kube, k8s(nil), ""},
-			{"another branch", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/dev")), "sub does not match"},
-			{"a longer branch name", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/main-old")), "sub does not match"},
-			{"a repository sharing the prefix", glob, gh(set("sub", "repo:acme/api-internal:ref:refs/heads/main")), "sub does not match"},
-			{"another owner", glob, gh(set("sub", "repo:acme-evil/api:ref:refs/heads/main")), "sub does not match"},
-			{"another namespace's service account", kube, k8s(set("sub", "system:serviceaccount:billing:worker")), "sub does not match"},
-			{"namespace claim differs", kube, k8s(func(c map[string]any) { c["kubernetes.io"].(map[string]any)["namespace"] = "billing" }), `"kubernetes.io/namespace"`},
-			{"nested claim missing", kube, k8s(func(c map[string]any) { delete(c["kubernetes.io"].(map[string]any), "serviceaccount") }), `"kubernetes.io/serviceaccount/name"`},
-			{"condition value differs by case", exact, gh(set("environment", "Production")), `"environment"`},
-			{"a number where a string is expected", exact, gh(set("repository_owner", 117243)), `"repository_owner"`},
-			{"an array where a string is expected", exact, gh(set("environment", []string{"production"})), `"environment"`},
-			{"condition claim missing", exact, gh(func(c map[string]any) { delete(c, "environment") }), `"environment"`},
+			{"exact subject and conditions", exact, gh(nil), "", ""},
+			{"glob: another branch", glob, gh(set("sub", "repo:acme/api:ref:refs/heads/feature/x")), "", ""},
+			{"glob: an environment subject", glob, gh(set("sub", "repo:acme/api:environment:production")), "", ""},
+			{"nested conditions", kube, k8s(nil), "", ""},
+			{"another branch", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/dev")), "sub does not match", "federation_subject"},
+			{"a longer branch name", exact, gh(set("sub", "repo:acme/api:ref:refs/heads/main-old")), "sub does not match", "federation_subject"},
+			{"a repository sharing the prefix", glob, gh(set("sub", "repo:acme/api-internal:ref:refs/heads/main")), "sub does not match", "federation_subject"},
+			{"another owner", glob, gh(set("sub", "repo:acme-evil/api:ref:refs/heads/main")), "sub does not match", "federation_subject"},
+			{"another namespace's service account", kube, k8s(set("sub", "system:serviceaccount:billing:worker")), "sub does not match", "federation_subject"},
+			{"namespace claim differs", kube, k8s(func(c map[string]any) { c["kubernetes.io"].(map[string]any)["namespace"] = "billing" }), `"kubernetes.io/namespace"`, "federation_condition"},
+			{"nested claim missing", kube, k8s(func(c map[string]any) { delete(c["kubernetes.io"].(map[string]any), "serviceaccount") }), `"kubernetes.io/serviceaccount/name"`, "federation_condition"},
+			{"condition value differs by case", exact, gh(set("environment", "Production")), `"environment"`, "federation_condition"},
+			{"a number where a string is expected", exact, gh(set("repository_owner", 117243)), `"repository_owner"`, "federation_condition"},
+			{"an array where a string is expected", exact, gh(set("environment", []string{"production"})), `"environment"`, "federation_condition"},
+			{"condition claim missing", exact, gh(func(c map[string]any) { delete(c, "environment") }), `"environment"`, "federation_condition"},
 			{"expired", exact, gh(func(c map[string]any) {
 				c["iat"], c["nbf"], c["exp"] = now.Add(-10*time.Minute).Unix(), now.Add(-10*time.Minute).Unix(), now.Add(-5*time.Minute).Unix()
-			}), "expired"},
-			{"not yet valid", exact, gh(set("nbf", now.Add(3*time.Minute).Unix())), "not valid yet"},
-			{"issued in the future", exact, gh(set("iat", now.Add(3*time.Minute).Unix())), "not valid yet"},
-			{"lifetime beyond the issuer's bound", exact, gh(set("exp", now.Add(2*time.Hour).Unix())), "more than 1h0m0s ahead"},
-			{"no exp", exact, gh(func(c map[string]any) { delete(c, "exp") }), "exp"},
-			{"wrong audience", exact, gh(set("aud", "https://github.com/acme")), "aud must name"},
-			{"audience of another organization", exact, gh(set("aud", e.url+"/orgs/globex")), "aud must name"},
-			{"iss of another trusted issuer, signed by this one's key", exact, gh(set("iss", e.kube.Iss)), "iss is not the client's trusted issuer"},
-			{"a token of another trusted issuer", exact, k8s(func(c map[string]any) { c["sub"] = "repo:acme/api:ref:refs/heads/main" }), unknown},
-			{"unknown key", exact, testissuer.SignWith(t, "rogue", rogue, e.github.GitHub(e.aud)), unknown},
-			{"bad signature under the issuer's kid", exact, testissuer.SignWith(t, e.github.Kid(), rogue, e.github.GitHub(e.aud)), unknown},
-			{"tampered payload", exact, tamper(gh(nil)), unknown},
-			{"not a JWT", exact, "not.a.jwt", unknown},
-			{"no jti (single use)", exact, gh(func(c map[string]any) { delete(c, "jti") }), "jti"},
-			{"unknown client", "authz_no_such_client", gh(nil), unknown},
+			}), "expired", "assertion_expired"},
+			{"not yet valid", exact, gh(set("nbf", now.Add(3*time.Minute).Unix())), "not valid yet", "assertion_not_yet_valid"},
+			{"issued in the future", exact, gh(set("iat", now.Add(3*time.Minute).Unix())), "not valid yet", "assertion_not_yet_valid"},
+			{"lifetime beyond the issuer's bound", exact, gh(set("exp", now.Add(2*time.Hour).Unix())), "more than 1h0m0s ahead", "assertion_lifetime"},
+			{"no exp", exact, gh(func(c map[string]any) { delete(c, "exp") }), "exp", "assertion_no_exp"},
+			{"wrong audience", exact, gh(set("aud", "https://github.com/acme")), "aud must name", "assertion_audience"},
+			{"audience of another organization", exact, gh(set("aud", e.url+"/orgs/globex")), "aud must name", "assertion_audience"},
+			{"iss of another trusted issuer, signed by this one's key", exact, gh(set("iss", e.kube.Iss)), "iss is not the client's trusted issuer", "federation_issuer"},
+			{"a token of another trusted issuer (under the same kid)", exact, k8s(func(c map[string]any) { c["sub"] = "repo:acme/api:ref:refs/heads/main" }), unknown, "assertion_signature"},
+			{"unknown key", exact, testissuer.SignWith(t, "rogue", rogue, e.github.GitHub(e.aud)), unknown, "assertion_key"},
+			{"bad signature under the issuer's kid", exact, testissuer.SignWith(t, e.github.Kid(), rogue, e.github.GitHub(e.aud)), unknown, "assertion_signature"},
+			{"tampered payload", exact, tamper(t, gh(nil)), unknown, "assertion_signature"},
+			{"not a JWT", exact, "not.a.jwt", unknown, "assertion_malformed"},
+			{"no jti (single use)", exact, gh(func(c map[string]any) { delete(c, "jti") }), "jti", "assertion_no_jti"},
+			{"unknown client", "authz_no_such_client", gh(nil), unknown, "unknown_client"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				resp, body := e.present(c.client, c.token)
@@ -169,10 +237,13 @@ func TestFederatedConditions(t *testing.T) {
 				if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client" || !strings.Contains(body["error_description"], c.describes) {
 					t.Fatalf("got %d %v, want 401 invalid_client describing %q", resp.StatusCode, body, c.describes)
 				}
+				if got := e.failures.last(); got != c.reason {
+					t.Errorf("failure reason %q, want %q", got, c.reason)
+				}
 			})
 		}
 
-		t.Run("replay refused, also by a second Store on the database", func(t *testing.T) {
+		t.Run("replay refused, also by a second Store and a second instance on the database", func(t *testing.T) {
 			claims := e.github.GitHub(e.aud)
 			token := e.github.Sign(t, claims)
 			if resp, body := e.present(exact, token); resp.StatusCode != 200 {
@@ -188,6 +259,13 @@ func TestFederatedConditions(t *testing.T) {
 			first, err := second.RecordReplay(context.Background(), models.ReplayFederated, e.ghIss.ID+":"+claims["jti"].(string), time.Now().Add(time.Hour))
 			if err != nil || first {
 				t.Fatalf("second Store: first use %t, %v; want a replay", first, err)
+			}
+			fresh := e.github.Sign(t, e.github.GitHub(e.aud))
+			if resp, body := e.present(exact, fresh); resp.StatusCode != 200 {
+				t.Fatalf("first use on the first instance: %d %v", resp.StatusCode, body)
+			}
+			if resp, body := e.presentAt(e.secondInstance(), exact, fresh); resp.StatusCode != 401 || !strings.Contains(body["error_description"], "used before") {
+				t.Fatalf("second use on a second instance: %d %v, want 401 used before", resp.StatusCode, body)
 			}
 		})
 		t.Run("a token refused by the binding is not spent", func(t *testing.T) {
@@ -230,11 +308,21 @@ func TestFederatedConditions(t *testing.T) {
 	})
 }
 
-// tamper changes a signed token's payload (its sub), keeping its
-// signature.
-func tamper(token string) string {
+// tamper changes a signed token's payload (its sub becomes another
+// branch's), keeping its signature.
+func tamper(t *testing.T, token string) string {
 	parts := strings.Split(token, ".")
-	parts[1] = parts[1][:len(parts[1])-2] + "AA"
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims["sub"] = "repo:acme/api:ref:refs/heads/evil"
+	raw, _ = json.Marshal(claims)
+	parts[1] = base64.RawURLEncoding.EncodeToString(raw)
 	return strings.Join(parts, ".")
 }
 
@@ -309,6 +397,24 @@ func TestFederatedIssuerChanges(t *testing.T) {
 		}
 		if resp, body := e.present(id, e.kube.Sign(t, e.kube.Kubernetes(e.aud))); resp.StatusCode != 200 {
 			t.Fatalf("the new binding: %d %v", resp.StatusCode, body)
+		}
+
+		// A revoked client does not hold its issuer: once the issuer is
+		// removed, the client's tokens are answered as an unknown client's.
+		third := testissuer.New(t)
+		gone, err := e.reg.AddIssuer(ctx, op, app.NewIssuer{Name: "gone", Issuer: third.Iss, Audience: e.aud, Keys: app.IssuerKeys{JWKSURI: third.JWKSURI()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orphan := e.federated(models.Federation{IssuerID: gone.ID, Subject: "repo:acme/api:*"})
+		if _, err := e.reg.Revoke(ctx, op, orphan); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reg.RemoveIssuer(ctx, op, gone.ID); err != nil {
+			t.Fatalf("RemoveIssuer(bound to a revoked client only): %v", err)
+		}
+		if resp, body := e.present(orphan, third.Sign(t, third.GitHub(e.aud))); resp.StatusCode != 401 || body["error_description"] != "client authentication failed" {
+			t.Fatalf("a client whose issuer was removed: %d %v, want 401 as an unknown client", resp.StatusCode, body)
 		}
 
 		for i := range 4 { // the budget, then one more: backoff starts
