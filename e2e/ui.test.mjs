@@ -957,7 +957,10 @@ test("federated workload identity: a federated client; a too-wide subject is ref
   await page.goto(`${ACME}/clients/new?kind=project`);
   await page.locator("#f-project").selectOption("api");
   await page.getByLabel("Name", { exact: true }).fill("Deploy from GitHub Actions");
+  // Only the chosen authentication's fields are shown.
+  assert.equal(await page.locator("#f-subject").isVisible(), false);
   await page.locator("#auth-federated").check();
+  assert.equal(await page.locator("#f-jwks").isVisible(), false);
   await page.getByLabel("Trusted issuer").selectOption({ label: `GitHub Actions (${GITHUB_ISS})` });
   await page.getByLabel("Subject").fill("repo:*");
   await page.locator("#f-conditions").fill("repository_owner=acme");
