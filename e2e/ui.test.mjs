@@ -1006,7 +1006,7 @@ test("federated workload identity: replace the binding; a default service accoun
   await page.locator("#binding-panel").getByLabel("Subject").fill("repo:acme/api:environment:production");
   await page.locator("#binding-panel #f-conditions").fill("repository_owner=acme\nenvironment=production");
   await page.locator("#binding-panel").getByRole("button", { name: "Replace binding" }).click();
-  await page.waitForURL(/notice=federation_replaced/);
+  await page.waitForURL(/notice=binding_set/);
   assert.match(await notice(), /binding was replaced/);
   assert.equal((await page.locator("#binding-subject").textContent()).trim(), "repo:acme/api:environment:production");
   assert.match(await page.locator("#binding-conditions").textContent(), /environment=production/);

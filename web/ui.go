@@ -225,22 +225,22 @@ func (u *adminUI) renderWith(c echo.Context, status int, tmpl string, pg *uiPage
 // notices are the fixed messages a redirect may ask a page to show
 // (?notice=...); no caller-supplied text is ever echoed.
 var notices = map[string]string{
-	"project_created":     "The project was created.",
-	"default_set":         "The default project was set.",
-	"revoked":             "The client was revoked: its next token request is refused.",
-	"secret_revoked":      "The secret was revoked; the client's other secrets keep working.",
-	"user_created":        "The user was created.",
-	"user_updated":        "The user was updated.",
-	"password_set":        "The password was set.",
-	"policy_saved":        "The policy was saved. It applies from the next token request.",
-	"already_revoked":     "The client was already revoked.",
-	"client_updated":      "The client was saved. The change holds from its next token request.",
-	"client_renewed":      "The client was renewed: same client ID, same secrets, new expiry.",
-	"keys_replaced":       "The client's public keys were replaced. Assertions signed with a removed key are refused from the next request.",
-	"issuer_added":        "The trusted issuer was added: clients can now be bound to it.",
-	"issuer_updated":      "The trusted issuer was saved. Its bound clients' next token requests are checked under the new settings.",
-	"issuer_removed":      "The trusted issuer was removed.",
-	"federation_replaced": "The client's binding was replaced. Workload tokens that matched only the old binding are refused from the next request.",
+	"project_created": "The project was created.",
+	"default_set":     "The default project was set.",
+	"revoked":         "The client was revoked: its next token request is refused.",
+	"secret_revoked":  "The secret was revoked; the client's other secrets keep working.",
+	"user_created":    "The user was created.",
+	"user_updated":    "The user was updated.",
+	"password_set":    "The password was set.",
+	"policy_saved":    "The policy was saved. It applies from the next token request.",
+	"already_revoked": "The client was already revoked.",
+	"client_updated":  "The client was saved. The change holds from its next token request.",
+	"client_renewed":  "The client was renewed: same client ID, same secrets, new expiry.",
+	"keys_replaced":   "The client's public keys were replaced. Assertions signed with a removed key are refused from the next request.",
+	"issuer_added":    "The trusted issuer was added: clients can now be bound to it.",
+	"issuer_updated":  "The trusted issuer was saved. Its bound clients' next token requests are checked under the new settings.",
+	"issuer_removed":  "The trusted issuer was removed.",
+	"binding_set":     "The client's binding was replaced. Workload tokens that matched only the old binding are refused from the next request.",
 }
 
 func notice(c echo.Context) string { return notices[c.QueryParam("notice")] }

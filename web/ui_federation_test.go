@@ -349,7 +349,7 @@ func TestUIFederatedClient(t *testing.T) {
 		}
 		// The member owns the client: they may replace its binding.
 		replace.Set("csrf_token", aliceCSRF)
-		if r := e.uiDo(alice, "POST", page+"/federation", replace, nil); r.status != http.StatusSeeOther || r.location() != page+"?notice=federation_replaced" {
+		if r := e.uiDo(alice, "POST", page+"/federation", replace, nil); r.status != http.StatusSeeOther || r.location() != page+"?notice=binding_set" {
 			t.Fatalf("replace: %d %s %.2000s", r.status, r.location(), r.body)
 		}
 		if e.auditActions(models.DefaultOrgID, models.AuditClientFederation) != 1 {
@@ -365,7 +365,7 @@ func TestUIFederatedClient(t *testing.T) {
 		if status, body := e.workloadToken(id, platform.Sign(t, claims)); status != 200 {
 			t.Errorf("the new binding's token: %d %v", status, body)
 		}
-		r = e.uiDo(alice, "GET", page+"?notice=federation_replaced", nil, nil)
+		r = e.uiDo(alice, "GET", page+"?notice=binding_set", nil, nil)
 		if !strings.Contains(r.body, "The client&#39;s binding was replaced") || !strings.Contains(r.body, `id="binding-subject">repo:acme/api:environment:production<`) ||
 			strings.Contains(r.body, `href="/admin/o/default/issuers/`) ||
 			// The audit trail: what the replacement changed.

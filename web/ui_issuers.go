@@ -366,6 +366,6 @@ func (u *adminUI) federationSubmit(c echo.Context, p *uiCtx) error {
 		bf.Errors = errs
 		return u.renderClientPage(c, p, status, cl, "", "", false, panelForms{Binding: &bf})
 	}
-	logOutcome(c, "federation_replaced")
-	return c.Redirect(http.StatusSeeOther, p.base()+"/clients/"+url.PathEscape(cl.ID)+"?notice=federation_replaced")
+	logOutcome(c, "binding_replaced")
+	return c.Redirect(http.StatusSeeOther, p.base()+"/clients/"+url.PathEscape(cl.ID)+"?notice=binding_set")
 }
