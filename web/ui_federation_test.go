@@ -406,6 +406,15 @@ func TestUIFederatedClient(t *testing.T) {
 		if r := e.uiDo(session, "POST", "/admin/o/default/clients/"+url.PathEscape(tn.clients[models.ClientKindProject])+"/federation", replace, nil); r.status != http.StatusNotFound {
 			t.Errorf("replace the binding of another organization's client: %d", r.status)
 		}
+		// A revoked federated client's page still shows its binding, with
+		// nothing to replace.
+		if _, err := e.registry.Revoke(ctx, op, id); err != nil {
+			t.Fatal(err)
+		}
+		r = e.uiDo(session, "GET", page, nil, nil)
+		if !strings.Contains(r.body, `id="binding-subject">project_path:acme/api:ref_type:branch:ref:main<`) || strings.Contains(r.body, `id="binding-form"`) {
+			t.Errorf("a revoked federated client's page: %.3000s", r.body)
+		}
 		// A client with a secret has no binding to replace.
 		secretID, _, _ := e.uiCreate(session, csrf, url.Values{"name": {"with a secret"}, "owner": {memberEmail}, "scopes": {readScope}})
 		if r := e.uiDo(session, "POST", "/admin/o/default/clients/"+url.PathEscape(secretID)+"/federation", replace, nil); r.status != http.StatusConflict {
