@@ -890,6 +890,151 @@ test("private_key_jwt: Replace keys refuses a private key next to the field, the
   await shot("28-keys-replaced");
 });
 
+// --- federated workload identity: trusted issuers and bound clients ---------
+// In the acme organization (the default one's policy allows its owners one
+// client each by now).
+
+const GITHUB_ISS = "https://token.actions.githubusercontent.com";
+
+// githubToken is a GitHub Actions-shaped workload token for audience aud,
+// signed with k (the trusted issuer's pasted key): a job of acme/api,
+// claims overridden by extra.
+function githubToken(k, aud, extra = {}) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: GITHUB_ISS, aud, sub: "repo:acme/api:ref:refs/heads/main", jti: randomUUID(), iat: now, nbf: now - 5, exp: now + 300,
+    repository: "acme/api", repository_owner: "acme", ref: "refs/heads/main", environment: "production", ...extra,
+  };
+  const input = `${b64({ alg: "ES256", kid: k.kid, typ: "JWT" })}.${b64(claims)}`;
+  return `${input}.${sign("sha256", Buffer.from(input), { key: k.privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url")}`;
+}
+
+// workloadToken asks for a token as client id with a platform token.
+async function workloadToken(id, platformToken) {
+  const res = await fetch(`${BASE}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: id, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: platformToken }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test("federated workload identity: an admin adds a trusted issuer with a pasted JWKS", async () => {
+  const k = keyPair("gha-e2e");
+  await page.goto(`${ACME}/`);
+  await page.getByRole("link", { name: "Trusted issuers" }).click();
+  await page.waitForURL(/\/issuers$/);
+  assert.equal(await heading(), "Trusted issuers");
+  // The audience suggested names this server and this organization.
+  const aud = await page.locator("#f-audience").inputValue();
+  assert.equal(aud, `${BASE}/orgs/acme`);
+  await page.getByLabel("Name", { exact: true }).fill("GitHub Actions");
+  await page.getByLabel("Issuer URL").fill(GITHUB_ISS);
+  await page.locator("#keys-jwks").check();
+  await page.getByLabel("Maximum token lifetime").fill("10m");
+  // Pasting chosen but nothing pasted: refused next to the keys.
+  await page.getByRole("button", { name: "Add issuer" }).click();
+  await page.locator("#f-keys-err").waitFor();
+  assert.match(await page.locator("#f-keys-err").textContent(), /paste the issuer's JWKS/);
+  assert.equal(await page.locator("#f-issuer").inputValue(), GITHUB_ISS);
+  await a11y("add issuer refused");
+  await shot("12-trusted-issuers-error");
+  await page.locator("#f-jwks").fill(k.jwks);
+  await page.getByRole("button", { name: "Add issuer" }).click();
+  await page.waitForURL(/notice=issuer_added/);
+  const row = page.locator("#issuers-table tbody tr", { hasText: "GitHub Actions" });
+  assert.match(await row.textContent(), /token\.actions\.githubusercontent\.com/);
+  assert.match(await row.textContent(), /pasted JWKS/);
+  assert.equal((await row.locator('[data-label="Single use"]').textContent()).trim(), "yes");
+  assert.equal((await row.locator('[data-label="Clients"]').textContent()).trim(), "0");
+  await a11y("trusted issuers");
+  await shot("12-trusted-issuers");
+  Object.assign(state, { ghKey: k, ghAud: aud });
+});
+
+test("federated workload identity: a federated client; a too-wide subject is refused next to the field; no secret is shown", async () => {
+  await page.goto(`${ACME}/clients/new?kind=project`);
+  await page.locator("#f-project").selectOption("api");
+  await page.getByLabel("Name", { exact: true }).fill("Deploy from GitHub Actions");
+  // Only the chosen authentication's fields are shown.
+  assert.equal(await page.locator("#f-subject").isVisible(), false);
+  await page.locator("#auth-federated").check();
+  assert.equal(await page.locator("#f-jwks").isVisible(), false);
+  await page.getByLabel("Trusted issuer").selectOption({ label: `GitHub Actions (${GITHUB_ISS})` });
+  await page.getByLabel("Subject").fill("repo:*");
+  await page.locator("#f-conditions").fill("repository_owner=acme");
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#f-subject-err").waitFor();
+  assert.match(await page.locator("#f-subject-err").textContent(), /owner .* is not literal/);
+  assert.equal(await page.locator("#f-subject").getAttribute("aria-invalid"), "true");
+  assert.equal(await page.locator("#auth-federated").isChecked(), true);
+  await a11y("federated client refused");
+  await shot("13-federated-client-refused");
+
+  await page.getByLabel("Subject").fill("repo:acme/api:ref:refs/heads/main");
+  await page.getByRole("button", { name: "Create client" }).click();
+  await page.locator("#created-box").waitFor();
+  assert.equal(await page.locator("#new-secret").count(), 0);
+  assert.match(await page.locator("#created-box").textContent(), /client_assertion/);
+  assert.match(await page.locator("#client-auth").textContent(), /workload identity \(federated\)/);
+  assert.equal(await page.locator("#rotate-h").count(), 0);
+  assert.equal((await page.locator("#binding-subject").textContent()).trim(), "repo:acme/api:ref:refs/heads/main");
+  assert.equal((await page.locator("#binding-conditions").textContent()).trim(), "repository_owner=acme");
+  const id = (await page.locator("#new-client-id").textContent()).trim();
+  await a11y("federated client created");
+  await shot("13-federated-client-created");
+
+  // The job's platform token gets an access token; another owner's not.
+  const r = await workloadToken(id, githubToken(state.ghKey, state.ghAud));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const other = await workloadToken(id, githubToken(state.ghKey, state.ghAud, { sub: "repo:evil/api:ref:refs/heads/main", repository_owner: "evil" }));
+  assert.equal(other.status, 401);
+  state.fedId = id;
+});
+
+test("federated workload identity: replace the binding; a default service account is refused; the old subject stops working", async () => {
+  await page.goto(`${ACME}/clients/${state.fedId}`);
+  const panel = page.locator("#binding-panel");
+  await panel.getByLabel("Subject").fill("system:serviceaccount:payments:default");
+  await panel.getByRole("button", { name: "Replace binding" }).click();
+  await page.locator("#f-subject-err").waitFor();
+  assert.match(await page.locator("#f-subject-err").textContent(), /default service account/);
+  await a11y("replace binding refused");
+  await shot("13-federated-client-binding-refused");
+
+  await page.locator("#binding-panel").getByLabel("Subject").fill("repo:acme/api:environment:production");
+  await page.locator("#binding-panel #f-conditions").fill("repository_owner=acme\nenvironment=production");
+  await page.locator("#binding-panel").getByRole("button", { name: "Replace binding" }).click();
+  await page.waitForURL(/notice=binding_set/);
+  assert.match(await notice(), /binding was replaced/);
+  assert.equal((await page.locator("#binding-subject").textContent()).trim(), "repo:acme/api:environment:production");
+  assert.match(await page.locator("#binding-conditions").textContent(), /environment=production/);
+  // The audit trail has the replacement.
+  assert.match(await page.locator("table.audit").textContent(), /client\.federation_replaced/);
+  assert.equal((await workloadToken(state.fedId, githubToken(state.ghKey, state.ghAud))).status, 401);
+  const r = await workloadToken(state.fedId, githubToken(state.ghKey, state.ghAud, { sub: "repo:acme/api:environment:production" }));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await a11y("binding replaced");
+  await shot("13-federated-client-binding");
+});
+
+test("federated workload identity: an issuer with a client bound cannot be removed; the reason is shown", async () => {
+  await page.goto(`${ACME}/issuers`);
+  const row = page.locator("#issuers-table tbody tr", { hasText: "GitHub Actions" });
+  assert.equal((await row.locator('[data-label="Clients"]').textContent()).trim(), "1");
+  await row.getByRole("link", { name: "GitHub Actions" }).click();
+  assert.equal(await heading(), "GitHub Actions");
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Remove issuer" }).click();
+  await page.locator("#remove-issuer-err").waitFor();
+  assert.match(await page.locator("#remove-issuer-err").textContent(), /1 client\(s\) are bound to this trusted issuer/);
+  await a11y("issuer in use");
+  await shot("12-trusted-issuers-in-use");
+  await page.goto(`${ACME}/issuers`);
+  assert.equal(await page.locator("#issuers-table tbody tr", { hasText: "GitHub Actions" }).count(), 1);
+});
+
 test("sign out ends the session", async () => {
   await page.goto(`${ORG}/`);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();

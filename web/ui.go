@@ -108,6 +108,7 @@ func (u *adminUI) routes() []uiRoute {
 		{http.MethodPost, o + "/clients/:id/renew", orgMember, u.renewSubmit},
 		{http.MethodPost, o + "/clients/:id/rotate", orgMember, u.rotateSubmit},
 		{http.MethodPost, o + "/clients/:id/keys", orgMember, u.keysSubmit},
+		{http.MethodPost, o + "/clients/:id/federation", orgMember, u.federationSubmit},
 		{http.MethodPost, o + "/clients/:id/revoke", orgMember, u.revokeSubmit},
 		{http.MethodPost, o + "/clients/:id/secrets/:secret_id/revoke", orgMember, u.revokeSecretSubmit},
 
@@ -124,6 +125,12 @@ func (u *adminUI) routes() []uiRoute {
 		{http.MethodGet, o + "/policy", orgManager, u.policyPage},
 		{http.MethodPost, o + "/policy", orgManager, u.policySubmit},
 		{http.MethodGet, o + "/audit", orgManager, u.auditPage},
+
+		{http.MethodGet, o + "/issuers", orgManager, u.issuersPage},
+		{http.MethodPost, o + "/issuers", orgManager, u.addIssuerSubmit},
+		{http.MethodGet, o + "/issuers/:issuer_id", orgManager, u.issuerPage},
+		{http.MethodPost, o + "/issuers/:issuer_id", orgManager, u.updateIssuerSubmit},
+		{http.MethodPost, o + "/issuers/:issuer_id/remove", orgManager, u.removeIssuerSubmit},
 	}
 }
 
@@ -230,6 +237,10 @@ var notices = map[string]string{
 	"client_updated":  "The client was saved. The change holds from its next token request.",
 	"client_renewed":  "The client was renewed: same client ID, same secrets, new expiry.",
 	"keys_replaced":   "The client's public keys were replaced. Assertions signed with a removed key are refused from the next request.",
+	"issuer_added":    "The trusted issuer was added: clients can now be bound to it.",
+	"issuer_updated":  "The trusted issuer was saved. Its bound clients' next token requests are checked under the new settings.",
+	"issuer_removed":  "The trusted issuer was removed.",
+	"binding_set":     "The client's binding was replaced. Workload tokens that matched only the old binding are refused from the next request.",
 }
 
 func notice(c echo.Context) string { return notices[c.QueryParam("notice")] }

@@ -46,10 +46,12 @@ type clientForm struct {
 	TokenTTL                 string
 	ExpiresIn, IPAllowlist   string
 	ResourceServer           bool
-	// Auth is "secret" (the default) or "keys" (private_key_jwt, with
-	// JWKS or JWKSURI).
-	Auth, JWKS, JWKSURI string
-	RequireDPoP         bool
+	// Auth is "secret" (the default), "keys" (private_key_jwt, with JWKS
+	// or JWKSURI) or "federated" (workload tokens of TrustedIssuer whose
+	// sub matches Subject, with Conditions one claim=value a line).
+	Auth, JWKS, JWKSURI                string
+	TrustedIssuer, Subject, Conditions string
+	RequireDPoP                        bool
 }
 
 type ownerOption struct {
@@ -69,6 +71,8 @@ type newClientData struct {
 	Errors     map[string]string
 	FormError  string
 	Allowed    bool
+	// Binding is the federated choice's fields.
+	Binding bindingFields
 }
 
 type kindData struct {
@@ -161,6 +165,10 @@ func (u *adminUI) renderClientForm(c echo.Context, p *uiCtx, status int, policy 
 		d.Form.Owner, d.OwnerPerms = d.Owners[selected].Email, d.Owners[selected].Permissions
 	}
 	d.Effective = models.NewSet(form.Scopes...).Intersect(d.OwnerPerms)
+	d.Binding = bindingFields{IssuerID: form.TrustedIssuer, Subject: form.Subject, Conditions: form.Conditions, Errors: errs, Base: p.base(), IsAdmin: p.manages()}
+	if d.Binding.Issuers, err = u.issuerViews(c, p); err != nil {
+		return err
+	}
 	return u.renderPage(c, p, status, "client_new.html", "New "+strings.ToLower(kind.Title), "new", d)
 }
 
@@ -174,6 +182,9 @@ var clientFields = map[string]string{
 	"invalid_audience": "audiences", "invalid_ip_allowlist": "ip_allowlist",
 	"invalid_token_ttl": "token_ttl", "invalid_expiry": "expires_in",
 	"invalid_auth_method": "auth", "keys_required": "auth", "invalid_jwks": "auth", "invalid_jwks_uri": "auth",
+	// The federated choice's binding (also the client page's panel).
+	"federation_required": "trusted_issuer", "issuer_not_found": "trusted_issuer",
+	"invalid_subject": "subject", "binding_too_wide": "subject", "invalid_condition": "conditions",
 }
 
 // createClientSubmit is POST /admin/o/{org}/clients: the Registry
@@ -188,6 +199,7 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Audiences: f["audiences"], TokenTTL: strings.TrimSpace(f.Get("token_ttl")), ExpiresIn: strings.TrimSpace(f.Get("expires_in")),
 		IPAllowlist: f.Get("ip_allowlist"), ResourceServer: f.Get("resource_server") == "on",
 		Auth: f.Get("auth"), JWKS: strings.TrimSpace(f.Get("jwks")), JWKSURI: strings.TrimSpace(f.Get("jwks_uri")),
+		TrustedIssuer: f.Get("trusted_issuer"), Subject: strings.TrimSpace(f.Get("subject")), Conditions: f.Get("conditions"),
 		RequireDPoP: f.Get("require_dpop") == "on",
 	}
 	if form.Kind == "" {
@@ -207,8 +219,15 @@ func (u *adminUI) createClientSubmit(c echo.Context, p *uiCtx) error {
 		Audiences: form.Audiences, IPAllowlist: splitFields(form.IPAllowlist), ResourceServer: form.ResourceServer,
 		RequireDPoP: form.RequireDPoP,
 	}
-	if form.Auth == "keys" {
+	switch form.Auth {
+	case "keys":
 		nc.AuthMethod, nc.JWKS, nc.JWKSURI = models.AuthPrivateKeyJWT, form.JWKS, form.JWKSURI
+	case "federated":
+		conds, err := parseConditions(form.Conditions)
+		if err != nil {
+			errs["conditions"] = models.ErrorMessage(err)
+		}
+		nc.AuthMethod, nc.Federation = models.AuthFederated, models.Federation{IssuerID: form.TrustedIssuer, Subject: form.Subject, Conditions: conds}
 	}
 	if nc.OwnerEmail == "" {
 		nc.OwnerEmail = p.user.Email

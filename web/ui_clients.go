@@ -244,6 +244,10 @@ type clientData struct {
 	RenewMax string // the policy's maximum lifetime, "" for none
 	// Keys is the "Replace keys" panel of a private_key_jwt client.
 	Keys keysForm
+	// Binding is the "Replace binding" panel of a federated client, and
+	// BoundIssuer the trusted issuer of its binding (nil if removed).
+	Binding     bindingFields
+	BoundIssuer *IssuerView
 }
 
 // keysForm is the "Replace keys" panel's fields as typed and its error.
@@ -253,8 +257,9 @@ type keysForm struct {
 
 // panelForms are the client page's forms, as typed, with their errors.
 type panelForms struct {
-	Renew renewForm
-	Keys  keysForm
+	Renew   renewForm
+	Keys    keysForm
+	Binding *bindingFields
 }
 
 // clientPage is GET /admin/o/{org}/clients/{id}: never a secret.
@@ -304,6 +309,11 @@ func (u *adminUI) renderClientPage(c echo.Context, p *uiCtx, status int, cl *mod
 	d.Grace = []graceOption{{"0s", "None: old secrets stop now"}, {"1h", "1 hour"}, {"1d", "1 day"}, {"7d", "7 days"}, {"30d", "30 days"}}
 	if !slices.ContainsFunc(d.Grace, func(g graceOption) bool { return g.Value == d.GraceDef }) {
 		d.Grace = append(d.Grace, graceOption{d.GraceDef, d.GraceDef + " (policy default)"})
+	}
+	if cl.Federated() {
+		if err := u.bindingPanel(c, p, cl, &d, forms.Binding); err != nil {
+			return err
+		}
 	}
 	ips, err := u.Store.ClientIPs(ctx, cl.ID)
 	if err != nil {

@@ -218,9 +218,16 @@ func auditDetail(raw string) string {
 	}
 	if before, after, ok := changes(m); ok {
 		// A change: "field: old → new" for each field that changed.
+		// A field the change kept (a binding's issuer when only its subject
+		// changed) is left out.
 		parts := make([]string, 0, len(after))
 		for _, k := range slices.Sorted(maps.Keys(after)) {
-			parts = append(parts, k+": "+detailValue(before[k])+" → "+detailValue(after[k]))
+			if old, cur := detailValue(before[k]), detailValue(after[k]); old != cur {
+				parts = append(parts, k+": "+old+" → "+cur)
+			}
+		}
+		if len(parts) == 0 {
+			return "no change"
 		}
 		return strings.Join(parts, "; ")
 	}
@@ -257,6 +264,16 @@ func detailValue(x any) string {
 			return "none"
 		}
 		return strings.Join(items, " ")
+	case map[string]any:
+		// An object (a binding's conditions): key=value, by key.
+		items := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			items = append(items, k+"="+fmt.Sprint(x[k]))
+		}
+		if len(items) == 0 {
+			return "none"
+		}
+		return strings.Join(items, " ")
 	}
 	return fmt.Sprint(x)
 }
@@ -267,6 +284,7 @@ var auditActions = []string{
 	models.AuditUserCreated, models.AuditUserUpdated, models.AuditPasswordUpdated, models.AuditSessionCreated,
 	models.AuditSessionFailed, models.AuditSessionEnded, models.AuditPolicyUpdated, models.AuditKeyRotated,
 	models.AuditClientUpdated, models.AuditClientRenewed, models.AuditOrgCreated, models.AuditProjectCreated, models.AuditDefaultProjectSet,
+	models.AuditClientKeys, models.AuditIssuerAdded, models.AuditIssuerUpdated, models.AuditIssuerRemoved, models.AuditClientFederation,
 }
 
 type auditData struct {

@@ -205,6 +205,10 @@ func uiPOSTRoutes(e *adminEnv, clientID, secretID string) map[string]url.Values 
 		"/admin/o/default/members/" + e.member.ID:                                             {"action": {"disable"}},
 		"/admin/o/default/members/" + e.member.ID + "/password":                               {"password": {"a new password, long enough"}},
 		"/admin/o/default/policy":                                                             {"max_credential_lifetime": {"1d"}, "default_credential_lifetime": {"1d"}, "default_token_ttl": {"15m"}, "max_token_ttl": {"1h"}, "max_clients_per_owner": {"1"}, "rotation_grace": {"0s"}},
+		"/admin/o/default/clients/" + esc(clientID) + "/federation":                           {"trusted_issuer": {"nope"}, "subject": {"repo:acme/api:*"}},
+		"/admin/o/default/issuers":                                                            {"name": {"csrf issuer"}, "issuer": {"https://gitlab.com"}, "keys": {"discover"}, "audience": {"https://authz.example/orgs/default"}},
+		"/admin/o/default/issuers/nope":                                                       {"name": {"csrf issuer"}, "keys": {"keep"}, "audience": {"https://authz.example/orgs/default"}, "max_token_lifetime": {"1h"}},
+		"/admin/o/default/issuers/nope/remove":                                                {"confirm": {"yes"}},
 	}
 }
 
@@ -217,7 +221,8 @@ func TestUIRequiresSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		pages := []string{"/admin/", "/admin/o/default/", "/admin/o/default/?status=active", "/admin/o/default/clients/new", "/admin/o/default/clients/" + cl.ID, "/admin/o/default/clients/nope",
-			"/admin/o/default/members", "/admin/o/default/members/" + e.member.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit?action=client.created"}
+			"/admin/o/default/members", "/admin/o/default/members/" + e.member.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit?action=client.created",
+			"/admin/o/default/issuers", "/admin/o/default/issuers/nope"}
 
 		session, _ := e.uiLogin(adminEmail, adminPassword)
 		expired := session
@@ -280,7 +285,7 @@ func TestUIRequiresSession(t *testing.T) {
 
 		// A member sees no admin page, and no other owner's client.
 		alice, _ := e.uiLogin(memberEmail, memberPass)
-		for _, p := range []string{"/admin/o/default/members", "/admin/o/default/members/" + e.admin.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit"} {
+		for _, p := range []string{"/admin/o/default/members", "/admin/o/default/members/" + e.admin.ID, "/admin/o/default/policy", "/admin/keys", "/admin/o/default/audit", "/admin/o/default/issuers"} {
 			if r := e.uiDo(alice, "GET", p, nil, nil); r.status != http.StatusForbidden || !strings.Contains(r.body, "Owners and admins only") {
 				t.Errorf("member GET %s: %d", p, r.status)
 			}

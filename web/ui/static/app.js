@@ -1,7 +1,7 @@
 // authz admin console: progressive enhancement only; every page works
 // without this file. Copy buttons, confirmation dialogs, the live
-// effective-permissions preview, and keeping a shown secret out of the
-// browser history.
+// effective-permissions preview, the new-client form's authentication
+// fields, and keeping a shown secret out of the browser history.
 (function () {
   "use strict";
 
@@ -136,6 +136,20 @@
       wrap.querySelector("input").addEventListener("change", update);
     });
     update();
+  }
+
+  // New client: only the chosen authentication's fields are shown (every
+  // one of them without this script).
+  var authChoices = document.querySelectorAll("input[name=auth]");
+  if (authChoices.length) {
+    var showAuth = function () {
+      var chosen = document.querySelector("input[name=auth]:checked");
+      document.querySelectorAll("[data-auth-for]").forEach(function (el) {
+        el.hidden = !chosen || el.getAttribute("data-auth-for") !== chosen.value;
+      });
+    };
+    authChoices.forEach(function (r) { r.addEventListener("change", showAuth); });
+    showAuth();
   }
 
   // Move focus to an error summary so that it is read out first.
