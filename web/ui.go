@@ -278,8 +278,19 @@ func staticVersion() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
+// errorSummary is what the "error-summary" template shows: Heading, as an
+// h2 or (in a panel) an h3, over Form's FormError and Errors.
+type errorSummary struct {
+	Level   int
+	Heading string
+	Form    any
+}
+
 // Template helpers.
 var uiFuncs = template.FuncMap{
+	"summary": func(level int, heading string, form any) errorSummary {
+		return errorSummary{level, heading, form}
+	},
 	"pathEscape": url.PathEscape,
 	"join":       strings.Join,
 	"label":      statusLabel,
