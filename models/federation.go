@@ -76,17 +76,9 @@ func (c Conditions) Value() (driver.Value, error) {
 
 // Scan implements sql.Scanner.
 func (c *Conditions) Scan(v any) error {
-	var b []byte
-	switch v := v.(type) {
-	case nil:
-		*c = Conditions{}
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("models: cannot scan %T into Conditions", v)
+	b, err := jsonColumn(v, "Conditions")
+	if err != nil {
+		return err
 	}
 	m := Conditions{}
 	if len(b) > 0 {

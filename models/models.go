@@ -114,19 +114,30 @@ func (s Set) Value() (driver.Value, error) {
 	return string(b), err
 }
 
-// Scan implements sql.Scanner.
-func (s *Set) Scan(v any) error {
-	var b []byte
+// jsonColumn returns the text of a JSON column as a Scan receives it: nil
+// for NULL, the bytes of a string or []byte, an error naming into for
+// another type.
+func jsonColumn(v any, into string) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
+		return nil, nil
+	case string:
+		return []byte(v), nil
+	case []byte:
+		return v, nil
+	}
+	return nil, fmt.Errorf("models: cannot scan %T into %s", v, into)
+}
+
+// Scan implements sql.Scanner.
+func (s *Set) Scan(v any) error {
+	if v == nil {
 		*s = Set{}
 		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("models: cannot scan %T into Set", v)
+	}
+	b, err := jsonColumn(v, "Set")
+	if err != nil {
+		return err
 	}
 	var items []string
 	if err := json.Unmarshal(b, &items); err != nil {
