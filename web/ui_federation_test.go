@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -37,17 +36,7 @@ func (e *adminEnv) auditActions(orgID, action string) int {
 // client id with the platform token as its client assertion.
 func (e *adminEnv) workloadToken(id, token string) (int, map[string]any) {
 	e.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {token}}
-	hr, err := http.PostForm(e.url+"/oauth2/token", form)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer hr.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(hr.Body).Decode(&body); err != nil {
-		e.t.Fatal(err)
-	}
-	return hr.StatusCode, body
+	return e.tokenFor(id, "", url.Values{"client_id": {id}, "client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {token}})
 }
 
 // fieldErr is the text of the error shown next to field f (f-F-err), "" if none.
