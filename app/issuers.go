@@ -1,11 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -233,23 +231,13 @@ func (r *Registry) setIssuerKeys(ctx context.Context, ti *models.TrustedIssuer, 
 	switch {
 	case k.JWKSURI != "" && k.JWKS != "":
 		return models.Errorf(models.KindInvalid, "invalid_keys", "give the issuer's jwks_uri or its jwks, not both (neither: they are discovered from the issuer)")
-	case k.JWKSURI != "":
-		if err := oauth.CheckJWKSURI(k.JWKSURI, r.loopbackJWKS); err != nil {
-			return models.Errorf(models.KindInvalid, "invalid_jwks_uri", "%s", err.Error())
+	case k.JWKSURI != "" || k.JWKS != "":
+		// Checked as a private_key_jwt client's keys are.
+		keys, err := r.checkKeys(Keys{JWKS: k.JWKS, JWKSURI: k.JWKSURI})
+		if err != nil {
+			return err
 		}
-		ti.JWKSURI, ti.JWKS, ti.Discovered = k.JWKSURI, "", false
-	case k.JWKS != "":
-		if len(k.JWKS) > maxJWKS {
-			return models.Errorf(models.KindInvalid, "invalid_jwks", "the JWKS is larger than %d KiB", maxJWKS>>10)
-		}
-		if err := oauth.CheckJWKS([]byte(k.JWKS)); err != nil {
-			return models.Errorf(models.KindInvalid, "invalid_jwks", "%s", err.Error())
-		}
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, []byte(k.JWKS)); err != nil {
-			return models.Errorf(models.KindInvalid, "invalid_jwks", "the JWKS is not valid JSON")
-		}
-		ti.JWKSURI, ti.JWKS, ti.Discovered = "", compact.String(), false
+		ti.JWKSURI, ti.JWKS, ti.Discovered = keys.JWKSURI, keys.JWKS, false
 	default:
 		if r.discovery == nil {
 			return models.Errorf(models.KindInvalid, "discovery_failed", "this server does not read discovery documents: give the issuer's jwks_uri or jwks")
